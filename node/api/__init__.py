@@ -1,0 +1,59 @@
+"""The local JSON API under ``/api/v1`` (flask-smorest), errors as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from schemas.problem import ProblemSchema
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class ProblemApi(Api):
+    """flask-smorest Api whose documented errors are problem+json (the handler is in node.errors_http)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # Same as flask-smorest's, but with the content type our errors really have, so that
+        # the OpenAPI document tells clients (and schemathesis) the truth.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Error (RFC 9457 problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_CONTENT_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+    def _register_error_handlers(self) -> None:
+        """Errors are handled app-wide by :mod:`node.errors_http` (pages need HTML)."""
+
+
+def init_api(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="hrcnet city node API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Local API of an hrcnet node: indicator catalogue, results, "
+                                    "progress, import and export. Errors are RFC 9457 "
+                                    "problem+json with a machine-readable `code`."},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    api = ProblemApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
+    from node.api import catalogue, exchange, monitoring, results
+
+    for module in (catalogue, results, monitoring, exchange):
+        api.register_blueprint(module.blp, url_prefix="/api/v1")
+    return api

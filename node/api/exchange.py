@@ -1,0 +1,94 @@
+"""``/api/v1/results/import`` and ``/api/v1/export``: files in, files out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import RAISE, Schema, fields, validate
+
+from node.api.common import BEARER, problems
+from node.auth import api_user
+from node.errors import InvalidInputError
+from node.runtime import db_session, now, runtime
+from node.services import exchange
+from schemas.fields import Code, PeriodString
+
+blp = Blueprint("exchange", __name__, description="Import (CSV, XLSX) and export (CSV, JSON, SDMX)")
+
+
+class ImportFormSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    layout = fields.String(load_default="own", validate=validate.OneOf(exchange.LAYOUTS),
+                           metadata={"description": "own (indicator,period,value,...) or open-sdg"})
+    indicator = Code(metadata={"description": "target indicator of a single-indicator Open SDG file"})
+    profile = fields.String(validate=validate.Length(max=200_000),
+                            metadata={"description": "JSON import profile: Units and column "
+                                                     "mapping for Open SDG files"})
+
+
+class ImportFileSchema(Schema):
+    file = Upload(required=True)
+
+
+class ImportReportSchema(Schema):
+    imported = fields.Integer()
+    skipped = fields.Integer(metadata={"description": "rows without a value (no data)"})
+    rows = fields.Integer()
+
+
+class ExportQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    format = fields.String(load_default="json", validate=validate.OneOf(tuple(exchange.EXPORT_FORMATS)))
+    indicator = Code()
+    period = PeriodString()
+
+
+@blp.route("/results/import")
+class ResultsImport(MethodView):
+    @blp.arguments(ImportFormSchema, location="form")
+    @blp.arguments(ImportFileSchema, location="files")
+    @blp.response(201, ImportReportSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 413, 422)
+    def post(self, form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        """Import results from a CSV or XLSX file, all-or-nothing, with per-row errors."""
+        user = api_user()
+        profile = None
+        if form.get("profile"):
+            try:
+                profile = json.loads(form["profile"])
+            except ValueError as exc:
+                raise InvalidInputError("The profile is not valid JSON.",
+                                        errors={"profile": ["not valid JSON"]}) from exc
+        upload = files["file"]
+        report = exchange.import_file(
+            db_session(), upload.filename or "upload", upload.read(), layout=form["layout"],
+            profile=profile, indicator=form.get("indicator"), user=user, now=now())
+        return {"imported": report.imported, "skipped": report.skipped, "rows": report.rows}
+
+
+@blp.route("/export")
+class Export(MethodView):
+    @blp.arguments(ExportQuerySchema, location="query")
+    @blp.response(200, description="Published results", content_type="application/json")
+    @blp.alt_response(200, description="CSV", content_type="text/csv", success=True)
+    @problems(blp, 404)
+    def get(self, query: dict[str, Any]) -> Response:
+        """Published results as CSV, JSON or an SDMX-JSON 2.1.0 data message."""
+        media_type, body = exchange.export(
+            db_session(), query["format"], config=runtime().config,
+            indicator=query.get("indicator"), period=query.get("period"), now=now())
+        response = Response(body, mimetype=media_type.split(";")[0])
+        response.headers["Content-Type"] = media_type
+        if query["format"] == "csv":
+            response.headers["Content-Disposition"] = 'attachment; filename="results.csv"'
+        return response

@@ -1,0 +1,135 @@
+"""The Flask application factory of a city (or secretariat) node."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import UnsupportedMediaType
+
+from node.config import NodeConfig, load_config
+from node.db import make_engine, make_sessionmaker
+from node.runtime import NodeRuntime, db_session, utcnow
+
+SUPPORTED_LOCALES = ("en", "fr")
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+
+def _select_locale() -> str | None:
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "en"
+
+
+def _read_secret(config: NodeConfig) -> str:
+    path = config.secret_key_path
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    raise RuntimeError(f"{path} is missing; the node's data dir is incomplete.")
+
+
+def create_app(data_dir: str | os.PathLike[str] | None = None,
+               test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app for the node in ``data_dir`` (default ``$NODE_DATA_DIR``)."""
+    data_dir = data_dir or os.environ.get("NODE_DATA_DIR")
+    if data_dir is None:
+        raise RuntimeError("create_app needs the node's data dir (or NODE_DATA_DIR).")
+    overrides = dict(test_config or {})
+    clock = overrides.pop("clock", None)
+    config = load_config(Path(data_dir), overrides)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_read_secret(config),
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=config.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        BABEL_DEFAULT_LOCALE=config.default_locale,
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+        TESTING=bool(overrides.get("testing", False)) if "testing" in overrides else False,
+    )
+    engine = make_engine(config.database_url)
+    app.extensions["hrcnet"] = NodeRuntime(config, engine, make_sessionmaker(engine),
+                                           clock or utcnow)
+    logging.getLogger("node").setLevel(logging.INFO)
+
+    _install_unit_of_work(app)
+    _install_request_guards(app)
+
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    csrf.init_app(app)
+
+    from node import errors_http
+    from node.api import init_api
+    from node.web import meta, views
+
+    errors_http.register_error_handlers(app)
+    init_api(app)
+    app.register_blueprint(meta.bp)
+    app.register_blueprint(views.bp)
+    # The API and federation endpoints authenticate with bearer tokens or signed requests, never
+    # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
+    for name, blueprint in app.blueprints.items():
+        if name not in ("web",):
+            csrf.exempt(blueprint)
+    return app
+
+
+def _install_unit_of_work(app: Flask) -> None:
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        session = g.pop("db_session", None)
+        if session is not None:
+            try:
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        return response
+
+    @app.teardown_request
+    def _close(_error: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:  # an exception skipped after_request: nothing is kept
+            session.rollback()
+            session.close()
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> Any:
+        from node.models import User
+
+        if not user_id.isdigit():
+            return None
+        user = db_session().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def _install_request_guards(app: Flask) -> None:
+    json_methods = {"POST", "PUT", "PATCH"}
+
+    @app.before_request
+    def _json_only() -> None:
+        # Every /api/v1 write takes JSON except the file import (multipart). Refusing other media
+        # types up front (415) beats a confusing "missing field" later.
+        if request.method not in json_methods or not request.path.startswith("/api/"):
+            return
+        if request.path.endswith("/results/import"):
+            return
+        has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+            "Transfer-Encoding", "").lower()
+        if has_body and not (request.mimetype == "application/json"
+                             or request.mimetype.endswith("+json")):
+            raise UnsupportedMediaType("Send the request body as application/json.")

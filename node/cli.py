@@ -1,0 +1,266 @@
+"""The ``hrcnet`` command line (names fixed by the design contract; see docs/cli.md)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from federation.keys import fingerprint_display
+from node.config import ConfigError, NodeConfig, load_config
+from node.db import make_engine, make_sessionmaker, session_scope
+from node.errors import DomainError
+from node.runtime import utcnow
+from node.setup import SetupError, init_node
+
+F = TypeVar("F", bound=Callable[..., Any])
+DATA_DIR = click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+
+
+class CliError(click.ClickException):
+    """A mistake of the operator: message on stderr, exit code 1."""
+
+    exit_code = 1
+
+
+def _explain(error: DomainError) -> str:
+    lines = [error.detail]
+    if isinstance(error.errors, dict):
+        for field, messages in list(error.errors.items())[:50]:
+            lines.append(f"  {field}: {json.dumps(messages, ensure_ascii=False)}")
+    elif isinstance(error.errors, list):
+        for entry in error.errors[:50]:
+            lines.append(f"  {json.dumps(entry, ensure_ascii=False)}")
+    return "\n".join(lines)
+
+
+@contextmanager
+def node_session(data_dir: Path) -> Iterator[tuple[NodeConfig, Session]]:
+    """Open the node in ``data_dir`` for one unit of work; errors become readable messages."""
+    try:
+        config = load_config(data_dir)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    engine = make_engine(config.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            yield config, session
+    except DomainError as exc:
+        raise CliError(_explain(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+@click.group(help="hrcnet: human rights cities monitoring node.")
+@click.version_option(package_name="hrcnet")
+def main() -> None:
+    pass
+
+
+@main.command("init")
+@DATA_DIR
+@click.option("--city-id", required=True, help="e.g. be-gent")
+@click.option("--name", required=True, help="the city's name")
+@click.option("--country", required=True, help="ISO 3166-1 alpha-2, e.g. BE")
+@click.option("--region", required=True, help="network region, e.g. europe-west")
+@click.option("--url", "base_url", required=True, help="public base URL of this node")
+@click.option("--role", type=click.Choice(["city", "secretariat"]), default="city",
+              show_default=True)
+@click.option("--catalogue", "catalogue_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="core catalogue JSON (default: the network's seed catalogue)")
+def init_command(data_dir: Path, city_id: str, name: str, country: str, region: str,
+                 base_url: str, role: str, catalogue_path: Path | None) -> None:
+    """Create a node: config, migrated database, signing key, core catalogue."""
+    try:
+        created = init_node(data_dir, city_id=city_id, name=name, country=country, region=region,
+                            base_url=base_url, role=role, catalogue_path=catalogue_path)
+    except SetupError as exc:
+        raise CliError(str(exc)) from exc
+    from federation.keys import load_signing_key
+
+    key = load_signing_key(created.data_dir / "signing_key.pem")
+    click.echo(f"Created {role} node '{city_id}' in {created.data_dir}")
+    click.echo(f"Catalogue {created.catalogue_version}: {created.indicators} core indicators")
+    click.echo(f"Signing key {created.key_id}")
+    click.echo(f"Fingerprint {fingerprint_display(key.public_raw)}")
+
+
+@main.command("serve")
+@DATA_DIR
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
+@click.option("--workers", default=2, type=click.IntRange(1, 32), show_default=True)
+def serve_command(data_dir: Path, host: str, port: int, workers: int) -> None:
+    """Serve pages, API and federation with gunicorn, plus the node's one scheduler."""
+    try:
+        load_config(data_dir)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    from node.server import serve
+
+    serve(data_dir, host=host, port=port, workers=workers)
+
+
+@main.command("scheduler", hidden=True)
+@DATA_DIR
+def scheduler_command(data_dir: Path) -> None:
+    """Run the node's scheduler in the foreground (``serve`` starts exactly one)."""
+    from node.jobs import run_scheduler
+
+    run_scheduler(data_dir)
+
+
+@main.group("user")
+def user_group() -> None:
+    """Manage users."""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != first:
+            raise CliError("The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_group.command("add")
+@DATA_DIR
+@click.option("--email", required=True)
+@click.option("--role", required=True, help="admin, official, data_collector, cso_partner, "
+                                           "reviewer, viewer (secretariat on a secretariat node)")
+def user_add(data_dir: Path, email: str, role: str) -> None:
+    """Create a user; the password is read from standard input."""
+    from node.services import users
+
+    with node_session(data_dir) as (config, session):
+        password = _read_password()
+        user = users.create_user(session, email=email, password=password, role=role,
+                                 now=utcnow(), node_role=config.role)
+        click.echo(f"User {user.email} ({user.role}) created.")
+
+
+@main.group("token")
+def token_group() -> None:
+    """Manage API tokens."""
+
+
+@token_group.command("create")
+@DATA_DIR
+@click.option("--email", required=True)
+def token_create(data_dir: Path, email: str) -> None:
+    """Create an API token; it is printed once, alone on the last line."""
+    from node.services import users
+
+    with node_session(data_dir) as (_config, session):
+        user = users.find_user(session, email)
+        token = users.create_token(session, user, now=utcnow())
+    click.echo(f"Token for {user.email} ({user.role}); keep it secret, it is shown only once:")
+    click.echo(token)
+
+
+@main.group("catalogue")
+def catalogue_group() -> None:
+    """The indicator catalogue."""
+
+
+@catalogue_group.command("load")
+@DATA_DIR
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def catalogue_load(data_dir: Path, file: Path) -> None:
+    """Load or update the core catalogue (seed catalogue format)."""
+    from node.services import catalogue
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{file} is not valid JSON: {exc}") from exc
+    with node_session(data_dir) as (_config, session):
+        report = catalogue.load_catalogue(session, document, now=utcnow())
+    click.echo(f"Catalogue {report.version}: {report.indicators_added} added, "
+               f"{report.indicators_updated} updated.")
+
+
+@catalogue_group.command("add")
+@DATA_DIR
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def catalogue_add(data_dir: Path, file: Path) -> None:
+    """Add local dimensions, codes and indicators from a JSON file (see docs/cli.md)."""
+    from node.services import exchange
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{file} is not valid JSON: {exc}") from exc
+    with node_session(data_dir) as (_config, session):
+        summary = exchange.apply_catalogue_additions(session, document, now=utcnow())
+    click.echo(summary)
+
+
+@main.command("import")
+@DATA_DIR
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--layout", type=click.Choice(["own", "open-sdg"]), default="own", show_default=True)
+@click.option("--profile", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="JSON import profile (column → dimension mapping) for open-sdg files")
+@click.option("--indicator", help="target indicator code for a single-indicator open-sdg file")
+@click.option("--as", "as_email", help="record the figures as entered by this user")
+def import_command(data_dir: Path, file: Path, layout: str, profile: Path | None,
+                   indicator: str | None, as_email: str | None) -> None:
+    """Import results from a CSV or XLSX file, all-or-nothing."""
+    from node.services import exchange, users
+
+    profile_data = None
+    if profile is not None:
+        try:
+            profile_data = json.loads(profile.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CliError(f"{profile} is not valid JSON: {exc}") from exc
+    with node_session(data_dir) as (_config, session):
+        user = users.find_user(session, as_email) if as_email else None
+        report = exchange.import_file(session, file.name, file.read_bytes(), layout=layout,
+                                      profile=profile_data, indicator=indicator, user=user,
+                                      now=utcnow(), trusted=user is None)
+    click.echo(f"Imported {report.imported} results from {file.name} "
+               f"({report.skipped} rows without a value skipped).")
+
+
+@main.command("export")
+@DATA_DIR
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "sdmx-json"]), default="csv",
+              show_default=True)
+@click.option("--indicator")
+@click.option("--period")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="default: stdout")
+def export_command(data_dir: Path, fmt: str, indicator: str | None, period: str | None,
+                   out: Path | None) -> None:
+    """Export published results as CSV, JSON or SDMX-JSON 2.1."""
+    from node.services import exchange
+
+    with node_session(data_dir) as (config, session):
+        _media_type, body = exchange.export(session, fmt, config=config, indicator=indicator,
+                                            period=period, now=utcnow())
+    if out is None:
+        click.echo(body, nl=False)
+    else:
+        out.write_text(body, encoding="utf-8")
+        click.echo(f"Wrote {out}", err=True)
+
+
+@main.command("demo")
+@click.option("--check", is_flag=True, help="run to the end, print a report, exit 0 if all held")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("demo-data"), show_default=True)
+@click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
+def demo_command(check: bool, data_dir: Path, port: int) -> None:
+    """The main job: a city node with real Los Angeles figures, served on 127.0.0.1."""
+    from node.demo.run import run_demo
+
+    sys.exit(run_demo(data_dir, port=port, check=check))

@@ -1,0 +1,86 @@
+"""The node's scheduled jobs: one registry, one scheduler process, each job idempotent.
+
+Jobs open their own unit of work, are bounded in time and count, and can be run once from the
+CLI (``hrcnet sync``) or from tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import text
+
+from node.config import NodeConfig, load_config
+from node.db import make_engine, make_sessionmaker
+from node.runtime import NodeRuntime, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_seconds: int
+    run: Callable[[NodeRuntime], str]
+    description: str
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(name: str, every_seconds: int, description: str) -> Callable[[Callable[[NodeRuntime], str]],
+                                                                      Callable[[NodeRuntime], str]]:
+    def register(func: Callable[[NodeRuntime], str]) -> Callable[[NodeRuntime], str]:
+        JOBS[name] = Job(name, every_seconds, func, description)
+        return func
+
+    return register
+
+
+@job("checkpoint_wal", 600, "fold SQLite's write-ahead log back into the database file")
+def checkpoint_wal(node: NodeRuntime) -> str:
+    if node.engine.dialect.name != "sqlite":
+        return "not SQLite: nothing to do"
+    with node.engine.connect() as connection:
+        busy, log_frames, moved = connection.execute(
+            text("PRAGMA wal_checkpoint(PASSIVE)")).one()
+    return f"checkpointed {moved}/{log_frames} frames (busy={busy})"
+
+
+def node_runtime(config: NodeConfig) -> NodeRuntime:
+    engine = make_engine(config.database_url)
+    return NodeRuntime(config, engine, make_sessionmaker(engine), utcnow)
+
+
+def run_job_once(node: NodeRuntime, name: str) -> str:
+    return JOBS[name].run(node)
+
+
+def run_scheduler(data_dir: Path) -> None:
+    """Run every registered job on its interval until SIGTERM/SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    node = node_runtime(load_config(data_dir))
+    scheduler = BlockingScheduler(timezone="UTC")
+    for entry in JOBS.values():
+        def tick(entry: Job = entry) -> None:
+            try:
+                log.info("%s: %s", entry.name, entry.run(node))
+            except Exception:  # one failing run must not stop the scheduler
+                log.exception("job %s failed", entry.name)
+
+        scheduler.add_job(tick, "interval", seconds=entry.every_seconds, id=entry.name,
+                          max_instances=1, coalesce=True)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheduler.start()
+    node.engine.dispose()

@@ -1,0 +1,239 @@
+"""SQLAlchemy 2.x models of a city node: catalogue, results, targets, evidence, budget, users.
+
+Measured values are stored as decimal *text* (``value_text``), never as floating point: SQLite has
+no exact decimal type and a result must come back byte-for-byte as it was entered and signed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from node.db import Base
+from schemas.fields import format_decimal
+
+
+class Dimension(Base):
+    """A disaggregation dimension (a ground of discrimination or a breakdown such as DISTRICT)."""
+
+    __tablename__ = "dimensions"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(300))
+    ground: Mapped[str | None] = mapped_column(String(300))
+    core: Mapped[bool] = mapped_column(Boolean, default=True)
+    codes: Mapped[list[DimensionCode]] = relationship(
+        back_populates="dimension", cascade="all, delete-orphan", order_by="DimensionCode.position"
+    )
+
+
+class DimensionCode(Base):
+    __tablename__ = "dimension_codes"
+
+    dimension_code: Mapped[str] = mapped_column(
+        ForeignKey("dimensions.code", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    core: Mapped[bool] = mapped_column(Boolean, default=True)
+    dimension: Mapped[Dimension] = relationship(back_populates="codes")
+
+
+class Indicator(Base):
+    """A catalogue entry: core (from the network catalogue) or local (added by the city)."""
+
+    __tablename__ = "indicators"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    definition: Mapped[str | None] = mapped_column(Text)
+    # {"fr": {"name": ..., "definition": ...}, ...}: the catalogue in several languages.
+    translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    right: Mapped[str] = mapped_column(String(300))
+    attribute: Mapped[str | None] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(20))  # structural | process | outcome
+    value_type: Mapped[str] = mapped_column(String(20))  # number | boolean | ordinal
+    unit_code: Mapped[str] = mapped_column(String(64))
+    unit_label: Mapped[str] = mapped_column(String(300))
+    direction: Mapped[str] = mapped_column(String(20))  # good_up | good_down | context
+    core: Mapped[bool] = mapped_column(Boolean, default=False)
+    catalogue_version: Mapped[str | None] = mapped_column(String(40))
+    periodicity: Mapped[str | None] = mapped_column(String(100))
+    method: Mapped[str | None] = mapped_column(Text)
+    source_type: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sdg: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+    maps_to: Mapped[str | None] = mapped_column(String(64))  # a local indicator's core code
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    dimensions: Mapped[list[IndicatorDimension]] = relationship(
+        cascade="all, delete-orphan", order_by="IndicatorDimension.position", lazy="selectin"
+    )
+
+    @property
+    def theme(self) -> str:
+        """The right an indicator measures is its theme (twinning agreements share themes)."""
+        return self.right
+
+    @property
+    def dimension_codes(self) -> list[str]:
+        return [d.dimension_code for d in self.dimensions]
+
+
+class IndicatorDimension(Base):
+    __tablename__ = "indicator_dimensions"
+
+    indicator_code: Mapped[str] = mapped_column(
+        ForeignKey("indicators.code", ondelete="CASCADE"), primary_key=True
+    )
+    dimension_code: Mapped[str] = mapped_column(ForeignKey("dimensions.code"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(30))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, so a database leak leaks no usable token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown to admins to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship()
+
+
+class Result(Base):
+    """One figure: indicator × period × disaggregation, with status and provenance."""
+
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("indicator_code", "period", "disaggregation_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date, index=True)
+    # Canonical "DIM=CODE|DIM=CODE" (sorted), "" for the total; see node.disaggregation.
+    disaggregation_key: Mapped[str] = mapped_column(String(500), default="")
+    disaggregation: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    value_text: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|validated|published
+    source: Mapped[str | None] = mapped_column(String(500))
+    method: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(Text)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entered_by: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def value(self) -> Decimal | bool:
+        if self.value_text in ("true", "false"):
+            return self.value_text == "true"
+        return Decimal(self.value_text)
+
+    @value.setter
+    def value(self, new: Decimal | bool) -> None:
+        if isinstance(new, bool):
+            self.value_text = "true" if new else "false"
+        else:
+            self.value_text = format_decimal(new)
+
+
+class Target(Base):
+    """Baseline and target of an indicator (for the total, or one disaggregation)."""
+
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("indicator_code", "disaggregation_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code", ondelete="CASCADE"))
+    disaggregation_key: Mapped[str] = mapped_column(String(500), default="")
+    disaggregation: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    baseline_period: Mapped[str | None] = mapped_column(String(10))
+    baseline_value: Mapped[str | None] = mapped_column(String(64))
+    target_period: Mapped[str | None] = mapped_column(String(10))
+    target_value: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Evidence(Base):
+    """Qualitative evidence: a civil-society or community report about an indicator and period."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(30))  # cso_report | community_report | survey | ...
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    organisation: Mapped[str | None] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(20), default="submitted")  # submitted|published
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BudgetLine(Base):
+    """A municipal budget line linked to an indicator: money allocated and executed."""
+
+    __tablename__ = "budget_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    programme: Mapped[str] = mapped_column(String(300))
+    allocated: Mapped[str] = mapped_column(String(64))
+    executed: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

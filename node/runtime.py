@@ -1,0 +1,45 @@
+"""Per-app runtime state: config, engine, session factory, clock. Reachable from requests and jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from node.config import NodeConfig
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class NodeRuntime:
+    config: NodeConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def runtime(app: Flask | None = None) -> NodeRuntime:
+    node_runtime: NodeRuntime = (app or current_app).extensions["hrcnet"]
+    return node_runtime
+
+
+def db_session() -> Session:
+    """The request's unit of work, opened on first use; ``node.app`` commits or rolls it back."""
+    if "db_session" not in g:
+        g.db_session = runtime().sessions()
+    session: Session = g.db_session
+    return session
+
+
+def now() -> datetime:
+    return runtime().now()

@@ -1,0 +1,232 @@
+"""Baselines and targets, qualitative evidence, budget lines, and progress per indicator."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from node import disaggregation as disagg
+from node.errors import InvalidInputError, NotFoundError
+from node.models import BudgetLine, Evidence, Result, Target, User
+from node.permissions import require
+from node.progress import Assessment, Point, assess
+from node.services import catalogue
+from node.services.results import check_value
+from schemas.fields import format_decimal, parse_decimal
+from schemas.periods import parse_period
+
+
+def _text(value: Decimal | bool | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format_decimal(value)
+
+
+def _value(text: str | None) -> Decimal | bool | None:
+    if text is None:
+        return None
+    if text in ("true", "false"):
+        return text == "true"
+    return parse_decimal(text)
+
+
+def set_target(session: Session, data: dict[str, Any], *, user: User | None,
+               now: datetime) -> Target:
+    """Set (or replace) the baseline and target of an indicator or one of its breakdowns."""
+    require(user, "targets.write")
+    indicator = catalogue.get_indicator(session, data["indicator"])
+    info = catalogue.view(session).indicators[indicator.code]
+    breakdown = data.get("disaggregation") or {}
+    errors = disagg.check_against(breakdown, indicator.dimension_codes,
+                                  catalogue.view(session).known_codes())
+    points: dict[str, tuple[str, str] | None] = {}
+    for name in ("baseline", "target"):
+        point = data.get(name)
+        if point is None:
+            points[name] = None
+            continue
+        value, problem = check_value(info, point["value"])
+        if problem:
+            errors[f"{name}.value"] = [problem]
+        else:
+            points[name] = (point["period"], _text(value) or "")
+    baseline, target = points.get("baseline"), points.get("target")
+    if baseline and target and parse_period(baseline[0]) >= parse_period(target[0]):
+        errors["target.period"] = ["the target period must come after the baseline period"]
+    if errors:
+        raise InvalidInputError("The baseline or target is not valid.", errors=errors)
+    key = disagg.disaggregation_key(breakdown)
+    row = session.scalar(select(Target).where(Target.indicator_code == indicator.code,
+                                              Target.disaggregation_key == key))
+    if row is None:
+        row = Target(indicator_code=indicator.code, disaggregation_key=key,
+                     disaggregation=disagg.normalize(breakdown))
+        session.add(row)
+    row.baseline_period, row.baseline_value = baseline or (None, None)
+    row.target_period, row.target_value = target or (None, None)
+    row.note = data.get("note")
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def target_to_wire(row: Target) -> dict[str, Any]:
+    def point(period: str | None, value: str | None) -> dict[str, Any] | None:
+        return None if period is None else {"period": period, "value": _value(value)}
+
+    return {"indicator": row.indicator_code, "disaggregation": dict(row.disaggregation or {}),
+            "baseline": point(row.baseline_period, row.baseline_value),
+            "target": point(row.target_period, row.target_value), "note": row.note}
+
+
+def list_targets(session: Session, indicator: str | None = None) -> list[Target]:
+    query = select(Target).order_by(Target.indicator_code, Target.disaggregation_key)
+    if indicator:
+        query = query.where(Target.indicator_code == indicator)
+    return list(session.scalars(query))
+
+
+def add_evidence(session: Session, data: dict[str, Any], *, user: User | None,
+                 now: datetime) -> Evidence:
+    """Record a civil-society or community report; officials publish it after review."""
+    require(user, "evidence.write")
+    catalogue.get_indicator(session, data["indicator"])
+    row = Evidence(indicator_code=data["indicator"], period=data["period"], kind=data["kind"],
+                   title=data["title"], body=data["body"], organisation=data.get("organisation"),
+                   url=data.get("url"), status="submitted", submitted_by_id=user.id if user else None,
+                   created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def publish_evidence(session: Session, evidence_id: int, *, user: User | None) -> Evidence:
+    require(user, "evidence.publish")
+    row = session.get(Evidence, evidence_id)
+    if row is None:
+        raise NotFoundError(f"No evidence with id {evidence_id}.", code="evidence_not_found")
+    row.status = "published"
+    session.flush()
+    return row
+
+
+def list_evidence(session: Session, *, indicator: str | None = None,
+                  published_only: bool = True) -> list[Evidence]:
+    query = select(Evidence).order_by(Evidence.created_at.desc(), Evidence.id.desc())
+    if indicator:
+        query = query.where(Evidence.indicator_code == indicator)
+    if published_only:
+        query = query.where(Evidence.status == "published")
+    return list(session.scalars(query))
+
+
+def evidence_to_wire(row: Evidence, session: Session) -> dict[str, Any]:
+    submitter = session.get(User, row.submitted_by_id) if row.submitted_by_id else None
+    return {"id": row.id, "indicator": row.indicator_code, "period": row.period, "kind": row.kind,
+            "title": row.title, "body": row.body, "organisation": row.organisation,
+            "url": row.url, "status": row.status, "created_at": row.created_at,
+            "submitted_by": submitter.email if submitter else None}
+
+
+def add_budget_line(session: Session, data: dict[str, Any], *, user: User | None,
+                    now: datetime) -> BudgetLine:
+    """Link a budget line (allocated, executed) to an indicator and period."""
+    require(user, "budget.write")
+    catalogue.get_indicator(session, data["indicator"])
+    errors = {}
+    if data["allocated"] < 0:
+        errors["allocated"] = ["must not be negative"]
+    if data.get("executed") is not None and data["executed"] < 0:
+        errors["executed"] = ["must not be negative"]
+    if errors:
+        raise InvalidInputError("The budget line is not valid.", errors=errors)
+    row = BudgetLine(indicator_code=data["indicator"], period=data["period"],
+                     programme=data["programme"], allocated=format_decimal(data["allocated"]),
+                     executed=_text(data.get("executed")), currency=data["currency"],
+                     note=data.get("note"), created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_budget_lines(session: Session, indicator: str | None = None) -> list[BudgetLine]:
+    query = select(BudgetLine).order_by(BudgetLine.indicator_code, BudgetLine.period,
+                                        BudgetLine.id)
+    if indicator:
+        query = query.where(BudgetLine.indicator_code == indicator)
+    return list(session.scalars(query))
+
+
+def budget_to_wire(row: BudgetLine) -> dict[str, Any]:
+    allocated = Decimal(row.allocated)
+    executed = Decimal(row.executed) if row.executed is not None else None
+    rate = None
+    if executed is not None and allocated:
+        rate = (executed * 100 / allocated).quantize(Decimal("0.1"))
+    return {"id": row.id, "indicator": row.indicator_code, "period": row.period,
+            "programme": row.programme, "allocated": allocated, "executed": executed,
+            "currency": row.currency, "note": row.note, "execution_rate": rate}
+
+
+def _point(period: str | None, value: Decimal | bool | None) -> Point | None:
+    if period is None or value is None:
+        return None
+    return Point(parse_period(period), value)
+
+
+def _assessment_to_wire(a: Assessment) -> dict[str, Any]:
+    def point(p: Point | None) -> dict[str, Any] | None:
+        return None if p is None else {"period": str(p.period), "value": p.value}
+
+    return {"status": a.status, "latest": point(a.latest), "baseline": point(a.baseline),
+            "target": point(a.target), "expected": a.expected}
+
+
+def progress(session: Session, *, published_only: bool = True,
+             indicator: str | None = None) -> list[dict[str, Any]]:
+    """Latest figure vs baseline vs target for every indicator, by breakdown where present.
+
+    Drafts never count; the public sees progress computed from published figures only.
+    """
+    statuses = ("published",) if published_only else ("validated", "published")
+    query = select(Result).where(Result.status.in_(statuses))
+    if indicator:
+        query = query.where(Result.indicator_code == indicator)
+    latest: dict[tuple[str, str], Result] = {}
+    for row in session.scalars(query):
+        ident = (row.indicator_code, row.disaggregation_key)
+        current = latest.get(ident)
+        if current is None or (row.period_end, row.period_start) > (current.period_end,
+                                                                    current.period_start):
+            latest[ident] = row
+    targets = {(t.indicator_code, t.disaggregation_key): t for t in list_targets(session, indicator)}
+    keys_by_indicator: dict[str, set[str]] = defaultdict(set)
+    for code, key in [*latest, *targets]:
+        keys_by_indicator[code].add(key)
+    out = []
+    indicators = ([catalogue.get_indicator(session, indicator)] if indicator
+                  else catalogue.list_indicators(session))
+    for ind in indicators:
+        entries = []
+        for key in sorted(keys_by_indicator.get(ind.code, {""}) | {""}):
+            row = latest.get((ind.code, key))
+            tgt = targets.get((ind.code, key))
+            a = assess(
+                ind.direction,
+                _point(row.period, row.value) if row else None,
+                _point(tgt.baseline_period, _value(tgt.baseline_value)) if tgt else None,
+                _point(tgt.target_period, _value(tgt.target_value)) if tgt else None,
+            )
+            entries.append({"disaggregation": disagg.parse_key(key), **_assessment_to_wire(a)})
+        total, breakdowns = entries[0], entries[1:]
+        out.append({"indicator": ind.code, "name": ind.name, "type": ind.type,
+                    "direction": ind.direction, "unit": ind.unit_label, **total,
+                    "breakdowns": breakdowns})
+    return out

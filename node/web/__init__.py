@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja, usable without JavaScript) and the node's plain endpoints."""

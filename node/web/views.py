@@ -1,0 +1,191 @@
+"""The pages: dashboard, catalogue, data entry, import, login. Thin: they call the services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required, login_user, logout_user
+from wtforms import SelectField
+
+from node.auth import page_user
+from node.errors import DomainError, InvalidInputError
+from node.permissions import allowed
+from node.runtime import db_session, now, runtime
+from node.services import catalogue, exchange, monitoring, results, users
+from node.web.forms import EntryForm, ImportForm, LoginForm
+
+bp = Blueprint("web", __name__)
+
+STATUS_LABELS = {
+    "achieved": "Target achieved", "on_track": "On track", "off_track": "Off track",
+    "improving": "Improving", "worsening": "Worsening", "no_change": "No change",
+    "no_data": "No data", "no_target": "No baseline or target", "not_assessed": "Not assessed",
+}
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    config = runtime().config
+    return {"node_name": config.name, "node_city_id": config.city_id, "node_role": config.role,
+            "user": page_user(), "status_labels": STATUS_LABELS, "can": _can}
+
+
+def _can(permission: str) -> bool:
+    return allowed(page_user(), permission)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site relative paths: an absolute URL here would be an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("web.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(db_session(), form.email.data or "", form.password.data or "")
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("Wrong e-mail or password."), "error")
+    return render_template("login.html", form=form), 200 if request.method == "GET" else 400
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Any:
+    logout_user()
+    return redirect(url_for("web.dashboard"))
+
+
+@bp.get("/")
+def dashboard() -> Any:
+    session = db_session()
+    public = not allowed(page_user(), "results.read_unpublished")
+    rows = monitoring.progress(session, published_only=public)
+    type_filter = request.args.get("type")
+    if type_filter in ("structural", "process", "outcome"):
+        rows = [r for r in rows if r["type"] == type_filter]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return render_template("dashboard.html", rows=rows, counts=counts, public=public,
+                           type_filter=type_filter)
+
+
+@bp.get("/catalogue")
+def catalogue_page() -> Any:
+    session = db_session()
+    indicators = catalogue.list_indicators(session)
+    return render_template("catalogue.html", indicators=indicators,
+                           dimensions={d.code: d for d in catalogue.list_dimensions(session)})
+
+
+@bp.get("/catalogue/<code>")
+def indicator_page(code: str) -> Any:
+    session = db_session()
+    indicator = catalogue.get_indicator(session, code)
+    public = not allowed(page_user(), "results.read_unpublished")
+    figures, _total = results.list_results(session, indicator=code, published_only=public,
+                                           limit=2000)
+    progress = monitoring.progress(session, published_only=public, indicator=code)[0]
+    return render_template(
+        "indicator.html", indicator=indicator, figures=figures, progress=progress,
+        targets=[monitoring.target_to_wire(t) for t in monitoring.list_targets(session, code)],
+        evidence=monitoring.list_evidence(session, indicator=code, published_only=public),
+        budget=[monitoring.budget_to_wire(b) for b in monitoring.list_budget_lines(session, code)],
+        dimensions={d.code: d for d in catalogue.list_dimensions(session)},
+    )
+
+
+def _entry_form(indicator: Any, dimensions: dict[str, Any]) -> EntryForm:
+    class IndicatorEntryForm(EntryForm):
+        pass
+
+    for dim_code in indicator.dimension_codes:
+        dim = dimensions[dim_code]
+        choices = {"_T": _("Total"), **{c.code: c.label for c in dim.codes if c.code != "_T"}}
+        setattr(IndicatorEntryForm, f"dim_{dim_code}", SelectField(dim.label, choices=choices,
+                                                                    default="_T"))
+    return IndicatorEntryForm()
+
+
+@bp.route("/enter", methods=["GET", "POST"])
+@login_required
+def enter() -> Any:
+    user = page_user()
+    if not allowed(user, "results.write"):
+        abort(403)
+    session = db_session()
+    indicators = catalogue.list_indicators(session)
+    code = request.values.get("indicator")
+    if not code:
+        return render_template("enter.html", indicators=indicators, indicator=None, form=None)
+    indicator = catalogue.get_indicator(session, code)
+    dimensions = {d.code: d for d in catalogue.list_dimensions(session)}
+    form = _entry_form(indicator, dimensions)
+    if not allowed(user, "results.validate"):
+        form.status.choices = {"draft": _("Draft")}
+    errors: dict[str, Any] = {}
+    status = 200
+    if form.validate_on_submit():
+        item = {"indicator": code, "period": (form.period.data or "").strip(),
+                "value": (form.value.data or "").strip(), "status": form.status.data,
+                "source": form.source.data or None, "note": form.note.data or None,
+                "disaggregation": {d: getattr(form, f"dim_{d}").data
+                                   for d in indicator.dimension_codes}}
+        try:
+            results.record_results(session, [item], user=user, now=now())
+        except InvalidInputError as exc:
+            errors = (exc.errors or {}).get("0", {})
+            status = 422
+        else:
+            flash(_("Saved %(indicator)s for %(period)s.", indicator=code, period=item["period"]),
+                  "success")
+            return redirect(url_for("web.enter", indicator=code))
+    elif request.method == "POST":
+        status = 400
+    return render_template("enter.html", indicators=indicators, indicator=indicator, form=form,
+                           errors=errors), status
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_page() -> Any:
+    user = page_user()
+    if not allowed(user, "results.write"):
+        abort(403)
+    form = ImportForm()
+    report = None
+    row_errors: list[dict[str, Any]] = []
+    message = None
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        profile = None
+        try:
+            if form.profile.data and form.profile.data.strip():
+                profile = json.loads(form.profile.data)
+            report = exchange.import_file(
+                db_session(), upload.filename or "upload", upload.read(), layout=form.layout.data,
+                profile=profile, indicator=(form.indicator.data or "").strip() or None,
+                user=user, now=now())
+        except ValueError:
+            message, status = _("The column mapping is not valid JSON."), 422
+        except DomainError as exc:
+            message, status = exc.detail, exc.status
+            if isinstance(exc.errors, list):
+                row_errors = exc.errors
+            elif isinstance(exc.errors, dict):
+                row_errors = [{"row": None, "column": k, "message": "; ".join(map(str, v))
+                               if isinstance(v, list) else json.dumps(v)}
+                              for k, v in exc.errors.items()]
+    elif request.method == "POST":
+        status = 400
+    return render_template("import.html", form=form, report=report, row_errors=row_errors,
+                           message=message), status

@@ -1,0 +1,1 @@
+"""The wire contract of hrcnet: marshmallow schemas only (no Flask, no SQLAlchemy)."""

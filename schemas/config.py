@@ -1,0 +1,41 @@
+"""Schema of a node's configuration (``DATA_DIR/node.toml`` + ``NODE_*`` environment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from schemas.fields import CityId
+
+ROLES = ("city", "secretariat")
+
+
+class NodeConfigSchema(Schema):
+    """Validated node configuration; unknown keys are refused so a typo never goes unnoticed."""
+
+    class Meta:
+        unknown = RAISE
+
+    city_id = CityId(required=True)
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$",
+                            error="country must be an ISO 3166-1 alpha-2 code such as BE"))
+    region = fields.String(required=True, validate=validate.Length(1, 100))
+    base_url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    role = fields.String(load_default="city", validate=validate.OneOf(ROLES))
+    database_url = fields.String(required=True)
+    signing_key_file = fields.String(load_default="signing_key.pem")
+    secret_key_file = fields.String(load_default="secret_key")
+    max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(1024, 64 << 20))
+    small_cell_threshold = fields.Integer(load_default=5, validate=validate.Range(0, 1000))
+    default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}$"))
+    scheduler = fields.Boolean(load_default=True)
+    smtp_host = fields.String(load_default=None, allow_none=True)
+    smtp_port = fields.Integer(load_default=25, validate=validate.Range(1, 65535))
+    mail_from = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _base_url_has_no_trailing_slash(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("base_url", "").endswith("/"):
+            raise ValidationError("base_url must not end with '/'", "base_url")

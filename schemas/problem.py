@@ -1,0 +1,16 @@
+"""RFC 9457 problem details, as every JSON route answers its errors."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class ProblemSchema(Schema):
+    """``application/problem+json`` body with hrcnet's machine-readable ``code``."""
+
+    type = fields.String(required=True, metadata={"example": "https://hrcnet.org/problems/not-found"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "stable machine-readable reason"})
+    errors = fields.Raw(metadata={"description": "field → messages, or a list of row errors"})

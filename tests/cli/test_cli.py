@@ -1,0 +1,105 @@
+"""The hrcnet command line, run as a real process: clear messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HRCNET = [sys.executable, "-m", "node"]
+INIT = ["--city-id", "it-padova", "--name", "Padova", "--country", "IT", "--region", "europe-south",
+        "--url", "http://127.0.0.1:5002"]
+
+
+def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "NODE_DATABASE_URL"}
+    return subprocess.run([*HRCNET, *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+
+
+@pytest.fixture(scope="module")
+def node_dir(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+    target = tmp_path_factory.mktemp("cli") / "padova"
+    result = run("init", str(target), *INIT)
+    assert result.returncode == 0, result.stderr
+    assert "Fingerprint" in result.stdout and "29 core indicators" in result.stdout
+    return target
+
+
+def test_init_creates_a_private_key_and_database(node_dir: Path) -> None:
+    key = node_dir / "signing_key.pem"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert (node_dir / "node.db").is_file() and (node_dir / "node.toml").is_file()
+
+
+def test_init_refuses_an_existing_node(node_dir: Path) -> None:
+    result = run("init", str(node_dir), *INIT)
+    assert result.returncode == 1
+    assert "already holds an hrcnet node" in result.stderr
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--city-id", "Not_Valid", "city id"), ("--country", "ITA", "ISO 3166-1"),
+    ("--url", "not a url", "URL"),
+])
+def test_init_refuses_bad_settings_and_leaves_nothing(tmp_path: Path, flag: str, value: str,
+                                                      message: str) -> None:
+    args = list(INIT)
+    args[args.index(flag) + 1] = value
+    result = run("init", str(tmp_path / "n"), *args)
+    assert result.returncode == 1 and message in result.stderr
+    assert not (tmp_path / "n").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_user_token_and_wrong_inputs(node_dir: Path) -> None:
+    created = run("user", "add", str(node_dir), "--email", "ana@padova.it", "--role", "official",
+                  stdin="a long enough password\n")
+    assert created.returncode == 0, created.stderr
+    token = run("token", "create", str(node_dir), "--email", "ana@padova.it")
+    assert token.returncode == 0
+    assert token.stdout.strip().splitlines()[-1].startswith("hrc_")
+    again = run("user", "add", str(node_dir), "--email", "ana@padova.it", "--role", "official",
+                stdin="a long enough password\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad_role = run("user", "add", str(node_dir), "--email", "x@padova.it", "--role", "king",
+                   stdin="a long enough password\n")
+    assert bad_role.returncode == 1 and "role" in bad_role.stderr
+    short = run("user", "add", str(node_dir), "--email", "y@padova.it", "--role", "viewer",
+                stdin="short\n")
+    assert short.returncode == 1 and "password" in short.stderr
+    nobody = run("token", "create", str(node_dir), "--email", "nobody@padova.it")
+    assert nobody.returncode == 1 and "no user" in nobody.stderr
+
+
+def test_commands_on_a_missing_node(tmp_path: Path) -> None:
+    result = run("token", "create", str(tmp_path / "nothing"), "--email", "a@b.c")
+    assert result.returncode == 1 and "not an hrcnet node" in result.stderr
+
+
+def test_import_export_round_trip_and_bad_file(node_dir: Path, tmp_path: Path) -> None:
+    good = tmp_path / "figures.csv"
+    good.write_text("indicator,period,value,status,SEX\n"
+                    "HRC-HOU-01,2024,12.50,published,\n"
+                    "HRC-HOU-01,2024,13.25,published,F\n", encoding="utf-8")
+    imported = run("import", str(node_dir), str(good))
+    assert imported.returncode == 0, imported.stderr
+    assert "Imported 2 results" in imported.stdout
+    exported = run("export", str(node_dir), "--format", "csv", "--indicator", "HRC-HOU-01")
+    assert exported.returncode == 0
+    assert "HRC-HOU-01,2024,12.50" in exported.stdout and "13.25" in exported.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("indicator,period,value\nHRC-NOPE,2024,1\nHRC-HOU-01,20x4,1\n")
+    refused = run("import", str(node_dir), str(bad))
+    assert refused.returncode == 1
+    assert "nothing was imported" in refused.stderr and "HRC-NOPE" in refused.stderr
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"PK\x03\x04 not really a workbook")
+    assert run("import", str(node_dir), str(garbage)).returncode == 1
+    sdmx = run("export", str(node_dir), "--format", "sdmx-json")
+    assert sdmx.returncode == 0 and '"dataSets"' in sdmx.stdout

@@ -1,0 +1,198 @@
+"""Shared fixtures: a fresh node per test (SQLite, and PostgreSQL when configured), users with
+tokens, an injectable clock, and a guard that fails any test reaching beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from node.app import create_app
+from node.db import session_scope
+from node.setup import init_node
+from tests.support import Caller, Clock
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+POSTGRES_ENV = "NODE_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The design's shared material; CI has it beside the checkout. Missing = failure."""
+    if not (SHARED / "data" / "indicator_catalogue.json").is_file():
+        pytest.fail(f"{SHARED} is missing: tests need ../shared beside the checkout")
+    return SHARED
+
+
+# --- no traffic beyond loopback ---------------------------------------------------------------
+
+def _is_loopback(address: Any) -> bool:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+    else:
+        return True  # AF_UNIX paths
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    original_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise AssertionError(f"test tried to reach {address!r}: only loopback is allowed")
+        return original_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+# --- clock -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+NODE_ARGS = {"city_id": "be-gent", "name": "Gent", "country": "BE", "region": "europe-west",
+             "base_url": "http://127.0.0.1:5001"}
+
+
+@pytest.fixture(scope="session")
+def template_node(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+    """One initialised SQLite node, copied for every test (migrating per test is slow)."""
+    target = tmp_path_factory.mktemp("template") / "node"
+    init_node(target, database_url=None, **NODE_ARGS)
+    return target
+
+
+@dataclass
+class PostgresServer:
+    admin_url: str
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = f"hrc_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        base = self.admin_url.rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    def drop_database(self, url: str) -> None:
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL lane")
+        pytest.skip(f"{POSTGRES_ENV} not set (make test starts a server when PostgreSQL is installed)")
+    return PostgresServer(url)
+
+
+@dataclass
+class NodeHandle:
+    data_dir: Path
+    database_url: str | None
+    backend: str
+
+
+def _params() -> list[Any]:
+    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=_params())
+def node(request: pytest.FixtureRequest, tmp_path: Path, template_node: Path) -> Iterator[NodeHandle]:
+    """A fresh node: SQLite (copied template) and, as a second run, PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path / "node"
+        shutil.copytree(template_node, target)
+        yield NodeHandle(target, None, "sqlite")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create_database()
+    try:
+        target = tmp_path / "node"
+        init_node(target, database_url=url, **NODE_ARGS)
+        yield NodeHandle(target, url, "postgresql")
+    finally:
+        server.drop_database(url)
+
+
+@pytest.fixture
+def app(node: NodeHandle, clock: Clock) -> Iterator[Flask]:
+    overrides: dict[str, Any] = {"clock": clock}
+    if node.database_url:
+        overrides["database_url"] = node.database_url
+    application = create_app(node.data_dir, overrides)
+    application.config.update(TESTING=True)
+    yield application
+    application.extensions["hrcnet"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Callable[[], Any]:
+    """``with db() as session:`` — a committed unit of work on the test node."""
+    runtime = app.extensions["hrcnet"]
+    return lambda: session_scope(runtime.sessions)
+
+
+@pytest.fixture
+def create_user(app: Flask, clock: Clock) -> Callable[..., Caller]:
+    """Factory: ``create_user("official")`` → a user with a fresh API token."""
+    from node.services import users
+
+    counter = iter(range(1_000_000))
+
+    def make(role: str = "official", email: str | None = None,
+             password: str = "correct horse battery") -> Caller:
+        email = email or f"{role}{next(counter)}@example.org"
+        with session_scope(app.extensions["hrcnet"].sessions) as session:
+            user = users.create_user(session, email=email, password=password, role=role,
+                                     now=clock(), node_role="city")
+            token = users.create_token(session, user, now=clock())
+        return Caller(email, role, token, password)
+
+    return make
+
+
+@pytest.fixture
+def official(create_user: Callable[..., Caller]) -> Caller:
+    return create_user("official")
+
+
+@pytest.fixture
+def admin(create_user: Callable[..., Caller]) -> Caller:
+    return create_user("admin")
+
+
