@@ -1,0 +1,302 @@
+"""Canonical JSON (RFC 8785, JCS) and a strict JSON parser for federation documents.
+
+Everything that crosses between nodes is parsed with :func:`loads_strict` and serialised for
+signing with :func:`canonical_bytes`. Payloads must also satisfy :func:`check_payload_rules`
+(no floats, integers within the IEEE 754 safe range).
+
+All failures raise a subclass of :class:`CanonicalJSONError` carrying a stable machine ``code``;
+no other exception escapes these functions, whatever bytes a peer sends us.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import rfc8785
+
+__all__ = [
+    "MAX_NESTING_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "CanonicalJSONError",
+    "DuplicateKeyError",
+    "FloatNotAllowedError",
+    "IntegerOutOfRangeError",
+    "InvalidJSONError",
+    "InvalidStringError",
+    "InvalidUTF8Error",
+    "NestingTooDeepError",
+    "NonFiniteNumberError",
+    "UnsupportedTypeError",
+    "canonical_bytes",
+    "check_payload_rules",
+    "loads_payload",
+    "loads_strict",
+]
+
+# Largest integer an IEEE 754 double holds exactly; beyond it, JavaScript (and JCS) peers would
+# silently round, so two nodes could sign/verify different numbers.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+# Bounded nesting keeps every recursive walk (ours and rfc8785's) far below Python's recursion
+# limit, so a hostile "[[[[...]]]]" document is rejected instead of crashing the worker.
+MAX_NESTING_DEPTH = 64
+
+# Lone UTF-16 surrogates (reachable through "\ud800" escapes) are not Unicode scalar values:
+# I-JSON (RFC 7493), which JCS requires, forbids them and they have no UTF-8 encoding.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class CanonicalJSONError(ValueError):
+    """Base class of every canonical-JSON / strict-parsing failure.
+
+    ``code`` is a stable machine-readable identifier (safe to put in API problem documents);
+    ``path`` locates the offending value as a JSON-Pointer-like string when known.
+    """
+
+    code = "canonical_json_error"
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(f"{message} at {path}" if path else message)
+        self.message = message
+        self.path = path
+
+
+class InvalidJSONError(CanonicalJSONError):
+    """The input is not syntactically valid JSON text (or is not bytes/str at all)."""
+
+    code = "invalid_json"
+
+
+class InvalidUTF8Error(InvalidJSONError):
+    """The input bytes are not valid UTF-8 (RFC 8259 section 8.1 requires UTF-8)."""
+
+    code = "invalid_utf8"
+
+
+class DuplicateKeyError(CanonicalJSONError):
+    """An object contains the same member name twice."""
+
+    code = "duplicate_key"
+
+
+class NonFiniteNumberError(CanonicalJSONError):
+    """NaN, Infinity, -Infinity, or a literal that overflows to infinity (e.g. ``1e400``)."""
+
+    code = "non_finite_number"
+
+
+class FloatNotAllowedError(CanonicalJSONError):
+    """A JSON number with a fraction or exponent appeared where payload rules forbid floats."""
+
+    code = "float_not_allowed"
+
+
+class IntegerOutOfRangeError(CanonicalJSONError):
+    """An integer lies outside ±(2**53 - 1)."""
+
+    code = "integer_out_of_range"
+
+
+class InvalidStringError(CanonicalJSONError):
+    """A string (or member name) contains a lone surrogate, which I-JSON/JCS forbid."""
+
+    code = "invalid_string"
+
+
+class NestingTooDeepError(CanonicalJSONError):
+    """Arrays/objects are nested deeper than the allowed maximum."""
+
+    code = "nesting_too_deep"
+
+
+class UnsupportedTypeError(CanonicalJSONError):
+    """A Python value has no JSON representation (e.g. bytes, set, tuple, non-string key)."""
+
+    code = "unsupported_type"
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Duplicate member names are rejected because parsers disagree on them (first wins, last
+    # wins, error): a signer and a verifier could otherwise see two different documents.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKeyError(f"duplicate object key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON (RFC 8259) and JCS cannot serialise them.
+    raise NonFiniteNumberError(f"non-finite number {name} is not JSON")
+
+
+def _parse_finite_float(literal: str) -> float:
+    value = float(literal)
+    # "1e400" is syntactically valid JSON but overflows to inf; treat it like Infinity.
+    if not math.isfinite(value):
+        raise NonFiniteNumberError(f"number {literal[:40]!r} is not finite as a double")
+    return value
+
+
+def _pointer(path: str, token: str | int) -> str:
+    escaped = str(token).replace("~", "~0").replace("/", "~1")
+    return f"{path}/{escaped}"
+
+
+def _validate_tree(
+    value: Any,
+    *,
+    path: str,
+    depth: int,
+    max_depth: int,
+    forbid_floats: bool,
+    check_int_range: bool,
+) -> None:
+    """Walk a decoded JSON value and enforce the structural rules (recursion depth is bounded)."""
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if check_int_range and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise IntegerOutOfRangeError("integer outside ±(2**53-1)", path=path or "/")
+        return
+    if isinstance(value, float):
+        if forbid_floats:
+            # Payload rule: measured values travel as decimal strings. A float such as
+            # 4.412998543430453e16 is written by JCS as an integer and reparsed as an int,
+            # so its canonical bytes would not survive a round trip between nodes.
+            raise FloatNotAllowedError("floats are not allowed; use a decimal string", path=path)
+        if not math.isfinite(value):
+            raise NonFiniteNumberError("non-finite float", path=path or "/")
+        return
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise InvalidStringError("string contains a lone surrogate", path=path or "/")
+        return
+    if isinstance(value, (list, dict)):
+        if depth >= max_depth:
+            raise NestingTooDeepError(f"nesting deeper than {max_depth}", path=path or "/")
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                _validate_tree(
+                    item,
+                    path=_pointer(path, index),
+                    depth=depth + 1,
+                    max_depth=max_depth,
+                    forbid_floats=forbid_floats,
+                    check_int_range=check_int_range,
+                )
+            return
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UnsupportedTypeError(
+                    f"object key {type(key).__name__} is not a string", path=path or "/"
+                )
+            if _SURROGATE.search(key):
+                raise InvalidStringError("object key contains a lone surrogate", path=path or "/")
+            _validate_tree(
+                item,
+                path=_pointer(path, key),
+                depth=depth + 1,
+                max_depth=max_depth,
+                forbid_floats=forbid_floats,
+                check_int_range=check_int_range,
+            )
+        return
+    # Tuples, sets, bytes, Decimals, enums...: refuse rather than guess a JSON mapping, so the
+    # signed bytes are always exactly what a peer will parse back.
+    raise UnsupportedTypeError(f"{type(value).__name__} is not a JSON value", path=path or "/")
+
+
+def loads_strict(
+    data: bytes | bytearray | memoryview | str, *, max_depth: int = MAX_NESTING_DEPTH
+) -> Any:
+    """Parse JSON text strictly; raise only :class:`CanonicalJSONError` subclasses.
+
+    Rejects: invalid UTF-8 (and a byte-order mark), syntax errors, duplicate object keys,
+    ``NaN``/``Infinity``/``-Infinity`` and literals overflowing to infinity, lone surrogates in
+    strings, and nesting deeper than ``max_depth``. Floats and large integers are still
+    accepted here (generic JSON, e.g. the JCS vectors); apply :func:`check_payload_rules` to
+    federation payloads, or use :func:`loads_payload`.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        try:
+            # Decode ourselves: json.loads(bytes) would also guess UTF-16/32, which the
+            # federation protocol does not allow (one encoding, one byte form).
+            text = bytes(data).decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise InvalidUTF8Error(f"invalid UTF-8 at byte {exc.start}") from None
+    elif isinstance(data, str):
+        text = data
+    else:
+        raise InvalidJSONError(f"expected bytes or str, got {type(data).__name__}")
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_constant=_reject_constant,
+            parse_float=_parse_finite_float,
+        )
+    except CanonicalJSONError:
+        raise
+    except RecursionError:
+        raise NestingTooDeepError("JSON nesting exceeds the parser's recursion limit") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidJSONError(
+            f"invalid JSON: {exc.msg} (line {exc.lineno} col {exc.colno})"
+        ) from None
+    except ValueError as exc:
+        # e.g. an integer literal longer than sys.get_int_max_str_digits().
+        raise InvalidJSONError(f"invalid JSON number: {str(exc)[:120]}") from None
+    _validate_tree(
+        value, path="", depth=0, max_depth=max_depth, forbid_floats=False, check_int_range=False
+    )
+    return value
+
+
+def check_payload_rules(obj: Any, *, max_depth: int = MAX_NESTING_DEPTH) -> None:
+    """Enforce the federation payload rules on a decoded JSON value.
+
+    No floats anywhere (values travel as decimal strings), integers within ±(2**53-1), only
+    JSON types (dict with str keys, list, str, int, bool, None), no lone surrogates, bounded
+    nesting. Raises a :class:`CanonicalJSONError` subclass on the first violation.
+    """
+    _validate_tree(
+        obj, path="", depth=0, max_depth=max_depth, forbid_floats=True, check_int_range=True
+    )
+
+
+def loads_payload(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse with :func:`loads_strict` and then apply :func:`check_payload_rules`."""
+    value = loads_strict(data)
+    check_payload_rules(value)
+    return value
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    """Serialise ``obj`` as RFC 8785 (JCS) canonical JSON, UTF-8 encoded.
+
+    Floats are allowed here (JCS defines their form) but must be finite; integers must lie
+    within ±(2**53-1) as JCS requires. Raises :class:`CanonicalJSONError` subclasses only.
+    """
+    _validate_tree(
+        obj,
+        path="",
+        depth=0,
+        max_depth=MAX_NESTING_DEPTH,
+        forbid_floats=False,
+        check_int_range=True,
+    )
+    try:
+        return rfc8785.dumps(obj)
+    except rfc8785.IntegerDomainError as exc:
+        raise IntegerOutOfRangeError(str(exc)) from None
+    except rfc8785.FloatDomainError as exc:
+        raise NonFiniteNumberError(str(exc)) from None
+    except (rfc8785.CanonicalizationError, UnicodeError) as exc:
+        # Unreachable after _validate_tree; kept so the "only our errors" contract holds even
+        # if the library's checks change.
+        raise CanonicalJSONError(f"cannot canonicalise: {exc}") from None

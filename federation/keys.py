@@ -1,0 +1,329 @@
+"""Ed25519 signing keys: generation, PKCS8 storage, key ids, fingerprints and base64 helpers.
+
+Key id scheme: ``"ed25519:" + hex(sha256(raw public key))[:8]`` (first 4 bytes, lowercase hex).
+Key ids only need to be unique per origin; the full fingerprint (:func:`fingerprint`) is what
+officials compare out of band when twinning.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+__all__ = [
+    "ED25519_PUBLIC_KEY_LENGTH",
+    "ED25519_SIGNATURE_LENGTH",
+    "KEY_ID_PATTERN",
+    "Base64DecodeError",
+    "KeyFileError",
+    "KeyFormatError",
+    "SigningKey",
+    "b64decode_unpadded",
+    "b64encode_unpadded",
+    "fingerprint",
+    "fingerprint_display",
+    "generate_signing_key",
+    "is_valid_key_id",
+    "key_id_for",
+    "load_signing_key",
+    "public_key_from_raw",
+    "raw_public_key",
+    "save_private_key",
+    "verify_ed25519",
+]
+
+ED25519_PUBLIC_KEY_LENGTH = 32
+ED25519_SIGNATURE_LENGTH = 64
+
+# Key ids travel inside JSON member names and inside the RFC 9421 keyid parameter
+# ("<origin> <key_id>"): a closed alphabet keeps them free of spaces, quotes and separators.
+KEY_ID_PATTERN = r"^ed25519:[A-Za-z0-9_]{1,32}$"
+_KEY_ID_RE = re.compile(KEY_ID_PATTERN)
+
+_B64_ALPHABET_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+class KeyFormatError(ValueError):
+    """A key, key id or encoded key is malformed. ``code`` is machine readable."""
+
+    def __init__(self, message: str, code: str = "invalid_key") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Base64DecodeError(KeyFormatError):
+    """Input is not valid (canonical) standard base64."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_base64")
+
+
+class KeyFileError(OSError):
+    """A key file cannot be written or read safely (exists, wrong permissions, wrong type)."""
+
+
+def b64encode_unpadded(data: bytes) -> str:
+    """Encode bytes as standard (``+/``) base64 without ``=`` padding (Matrix style)."""
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def b64decode_unpadded(text: str, *, canonical: bool = True) -> bytes:
+    """Decode standard base64, padded or unpadded; raise :class:`Base64DecodeError` if invalid.
+
+    No whitespace and no URL-safe alphabet are accepted. With ``canonical`` (the default)
+    the unused trailing bits must also be zero: otherwise one signature or key would have
+    several textual forms, and documents carrying them several hashes. Pass
+    ``canonical=False`` only to import foreign material (e.g. the Matrix spec's example seed
+    ``...XA1`` has non-zero trailing bits).
+    """
+    if not isinstance(text, str):
+        raise Base64DecodeError(f"expected base64 text, got {type(text).__name__}")
+    if not _B64_ALPHABET_RE.fullmatch(text):
+        raise Base64DecodeError("not standard base64 (allowed: A-Z a-z 0-9 + / and = padding)")
+    stripped = text.rstrip("=")
+    if len(stripped) % 4 == 1:
+        raise Base64DecodeError("impossible base64 length")
+    if text != stripped and len(text) % 4 != 0:
+        raise Base64DecodeError("incorrect base64 padding")
+    try:
+        decoded = base64.b64decode(stripped + "=" * (-len(stripped) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Base64DecodeError(f"invalid base64: {exc}") from None
+    if canonical and b64encode_unpadded(decoded) != stripped:
+        raise Base64DecodeError("non-canonical base64 (non-zero trailing bits)")
+    return decoded
+
+
+def is_valid_key_id(key_id: object) -> bool:
+    """Return True if ``key_id`` matches :data:`KEY_ID_PATTERN` (e.g. ``ed25519:a1b2c3d4``)."""
+    return isinstance(key_id, str) and _KEY_ID_RE.fullmatch(key_id) is not None
+
+
+def raw_public_key(public_key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
+    """Return the raw 32-byte public key for a public or private key object."""
+    if isinstance(public_key, Ed25519PrivateKey):
+        public_key = public_key.public_key()
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_key_from_raw(public_raw: bytes) -> Ed25519PublicKey:
+    """Build a public key object from 32 raw bytes; raise :class:`KeyFormatError` otherwise."""
+    if (
+        not isinstance(public_raw, (bytes, bytearray))
+        or len(public_raw) != ED25519_PUBLIC_KEY_LENGTH
+    ):
+        raise KeyFormatError("an Ed25519 public key is exactly 32 bytes", code="invalid_public_key")
+    try:
+        return Ed25519PublicKey.from_public_bytes(bytes(public_raw))
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyFormatError(
+            f"invalid Ed25519 public key: {exc}", code="invalid_public_key"
+        ) from None
+
+
+def _as_raw(public: bytes | Ed25519PublicKey) -> bytes:
+    if isinstance(public, Ed25519PublicKey):
+        return raw_public_key(public)
+    if isinstance(public, (bytes, bytearray)) and len(public) == ED25519_PUBLIC_KEY_LENGTH:
+        return bytes(public)
+    raise KeyFormatError("an Ed25519 public key is exactly 32 bytes", code="invalid_public_key")
+
+
+def key_id_for(public: bytes | Ed25519PublicKey) -> str:
+    """Derive the key id ``ed25519:<8 hex chars>`` from a public key (first 4 bytes of sha256)."""
+    return "ed25519:" + hashlib.sha256(_as_raw(public)).hexdigest()[:8]
+
+
+def fingerprint(public: bytes | Ed25519PublicKey) -> str:
+    """Full sha256 of the raw public key as 64 lowercase hex characters (for pinning)."""
+    return hashlib.sha256(_as_raw(public)).hexdigest()
+
+
+def fingerprint_display(public: bytes | Ed25519PublicKey) -> str:
+    """The fingerprint in space-separated groups of 4 hex characters, for humans to compare."""
+    digest = fingerprint(public)
+    return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+
+
+def verify_ed25519(public_raw: bytes, signature: bytes, message: bytes) -> bool:
+    """Return True iff ``signature`` is a valid Ed25519 signature of ``message`` by the key.
+
+    Never raises for malformed keys or signatures: they simply do not verify. The check is
+    done by ``cryptography`` (OpenSSL), which rejects non-canonical S (malleability) and
+    wrong lengths, matching every Wycheproof vector.
+    """
+    if not isinstance(signature, (bytes, bytearray)) or len(signature) != ED25519_SIGNATURE_LENGTH:
+        return False
+    try:
+        public_key = public_key_from_raw(public_raw)
+    except KeyFormatError:
+        return False
+    try:
+        # No constant-time comparison is needed here: verification involves no secret, and
+        # the library performs the whole check; we only learn valid/invalid.
+        public_key.verify(bytes(signature), bytes(message))
+    except InvalidSignature:
+        return False
+    return True
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class SigningKey:
+    """An Ed25519 signing key with its key id and raw public key.
+
+    Build with :func:`generate_signing_key`, :meth:`from_seed`, :meth:`from_private_key` or
+    :func:`load_signing_key`.
+    """
+
+    key_id: str
+    private_key: Ed25519PrivateKey
+    public_raw: bytes
+
+    def __post_init__(self) -> None:
+        if not is_valid_key_id(self.key_id):
+            raise KeyFormatError(f"invalid key id {self.key_id!r}", code="invalid_key_id")
+        # Refuse a mismatched pair: signatures would be published under the wrong public key.
+        if raw_public_key(self.private_key) != self.public_raw:
+            raise KeyFormatError("public key does not match private key")
+
+    @classmethod
+    def from_private_key(
+        cls, private_key: Ed25519PrivateKey, key_id: str | None = None
+    ) -> SigningKey:
+        """Wrap a private key; ``key_id`` defaults to :func:`key_id_for` of its public key."""
+        public_raw = raw_public_key(private_key)
+        return cls(key_id or key_id_for(public_raw), private_key, public_raw)
+
+    @classmethod
+    def from_seed(cls, seed: bytes, key_id: str | None = None) -> SigningKey:
+        """Build from a 32-byte Ed25519 seed (RFC 8032 secret key)."""
+        if not isinstance(seed, (bytes, bytearray)) or len(seed) != 32:
+            raise KeyFormatError("an Ed25519 seed is exactly 32 bytes", code="invalid_private_key")
+        return cls.from_private_key(Ed25519PrivateKey.from_private_bytes(bytes(seed)), key_id)
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The public key object."""
+        return self.private_key.public_key()
+
+    @property
+    def public_b64(self) -> str:
+        """The raw public key as unpadded standard base64 (as published in key documents)."""
+        return b64encode_unpadded(self.public_raw)
+
+    @property
+    def fingerprint(self) -> str:
+        """Full sha256 hex fingerprint of the public key."""
+        return fingerprint(self.public_raw)
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the 64-byte Ed25519 signature of ``message``."""
+        return self.private_key.sign(message)
+
+    def __repr__(self) -> str:
+        # Only public data: reprs end up in logs, tracebacks and debugger output, and a
+        # leaked private key lets anyone impersonate the city to the whole network.
+        return f"SigningKey(key_id={self.key_id!r}, fingerprint={fingerprint(self.public_raw)!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Refuse pickling so private material is never serialised by accident (caches, queues).
+        raise TypeError("SigningKey cannot be pickled; store it with save_private_key()")
+
+    def __copy__(self) -> SigningKey:
+        return self  # immutable: copies may share it (and must not go through __reduce__)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SigningKey:
+        return self
+
+
+def generate_signing_key(key_id: str | None = None) -> SigningKey:
+    """Generate a fresh Ed25519 key (OS CSPRNG via OpenSSL)."""
+    return SigningKey.from_private_key(Ed25519PrivateKey.generate(), key_id)
+
+
+def save_private_key(
+    key: SigningKey | Ed25519PrivateKey,
+    path: str | os.PathLike[str],
+    *,
+    password: bytes | None = None,
+) -> None:
+    """Write the private key as PKCS8 PEM to ``path`` with mode 0600; never overwrite.
+
+    Raises :class:`KeyFileError` if the path already exists (including a dangling symlink).
+    With ``password`` the PEM is encrypted (best available PKCS8 encryption).
+    """
+    private_key = key.private_key if isinstance(key, SigningKey) else key
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
+    )
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    # O_CREAT|O_EXCL: refuse to overwrite an existing key and to follow a planted symlink;
+    # mode 0o600 at creation: the file is never group/world readable, not even briefly.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(os.fspath(path), flags, 0o600)
+    except FileExistsError:
+        raise KeyFileError(f"refusing to overwrite existing key file {os.fspath(path)}") from None
+    try:
+        # The umask can only remove bits; fchmod pins the mode to exactly 0600.
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1  # ownership moved to the file object, which closes it
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        if fd != -1:
+            os.close(fd)
+        # Do not leave a truncated key behind: a later load would fail confusingly.
+        Path(path).unlink(missing_ok=True)
+        raise
+
+
+def load_signing_key(
+    path: str | os.PathLike[str],
+    key_id: str | None = None,
+    *,
+    password: bytes | None = None,
+    require_private_mode: bool = True,
+) -> SigningKey:
+    """Load a PKCS8 PEM Ed25519 private key written by :func:`save_private_key`.
+
+    With ``require_private_mode`` (default) refuse a file readable or writable by group or
+    others, like OpenSSH does: such a key must be presumed compromised.
+    """
+    file_path = Path(path)
+    try:
+        mode = file_path.stat().st_mode
+        data = file_path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {file_path}: {exc.strerror}") from None
+    if require_private_mode and os.name == "posix" and stat.S_IMODE(mode) & 0o077:
+        raise KeyFileError(
+            f"key file {file_path} has mode {stat.S_IMODE(mode):04o}; expected 0600 (chmod 600)"
+        )
+    try:
+        private_key = serialization.load_pem_private_key(data, password=password)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise KeyFormatError(
+            f"cannot load private key: {exc}", code="invalid_private_key"
+        ) from None
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise KeyFormatError("key file does not hold an Ed25519 key", code="invalid_private_key")
+    return SigningKey.from_private_key(private_key, key_id)
