@@ -376,6 +376,7 @@ class KeyDocument:
     verify_keys: dict[str, bytes]
     old_verify_keys: dict[str, OldVerifyKey]
     signed_by: list[str] = field(default_factory=list)
+    revoked: dict[str, int] = field(default_factory=dict)  # key id → revocation time (ms)
 
     def is_fresh(self, now_ms: int) -> bool:
         """True while the document may be used without re-fetching it."""
@@ -413,8 +414,12 @@ def build_key_document(
     seq: int = 0,
     co_signing_key: SigningKey | None = None,
     audience: Sequence[str] = ("network",),
+    revoked: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Build the origin's self-signed key document (envelope type ``hrc.keys``).
+
+    ``revoked`` (key id → revocation time, ms) lists keys that must verify nothing any more,
+    whatever they signed: a peer that reads the document drops them (lost or stolen keys).
 
     Signed by ``current_key``; with ``co_signing_key`` (rotation overlap, TUF style) it is also
     signed by that key, which is listed in ``old_verify_keys`` if it appears in ``old_keys``
@@ -446,11 +451,15 @@ def build_key_document(
                 raise KeyDocumentError("co-signing old key has already expired")
         else:
             verify_keys[co_signing_key.key_id] = {"key": co_signing_key.public_b64}
-    payload = {
+    payload: dict[str, Any] = {
         "verify_keys": verify_keys,
         "old_verify_keys": old_verify_keys,
         "valid_until_ts": now_ms + valid_for_ms,
     }
+    if revoked:
+        if set(revoked) & (set(verify_keys) | set(old_verify_keys)):
+            raise KeyDocumentError("a revoked key cannot also be listed as a verify key")
+        payload["revoked_keys"] = {kid: {"revoked_ts": ts} for kid, ts in revoked.items()}
     envelope = make_envelope(
         KEYS_TYPE,
         KEYS_SCHEMA,
@@ -512,6 +521,19 @@ def _parse_key_payload(
     return verify_keys, old_verify_keys, valid_until
 
 
+def _parse_revoked(payload: dict[str, Any]) -> dict[str, int]:
+    section = payload.get("revoked_keys", {})
+    if not isinstance(section, dict):
+        raise KeyDocumentError("revoked_keys must be an object")
+    revoked: dict[str, int] = {}
+    for key_id, entry in section.items():
+        ts = entry.get("revoked_ts") if isinstance(entry, dict) else None
+        if not is_valid_key_id(key_id) or not isinstance(ts, int) or isinstance(ts, bool):
+            raise KeyDocumentError(f"revoked_keys[{key_id!r}] needs an integer revoked_ts")
+        revoked[key_id] = ts
+    return revoked
+
+
 def verify_key_document(doc: object, expected_origin: str, now_ms: int) -> KeyDocument:
     """Verify a key document fetched from ``expected_origin`` and return its parsed keys.
 
@@ -540,6 +562,9 @@ def verify_key_document(doc: object, expected_origin: str, now_ms: int) -> KeyDo
     except EnvelopeError as exc:
         raise KeyDocumentError(str(exc), exc.code) from None
     verify_keys, old_verify_keys, valid_until = _parse_key_payload(doc["payload"])
+    revoked = _parse_revoked(doc["payload"])
+    if set(revoked) & (set(verify_keys) | set(old_verify_keys)):
+        raise KeyDocumentError("a key is listed both as revoked and as a verify key")
     if valid_until <= now_ms:
         raise KeyDocumentError("key document has expired", "expired_key_document")
     if doc["key_id"] not in verify_keys:
@@ -553,6 +578,7 @@ def verify_key_document(doc: object, expected_origin: str, now_ms: int) -> KeyDo
         valid_until_ts=capped_until,
         verify_keys=verify_keys,
         old_verify_keys=old_verify_keys,
+        revoked=revoked,
     )
 
     def lookup(signer: str, key_id: str, at_ts: int) -> bytes | None:

@@ -34,8 +34,9 @@ def _read_secret(config: NodeConfig) -> str:
     raise RuntimeError(f"{path} is missing; the node's data dir is incomplete.")
 
 
-def create_app(data_dir: str | os.PathLike[str] | None = None,
-               test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    data_dir: str | os.PathLike[str] | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
     """Build the app for the node in ``data_dir`` (default ``$NODE_DATA_DIR``)."""
     data_dir = data_dir or os.environ.get("NODE_DATA_DIR")
     if data_dir is None:
@@ -58,8 +59,9 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
         TESTING=bool(overrides.get("testing", False)) if "testing" in overrides else False,
     )
     engine = make_engine(config.database_url)
-    app.extensions["hrcnet"] = NodeRuntime(config, engine, make_sessionmaker(engine),
-                                           clock or utcnow)
+    app.extensions["hrcnet"] = NodeRuntime(
+        config, engine, make_sessionmaker(engine), clock or utcnow
+    )
     logging.getLogger("node").setLevel(logging.INFO)
 
     _install_unit_of_work(app)
@@ -72,11 +74,13 @@ def create_app(data_dir: str | os.PathLike[str] | None = None,
 
     from node import errors_http
     from node.api import init_api
+    from node.network import blueprint as federation_blueprint
     from node.web import meta, views
 
     errors_http.register_error_handlers(app)
     init_api(app)
     app.register_blueprint(meta.bp)
+    app.register_blueprint(federation_blueprint.bp)
     app.register_blueprint(views.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
@@ -129,7 +133,9 @@ def _install_request_guards(app: Flask) -> None:
         if request.path.endswith("/results/import"):
             return
         has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
-            "Transfer-Encoding", "").lower()
-        if has_body and not (request.mimetype == "application/json"
-                             or request.mimetype.endswith("+json")):
+            "Transfer-Encoding", ""
+        ).lower()
+        if has_body and not (
+            request.mimetype == "application/json" or request.mimetype.endswith("+json")
+        ):
             raise UnsupportedMediaType("Send the request body as application/json.")

@@ -25,14 +25,16 @@ def api_user() -> User | None:
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationRequiredError("Use 'Authorization: Bearer <token>'.",
-                                              code="invalid_authorization")
+            raise AuthenticationRequiredError(
+                "Use 'Authorization: Bearer <token>'.", code="invalid_authorization"
+            )
         user = users.user_for_token(db_session(), token.strip(), now=now())
         if user is None:
             # A wrong token is an error even on public reads: silently treating the caller as
             # anonymous would hide a misconfigured client.
-            raise AuthenticationRequiredError("The token is unknown or revoked.",
-                                              code="invalid_token")
+            raise AuthenticationRequiredError(
+                "The token is unknown or revoked.", code="invalid_token"
+            )
     g.api_user = user
     return user
 

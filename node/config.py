@@ -57,13 +57,18 @@ def _coerce_env(value: str) -> Any:
     return value
 
 
-def load_config(data_dir: str | os.PathLike[str], overrides: dict[str, Any] | None = None,
-                environ: dict[str, str] | None = None) -> NodeConfig:
+def load_config(
+    data_dir: str | os.PathLike[str],
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> NodeConfig:
     """Read and validate the configuration of the node in ``data_dir``."""
     path = Path(data_dir)
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
-        raise ConfigError(f"{path} is not an hrcnet node (no {CONFIG_FILE}); run 'hrcnet init' first.")
+        raise ConfigError(
+            f"{path} is not an hrcnet node (no {CONFIG_FILE}); run 'hrcnet init' first."
+        )
     try:
         values: dict[str, Any] = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -73,15 +78,17 @@ def load_config(data_dir: str | os.PathLike[str], overrides: dict[str, Any] | No
     known = set(NodeConfigSchema().fields)
     for name, raw in env.items():
         if name.startswith(ENV_PREFIX):
-            key = name[len(ENV_PREFIX):].lower()
+            key = name[len(ENV_PREFIX) :].lower()
             if key in known:
                 values[key] = _coerce_env(raw)
     values.update(overrides or {})
     try:
         loaded = NodeConfigSchema().load(values)
     except ValidationError as exc:
-        problems = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                             for k, v in exc.normalized_messages().items())
+        problems = "; ".join(
+            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in exc.normalized_messages().items()
+        )
         raise ConfigError(f"invalid configuration in {config_path}: {problems}") from exc
     return NodeConfig(path, loaded)
 
@@ -99,7 +106,9 @@ def _toml_value(value: Any) -> str:
 def write_config(data_dir: Path, values: dict[str, Any]) -> Path:
     """Write ``node.toml`` (only simple scalar values are needed)."""
     lines = ["# hrcnet node configuration; NODE_<KEY> environment variables override it.\n"]
-    lines += [f"{key} = {_toml_value(value)}\n" for key, value in values.items() if value is not None]
+    lines += [
+        f"{key} = {_toml_value(value)}\n" for key, value in values.items() if value is not None
+    ]
     target = data_dir / CONFIG_FILE
     target.write_text("".join(lines), encoding="utf-8")
     return target

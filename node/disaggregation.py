@@ -15,8 +15,11 @@ KEY_SEPARATOR = "|"
 
 def normalize(disaggregation: Mapping[str, str]) -> dict[str, str]:
     """Drop ``_T`` entries and sort by dimension: the one spelling of a breakdown."""
-    return {dim: disaggregation[dim] for dim in sorted(disaggregation)
-            if disaggregation[dim] != TOTAL_CODE}
+    return {
+        dim: disaggregation[dim]
+        for dim in sorted(disaggregation)
+        if disaggregation[dim] != TOTAL_CODE
+    }
 
 
 def disaggregation_key(disaggregation: Mapping[str, str]) -> str:

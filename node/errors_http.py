@@ -18,10 +18,19 @@ log = logging.getLogger(__name__)
 MACHINE_PREFIXES = ("/api/", "/federation/", "/.well-known/", "/healthz")
 
 _CODES = {
-    400: "bad_request", 401: "authentication_required", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "body_too_large",
-    415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
-    500: "internal_error", 503: "unavailable",
+    400: "bad_request",
+    401: "authentication_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -40,14 +49,23 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 def _flatten_webargs(messages: Any) -> Any:
     # webargs nests errors by location ({"json": {...}}); clients want field → messages.
-    if isinstance(messages, dict) and set(messages) <= {"json", "query", "querystring", "form",
-                                                       "files", "headers", "view_args"}:
+    if isinstance(messages, dict) and set(messages) <= {
+        "json",
+        "query",
+        "querystring",
+        "form",
+        "files",
+        "headers",
+        "view_args",
+    }:
         merged: dict[str, Any] = {}
         for value in messages.values():
             if isinstance(value, dict):
                 merged.update(value)
             else:
-                merged.setdefault("_schema", []).extend(value if isinstance(value, list) else [value])
+                merged.setdefault("_schema", []).extend(
+                    value if isinstance(value, list) else [value]
+                )
         return merged
     return messages
 
@@ -56,8 +74,13 @@ def http_problem(error: HTTPException) -> tuple[dict[str, Any], dict[str, str]]:
     status = error.code or 500
     code = _CODES.get(status, "http_error")
     detail = error.description or error.name
-    body: dict[str, Any] = {"type": PROBLEM_BASE + code.replace("_", "-"), "title": error.name,
-                            "status": status, "detail": detail, "code": code}
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code.replace("_", "-"),
+        "title": error.name,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
     data = getattr(error, "data", None) or {}
     if "messages" in data or "errors" in data:
         body["errors"] = _flatten_webargs(data.get("errors", data.get("messages")))
@@ -77,34 +100,44 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(error: DomainError) -> Any:
         if wants_machine_answer():
             return problem_response(error.to_problem())
-        return render_template("error.html", title=error.title, detail=error.detail,
-                               status=error.status), error.status
+        return render_template(
+            "error.html", title=error.title, detail=error.detail, status=error.status
+        ), error.status
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:
         body, headers = http_problem(error)
         if wants_machine_answer():
             return problem_response(body, headers)
-        return render_template("error.html", title=body["title"], detail=body["detail"],
-                               status=body["status"]), body["status"], headers
+        return (
+            render_template(
+                "error.html", title=body["title"], detail=body["detail"], status=body["status"]
+            ),
+            body["status"],
+            headers,
+        )
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Any:
         # Only pages carry CSRF tokens; say what happened in words a non-programmer understands.
         detail = "The form expired or did not come from this site; reload the page and try again."
-        return render_template("error.html", title="Form expired", detail=detail,
-                               status=400), 400
+        return render_template("error.html", title="Form expired", detail=detail, status=400), 400
 
     @app.errorhandler(OperationalError)
     def _database_down(error: OperationalError) -> Any:
         log.error("database error: %s", error.__class__.__name__)
-        body = {"type": PROBLEM_BASE + "unavailable", "title": "Service unavailable",
-                "status": 503, "detail": "The database is not answering; try again shortly.",
-                "code": "unavailable"}
+        body = {
+            "type": PROBLEM_BASE + "unavailable",
+            "title": "Service unavailable",
+            "status": 503,
+            "detail": "The database is not answering; try again shortly.",
+            "code": "unavailable",
+        }
         if wants_machine_answer():
             return problem_response(body, {"Retry-After": "30"})
-        return render_template("error.html", title=body["title"], detail=body["detail"],
-                               status=503), 503
+        return render_template(
+            "error.html", title=body["title"], detail=body["detail"], status=503
+        ), 503
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

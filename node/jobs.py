@@ -34,8 +34,9 @@ class Job:
 JOBS: dict[str, Job] = {}
 
 
-def job(name: str, every_seconds: int, description: str) -> Callable[[Callable[[NodeRuntime], str]],
-                                                                      Callable[[NodeRuntime], str]]:
+def job(
+    name: str, every_seconds: int, description: str
+) -> Callable[[Callable[[NodeRuntime], str]], Callable[[NodeRuntime], str]]:
     def register(func: Callable[[NodeRuntime], str]) -> Callable[[NodeRuntime], str]:
         JOBS[name] = Job(name, every_seconds, func, description)
         return func
@@ -48,9 +49,29 @@ def checkpoint_wal(node: NodeRuntime) -> str:
     if node.engine.dialect.name != "sqlite":
         return "not SQLite: nothing to do"
     with node.engine.connect() as connection:
-        busy, log_frames, moved = connection.execute(
-            text("PRAGMA wal_checkpoint(PASSIVE)")).one()
+        busy, log_frames, moved = connection.execute(text("PRAGMA wal_checkpoint(PASSIVE)")).one()
     return f"checkpointed {moved}/{log_frames} frames (busy={busy})"
+
+
+@job("deliver_outbox", 5, "send queued envelopes to peers (backoff per destination)")
+def deliver_outbox(node: NodeRuntime) -> str:
+    from node.network import outbox
+
+    return "; ".join(outbox.deliver_outbox(node).lines())
+
+
+@job("pull_peers", 300, "catch up on what twins addressed to us (after outages)")
+def pull_peers(node: NodeRuntime) -> str:
+    from node.network import outbox
+
+    results = outbox.pull_all(node)
+    return (
+        ", ".join(
+            f"{city}: {n} new{' (' + err + ')' if err else ''}"
+            for city, (n, err) in results.items()
+        )
+        or "no twins"
+    )
 
 
 def node_runtime(config: NodeConfig) -> NodeRuntime:
@@ -68,14 +89,21 @@ def run_scheduler(data_dir: Path) -> None:
     node = node_runtime(load_config(data_dir))
     scheduler = BlockingScheduler(timezone="UTC")
     for entry in JOBS.values():
+
         def tick(entry: Job = entry) -> None:
             try:
                 log.info("%s: %s", entry.name, entry.run(node))
             except Exception:  # one failing run must not stop the scheduler
                 log.exception("job %s failed", entry.name)
 
-        scheduler.add_job(tick, "interval", seconds=entry.every_seconds, id=entry.name,
-                          max_instances=1, coalesce=True)
+        scheduler.add_job(
+            tick,
+            "interval",
+            seconds=entry.every_seconds,
+            id=entry.name,
+            max_instances=1,
+            coalesce=True,
+        )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         scheduler.shutdown(wait=False)

@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from node.db import Base
+from node.db import Base, UTCDateTime
 from schemas.fields import format_decimal
 
 
@@ -80,7 +79,7 @@ class Indicator(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     maps_to: Mapped[str | None] = mapped_column(String(64))  # a local indicator's core code
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dimensions: Mapped[list[IndicatorDimension]] = relationship(
         cascade="all, delete-orphan", order_by="IndicatorDimension.position", lazy="selectin"
     )
@@ -113,7 +112,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(30))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     # Flask-Login protocol
     @property
@@ -141,8 +140,8 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))  # shown to admins to tell tokens apart
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     user: Mapped[User] = relationship()
 
@@ -162,13 +161,16 @@ class Result(Base):
     disaggregation_key: Mapped[str] = mapped_column(String(500), default="")
     disaggregation: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     value_text: Mapped[str] = mapped_column(String(64))
+    # How many people or cases the figure rests on, when known: small cells are suppressed
+    # before a summary leaves the node, so a breakdown never singles out a few residents.
+    cases: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), index=True)  # draft|validated|published
     source: Mapped[str | None] = mapped_column(String(500))
     method: Mapped[str | None] = mapped_column(String(500))
     note: Mapped[str | None] = mapped_column(Text)
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entered_by: Mapped[User | None] = relationship(lazy="joined")
 
     @property
@@ -200,7 +202,7 @@ class Target(Base):
     target_period: Mapped[str | None] = mapped_column(String(10))
     target_value: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Evidence(Base):
@@ -217,10 +219,8 @@ class Evidence(Base):
     organisation: Mapped[str | None] = mapped_column(String(300))
     url: Mapped[str | None] = mapped_column(String(1000))
     status: Mapped[str] = mapped_column(String(20), default="submitted")  # submitted|published
-    submitted_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class BudgetLine(Base):
@@ -236,4 +236,8 @@ class BudgetLine(Base):
     executed: Mapped[str | None] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
     note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The network's tables live beside their services; importing registers them on Base.metadata.
+from node.network import models as _network_models  # noqa: E402, F401

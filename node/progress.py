@@ -15,8 +15,15 @@ from typing import Literal
 from schemas.periods import Period
 
 Status = Literal[
-    "achieved", "on_track", "off_track", "improving", "worsening", "no_change", "no_data",
-    "no_target", "not_assessed",
+    "achieved",
+    "on_track",
+    "off_track",
+    "improving",
+    "worsening",
+    "no_change",
+    "no_data",
+    "no_target",
+    "not_assessed",
 ]
 Value = Decimal | bool
 

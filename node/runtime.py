@@ -1,4 +1,4 @@
-"""Per-app runtime state: config, engine, session factory, clock. Reachable from requests and jobs."""
+"""Per-app runtime state (config, engine, sessions, clock), reachable from requests and jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import requests
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,8 @@ class NodeRuntime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Outgoing HTTP to other nodes; tests swap in a session that routes to in-process apps.
+    http_session: Callable[[], requests.Session] = field(default=requests.Session)
 
     def now(self) -> datetime:
         return self.clock()

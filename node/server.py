@@ -42,7 +42,8 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
         if not load_config(self.data_dir).scheduler:
             return
         self.scheduler = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "node", "scheduler", str(self.data_dir)])
+            [sys.executable, "-m", "node", "scheduler", str(self.data_dir)]
+        )
 
     def _on_exit(self, _server: Any) -> None:
         if self.scheduler is not None and self.scheduler.poll() is None:

@@ -15,9 +15,10 @@ from marshmallow import ValidationError
 
 from federation import keys
 from node import migrate
-from node.config import CONFIG_FILE, ConfigError, default_database_url, write_config
+from node.config import CONFIG_FILE, ConfigError, default_database_url, load_config, write_config
 from node.db import make_engine, make_sessionmaker, session_scope
 from node.errors import DomainError
+from node.network import keyring
 from node.runtime import utcnow
 from node.services import catalogue
 from schemas.config import NodeConfigSchema
@@ -45,9 +46,18 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def init_node(data_dir: Path, *, city_id: str, name: str, country: str, region: str,
-              base_url: str, role: str = "city", catalogue_path: Path | None = None,
-              database_url: str | None = None) -> NodeCreated:
+def init_node(
+    data_dir: Path,
+    *,
+    city_id: str,
+    name: str,
+    country: str,
+    region: str,
+    base_url: str,
+    role: str = "city",
+    catalogue_path: Path | None = None,
+    database_url: str | None = None,
+) -> NodeCreated:
     """Create a node in ``data_dir``; refuse to touch an existing node.
 
     Everything is built in a temporary directory beside ``data_dir`` and moved into place at the
@@ -66,13 +76,20 @@ def init_node(data_dir: Path, *, city_id: str, name: str, country: str, region: 
     except (ValueError, UnicodeDecodeError) as exc:
         raise SetupError(f"Catalogue file {catalogue_file} is not valid JSON: {exc}") from exc
 
-    values = {"city_id": city_id, "name": name, "country": country.upper(), "region": region,
-              "base_url": base_url.rstrip("/"), "role": role}
+    values = {
+        "city_id": city_id,
+        "name": name,
+        "country": country.upper(),
+        "region": region,
+        "base_url": base_url.rstrip("/"),
+        "role": role,
+    }
     try:
         NodeConfigSchema().load({**values, "database_url": "sqlite://"})
     except ValidationError as exc:
-        problems = "; ".join(f"{k}: {' '.join(map(str, v))}"
-                             for k, v in exc.normalized_messages().items())
+        problems = "; ".join(
+            f"{k}: {' '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
+        )
         raise SetupError(f"Invalid node settings: {problems}") from exc
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -90,9 +107,15 @@ def init_node(data_dir: Path, *, city_id: str, name: str, country: str, region: 
             migrate.upgrade(engine)
             with session_scope(make_sessionmaker(engine)) as session:
                 report = catalogue.load_catalogue(session, document, now=utcnow())
+                keyring.register_initial_key(
+                    session,
+                    load_config(staging, {"database_url": url or default_database_url(staging)}),
+                    utcnow(),
+                )
         except DomainError as exc:
-            raise SetupError(f"Catalogue file {catalogue_file}: {exc.detail} {exc.errors or ''}"
-                             ) from exc
+            raise SetupError(
+                f"Catalogue file {catalogue_file}: {exc.detail} {exc.errors or ''}"
+            ) from exc
         finally:
             engine.dispose()
         for suffix in ("-wal", "-shm"):
@@ -103,8 +126,13 @@ def init_node(data_dir: Path, *, city_id: str, name: str, country: str, region: 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return NodeCreated(data_dir, signing_key.key_id, signing_key.fingerprint,
-                       report.version, report.indicators_added)
+    return NodeCreated(
+        data_dir,
+        signing_key.key_id,
+        signing_key.fingerprint,
+        report.version,
+        report.indicators_added,
+    )
 
 
 __all__ = ["ConfigError", "NodeCreated", "SetupError", "init_node"]

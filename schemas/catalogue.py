@@ -46,11 +46,15 @@ class IndicatorSchema(Schema):
     definition = fields.String(validate=validate.Length(max=10_000), allow_none=True)
     translations = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[a-z]{2}(-[A-Z]{2})?$")),
-        values=fields.Nested(TranslationSchema), load_default=dict,
+        values=fields.Nested(TranslationSchema),
+        load_default=dict,
         metadata={"description": "name and definition in other languages, by language tag"},
     )
-    right = fields.String(required=True, validate=validate.Length(1, 300),
-                          metadata={"description": "the right measured; also the theme"})
+    right = fields.String(
+        required=True,
+        validate=validate.Length(1, 300),
+        metadata={"description": "the right measured; also the theme"},
+    )
     attribute = fields.String(validate=validate.Length(max=300), allow_none=True)
     type = fields.String(required=True, validate=validate.OneOf(INDICATOR_TYPES))
     value_type = fields.String(required=True, validate=validate.OneOf(VALUE_TYPES))
@@ -61,14 +65,16 @@ class IndicatorSchema(Schema):
     periodicity = fields.String(validate=validate.Length(max=100), allow_none=True)
     source_type = fields.List(fields.String(validate=validate.Length(max=300)), load_default=list)
     method = fields.String(validate=validate.Length(max=10_000), allow_none=True)
-    sdg = fields.List(fields.String(validate=validate.Regexp(r"^\d{1,2}(\.[0-9a-z]{1,2}){0,2}$")),
-                      load_default=list)
+    sdg = fields.List(
+        fields.String(validate=validate.Regexp(r"^\d{1,2}(\.[0-9a-z]{1,2}){0,2}$")),
+        load_default=list,
+    )
     notes = fields.String(validate=validate.Length(max=10_000), allow_none=True)
     numerator = fields.String(validate=validate.Length(max=1000), allow_none=True)
     denominator = fields.String(validate=validate.Length(max=1000), allow_none=True)
     reference_target = DecimalString(allow_none=True)
     maps_to = Code(allow_none=True, metadata={"description": "core code a local indicator maps to"})
-    catalogue_version = fields.String(dump_only=True)
+    catalogue_version = fields.String(dump_only=True, allow_none=True)
 
     @validates_schema
     def _dimensions_unique(self, data: dict[str, Any], **_: Any) -> None:
@@ -96,8 +102,9 @@ class DimensionSchema(Schema):
     label = fields.String(required=True, validate=validate.Length(1, 300))
     ground = fields.String(validate=validate.Length(max=300), allow_none=True)
     core = fields.Boolean(dump_only=True)
-    codes = fields.List(fields.Nested(DimensionCodeSchema), load_default=list,
-                        validate=validate.Length(max=500))
+    codes = fields.List(
+        fields.Nested(DimensionCodeSchema), load_default=list, validate=validate.Length(max=500)
+    )
 
 
 class DimensionCodesAddSchema(Schema):
@@ -106,8 +113,9 @@ class DimensionCodesAddSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    codes = fields.List(fields.Nested(DimensionCodeSchema), required=True,
-                        validate=validate.Length(1, 500))
+    codes = fields.List(
+        fields.Nested(DimensionCodeSchema), required=True, validate=validate.Length(1, 500)
+    )
 
 
 class CatalogueFileSchema(Schema):

@@ -19,8 +19,12 @@ class NodeConfigSchema(Schema):
 
     city_id = CityId(required=True)
     name = fields.String(required=True, validate=validate.Length(1, 200))
-    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$",
-                            error="country must be an ISO 3166-1 alpha-2 code such as BE"))
+    country = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Z]{2}$", error="country must be an ISO 3166-1 alpha-2 code such as BE"
+        ),
+    )
     region = fields.String(required=True, validate=validate.Length(1, 100))
     base_url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
     role = fields.String(load_default="city", validate=validate.OneOf(ROLES))

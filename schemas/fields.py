@@ -31,17 +31,19 @@ def parse_decimal(value: Any) -> Decimal:
     Floats are refused on purpose: by the time we see one the exact value is already lost.
     """
     if isinstance(value, bool):
-        raise ValueError("expected a decimal string such as \"12.5\", not a boolean")
+        raise ValueError('expected a decimal string such as "12.5", not a boolean')
     if isinstance(value, int):
         text = str(value)
     elif isinstance(value, float):
-        raise ValueError("send the value as a decimal string such as \"12.5\", not a JSON number")
+        raise ValueError('send the value as a decimal string such as "12.5", not a JSON number')
     elif isinstance(value, str):
         text = value.strip().replace("_", "#")  # Decimal() would accept 1_000; we do not
     else:
-        raise ValueError("expected a decimal string such as \"12.5\"")
+        raise ValueError('expected a decimal string such as "12.5"')
     if not _DECIMAL_TEXT_RE.match(text):
-        raise ValueError(f"'{text[:40]}' is not a decimal number (use digits and a point, e.g. 12.5)")
+        raise ValueError(
+            f"'{text[:40]}' is not a decimal number (use digits and a point, e.g. 12.5)"
+        )
     try:
         number = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the regex already excludes this
@@ -96,7 +98,9 @@ class CityId(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not CITY_ID_RE.match(text):
-            raise ValidationError("A city id is 2-63 lowercase letters, digits or '-', e.g. be-gent.")
+            raise ValidationError(
+                "A city id is 2-63 lowercase letters, digits or '-', e.g. be-gent."
+            )
         return text
 
 
@@ -107,6 +111,6 @@ class Code(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         if not CODE_RE.match(text):
             raise ValidationError(
-                "A code is 1-64 letters, digits, '_', '.' or '-', starting with a letter, digit or '_'."
+                "A code is 1-64 letters, digits, '_', '.' or '-' (not starting with '.' or '-')."
             )
         return text

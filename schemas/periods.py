@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-PERIOD_PATTERN = r"^(?P<year>[0-9]{4})(?:-(?:H(?P<half>[12])|Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?$"
+PERIOD_PATTERN = (
+    r"^(?P<year>[0-9]{4})(?:-(?:H(?P<half>[12])|Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?$"
+)
 _PERIOD_RE = re.compile(PERIOD_PATTERN)
 
 MIN_YEAR = 1900
@@ -24,7 +26,7 @@ PeriodKind = Literal["year", "half", "quarter", "month"]
 
 
 class PeriodError(ValueError):
-    """A string that is not a period of the grammar ``YYYY``, ``YYYY-H1``, ``YYYY-Q3``, ``YYYY-MM``."""
+    """Not a period of the grammar ``YYYY``, ``YYYY-H1``, ``YYYY-Q3``, ``YYYY-MM``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +40,12 @@ class Period:
     @property
     def start(self) -> date:
         """First day of the period."""
-        first_month = {"year": 1, "half": 1 + 6 * (self.index - 1),
-                       "quarter": 1 + 3 * (self.index - 1), "month": self.index}[self.kind]
+        first_month = {
+            "year": 1,
+            "half": 1 + 6 * (self.index - 1),
+            "quarter": 1 + 3 * (self.index - 1),
+            "month": self.index,
+        }[self.kind]
         return date(self.year, first_month, 1)
 
     @property
@@ -89,9 +95,7 @@ def parse_period(text: object) -> Period:
         raise PeriodError("A period must be a string such as 2025, 2025-H1, 2025-Q3 or 2025-07.")
     match = _PERIOD_RE.match(text)
     if match is None:
-        raise PeriodError(
-            f"'{text[:40]}' is not a period: use 2025, 2025-H1, 2025-Q3 or 2025-07."
-        )
+        raise PeriodError(f"'{text[:40]}' is not a period: use 2025, 2025-H1, 2025-Q3 or 2025-07.")
     year = int(match["year"])
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise PeriodError(f"Year {year} is outside {MIN_YEAR}-{MAX_YEAR}.")

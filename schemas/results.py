@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from schemas.fields import Code, DecimalString, PeriodString, format_decimal, parse_decimal
 
 RESULT_STATUSES = ("draft", "validated", "published")
+MAX_ID = 2**63 - 1  # database integer keys are 64-bit
 EVIDENCE_KINDS = ("cso_report", "community_report", "survey", "complaint_data", "media", "other")
 
 
@@ -36,9 +37,13 @@ class ResultValue(fields.Field):
 
 class Disaggregation(fields.Dict):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(keys=Code(), values=Code(), validate=validate.Length(max=20),
-                         metadata={"description": "dimension → code; empty = total",
-                                   "example": {"SEX": "F"}}, **kwargs)
+        super().__init__(
+            keys=Code(),
+            values=Code(),
+            validate=validate.Length(max=20),
+            metadata={"description": "dimension → code; empty = total", "example": {"SEX": "F"}},
+            **kwargs,
+        )
 
 
 class ResultSchema(Schema):
@@ -51,11 +56,24 @@ class ResultSchema(Schema):
     id = fields.Integer(dump_only=True)
     indicator = Code(required=True, metadata={"example": "HRC-HOU-01"})
     period = PeriodString(required=True, metadata={"example": "2025"})
-    value = ResultValue(required=True, metadata={
-        "description": "decimal string, or true/false for boolean indicators",
-        "example": "12.5", "oneOf": [{"type": "string"}, {"type": "boolean"}]})
+    value = ResultValue(
+        required=True,
+        metadata={
+            "description": "decimal string, or true/false for boolean indicators",
+            "example": "12.5",
+            "oneOf": [{"type": "string"}, {"type": "boolean"}],
+        },
+    )
     disaggregation = Disaggregation(load_default=dict)
     status = fields.String(load_default="draft", validate=validate.OneOf(RESULT_STATUSES))
+    cases = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(0, 2**53 - 1),
+        metadata={
+            "description": "number of people or cases behind the figure, when known; "
+            "cells under the node's threshold are never shared"
+        },
+    )
     source = fields.String(validate=validate.Length(max=500), allow_none=True)
     method = fields.String(validate=validate.Length(max=500), allow_none=True)
     note = fields.String(validate=validate.Length(max=10_000), allow_none=True)
@@ -89,7 +107,9 @@ class ResultStatusChangeSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(RESULT_STATUSES))
     indicator = Code()
     period = PeriodString()
-    ids = fields.List(fields.Integer(), validate=validate.Length(max=100_000))
+    ids = fields.List(
+        fields.Integer(validate=validate.Range(1, MAX_ID)), validate=validate.Length(max=100_000)
+    )
 
 
 class StatusChangedSchema(Schema):
@@ -101,8 +121,9 @@ class PointSchema(Schema):
         unknown = RAISE
 
     period = PeriodString(required=True)
-    value = ResultValue(required=True, metadata={"oneOf": [{"type": "string"},
-                                                           {"type": "boolean"}]})
+    value = ResultValue(
+        required=True, metadata={"oneOf": [{"type": "string"}, {"type": "boolean"}]}
+    )
 
 
 class TargetSchema(Schema):
@@ -149,8 +170,10 @@ class BudgetLineSchema(Schema):
     programme = fields.String(required=True, validate=validate.Length(1, 300))
     allocated = DecimalString(required=True)
     executed = DecimalString(allow_none=True)
-    currency = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{3}$", error="an ISO 4217 currency code such as EUR"))
+    currency = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="an ISO 4217 currency code such as EUR"),
+    )
     note = fields.String(validate=validate.Length(max=10_000), allow_none=True)
     execution_rate = DecimalString(dump_only=True, allow_none=True)
 

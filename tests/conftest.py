@@ -10,7 +10,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ def shared_dir() -> Path:
 
 
 # --- no traffic beyond loopback ---------------------------------------------------------------
+
 
 def _is_loopback(address: Any) -> bool:
     if isinstance(address, tuple) and address:
@@ -65,6 +66,7 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- clock -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
@@ -72,8 +74,13 @@ def clock() -> Clock:
 
 # --- nodes -------------------------------------------------------------------------------------
 
-NODE_ARGS = {"city_id": "be-gent", "name": "Gent", "country": "BE", "region": "europe-west",
-             "base_url": "http://127.0.0.1:5001"}
+NODE_ARGS = {
+    "city_id": "be-gent",
+    "name": "Gent",
+    "country": "BE",
+    "region": "europe-west",
+    "base_url": "http://127.0.0.1:5001",
+}
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +118,9 @@ def postgres() -> PostgresServer:
     if not url:
         if os.environ.get("CI"):
             pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL lane")
-        pytest.skip(f"{POSTGRES_ENV} not set (make test starts a server when PostgreSQL is installed)")
+        pytest.skip(
+            f"{POSTGRES_ENV} not set (make test starts a server when PostgreSQL is installed)"
+        )
     return PostgresServer(url)
 
 
@@ -127,7 +136,9 @@ def _params() -> list[Any]:
 
 
 @pytest.fixture(params=_params())
-def node(request: pytest.FixtureRequest, tmp_path: Path, template_node: Path) -> Iterator[NodeHandle]:
+def node(
+    request: pytest.FixtureRequest, tmp_path: Path, template_node: Path
+) -> Iterator[NodeHandle]:
     """A fresh node: SQLite (copied template) and, as a second run, PostgreSQL."""
     if request.param == "sqlite":
         target = tmp_path / "node"
@@ -174,12 +185,14 @@ def create_user(app: Flask, clock: Clock) -> Callable[..., Caller]:
 
     counter = iter(range(1_000_000))
 
-    def make(role: str = "official", email: str | None = None,
-             password: str = "correct horse battery") -> Caller:
+    def make(
+        role: str = "official", email: str | None = None, password: str = "correct horse battery"
+    ) -> Caller:
         email = email or f"{role}{next(counter)}@example.org"
         with session_scope(app.extensions["hrcnet"].sessions) as session:
-            user = users.create_user(session, email=email, password=password, role=role,
-                                     now=clock(), node_role="city")
+            user = users.create_user(
+                session, email=email, password=password, role=role, now=clock(), node_role="city"
+            )
             token = users.create_token(session, user, now=clock())
         return Caller(email, role, token, password)
 
@@ -194,5 +207,3 @@ def official(create_user: Callable[..., Caller]) -> Caller:
 @pytest.fixture
 def admin(create_user: Callable[..., Caller]) -> Caller:
     return create_user("admin")
-
-

@@ -16,7 +16,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 class ProblemApi(Api):
-    """flask-smorest Api whose documented errors are problem+json (the handler is in node.errors_http)."""
+    """flask-smorest Api documenting every error as problem+json (handled in node.errors_http)."""
 
     ERROR_SCHEMA = ProblemSchema
 
@@ -45,15 +45,20 @@ def init_api(app: Flask) -> Api:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
-            "info": {"description": "Local API of an hrcnet node: indicator catalogue, results, "
-                                    "progress, import and export. Errors are RFC 9457 "
-                                    "problem+json with a machine-readable `code`."},
+            "info": {
+                "description": "Local API of an hrcnet node: indicator catalogue, results, "
+                "progress, import and export. Errors are RFC 9457 "
+                "problem+json with a machine-readable `code`."
+            },
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
     api = ProblemApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
-    from node.api import catalogue, exchange, monitoring, results
+    from node.api import catalogue, exchange, monitoring, network, results
+    from schemas.network import PeerAnswerSchema
 
-    for module in (catalogue, results, monitoring, exchange):
+    for module in (catalogue, results, monitoring, exchange, network):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+    # Referenced by $ref from the optional answer bodies (accept / decline / end).
+    api.spec.components.schema("PeerAnswer", schema=PeerAnswerSchema)
     return api

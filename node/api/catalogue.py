@@ -37,8 +37,9 @@ class Indicators(MethodView):
     @problems(blp, 401)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """List the catalogue, core indicators first."""
-        rows = catalogue.list_indicators(db_session(), type_=query.get("type"),
-                                         core=query.get("core"), right=query.get("right"))
+        rows = catalogue.list_indicators(
+            db_session(), type_=query.get("type"), core=query.get("core"), right=query.get("right")
+        )
         return {"items": [catalogue.indicator_to_wire(i) for i in rows]}
 
     @blp.arguments(IndicatorSchema)
@@ -66,8 +67,11 @@ class Dimensions(MethodView):
     @blp.response(200, DimensionListSchema)
     def get(self) -> dict[str, Any]:
         """Disaggregation dimensions (grounds of discrimination, districts...) and their codes."""
-        return {"items": [catalogue.dimension_to_wire(d)
-                          for d in catalogue.list_dimensions(db_session())]}
+        return {
+            "items": [
+                catalogue.dimension_to_wire(d) for d in catalogue.list_dimensions(db_session())
+            ]
+        }
 
     @blp.arguments(DimensionSchema)
     @blp.response(201, DimensionSchema)
@@ -89,4 +93,5 @@ class DimensionCodes(MethodView):
         """Add local codes to a dimension (e.g. the city's districts)."""
         require(api_user(), "catalogue.write")
         return catalogue.dimension_to_wire(
-            catalogue.add_dimension_codes(db_session(), code, data["codes"]))
+            catalogue.add_dimension_codes(db_session(), code, data["codes"])
+        )

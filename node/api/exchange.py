@@ -25,12 +25,20 @@ class ImportFormSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    layout = fields.String(load_default="own", validate=validate.OneOf(exchange.LAYOUTS),
-                           metadata={"description": "own (indicator,period,value,...) or open-sdg"})
-    indicator = Code(metadata={"description": "target indicator of a single-indicator Open SDG file"})
-    profile = fields.String(validate=validate.Length(max=200_000),
-                            metadata={"description": "JSON import profile: Units and column "
-                                                     "mapping for Open SDG files"})
+    layout = fields.String(
+        load_default="own",
+        validate=validate.OneOf(exchange.LAYOUTS),
+        metadata={"description": "own (indicator,period,value,...) or open-sdg"},
+    )
+    indicator = Code(
+        metadata={"description": "target indicator of a single-indicator Open SDG file"}
+    )
+    profile = fields.String(
+        validate=validate.Length(max=200_000),
+        metadata={
+            "description": "JSON import profile: Units and column mapping for Open SDG files"
+        },
+    )
 
 
 class ImportFileSchema(Schema):
@@ -47,7 +55,9 @@ class ExportQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    format = fields.String(load_default="json", validate=validate.OneOf(tuple(exchange.EXPORT_FORMATS)))
+    format = fields.String(
+        load_default="json", validate=validate.OneOf(tuple(exchange.EXPORT_FORMATS))
+    )
     indicator = Code()
     period = PeriodString()
 
@@ -67,12 +77,20 @@ class ResultsImport(MethodView):
             try:
                 profile = json.loads(form["profile"])
             except ValueError as exc:
-                raise InvalidInputError("The profile is not valid JSON.",
-                                        errors={"profile": ["not valid JSON"]}) from exc
+                raise InvalidInputError(
+                    "The profile is not valid JSON.", errors={"profile": ["not valid JSON"]}
+                ) from exc
         upload = files["file"]
         report = exchange.import_file(
-            db_session(), upload.filename or "upload", upload.read(), layout=form["layout"],
-            profile=profile, indicator=form.get("indicator"), user=user, now=now())
+            db_session(),
+            upload.filename or "upload",
+            upload.read(),
+            layout=form["layout"],
+            profile=profile,
+            indicator=form.get("indicator"),
+            user=user,
+            now=now(),
+        )
         return {"imported": report.imported, "skipped": report.skipped, "rows": report.rows}
 
 
@@ -85,8 +103,13 @@ class Export(MethodView):
     def get(self, query: dict[str, Any]) -> Response:
         """Published results as CSV, JSON or an SDMX-JSON 2.1.0 data message."""
         media_type, body = exchange.export(
-            db_session(), query["format"], config=runtime().config,
-            indicator=query.get("indicator"), period=query.get("period"), now=now())
+            db_session(),
+            query["format"],
+            config=runtime().config,
+            indicator=query.get("indicator"),
+            period=query.get("period"),
+            now=now(),
+        )
         response = Response(body, mimetype=media_type.split(";")[0])
         response.headers["Content-Type"] = media_type
         if query["format"] == "csv":

@@ -34,8 +34,11 @@ class Progress(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Latest value vs baseline vs target per indicator (public: published figures only)."""
         public = not allowed(api_user(), "results.read_unpublished")
-        return {"items": monitoring.progress(db_session(), published_only=public,
-                                             indicator=query.get("indicator"))}
+        return {
+            "items": monitoring.progress(
+                db_session(), published_only=public, indicator=query.get("indicator")
+            )
+        }
 
 
 @blp.route("/targets")
@@ -66,8 +69,9 @@ class EvidenceList(MethodView):
         """Qualitative evidence (public: published only)."""
         session = db_session()
         public = not allowed(api_user(), "results.read_unpublished")
-        rows = monitoring.list_evidence(session, indicator=query.get("indicator"),
-                                        published_only=public)
+        rows = monitoring.list_evidence(
+            session, indicator=query.get("indicator"), published_only=public
+        )
         return {"items": [monitoring.evidence_to_wire(r, session) for r in rows]}
 
     @blp.arguments(EvidenceSchema)

@@ -24,18 +24,30 @@ from schemas.results import (
     StatusChangedSchema,
 )
 
-blp = Blueprint("results", __name__, description="Results: figures per indicator, period, breakdown")
+blp = Blueprint(
+    "results", __name__, description="Results: figures per indicator, period, breakdown"
+)
 
 ResultListSchema = items_schema(ResultSchema, "ResultList")
 MAX_RESULTS_PER_POST = 10_000
 
 _ONE_OR_MANY = {
     "required": True,
-    "content": {"application/json": {"schema": {"oneOf": [
-        {"$ref": "#/components/schemas/Result"},
-        {"type": "array", "items": {"$ref": "#/components/schemas/Result"},
-         "minItems": 1, "maxItems": MAX_RESULTS_PER_POST},
-    ]}}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/Result"},
+                    {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Result"},
+                        "minItems": 1,
+                        "maxItems": MAX_RESULTS_PER_POST,
+                    },
+                ]
+            }
+        }
+    },
 }
 
 
@@ -48,11 +60,15 @@ def load_result_items(payload: Any, may_validate: bool) -> list[dict[str, Any]]:
     if isinstance(payload, dict):
         payload = [payload]
     if not isinstance(payload, list) or not payload:
-        raise InvalidInputError("Send one result object or a non-empty list of them.",
-                                errors={"_schema": ["expected an object or a list"]})
+        raise InvalidInputError(
+            "Send one result object or a non-empty list of them.",
+            errors={"_schema": ["expected an object or a list"]},
+        )
     if len(payload) > MAX_RESULTS_PER_POST:
-        raise InvalidInputError(f"At most {MAX_RESULTS_PER_POST} results per request.",
-                                errors={"_schema": ["too many items"]})
+        raise InvalidInputError(
+            f"At most {MAX_RESULTS_PER_POST} results per request.",
+            errors={"_schema": ["too many items"]},
+        )
     schema = ResultSchema()
     loaded: list[dict[str, Any]] = []
     positions: list[int] = []
@@ -64,12 +80,14 @@ def load_result_items(payload: Any, may_validate: bool) -> list[dict[str, Any]]:
         except ValidationError as exc:
             errors[str(index)] = exc.normalized_messages()
     if errors:
-        _prepared, later = results.prepare_results(loaded, catalogue.view(db_session()),
-                                                   may_validate=may_validate)
+        _prepared, later = results.prepare_results(
+            loaded, catalogue.view(db_session()), may_validate=may_validate
+        )
         errors.update({str(positions[i]): e for i, e in later.items()})
         raise InvalidInputError(
             f"{len(errors)} of {len(payload)} results are not valid; nothing was saved.",
-            errors=dict(sorted(errors.items(), key=lambda kv: int(kv[0]))))
+            errors=dict(sorted(errors.items(), key=lambda kv: int(kv[0]))),
+        )
     return loaded
 
 
@@ -79,13 +97,17 @@ class Results(MethodView):
     @blp.response(200, ResultPageSchema)
     @problems(blp, 401)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Results, filtered by indicator, period and status. Anonymous callers see published ones."""
+        """Results by indicator, period and status; anonymous callers see published ones."""
         session = db_session()
         rows, total = results.list_results(
-            session, indicator=query.get("indicator"), period=query.get("period"),
+            session,
+            indicator=query.get("indicator"),
+            period=query.get("period"),
             status=query.get("status"),
             published_only=not allowed(api_user(), "results.read_unpublished"),
-            limit=query["limit"], offset=query["offset"])
+            limit=query["limit"],
+            offset=query["offset"],
+        )
         return {"items": [results.result_to_wire(r) for r in rows], "total": total}
 
     @blp.doc(requestBody=_ONE_OR_MANY, security=BEARER)
@@ -116,6 +138,12 @@ class ResultStatus(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Validate, publish or send back to draft a selection of results (officials)."""
         changed = results.change_status(
-            db_session(), status=data["status"], user=api_user(), now=now(),
-            indicator=data.get("indicator"), period=data.get("period"), ids=data.get("ids"))
+            db_session(),
+            status=data["status"],
+            user=api_user(),
+            now=now(),
+            indicator=data.get("indicator"),
+            period=data.get("period"),
+            ids=data.get("ids"),
+        )
         return {"changed": changed}

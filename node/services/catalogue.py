@@ -29,8 +29,15 @@ class CatalogueLoadReport:
     indicators_updated: int
 
 
-def _upsert_dimension(session: Session, code: str, label: str, ground: str | None,
-                      codes: Iterable[tuple[str, str]], *, core: bool) -> Dimension:
+def _upsert_dimension(
+    session: Session,
+    code: str,
+    label: str,
+    ground: str | None,
+    codes: Iterable[tuple[str, str]],
+    *,
+    core: bool,
+) -> Dimension:
     dimension = session.get(Dimension, code)
     if dimension is None:
         dimension = Dimension(code=code, label=label, ground=ground, core=core)
@@ -43,8 +50,9 @@ def _upsert_dimension(session: Session, code: str, label: str, ground: str | Non
             existing[value].label = value_label
             existing[value].position = position
         else:
-            dimension.codes.append(DimensionCode(code=value, label=value_label, position=position,
-                                                 core=core))
+            dimension.codes.append(
+                DimensionCode(code=value, label=value_label, position=position, core=core)
+            )
     return dimension
 
 
@@ -75,7 +83,9 @@ def _apply_indicator_fields(indicator: Indicator, data: dict[str, Any]) -> None:
     ]
 
 
-def load_catalogue(session: Session, document: dict[str, Any], *, now: datetime) -> CatalogueLoadReport:
+def load_catalogue(
+    session: Session, document: dict[str, Any], *, now: datetime
+) -> CatalogueLoadReport:
     """Load (or update to) a core catalogue document in the seed catalogue's format.
 
     Core indicators are upserted; local indicators and local codes are never touched.
@@ -83,45 +93,67 @@ def load_catalogue(session: Session, document: dict[str, Any], *, now: datetime)
     try:
         data = CatalogueFileSchema().load(document)
     except ValidationError as exc:
-        raise InvalidInputError("The catalogue file does not have the expected shape.",
-                                errors=exc.normalized_messages()) from exc
+        raise InvalidInputError(
+            "The catalogue file does not have the expected shape.", errors=exc.normalized_messages()
+        ) from exc
     for code, spec in data["disaggregation_dimensions"].items():
         codes = spec.get("codes") or {}
         if not isinstance(codes, dict) or not isinstance(spec.get("label"), str):
             raise InvalidInputError(f"Dimension {code} needs a label and a code list.")
-        _upsert_dimension(session, code, spec["label"], spec.get("ground"),
-                          [(str(k), str(v)) for k, v in codes.items()], core=True)
+        _upsert_dimension(
+            session,
+            code,
+            spec["label"],
+            spec.get("ground"),
+            [(str(k), str(v)) for k, v in codes.items()],
+            core=True,
+        )
     session.flush()
     added = updated = 0
     for entry in data["indicators"]:
-        unknown = [d for d in entry["disaggregations"] if d not in data["disaggregation_dimensions"]]
+        unknown = [
+            d for d in entry["disaggregations"] if d not in data["disaggregation_dimensions"]
+        ]
         if unknown:
-            raise InvalidInputError(f"Indicator {entry['code']} uses undeclared dimensions {unknown}.")
+            raise InvalidInputError(
+                f"Indicator {entry['code']} uses undeclared dimensions {unknown}."
+            )
         indicator = session.get(Indicator, entry["code"])
         if indicator is None:
             indicator = Indicator(code=entry["code"], created_at=now)
             session.add(indicator)
             added += 1
         elif not indicator.core:
-            raise ConflictError(f"Local indicator {entry['code']} has the code of a core indicator.")
+            raise ConflictError(
+                f"Local indicator {entry['code']} has the code of a core indicator."
+            )
         else:
             updated += 1
         _apply_indicator_fields(indicator, entry)
         indicator.core = True
         indicator.catalogue_version = data["version"]
     session.flush()
-    return CatalogueLoadReport(data["version"], len(data["disaggregation_dimensions"]), added, updated)
+    return CatalogueLoadReport(
+        data["version"], len(data["disaggregation_dimensions"]), added, updated
+    )
 
 
 def get_indicator(session: Session, code: str) -> Indicator:
     indicator = session.get(Indicator, code)
     if indicator is None:
-        raise NotFoundError(f"There is no indicator with code '{code}'.", code="indicator_not_found")
+        raise NotFoundError(
+            f"There is no indicator with code '{code}'.", code="indicator_not_found"
+        )
     return indicator
 
 
-def list_indicators(session: Session, *, type_: str | None = None, core: bool | None = None,
-                    right: str | None = None) -> list[Indicator]:
+def list_indicators(
+    session: Session,
+    *,
+    type_: str | None = None,
+    core: bool | None = None,
+    right: str | None = None,
+) -> list[Indicator]:
     query = select(Indicator).order_by(Indicator.core.desc(), Indicator.code)
     if type_:
         query = query.where(Indicator.type == type_)
@@ -135,11 +167,15 @@ def list_indicators(session: Session, *, type_: str | None = None, core: bool | 
 def add_local_indicator(session: Session, data: dict[str, Any], *, now: datetime) -> Indicator:
     """Add a city's own indicator (``data`` already loaded by ``IndicatorSchema``)."""
     if data.get("core"):
-        raise InvalidInputError("Core indicators come from the network catalogue; post local "
-                                "indicators with core: false.", errors={"core": ["must be false"]})
+        raise InvalidInputError(
+            "Core indicators come from the network catalogue; post local "
+            "indicators with core: false.",
+            errors={"core": ["must be false"]},
+        )
     if session.get(Indicator, data["code"]) is not None:
-        raise ConflictError(f"An indicator with code '{data['code']}' already exists.",
-                            code="indicator_exists")
+        raise ConflictError(
+            f"An indicator with code '{data['code']}' already exists.", code="indicator_exists"
+        )
     errors: dict[str, list[str]] = {}
     missing = [d for d in data["disaggregations"] if session.get(Dimension, d) is None]
     if missing:
@@ -149,8 +185,9 @@ def add_local_indicator(session: Session, data: dict[str, Any], *, now: datetime
         if target is None or not target.core:
             errors["maps_to"] = [f"'{data['maps_to']}' is not a core indicator"]
     if errors:
-        raise InvalidInputError("The indicator refers to things the catalogue does not have.",
-                                errors=errors)
+        raise InvalidInputError(
+            "The indicator refers to things the catalogue does not have.", errors=errors
+        )
     indicator = Indicator(code=data["code"], created_at=now, core=False)
     _apply_indicator_fields(indicator, data)
     session.add(indicator)
@@ -161,32 +198,43 @@ def add_local_indicator(session: Session, data: dict[str, Any], *, now: datetime
 def add_dimension(session: Session, data: dict[str, Any]) -> Dimension:
     """Add a local dimension with its codes (``data`` loaded by ``DimensionSchema``)."""
     if session.get(Dimension, data["code"]) is not None:
-        raise ConflictError(f"Dimension '{data['code']}' already exists; add codes to it instead.",
-                            code="dimension_exists")
+        raise ConflictError(
+            f"Dimension '{data['code']}' already exists; add codes to it instead.",
+            code="dimension_exists",
+        )
     codes = [(c["code"], c["label"]) for c in data.get("codes", [])]
     if len({c for c, _ in codes}) != len(codes):
         raise InvalidInputError("Each code may appear once.", errors={"codes": ["duplicate code"]})
-    dimension = _upsert_dimension(session, data["code"], data["label"], data.get("ground"), codes,
-                                  core=False)
+    dimension = _upsert_dimension(
+        session, data["code"], data["label"], data.get("ground"), codes, core=False
+    )
     session.flush()
     return dimension
 
 
-def add_dimension_codes(session: Session, dimension_code: str,
-                        codes: list[dict[str, str]]) -> Dimension:
+def add_dimension_codes(
+    session: Session, dimension_code: str, codes: list[dict[str, str]]
+) -> Dimension:
     """Add local codes (e.g. the city's districts) to a dimension; existing codes are refused."""
     dimension = session.get(Dimension, dimension_code)
     if dimension is None:
-        raise NotFoundError(f"There is no dimension '{dimension_code}'.", code="dimension_not_found")
+        raise NotFoundError(
+            f"There is no dimension '{dimension_code}'.", code="dimension_not_found"
+        )
     existing = {c.code for c in dimension.codes}
     clashes = sorted({c["code"] for c in codes} & existing)
     if clashes or len({c["code"] for c in codes}) != len(codes):
-        raise ConflictError(f"Codes already in {dimension_code}: {', '.join(clashes) or 'repeated'}.",
-                            code="dimension_code_exists")
+        raise ConflictError(
+            f"Codes already in {dimension_code}: {', '.join(clashes) or 'repeated'}.",
+            code="dimension_code_exists",
+        )
     start = len(dimension.codes)
     for offset, code in enumerate(codes):
-        dimension.codes.append(DimensionCode(code=code["code"], label=code["label"],
-                                             position=start + offset, core=False))
+        dimension.codes.append(
+            DimensionCode(
+                code=code["code"], label=code["label"], position=start + offset, core=False
+            )
+        )
     session.flush()
     return dimension
 
@@ -198,29 +246,43 @@ def list_dimensions(session: Session) -> list[Dimension]:
 def indicator_to_wire(indicator: Indicator) -> dict[str, Any]:
     """The indicator in the catalogue-entry shape of :class:`schemas.catalogue.IndicatorSchema`."""
     data: dict[str, Any] = {
-        "code": indicator.code, "name": indicator.name, "definition": indicator.definition,
-        "translations": indicator.translations or {}, "right": indicator.right,
-        "attribute": indicator.attribute, "type": indicator.type,
+        "code": indicator.code,
+        "name": indicator.name,
+        "definition": indicator.definition,
+        "translations": indicator.translations or {},
+        "right": indicator.right,
+        "attribute": indicator.attribute,
+        "type": indicator.type,
         "value_type": indicator.value_type,
         "unit": {"code": indicator.unit_code, "label": indicator.unit_label},
-        "direction": indicator.direction, "disaggregations": indicator.dimension_codes,
-        "core": indicator.core, "periodicity": indicator.periodicity,
-        "source_type": indicator.source_type or [], "method": indicator.method,
-        "sdg": indicator.sdg or [], "notes": indicator.notes, "maps_to": indicator.maps_to,
+        "direction": indicator.direction,
+        "disaggregations": indicator.dimension_codes,
+        "core": indicator.core,
+        "periodicity": indicator.periodicity,
+        "source_type": indicator.source_type or [],
+        "method": indicator.method,
+        "sdg": indicator.sdg or [],
+        "notes": indicator.notes,
+        "maps_to": indicator.maps_to,
         "catalogue_version": indicator.catalogue_version,
     }
     extra = indicator.extra or {}
     for key in _EXTRA_FIELDS:
         data[key] = extra.get(key)
-    data["reference_target"] = (Decimal(extra["reference_target"])
-                                if "reference_target" in extra else None)
+    data["reference_target"] = (
+        Decimal(extra["reference_target"]) if "reference_target" in extra else None
+    )
     return data
 
 
 def dimension_to_wire(dimension: Dimension) -> dict[str, Any]:
-    return {"code": dimension.code, "label": dimension.label, "ground": dimension.ground,
-            "core": dimension.core,
-            "codes": [{"code": c.code, "label": c.label, "core": c.core} for c in dimension.codes]}
+    return {
+        "code": dimension.code,
+        "label": dimension.label,
+        "ground": dimension.ground,
+        "core": dimension.core,
+        "codes": [{"code": c.code, "label": c.label, "core": c.core} for c in dimension.codes],
+    }
 
 
 def view(session: Session) -> CatalogueView:
@@ -231,9 +293,17 @@ def view(session: Session) -> CatalogueView:
     }
     indicators = {
         i.code: IndicatorInfo(
-            code=i.code, name=i.name, type=i.type, value_type=i.value_type,
-            unit_code=i.unit_code, unit_label=i.unit_label, direction=i.direction,
-            dimensions=tuple(i.dimension_codes), right=i.right, core=i.core, maps_to=i.maps_to,
+            code=i.code,
+            name=i.name,
+            type=i.type,
+            value_type=i.value_type,
+            unit_code=i.unit_code,
+            unit_label=i.unit_label,
+            direction=i.direction,
+            dimensions=tuple(i.dimension_codes),
+            right=i.right,
+            core=i.core,
+            maps_to=i.maps_to,
         )
         for i in list_indicators(session)
     }
@@ -245,5 +315,7 @@ def validate_dimension(data: Any) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = DimensionSchema().load(data)
     except ValidationError as exc:
-        raise InvalidInputError("The dimension is not valid.", errors=exc.normalized_messages()) from exc
+        raise InvalidInputError(
+            "The dimension is not valid.", errors=exc.normalized_messages()
+        ) from exc
     return loaded

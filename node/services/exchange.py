@@ -18,15 +18,17 @@ from sqlalchemy.orm import Session
 from node.config import NodeConfig
 from node.errors import InvalidInputError
 from node.exporting import sdmx, tabular
-from node.importing import TableError, parse_open_sdg, parse_own_layout, read_table
-from node.models import User
-from node.permissions import allowed, require
+from node.importing import ProfileError, TableError, parse_open_sdg, parse_own_layout, read_table
+from node.permissions import Actor, allowed, require
 from node.services import catalogue, results
 from schemas.catalogue import DimensionCodeSchema, DimensionSchema, IndicatorSchema
 
 LAYOUTS = ("own", "open-sdg")
-EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json",
-                  "sdmx-json": "application/vnd.sdmx.data+json; version=2.1.0"}
+EXPORT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "sdmx-json": "application/vnd.sdmx.data+json; version=2.1.0",
+}
 MAX_REPORTED_ERRORS = 500
 
 
@@ -37,52 +39,70 @@ class ImportReport:
     rows: int
 
 
-def _row_errors_from_items(errors: dict[int, dict[str, list[str]]],
-                           row_numbers: list[int]) -> list[dict[str, Any]]:
+def _row_errors_from_items(
+    errors: dict[int, dict[str, list[str]]], row_numbers: list[int]
+) -> list[dict[str, Any]]:
     out = []
     for index, fields in sorted(errors.items()):
         for field, messages in fields.items():
-            out.append({"row": row_numbers[index], "column": field,
-                        "message": "; ".join(map(str, messages))})
+            out.append(
+                {
+                    "row": row_numbers[index],
+                    "column": field,
+                    "message": "; ".join(map(str, messages)),
+                }
+            )
     return out
 
 
-def import_file(session: Session, filename: str, data: bytes, *, layout: str = "own",
-                profile: dict[str, Any] | None = None, indicator: str | None = None,
-                user: User | None, now: datetime, trusted: bool = False) -> ImportReport:
-    """Import a CSV or XLSX file; any bad row → 422 with every row error, nothing written.
-
-    ``trusted`` is for the operator's CLI, which runs with the node's own authority.
-    """
-    if not trusted:
-        require(user, "results.write")
+def import_file(
+    session: Session,
+    filename: str,
+    data: bytes,
+    *,
+    layout: str = "own",
+    profile: dict[str, Any] | None = None,
+    indicator: str | None = None,
+    user: Actor | None,
+    now: datetime,
+) -> ImportReport:
+    """Import a CSV or XLSX file; any bad row → 422 with every row error, nothing written."""
+    require(user, "results.write")
     if layout not in LAYOUTS:
-        raise InvalidInputError(f"Unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}.",
-                                errors={"layout": [f"one of {', '.join(LAYOUTS)}"]})
+        raise InvalidInputError(
+            f"Unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}.",
+            errors={"layout": [f"one of {', '.join(LAYOUTS)}"]},
+        )
     try:
         table = read_table(filename, data)
     except TableError as exc:
-        raise InvalidInputError(f"The file cannot be read: {exc}", code="unreadable_file",
-                                errors=[{"row": None, "column": None, "message": str(exc)}]
-                                ) from exc
+        raise InvalidInputError(
+            f"The file cannot be read: {exc}",
+            code="unreadable_file",
+            errors=[{"row": None, "column": None, "message": str(exc)}],
+        ) from exc
     view = catalogue.view(session)
     if layout == "own":
         outcome = parse_own_layout(table, view)
     else:
         if profile is None and indicator is None:
-            raise InvalidInputError("An Open SDG file needs an import profile or an indicator code.",
-                                    errors={"profile": ["give a profile or an indicator"]})
-        if profile is not None and indicator:
-            profile = {**profile, "indicator": indicator}
+            raise InvalidInputError(
+                "An Open SDG file needs an import profile or an indicator code.",
+                errors={"profile": ["give a profile or an indicator"]},
+            )
         try:
             outcome = parse_open_sdg(table, profile, view, indicator=indicator)
-        except ValidationError as exc:
-            raise InvalidInputError("The import profile is not valid.",
-                                    errors={"profile": exc.normalized_messages()}) from exc
-    row_errors = [{"row": e.row, "column": e.column, "message": e.message}
-                  for e in outcome.errors]
-    # The operator's CLI acts with the node's own authority and may import validated figures.
-    may_validate = trusted or allowed(user, "results.validate")
+        except ProfileError as exc:
+            raise InvalidInputError(
+                f"The import profile is not valid: {exc.message}",
+                code="invalid_profile",
+                errors=[
+                    {"row": None, "column": "profile", "message": e}
+                    for e in exc.errors or [exc.message]
+                ],
+            ) from exc
+    row_errors = [{"row": e.row, "column": e.column, "message": e.message} for e in outcome.errors]
+    may_validate = allowed(user, "results.validate")
     items = [parsed.item for parsed in outcome.rows]
     prepared, item_errors = results.prepare_results(items, view, may_validate=may_validate)
     row_errors += _row_errors_from_items(item_errors, [p.row for p in outcome.rows])
@@ -90,43 +110,62 @@ def import_file(session: Session, filename: str, data: bytes, *, layout: str = "
         row_errors.sort(key=lambda e: (e["row"] or 0, e["column"] or ""))
         raise InvalidInputError(
             f"{len(row_errors)} problems in {filename}; nothing was imported.",
-            code="import_rejected", errors=row_errors[:MAX_REPORTED_ERRORS],
-            extra={"error_count": len(row_errors)})
+            code="import_rejected",
+            errors=row_errors[:MAX_REPORTED_ERRORS],
+            extra={"error_count": len(row_errors)},
+        )
     results.store_results(session, prepared, user=user, now=now, may_validate=may_validate)
-    return ImportReport(imported=len(prepared), skipped=len(outcome.skipped),
-                        rows=len(outcome.rows) + len(outcome.skipped))
+    return ImportReport(
+        imported=len(prepared),
+        skipped=len(outcome.skipped),
+        rows=len(outcome.rows) + len(outcome.skipped),
+    )
 
 
-def export(session: Session, fmt: str, *, config: NodeConfig, indicator: str | None = None,
-           period: str | None = None, now: datetime) -> tuple[str, str]:
+def export(
+    session: Session,
+    fmt: str,
+    *,
+    config: NodeConfig,
+    indicator: str | None = None,
+    period: str | None = None,
+    now: datetime,
+) -> tuple[str, str]:
     """Published results as (media type, text) in ``csv``, ``json`` or ``sdmx-json``."""
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInputError(f"Unknown format '{fmt}'.",
-                                errors={"format": [f"one of {', '.join(EXPORT_FORMATS)}"]})
+        raise InvalidInputError(
+            f"Unknown format '{fmt}'.", errors={"format": [f"one of {', '.join(EXPORT_FORMATS)}"]}
+        )
     if indicator:
         catalogue.get_indicator(session, indicator)
-    rows, _total = results.list_results(session, indicator=indicator, period=period,
-                                        published_only=True, limit=10_000_000)
+    rows, _total = results.list_results(
+        session, indicator=indicator, period=period, published_only=True, limit=10_000_000
+    )
     records = [results.result_to_wire(r) for r in rows]
     view = catalogue.view(session)
     node_info = {"city_id": config.city_id, "name": config.name}
     if fmt == "csv":
         return EXPORT_FORMATS[fmt], tabular.to_csv(records, view)
     if fmt == "json":
-        return EXPORT_FORMATS[fmt], json.dumps(tabular.to_json(records, view, node_info, now),
-                                               ensure_ascii=False)
-    return EXPORT_FORMATS[fmt], json.dumps(sdmx.to_sdmx_json(records, view, node_info, now),
-                                           ensure_ascii=False)
+        return EXPORT_FORMATS[fmt], json.dumps(
+            tabular.to_json(records, view, node_info, now), ensure_ascii=False
+        )
+    return EXPORT_FORMATS[fmt], json.dumps(
+        sdmx.to_sdmx_json(records, view, node_info, now), ensure_ascii=False
+    )
 
 
 def apply_catalogue_additions(session: Session, document: Any, *, now: datetime) -> str:
     """Add local dimensions, codes and indicators from one JSON document, all or nothing.
 
-    Shape: ``{"dimensions": [...], "dimension_codes": {DIM: [{code, label}]}, "indicators": [...]}``.
+    Shape: ``{"dimensions": [...], "dimension_codes": {DIM: [{code, label}]},
+    "indicators": [...]}``.
     Entries that already exist unchanged are skipped, so the same file can be applied twice.
     """
     if not isinstance(document, dict):
-        raise InvalidInputError("Expected a JSON object with dimensions, dimension_codes, indicators.")
+        raise InvalidInputError(
+            "Expected a JSON object with dimensions, dimension_codes, indicators."
+        )
     unknown = set(document) - {"dimensions", "dimension_codes", "indicators", "description"}
     if unknown:
         raise InvalidInputError(f"Unknown keys: {', '.join(sorted(unknown))}.")
@@ -152,7 +191,10 @@ def apply_catalogue_additions(session: Session, document: Any, *, now: datetime)
                 catalogue.add_local_indicator(session, data, now=now)
                 counts["indicators"] += 1
     except ValidationError as exc:
-        raise InvalidInputError("The catalogue additions are not valid.",
-                                errors=exc.normalized_messages()) from exc
-    return (f"Added {counts['dimensions']} dimensions, {counts['codes']} codes and "
-            f"{counts['indicators']} local indicators.")
+        raise InvalidInputError(
+            "The catalogue additions are not valid.", errors=exc.normalized_messages()
+        ) from exc
+    return (
+        f"Added {counts['dimensions']} dimensions, {counts['codes']} codes and "
+        f"{counts['indicators']} local indicators."
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from node import disaggregation as disagg
 from node.errors import InvalidInputError, NotFoundError
 from node.models import BudgetLine, Evidence, Result, Target, User
-from node.permissions import require
+from node.permissions import Actor, require
 from node.progress import Assessment, Point, assess
 from node.services import catalogue
 from node.services.results import check_value
@@ -37,15 +37,17 @@ def _value(text: str | None) -> Decimal | bool | None:
     return parse_decimal(text)
 
 
-def set_target(session: Session, data: dict[str, Any], *, user: User | None,
-               now: datetime) -> Target:
+def set_target(
+    session: Session, data: dict[str, Any], *, user: Actor | None, now: datetime
+) -> Target:
     """Set (or replace) the baseline and target of an indicator or one of its breakdowns."""
     require(user, "targets.write")
     indicator = catalogue.get_indicator(session, data["indicator"])
     info = catalogue.view(session).indicators[indicator.code]
     breakdown = data.get("disaggregation") or {}
-    errors = disagg.check_against(breakdown, indicator.dimension_codes,
-                                  catalogue.view(session).known_codes())
+    errors = disagg.check_against(
+        breakdown, indicator.dimension_codes, catalogue.view(session).known_codes()
+    )
     points: dict[str, tuple[str, str] | None] = {}
     for name in ("baseline", "target"):
         point = data.get(name)
@@ -63,11 +65,17 @@ def set_target(session: Session, data: dict[str, Any], *, user: User | None,
     if errors:
         raise InvalidInputError("The baseline or target is not valid.", errors=errors)
     key = disagg.disaggregation_key(breakdown)
-    row = session.scalar(select(Target).where(Target.indicator_code == indicator.code,
-                                              Target.disaggregation_key == key))
+    row = session.scalar(
+        select(Target).where(
+            Target.indicator_code == indicator.code, Target.disaggregation_key == key
+        )
+    )
     if row is None:
-        row = Target(indicator_code=indicator.code, disaggregation_key=key,
-                     disaggregation=disagg.normalize(breakdown))
+        row = Target(
+            indicator_code=indicator.code,
+            disaggregation_key=key,
+            disaggregation=disagg.normalize(breakdown),
+        )
         session.add(row)
     row.baseline_period, row.baseline_value = baseline or (None, None)
     row.target_period, row.target_value = target or (None, None)
@@ -81,9 +89,13 @@ def target_to_wire(row: Target) -> dict[str, Any]:
     def point(period: str | None, value: str | None) -> dict[str, Any] | None:
         return None if period is None else {"period": period, "value": _value(value)}
 
-    return {"indicator": row.indicator_code, "disaggregation": dict(row.disaggregation or {}),
-            "baseline": point(row.baseline_period, row.baseline_value),
-            "target": point(row.target_period, row.target_value), "note": row.note}
+    return {
+        "indicator": row.indicator_code,
+        "disaggregation": dict(row.disaggregation or {}),
+        "baseline": point(row.baseline_period, row.baseline_value),
+        "target": point(row.target_period, row.target_value),
+        "note": row.note,
+    }
 
 
 def list_targets(session: Session, indicator: str | None = None) -> list[Target]:
@@ -93,15 +105,24 @@ def list_targets(session: Session, indicator: str | None = None) -> list[Target]
     return list(session.scalars(query))
 
 
-def add_evidence(session: Session, data: dict[str, Any], *, user: User | None,
-                 now: datetime) -> Evidence:
+def add_evidence(
+    session: Session, data: dict[str, Any], *, user: User | None, now: datetime
+) -> Evidence:
     """Record a civil-society or community report; officials publish it after review."""
     require(user, "evidence.write")
     catalogue.get_indicator(session, data["indicator"])
-    row = Evidence(indicator_code=data["indicator"], period=data["period"], kind=data["kind"],
-                   title=data["title"], body=data["body"], organisation=data.get("organisation"),
-                   url=data.get("url"), status="submitted", submitted_by_id=user.id if user else None,
-                   created_at=now)
+    row = Evidence(
+        indicator_code=data["indicator"],
+        period=data["period"],
+        kind=data["kind"],
+        title=data["title"],
+        body=data["body"],
+        organisation=data.get("organisation"),
+        url=data.get("url"),
+        status="submitted",
+        submitted_by_id=user.id if user else None,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row
@@ -109,7 +130,8 @@ def add_evidence(session: Session, data: dict[str, Any], *, user: User | None,
 
 def publish_evidence(session: Session, evidence_id: int, *, user: User | None) -> Evidence:
     require(user, "evidence.publish")
-    row = session.get(Evidence, evidence_id)
+    # Ids beyond 64 bits cannot exist; asking the database would overflow its integer type.
+    row = session.get(Evidence, evidence_id) if 0 < evidence_id < 2**63 else None
     if row is None:
         raise NotFoundError(f"No evidence with id {evidence_id}.", code="evidence_not_found")
     row.status = "published"
@@ -117,8 +139,9 @@ def publish_evidence(session: Session, evidence_id: int, *, user: User | None) -
     return row
 
 
-def list_evidence(session: Session, *, indicator: str | None = None,
-                  published_only: bool = True) -> list[Evidence]:
+def list_evidence(
+    session: Session, *, indicator: str | None = None, published_only: bool = True
+) -> list[Evidence]:
     query = select(Evidence).order_by(Evidence.created_at.desc(), Evidence.id.desc())
     if indicator:
         query = query.where(Evidence.indicator_code == indicator)
@@ -129,14 +152,24 @@ def list_evidence(session: Session, *, indicator: str | None = None,
 
 def evidence_to_wire(row: Evidence, session: Session) -> dict[str, Any]:
     submitter = session.get(User, row.submitted_by_id) if row.submitted_by_id else None
-    return {"id": row.id, "indicator": row.indicator_code, "period": row.period, "kind": row.kind,
-            "title": row.title, "body": row.body, "organisation": row.organisation,
-            "url": row.url, "status": row.status, "created_at": row.created_at,
-            "submitted_by": submitter.email if submitter else None}
+    return {
+        "id": row.id,
+        "indicator": row.indicator_code,
+        "period": row.period,
+        "kind": row.kind,
+        "title": row.title,
+        "body": row.body,
+        "organisation": row.organisation,
+        "url": row.url,
+        "status": row.status,
+        "created_at": row.created_at,
+        "submitted_by": submitter.email if submitter else None,
+    }
 
 
-def add_budget_line(session: Session, data: dict[str, Any], *, user: User | None,
-                    now: datetime) -> BudgetLine:
+def add_budget_line(
+    session: Session, data: dict[str, Any], *, user: User | None, now: datetime
+) -> BudgetLine:
     """Link a budget line (allocated, executed) to an indicator and period."""
     require(user, "budget.write")
     catalogue.get_indicator(session, data["indicator"])
@@ -147,18 +180,23 @@ def add_budget_line(session: Session, data: dict[str, Any], *, user: User | None
         errors["executed"] = ["must not be negative"]
     if errors:
         raise InvalidInputError("The budget line is not valid.", errors=errors)
-    row = BudgetLine(indicator_code=data["indicator"], period=data["period"],
-                     programme=data["programme"], allocated=format_decimal(data["allocated"]),
-                     executed=_text(data.get("executed")), currency=data["currency"],
-                     note=data.get("note"), created_at=now)
+    row = BudgetLine(
+        indicator_code=data["indicator"],
+        period=data["period"],
+        programme=data["programme"],
+        allocated=format_decimal(data["allocated"]),
+        executed=_text(data.get("executed")),
+        currency=data["currency"],
+        note=data.get("note"),
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row
 
 
 def list_budget_lines(session: Session, indicator: str | None = None) -> list[BudgetLine]:
-    query = select(BudgetLine).order_by(BudgetLine.indicator_code, BudgetLine.period,
-                                        BudgetLine.id)
+    query = select(BudgetLine).order_by(BudgetLine.indicator_code, BudgetLine.period, BudgetLine.id)
     if indicator:
         query = query.where(BudgetLine.indicator_code == indicator)
     return list(session.scalars(query))
@@ -170,9 +208,17 @@ def budget_to_wire(row: BudgetLine) -> dict[str, Any]:
     rate = None
     if executed is not None and allocated:
         rate = (executed * 100 / allocated).quantize(Decimal("0.1"))
-    return {"id": row.id, "indicator": row.indicator_code, "period": row.period,
-            "programme": row.programme, "allocated": allocated, "executed": executed,
-            "currency": row.currency, "note": row.note, "execution_rate": rate}
+    return {
+        "id": row.id,
+        "indicator": row.indicator_code,
+        "period": row.period,
+        "programme": row.programme,
+        "allocated": allocated,
+        "executed": executed,
+        "currency": row.currency,
+        "note": row.note,
+        "execution_rate": rate,
+    }
 
 
 def _point(period: str | None, value: Decimal | bool | None) -> Point | None:
@@ -185,12 +231,18 @@ def _assessment_to_wire(a: Assessment) -> dict[str, Any]:
     def point(p: Point | None) -> dict[str, Any] | None:
         return None if p is None else {"period": str(p.period), "value": p.value}
 
-    return {"status": a.status, "latest": point(a.latest), "baseline": point(a.baseline),
-            "target": point(a.target), "expected": a.expected}
+    return {
+        "status": a.status,
+        "latest": point(a.latest),
+        "baseline": point(a.baseline),
+        "target": point(a.target),
+        "expected": a.expected,
+    }
 
 
-def progress(session: Session, *, published_only: bool = True,
-             indicator: str | None = None) -> list[dict[str, Any]]:
+def progress(
+    session: Session, *, published_only: bool = True, indicator: str | None = None
+) -> list[dict[str, Any]]:
     """Latest figure vs baseline vs target for every indicator, by breakdown where present.
 
     Drafts never count; the public sees progress computed from published figures only.
@@ -203,16 +255,23 @@ def progress(session: Session, *, published_only: bool = True,
     for row in session.scalars(query):
         ident = (row.indicator_code, row.disaggregation_key)
         current = latest.get(ident)
-        if current is None or (row.period_end, row.period_start) > (current.period_end,
-                                                                    current.period_start):
+        if current is None or (row.period_end, row.period_start) > (
+            current.period_end,
+            current.period_start,
+        ):
             latest[ident] = row
-    targets = {(t.indicator_code, t.disaggregation_key): t for t in list_targets(session, indicator)}
+    targets = {
+        (t.indicator_code, t.disaggregation_key): t for t in list_targets(session, indicator)
+    }
     keys_by_indicator: dict[str, set[str]] = defaultdict(set)
     for code, key in [*latest, *targets]:
         keys_by_indicator[code].add(key)
     out = []
-    indicators = ([catalogue.get_indicator(session, indicator)] if indicator
-                  else catalogue.list_indicators(session))
+    indicators = (
+        [catalogue.get_indicator(session, indicator)]
+        if indicator
+        else catalogue.list_indicators(session)
+    )
     for ind in indicators:
         entries = []
         for key in sorted(keys_by_indicator.get(ind.code, {""}) | {""}):
@@ -226,7 +285,15 @@ def progress(session: Session, *, published_only: bool = True,
             )
             entries.append({"disaggregation": disagg.parse_key(key), **_assessment_to_wire(a)})
         total, breakdowns = entries[0], entries[1:]
-        out.append({"indicator": ind.code, "name": ind.name, "type": ind.type,
-                    "direction": ind.direction, "unit": ind.unit_label, **total,
-                    "breakdowns": breakdowns})
+        out.append(
+            {
+                "indicator": ind.code,
+                "name": ind.name,
+                "type": ind.type,
+                "direction": ind.direction,
+                "unit": ind.unit_label,
+                **total,
+                "breakdowns": breakdowns,
+            }
+        )
     return out

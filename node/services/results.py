@@ -16,7 +16,7 @@ from node import disaggregation as disagg
 from node.catalogue_view import CatalogueView, IndicatorInfo
 from node.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from node.models import Result, User
-from node.permissions import allowed, require
+from node.permissions import Actor, allowed, require
 from node.services import catalogue
 from schemas.fields import parse_decimal
 from schemas.periods import PeriodError, parse_period
@@ -33,6 +33,7 @@ class PreparedResult:
     disaggregation: dict[str, str]
     value: Decimal | bool
     status: str
+    cases: int | None
     source: str | None
     method: str | None
     note: str | None
@@ -64,8 +65,9 @@ def check_value(indicator: IndicatorInfo, value: Any) -> tuple[Decimal | bool | 
     return number, None
 
 
-def prepare_results(items: Sequence[dict[str, Any]], cat: CatalogueView, *, may_validate: bool
-                    ) -> tuple[list[PreparedResult], dict[int, dict[str, list[str]]]]:
+def prepare_results(
+    items: Sequence[dict[str, Any]], cat: CatalogueView, *, may_validate: bool
+) -> tuple[list[PreparedResult], dict[int, dict[str, list[str]]]]:
     """Check every item against the catalogue; return the good ones and errors by item index.
 
     ``may_validate``: whether the caller may enter figures as validated or published.
@@ -99,6 +101,11 @@ def prepare_results(items: Sequence[dict[str, Any]], cat: CatalogueView, *, may_
             item_errors["status"] = ["one of draft, validated, published"]
         elif status != "draft" and not may_validate:
             item_errors["status"] = ["only officials may validate or publish; enter it as draft"]
+        cases = item.get("cases")
+        if cases is not None and (
+            isinstance(cases, bool) or not isinstance(cases, int) or not 0 <= cases < 2**53
+        ):
+            item_errors["cases"] = ["a whole number of people or cases, 0 or more"]
         key = disagg.disaggregation_key(breakdown) if not item_errors.get("disaggregation") else ""
         identity = (str(item.get("indicator")), period, key)
         if not item_errors and identity in seen:
@@ -108,24 +115,40 @@ def prepare_results(items: Sequence[dict[str, Any]], cat: CatalogueView, *, may_
             continue
         seen[identity] = index
         assert info is not None and value is not None
-        prepared.append(PreparedResult(
-            indicator=info.code, period=period, key=key,
-            disaggregation=disagg.normalize(breakdown), value=value, status=status,
-            source=item.get("source"), method=item.get("method"), note=item.get("note"),
-        ))
+        prepared.append(
+            PreparedResult(
+                indicator=info.code,
+                period=period,
+                key=key,
+                disaggregation=disagg.normalize(breakdown),
+                value=value,
+                status=status,
+                cases=cases,
+                source=item.get("source"),
+                method=item.get("method"),
+                note=item.get("note"),
+            )
+        )
     return prepared, errors
 
 
-def store_results(session: Session, prepared: Sequence[PreparedResult], *, user: User | None,
-                  now: datetime, may_validate: bool) -> list[Result]:
+def store_results(
+    session: Session,
+    prepared: Sequence[PreparedResult],
+    *,
+    user: Actor | None,
+    now: datetime,
+    may_validate: bool,
+) -> list[Result]:
     """Insert or update prepared figures (caller has checked them). Flushes once.
 
-    ``user`` is recorded as who entered the figures (None for the operator's CLI).
+    A database ``user`` is recorded as who entered the figures (the operator is not a user).
     """
+    entered_by = user if isinstance(user, User) else None
     existing: dict[tuple[str, str, str], Result] = {}
     indicator_codes = {p.indicator for p in prepared}
     for chunk_start in range(0, len(indicator_codes), 500):
-        codes = sorted(indicator_codes)[chunk_start:chunk_start + 500]
+        codes = sorted(indicator_codes)[chunk_start : chunk_start + 500]
         for row in session.scalars(select(Result).where(Result.indicator_code.in_(codes))):
             existing[(row.indicator_code, row.period, row.disaggregation_key)] = row
     stored: list[Result] = []
@@ -133,29 +156,39 @@ def store_results(session: Session, prepared: Sequence[PreparedResult], *, user:
         row = existing.get((item.indicator, item.period, item.key))
         if row is None:
             period = parse_period(item.period)
-            row = Result(indicator_code=item.indicator, period=item.period,
-                         period_start=period.start, period_end=period.end,
-                         disaggregation_key=item.key, disaggregation=item.disaggregation,
-                         entered_by=user, entered_at=now)
+            row = Result(
+                indicator_code=item.indicator,
+                period=item.period,
+                period_start=period.start,
+                period_end=period.end,
+                disaggregation_key=item.key,
+                disaggregation=item.disaggregation,
+                entered_by=entered_by,
+                entered_at=now,
+            )
             session.add(row)
         elif row.status != "draft" and not may_validate:
             # A collector must not silently change a figure an official already vouched for.
             raise PermissionDeniedError(
                 f"{item.indicator} {item.period} is already {row.status}; ask an official to "
-                "change it.", code="result_locked")
+                "change it.",
+                code="result_locked",
+            )
         row.value = item.value
         row.status = item.status
+        row.cases = item.cases
         row.source, row.method, row.note = item.source, item.method, item.note
         row.updated_at = now
-        if user is not None:
-            row.entered_by = user
+        if entered_by is not None:
+            row.entered_by = entered_by
         stored.append(row)
     session.flush()
     return stored
 
 
-def record_results(session: Session, items: Sequence[dict[str, Any]], *, user: User | None,
-                   now: datetime) -> list[Result]:
+def record_results(
+    session: Session, items: Sequence[dict[str, Any]], *, user: Actor | None, now: datetime
+) -> list[Result]:
     """Record one or many figures, all-or-nothing: any bad item writes nothing (422)."""
     require(user, "results.write")
     may_validate = allowed(user, "results.validate")
@@ -163,13 +196,21 @@ def record_results(session: Session, items: Sequence[dict[str, Any]], *, user: U
     if errors:
         raise InvalidInputError(
             f"{len(errors)} of {len(items)} results are not valid; nothing was saved.",
-            errors={str(i): e for i, e in errors.items()})
+            errors={str(i): e for i, e in errors.items()},
+        )
     return store_results(session, prepared, user=user, now=now, may_validate=may_validate)
 
 
-def list_results(session: Session, *, indicator: str | None = None, period: str | None = None,
-                 status: str | None = None, published_only: bool = True, limit: int = 1000,
-                 offset: int = 0) -> tuple[list[Result], int]:
+def list_results(
+    session: Session,
+    *,
+    indicator: str | None = None,
+    period: str | None = None,
+    status: str | None = None,
+    published_only: bool = True,
+    limit: int = 1000,
+    offset: int = 0,
+) -> tuple[list[Result], int]:
     """Results in catalogue order, newest period last; ``published_only`` for the public."""
     query = select(Result)
     if indicator:
@@ -181,19 +222,33 @@ def list_results(session: Session, *, indicator: str | None = None, period: str 
     elif status:
         query = query.where(Result.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    query = query.order_by(Result.indicator_code, Result.period_end, Result.period_start,
-                           Result.disaggregation_key).limit(limit).offset(offset)
+    query = (
+        query.order_by(
+            Result.indicator_code, Result.period_end, Result.period_start, Result.disaggregation_key
+        )
+        .limit(limit)
+        .offset(offset)
+    )
     return list(session.scalars(query)), total
 
 
-def change_status(session: Session, *, status: str, user: User | None, now: datetime,
-                  indicator: str | None = None, period: str | None = None,
-                  ids: Sequence[int] | None = None) -> int:
+def change_status(
+    session: Session,
+    *,
+    status: str,
+    user: Actor | None,
+    now: datetime,
+    indicator: str | None = None,
+    period: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> int:
     """Validate or publish (or send back to draft) a selection of results; returns the count."""
     require(user, "results.validate")
     if not (indicator or period or ids):
-        raise InvalidInputError("Say which results: give indicator, period or ids.",
-                                errors={"ids": ["give at least one selector"]})
+        raise InvalidInputError(
+            "Say which results: give indicator, period or ids.",
+            errors={"ids": ["give at least one selector"]},
+        )
     query = select(Result)
     if indicator:
         catalogue.get_indicator(session, indicator)
@@ -205,8 +260,9 @@ def change_status(session: Session, *, status: str, user: User | None, now: date
     rows = list(session.scalars(query))
     if ids and len(rows) != len(set(ids)):
         found = {r.id for r in rows}
-        raise NotFoundError(f"No results with ids {sorted(set(ids) - found)[:20]}.",
-                            code="result_not_found")
+        raise NotFoundError(
+            f"No results with ids {sorted(set(ids) - found)[:20]}.", code="result_not_found"
+        )
     changed = 0
     for row in rows:
         if row.status != status:
@@ -219,9 +275,17 @@ def change_status(session: Session, *, status: str, user: User | None, now: date
 
 def result_to_wire(row: Result) -> dict[str, Any]:
     return {
-        "id": row.id, "indicator": row.indicator_code, "period": row.period,
-        "value": row.value, "disaggregation": dict(row.disaggregation or {}),
-        "status": row.status, "source": row.source, "method": row.method, "note": row.note,
+        "id": row.id,
+        "indicator": row.indicator_code,
+        "period": row.period,
+        "value": row.value,
+        "disaggregation": dict(row.disaggregation or {}),
+        "status": row.status,
+        "cases": row.cases,
+        "source": row.source,
+        "method": row.method,
+        "note": row.note,
         "entered_by": row.entered_by.email if row.entered_by else None,
-        "entered_at": row.entered_at, "updated_at": row.updated_at,
+        "entered_at": row.entered_at,
+        "updated_at": row.updated_at,
     }

@@ -17,15 +17,22 @@ from node.permissions import CITY_ROLES, SECRETARIAT_ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 MIN_PASSWORD_LENGTH = 10
-TOKEN_PREFIX = "hrc_"
+TOKEN_PREFIX = "hrc_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 
 
 def roles_for(node_role: str) -> tuple[str, ...]:
     return SECRETARIAT_ROLES if node_role == "secretariat" else CITY_ROLES
 
 
-def create_user(session: Session, *, email: str, password: str, role: str, now: datetime,
-                node_role: str = "city") -> User:
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: str,
+    now: datetime,
+    node_role: str = "city",
+) -> User:
     """Create a user; the password is stored as a salted scrypt hash, never in clear."""
     email = email.strip().lower()
     errors: dict[str, list[str]] = {}
@@ -39,8 +46,13 @@ def create_user(session: Session, *, email: str, password: str, role: str, now: 
         raise InvalidInputError("The user cannot be created.", errors=errors)
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise ConflictError(f"A user with e-mail {email} already exists.", code="user_exists")
-    user = User(email=email, password_hash=generate_password_hash(password), role=role,
-                active=True, created_at=now)
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password),
+        role=role,
+        active=True,
+        created_at=now,
+    )
     session.add(user)
     session.flush()
     return user
@@ -70,8 +82,11 @@ def _token_digest(token: str) -> str:
 def create_token(session: Session, user: User, *, now: datetime) -> str:
     """Create a bearer token for ``user``; return it once (only its hash is kept)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_sha256=_token_digest(token),
-                         prefix=token[:10], created_at=now))
+    session.add(
+        ApiToken(
+            user_id=user.id, token_sha256=_token_digest(token), prefix=token[:10], created_at=now
+        )
+    )
     session.flush()
     return token
 

@@ -23,8 +23,12 @@ def healthz() -> tuple[dict[str, Any], int]:
 def well_known() -> dict[str, Any]:
     config = runtime().config
     return {
-        "city_id": config.city_id, "name": config.name, "role": config.role,
-        "country": config.country, "region": config.region, "base_url": config.base_url,
+        "city_id": config.city_id,
+        "name": config.name,
+        "role": config.role,
+        "country": config.country,
+        "region": config.region,
+        "base_url": config.base_url,
         "federation": f"{config.base_url}/federation/v1",
         "keys": f"{config.base_url}/federation/v1/keys",
     }

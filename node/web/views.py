@@ -20,17 +20,29 @@ from node.web.forms import EntryForm, ImportForm, LoginForm
 bp = Blueprint("web", __name__)
 
 STATUS_LABELS = {
-    "achieved": "Target achieved", "on_track": "On track", "off_track": "Off track",
-    "improving": "Improving", "worsening": "Worsening", "no_change": "No change",
-    "no_data": "No data", "no_target": "No baseline or target", "not_assessed": "Not assessed",
+    "achieved": "Target achieved",
+    "on_track": "On track",
+    "off_track": "Off track",
+    "improving": "Improving",
+    "worsening": "Worsening",
+    "no_change": "No change",
+    "no_data": "No data",
+    "no_target": "No baseline or target",
+    "not_assessed": "Not assessed",
 }
 
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
     config = runtime().config
-    return {"node_name": config.name, "node_city_id": config.city_id, "node_role": config.role,
-            "user": page_user(), "status_labels": STATUS_LABELS, "can": _can}
+    return {
+        "node_name": config.name,
+        "node_city_id": config.city_id,
+        "node_role": config.role,
+        "user": page_user(),
+        "status_labels": STATUS_LABELS,
+        "can": _can,
+    }
 
 
 def _can(permission: str) -> bool:
@@ -74,16 +86,20 @@ def dashboard() -> Any:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return render_template("dashboard.html", rows=rows, counts=counts, public=public,
-                           type_filter=type_filter)
+    return render_template(
+        "dashboard.html", rows=rows, counts=counts, public=public, type_filter=type_filter
+    )
 
 
 @bp.get("/catalogue")
 def catalogue_page() -> Any:
     session = db_session()
     indicators = catalogue.list_indicators(session)
-    return render_template("catalogue.html", indicators=indicators,
-                           dimensions={d.code: d for d in catalogue.list_dimensions(session)})
+    return render_template(
+        "catalogue.html",
+        indicators=indicators,
+        dimensions={d.code: d for d in catalogue.list_dimensions(session)},
+    )
 
 
 @bp.get("/catalogue/<code>")
@@ -91,11 +107,15 @@ def indicator_page(code: str) -> Any:
     session = db_session()
     indicator = catalogue.get_indicator(session, code)
     public = not allowed(page_user(), "results.read_unpublished")
-    figures, _total = results.list_results(session, indicator=code, published_only=public,
-                                           limit=2000)
+    figures, _total = results.list_results(
+        session, indicator=code, published_only=public, limit=2000
+    )
     progress = monitoring.progress(session, published_only=public, indicator=code)[0]
     return render_template(
-        "indicator.html", indicator=indicator, figures=figures, progress=progress,
+        "indicator.html",
+        indicator=indicator,
+        figures=figures,
+        progress=progress,
         targets=[monitoring.target_to_wire(t) for t in monitoring.list_targets(session, code)],
         evidence=monitoring.list_evidence(session, indicator=code, published_only=public),
         budget=[monitoring.budget_to_wire(b) for b in monitoring.list_budget_lines(session, code)],
@@ -110,8 +130,11 @@ def _entry_form(indicator: Any, dimensions: dict[str, Any]) -> EntryForm:
     for dim_code in indicator.dimension_codes:
         dim = dimensions[dim_code]
         choices = {"_T": _("Total"), **{c.code: c.label for c in dim.codes if c.code != "_T"}}
-        setattr(IndicatorEntryForm, f"dim_{dim_code}", SelectField(dim.label, choices=choices,
-                                                                    default="_T"))
+        setattr(
+            IndicatorEntryForm,
+            f"dim_{dim_code}",
+            SelectField(dim.label, choices=choices, default="_T"),
+        )
     return IndicatorEntryForm()
 
 
@@ -134,24 +157,33 @@ def enter() -> Any:
     errors: dict[str, Any] = {}
     status = 200
     if form.validate_on_submit():
-        item = {"indicator": code, "period": (form.period.data or "").strip(),
-                "value": (form.value.data or "").strip(), "status": form.status.data,
-                "source": form.source.data or None, "note": form.note.data or None,
-                "disaggregation": {d: getattr(form, f"dim_{d}").data
-                                   for d in indicator.dimension_codes}}
+        item = {
+            "indicator": code,
+            "period": (form.period.data or "").strip(),
+            "value": (form.value.data or "").strip(),
+            "status": form.status.data,
+            "source": form.source.data or None,
+            "note": form.note.data or None,
+            "disaggregation": {
+                d: getattr(form, f"dim_{d}").data for d in indicator.dimension_codes
+            },
+        }
         try:
             results.record_results(session, [item], user=user, now=now())
         except InvalidInputError as exc:
             errors = (exc.errors or {}).get("0", {})
             status = 422
         else:
-            flash(_("Saved %(indicator)s for %(period)s.", indicator=code, period=item["period"]),
-                  "success")
+            flash(
+                _("Saved %(indicator)s for %(period)s.", indicator=code, period=item["period"]),
+                "success",
+            )
             return redirect(url_for("web.enter", indicator=code))
     elif request.method == "POST":
         status = 400
-    return render_template("enter.html", indicators=indicators, indicator=indicator, form=form,
-                           errors=errors), status
+    return render_template(
+        "enter.html", indicators=indicators, indicator=indicator, form=form, errors=errors
+    ), status
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -172,9 +204,15 @@ def import_page() -> Any:
             if form.profile.data and form.profile.data.strip():
                 profile = json.loads(form.profile.data)
             report = exchange.import_file(
-                db_session(), upload.filename or "upload", upload.read(), layout=form.layout.data,
-                profile=profile, indicator=(form.indicator.data or "").strip() or None,
-                user=user, now=now())
+                db_session(),
+                upload.filename or "upload",
+                upload.read(),
+                layout=form.layout.data,
+                profile=profile,
+                indicator=(form.indicator.data or "").strip() or None,
+                user=user,
+                now=now(),
+            )
         except ValueError:
             message, status = _("The column mapping is not valid JSON."), 422
         except DomainError as exc:
@@ -182,10 +220,16 @@ def import_page() -> Any:
             if isinstance(exc.errors, list):
                 row_errors = exc.errors
             elif isinstance(exc.errors, dict):
-                row_errors = [{"row": None, "column": k, "message": "; ".join(map(str, v))
-                               if isinstance(v, list) else json.dumps(v)}
-                              for k, v in exc.errors.items()]
+                row_errors = [
+                    {
+                        "row": None,
+                        "column": k,
+                        "message": "; ".join(map(str, v)) if isinstance(v, list) else json.dumps(v),
+                    }
+                    for k, v in exc.errors.items()
+                ]
     elif request.method == "POST":
         status = 400
-    return render_template("import.html", form=form, report=report, row_errors=row_errors,
-                           message=message), status
+    return render_template(
+        "import.html", form=form, report=report, row_errors=row_errors, message=message
+    ), status

@@ -11,10 +11,16 @@ from flask.testing import FlaskClient
 from tests.support import Caller
 
 LOCAL = {
-    "code": "GENT-HOU-01", "name": "Households on the social housing waiting list",
-    "right": "Adequate housing", "type": "outcome", "value_type": "number",
-    "unit": {"code": "HH", "label": "households"}, "direction": "good_down",
-    "disaggregations": ["DISTRICT"], "core": False, "maps_to": "HRC-HOU-02",
+    "code": "GENT-HOU-01",
+    "name": "Households on the social housing waiting list",
+    "right": "Adequate housing",
+    "type": "outcome",
+    "value_type": "number",
+    "unit": {"code": "HH", "label": "households"},
+    "direction": "good_down",
+    "disaggregations": ["DISTRICT"],
+    "core": False,
+    "maps_to": "HRC-HOU-02",
 }
 
 
@@ -82,18 +88,34 @@ def test_dimensions_and_local_codes(client: FlaskClient, official: Caller) -> No
     dims = {d["code"]: d for d in client.get("/api/v1/dimensions").get_json()["items"]}
     assert {"SEX", "DISTRICT", "AGE_GROUP"} <= set(dims)
     assert [c["code"] for c in dims["SEX"]["codes"]][:3] == ["_T", "F", "M"]
-    response = client.post("/api/v1/dimensions/DISTRICT/codes", headers=official.headers,
-                           json={"codes": [{"code": "GENT-CENTRUM", "label": "Centrum"}]})
+    response = client.post(
+        "/api/v1/dimensions/DISTRICT/codes",
+        headers=official.headers,
+        json={"codes": [{"code": "GENT-CENTRUM", "label": "Centrum"}]},
+    )
     assert response.status_code == 201
-    assert any(c["code"] == "GENT-CENTRUM" and c["core"] is False
-               for c in response.get_json()["codes"])
-    dup = client.post("/api/v1/dimensions/DISTRICT/codes", headers=official.headers,
-                      json={"codes": [{"code": "GENT-CENTRUM", "label": "Again"}]})
+    assert any(
+        c["code"] == "GENT-CENTRUM" and c["core"] is False for c in response.get_json()["codes"]
+    )
+    dup = client.post(
+        "/api/v1/dimensions/DISTRICT/codes",
+        headers=official.headers,
+        json={"codes": [{"code": "GENT-CENTRUM", "label": "Again"}]},
+    )
     assert dup.status_code == 409
-    missing = client.post("/api/v1/dimensions/NOPE/codes", headers=official.headers,
-                          json={"codes": [{"code": "A", "label": "A"}]})
+    missing = client.post(
+        "/api/v1/dimensions/NOPE/codes",
+        headers=official.headers,
+        json={"codes": [{"code": "A", "label": "A"}]},
+    )
     assert missing.status_code == 404
-    new_dim = client.post("/api/v1/dimensions", headers=official.headers, json={
-        "code": "SCHOOL_TYPE", "label": "School type",
-        "codes": [{"code": "PUB", "label": "Public"}, {"code": "PRIV", "label": "Private"}]})
+    new_dim = client.post(
+        "/api/v1/dimensions",
+        headers=official.headers,
+        json={
+            "code": "SCHOOL_TYPE",
+            "label": "School type",
+            "codes": [{"code": "PUB", "label": "Public"}, {"code": "PRIV", "label": "Private"}],
+        },
+    )
     assert new_dim.status_code == 201 and new_dim.get_json()["core"] is False

@@ -8,8 +8,13 @@ from flask.testing import FlaskClient
 
 from tests.support import Caller
 
-ONE = {"indicator": "HRC-HOU-01", "period": "2025", "value": "12.50",
-       "disaggregation": {"SEX": "F"}, "status": "validated"}
+ONE = {
+    "indicator": "HRC-HOU-01",
+    "period": "2025",
+    "value": "12.50",
+    "disaggregation": {"SEX": "F"},
+    "status": "validated",
+}
 
 
 def post(client: FlaskClient, who: Caller, body: Any) -> Any:
@@ -22,8 +27,9 @@ def test_post_one_result_and_read_it_back_exactly(client: FlaskClient, official:
     [item] = response.get_json()["items"]
     assert item["value"] == "12.50" and item["disaggregation"] == {"SEX": "F"}
     assert item["entered_by"] == official.email
-    listed = client.get("/api/v1/results?indicator=HRC-HOU-01&period=2025",
-                        headers=official.headers).get_json()
+    listed = client.get(
+        "/api/v1/results?indicator=HRC-HOU-01&period=2025", headers=official.headers
+    ).get_json()
     assert listed["total"] == 1
     assert {k: listed["items"][0][k] for k in ONE} == ONE
 
@@ -58,7 +64,9 @@ def test_list_is_all_or_nothing_with_errors_per_item(client: FlaskClient, offici
 
 
 def test_same_figure_twice_in_one_batch_is_refused(client: FlaskClient, official: Caller) -> None:
-    response = post(client, official, [ONE, {**ONE, "disaggregation": {"SEX": "F", "TENURE": "_T"}}])
+    response = post(
+        client, official, [ONE, {**ONE, "disaggregation": {"SEX": "F", "TENURE": "_T"}}]
+    )
     assert response.status_code == 422 and "twice" in str(response.get_json()["errors"])
 
 
@@ -70,10 +78,14 @@ def test_correction_updates_in_place(client: FlaskClient, official: Caller) -> N
 
 
 def test_boolean_and_ordinal_values(client: FlaskClient, official: Caller) -> None:
-    ok = post(client, official, [
-        {"indicator": "HRC-GOV-01", "period": "2024", "value": True},
-        {"indicator": "HRC-CSO-01", "period": "2024", "value": "4"},
-    ])
+    ok = post(
+        client,
+        official,
+        [
+            {"indicator": "HRC-GOV-01", "period": "2024", "value": True},
+            {"indicator": "HRC-CSO-01", "period": "2024", "value": "4"},
+        ],
+    )
     assert ok.status_code == 201
     assert [i["value"] for i in ok.get_json()["items"]] == [True, "4"]
     bad = post(client, official, {"indicator": "HRC-CSO-01", "period": "2024", "value": "6"})
@@ -82,8 +94,9 @@ def test_boolean_and_ordinal_values(client: FlaskClient, official: Caller) -> No
     assert frac.status_code == 422
 
 
-def test_data_collector_enters_drafts_only(client: FlaskClient, create_user: Any,
-                                           official: Caller) -> None:
+def test_data_collector_enters_drafts_only(
+    client: FlaskClient, create_user: Any, official: Caller
+) -> None:
     collector = create_user("data_collector")
     assert post(client, collector, {**ONE, "status": "draft"}).status_code == 201
     refused = post(client, collector, ONE)
@@ -100,34 +113,53 @@ def test_roles_that_may_not_write(client: FlaskClient, create_user: Any) -> None
     assert client.post("/api/v1/results", json=ONE).status_code == 401
 
 
-def test_validate_and_publish_a_period(client: FlaskClient, official: Caller,
-                                       create_user: Any) -> None:
-    post(client, official, [{**ONE, "status": "draft"},
-                            {**ONE, "disaggregation": {}, "status": "draft"}])
+def test_validate_and_publish_a_period(
+    client: FlaskClient, official: Caller, create_user: Any
+) -> None:
+    post(
+        client,
+        official,
+        [{**ONE, "status": "draft"}, {**ONE, "disaggregation": {}, "status": "draft"}],
+    )
     collector = create_user("data_collector")
     body = {"status": "published", "period": "2025"}
-    assert client.post("/api/v1/results/status", json=body,
-                       headers=collector.headers).status_code == 403
+    assert (
+        client.post("/api/v1/results/status", json=body, headers=collector.headers).status_code
+        == 403
+    )
     response = client.post("/api/v1/results/status", json=body, headers=official.headers)
     assert response.get_json() == {"changed": 2}
     assert client.get("/api/v1/results").get_json()["total"] == 2
     none = client.post("/api/v1/results/status", json={"status": "draft"}, headers=official.headers)
     assert none.status_code == 422
-    missing = client.post("/api/v1/results/status", json={"status": "draft", "ids": [999]},
-                          headers=official.headers)
+    missing = client.post(
+        "/api/v1/results/status", json={"status": "draft", "ids": [999]}, headers=official.headers
+    )
     assert missing.status_code == 404
 
 
 def test_progress_against_baseline_and_target(client: FlaskClient, official: Caller) -> None:
-    target = {"indicator": "HRC-HOU-01", "baseline": {"period": "2020", "value": "20"},
-              "target": {"period": "2030", "value": "10"}}
+    target = {
+        "indicator": "HRC-HOU-01",
+        "baseline": {"period": "2020", "value": "20"},
+        "target": {"period": "2030", "value": "10"},
+    }
     assert client.post("/api/v1/targets", json=target, headers=official.headers).status_code == 200
-    post(client, official, [
-        {"indicator": "HRC-HOU-01", "period": "2024", "value": "19", "status": "published"},
-        {"indicator": "HRC-HOU-01", "period": "2025", "value": "14", "status": "published"},
-        {"indicator": "HRC-HOU-01", "period": "2025", "value": "16", "status": "published",
-         "disaggregation": {"SEX": "F"}},
-    ])
+    post(
+        client,
+        official,
+        [
+            {"indicator": "HRC-HOU-01", "period": "2024", "value": "19", "status": "published"},
+            {"indicator": "HRC-HOU-01", "period": "2025", "value": "14", "status": "published"},
+            {
+                "indicator": "HRC-HOU-01",
+                "period": "2025",
+                "value": "16",
+                "status": "published",
+                "disaggregation": {"SEX": "F"},
+            },
+        ],
+    )
     items = {i["indicator"]: i for i in client.get("/api/v1/progress").get_json()["items"]}
     hou = items["HRC-HOU-01"]
     assert hou["latest"] == {"period": "2025", "value": "14"}
@@ -136,32 +168,51 @@ def test_progress_against_baseline_and_target(client: FlaskClient, official: Cal
     [female] = hou["breakdowns"]
     assert female["disaggregation"] == {"SEX": "F"} and female["status"] == "no_target"
     assert items["HRC-EDU-01"]["status"] == "no_data"
-    bad = client.post("/api/v1/targets", headers=official.headers, json={
-        **target, "baseline": {"period": "2031", "value": "x"}})
+    bad = client.post(
+        "/api/v1/targets",
+        headers=official.headers,
+        json={**target, "baseline": {"period": "2031", "value": "x"}},
+    )
     assert bad.status_code == 422
     assert "value" in bad.get_json()["errors"]["baseline"]
 
 
 def test_evidence_and_budget(client: FlaskClient, official: Caller, create_user: Any) -> None:
     cso = create_user("cso_partner")
-    report = {"indicator": "HRC-HOU-01", "period": "2025", "kind": "cso_report",
-              "title": "Evictions in winter", "body": "Testimonies from 14 families.",
-              "organisation": "Huurdersbond"}
+    report = {
+        "indicator": "HRC-HOU-01",
+        "period": "2025",
+        "kind": "cso_report",
+        "title": "Evictions in winter",
+        "body": "Testimonies from 14 families.",
+        "organisation": "Huurdersbond",
+    }
     created = client.post("/api/v1/evidence", json=report, headers=cso.headers)
     assert created.status_code == 201 and created.get_json()["status"] == "submitted"
     assert client.get("/api/v1/evidence").get_json()["items"] == []
     evidence_id = created.get_json()["id"]
-    assert client.post(f"/api/v1/evidence/{evidence_id}/publish",
-                       headers=cso.headers).status_code == 403
+    assert (
+        client.post(f"/api/v1/evidence/{evidence_id}/publish", headers=cso.headers).status_code
+        == 403
+    )
     published = client.post(f"/api/v1/evidence/{evidence_id}/publish", headers=official.headers)
     assert published.get_json()["status"] == "published"
     assert len(client.get("/api/v1/evidence").get_json()["items"]) == 1
-    line = {"indicator": "HRC-HOU-01", "period": "2025", "programme": "Eviction prevention",
-            "allocated": "250000.00", "executed": "200000.00", "currency": "EUR"}
+    line = {
+        "indicator": "HRC-HOU-01",
+        "period": "2025",
+        "programme": "Eviction prevention",
+        "allocated": "250000.00",
+        "executed": "200000.00",
+        "currency": "EUR",
+    }
     made = client.post("/api/v1/budget-lines", json=line, headers=official.headers)
     assert made.status_code == 201
     assert made.get_json()["execution_rate"] == "80.0"
     assert made.get_json()["allocated"] == "250000.00"
-    bad = client.post("/api/v1/budget-lines", json={**line, "currency": "euro",
-                                                    "allocated": "-1"}, headers=official.headers)
+    bad = client.post(
+        "/api/v1/budget-lines",
+        json={**line, "currency": "euro", "allocated": "-1"},
+        headers=official.headers,
+    )
     assert bad.status_code == 422

@@ -11,14 +11,31 @@ from pathlib import Path
 import pytest
 
 HRCNET = [sys.executable, "-m", "node"]
-INIT = ["--city-id", "it-padova", "--name", "Padova", "--country", "IT", "--region", "europe-south",
-        "--url", "http://127.0.0.1:5002"]
+INIT = [
+    "--city-id",
+    "it-padova",
+    "--name",
+    "Padova",
+    "--country",
+    "IT",
+    "--region",
+    "europe-south",
+    "--url",
+    "http://127.0.0.1:5002",
+]
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "NODE_DATABASE_URL"}
-    return subprocess.run([*HRCNET, *args], input=stdin, capture_output=True, text=True,
-                          timeout=120, env=env, check=False)
+    return subprocess.run(
+        [*HRCNET, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +60,17 @@ def test_init_refuses_an_existing_node(node_dir: Path) -> None:
     assert "already holds an hrcnet node" in result.stderr
 
 
-@pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--city-id", "Not_Valid", "city id"), ("--country", "ITA", "ISO 3166-1"),
-    ("--url", "not a url", "URL"),
-])
-def test_init_refuses_bad_settings_and_leaves_nothing(tmp_path: Path, flag: str, value: str,
-                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--city-id", "Not_Valid", "city id"),
+        ("--country", "ITA", "ISO 3166-1"),
+        ("--url", "not a url", "URL"),
+    ],
+)
+def test_init_refuses_bad_settings_and_leaves_nothing(
+    tmp_path: Path, flag: str, value: str, message: str
+) -> None:
     args = list(INIT)
     args[args.index(flag) + 1] = value
     result = run("init", str(tmp_path / "n"), *args)
@@ -58,20 +80,45 @@ def test_init_refuses_bad_settings_and_leaves_nothing(tmp_path: Path, flag: str,
 
 
 def test_user_token_and_wrong_inputs(node_dir: Path) -> None:
-    created = run("user", "add", str(node_dir), "--email", "ana@padova.it", "--role", "official",
-                  stdin="a long enough password\n")
+    created = run(
+        "user",
+        "add",
+        str(node_dir),
+        "--email",
+        "ana@padova.it",
+        "--role",
+        "official",
+        stdin="a long enough password\n",
+    )
     assert created.returncode == 0, created.stderr
     token = run("token", "create", str(node_dir), "--email", "ana@padova.it")
     assert token.returncode == 0
     assert token.stdout.strip().splitlines()[-1].startswith("hrc_")
-    again = run("user", "add", str(node_dir), "--email", "ana@padova.it", "--role", "official",
-                stdin="a long enough password\n")
+    again = run(
+        "user",
+        "add",
+        str(node_dir),
+        "--email",
+        "ana@padova.it",
+        "--role",
+        "official",
+        stdin="a long enough password\n",
+    )
     assert again.returncode == 1 and "already exists" in again.stderr
-    bad_role = run("user", "add", str(node_dir), "--email", "x@padova.it", "--role", "king",
-                   stdin="a long enough password\n")
+    bad_role = run(
+        "user",
+        "add",
+        str(node_dir),
+        "--email",
+        "x@padova.it",
+        "--role",
+        "king",
+        stdin="a long enough password\n",
+    )
     assert bad_role.returncode == 1 and "role" in bad_role.stderr
-    short = run("user", "add", str(node_dir), "--email", "y@padova.it", "--role", "viewer",
-                stdin="short\n")
+    short = run(
+        "user", "add", str(node_dir), "--email", "y@padova.it", "--role", "viewer", stdin="short\n"
+    )
     assert short.returncode == 1 and "password" in short.stderr
     nobody = run("token", "create", str(node_dir), "--email", "nobody@padova.it")
     assert nobody.returncode == 1 and "no user" in nobody.stderr
@@ -84,9 +131,12 @@ def test_commands_on_a_missing_node(tmp_path: Path) -> None:
 
 def test_import_export_round_trip_and_bad_file(node_dir: Path, tmp_path: Path) -> None:
     good = tmp_path / "figures.csv"
-    good.write_text("indicator,period,value,status,SEX\n"
-                    "HRC-HOU-01,2024,12.50,published,\n"
-                    "HRC-HOU-01,2024,13.25,published,F\n", encoding="utf-8")
+    good.write_text(
+        "indicator,period,value,status,SEX\n"
+        "HRC-HOU-01,2024,12.50,published,\n"
+        "HRC-HOU-01,2024,13.25,published,F\n",
+        encoding="utf-8",
+    )
     imported = run("import", str(node_dir), str(good))
     assert imported.returncode == 0, imported.stderr
     assert "Imported 2 results" in imported.stdout

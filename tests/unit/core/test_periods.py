@@ -18,23 +18,44 @@ periods = st.one_of(
 )
 
 
-@pytest.mark.parametrize(("text", "start", "end"), [
-    ("2025", date(2025, 1, 1), date(2025, 12, 31)),
-    ("2025-H1", date(2025, 1, 1), date(2025, 6, 30)),
-    ("2025-H2", date(2025, 7, 1), date(2025, 12, 31)),
-    ("2025-Q3", date(2025, 7, 1), date(2025, 9, 30)),
-    ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
-    ("2025-12", date(2025, 12, 1), date(2025, 12, 31)),
-])
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("2025", date(2025, 1, 1), date(2025, 12, 31)),
+        ("2025-H1", date(2025, 1, 1), date(2025, 6, 30)),
+        ("2025-H2", date(2025, 7, 1), date(2025, 12, 31)),
+        ("2025-Q3", date(2025, 7, 1), date(2025, 9, 30)),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
+        ("2025-12", date(2025, 12, 1), date(2025, 12, 31)),
+    ],
+)
 def test_period_bounds(text: str, start: date, end: date) -> None:
     period = parse_period(text)
     assert (period.start, period.end) == (start, end)
     assert str(period) == text
 
 
-@pytest.mark.parametrize("text", ["", "25", "2025-H3", "2025-Q0", "2025-Q5", "2025-13", "2025-00",
-                                  "2025-7", "2025-q3", " 2025", "2025 ", "1899", "2201", "2025-S1",
-                                  "2025-W01", "２０２５"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "25",
+        "2025-H3",
+        "2025-Q0",
+        "2025-Q5",
+        "2025-13",
+        "2025-00",
+        "2025-7",
+        "2025-q3",
+        " 2025",
+        "2025 ",
+        "1899",
+        "2201",
+        "2025-S1",
+        "2025-W01",
+        "２０２５",
+    ],
+)
 def test_invalid_periods_are_refused_with_a_message(text: str) -> None:
     with pytest.raises(PeriodError, match="period|Year"):
         parse_period(text)

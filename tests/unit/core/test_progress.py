@@ -17,10 +17,13 @@ def p(period: str, value: str | bool) -> Point:
 BASE, TARGET = p("2020", "100"), p("2030", "50")  # good_down: halve it by 2030
 
 
-@pytest.mark.parametrize(("latest", "value", "status"), [
-    ("2025", "75", "on_track"),   # half way, the line asks for about 75
-    ("2024", "81", "off_track"),  # four years in, the line asks for about 80
-])
+@pytest.mark.parametrize(
+    ("latest", "value", "status"),
+    [
+        ("2025", "75", "on_track"),  # half way, the line asks for about 75
+        ("2024", "81", "off_track"),  # four years in, the line asks for about 80
+    ],
+)
 def test_good_down_against_the_line(latest: str, value: str, status: str) -> None:
     result = assess("good_down", p(latest, value), BASE, TARGET)
     assert result.status == status
@@ -35,7 +38,9 @@ def test_expected_value_is_on_the_straight_line() -> None:
 
 def test_good_up_achieved_and_off_track() -> None:
     assert assess("good_up", p("2024", "51"), p("2020", "20"), p("2030", "50")).status == "achieved"
-    assert assess("good_up", p("2029", "21"), p("2020", "20"), p("2030", "50")).status == "off_track"
+    assert (
+        assess("good_up", p("2029", "21"), p("2020", "20"), p("2030", "50")).status == "off_track"
+    )
 
 
 def test_no_data_no_target_and_context() -> None:
@@ -51,8 +56,12 @@ def test_trend_without_target_is_direction_aware() -> None:
 
 
 def test_boolean_indicator_reaches_its_target() -> None:
-    assert assess("good_up", p("2025", True), p("2020", False), p("2026", True)).status == "achieved"
-    assert assess("good_up", p("2025", False), p("2020", False), p("2026", True)).status == "off_track"
+    assert (
+        assess("good_up", p("2025", True), p("2020", False), p("2026", True)).status == "achieved"
+    )
+    assert (
+        assess("good_up", p("2025", False), p("2020", False), p("2026", True)).status == "off_track"
+    )
 
 
 def test_latest_past_target_date_and_not_reached_is_off_track() -> None:

@@ -1,0 +1,1 @@
+"""Demo material shipped with hrcnet (city data profiles and catalogue additions)."""

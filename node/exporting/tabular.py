@@ -1,0 +1,141 @@
+"""CSV and plain JSON exports of results (pure: result dicts in, text or dict out).
+
+The CSV uses our own import layout (:mod:`node.importing.own_layout`), so an export can be
+edited in a spreadsheet and imported again: ``indicator,period,value,status``, then ``source``,
+``method`` and ``note`` when any figure has them, then one column per disaggregation dimension
+used (empty cell = total). Values are written exactly (``12.50`` stays ``12.50``).
+
+A result dict has ``indicator``, ``period``, ``value`` (:class:`~decimal.Decimal`, ``bool``, or a
+decimal string), ``disaggregation`` (dimension → code; empty or ``_T`` = total), ``status`` and
+optionally ``source``, ``method``, ``note``; other keys are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from node.catalogue_view import CatalogueView
+from node.disaggregation import disaggregation_key, normalize
+from node.importing.own_layout import FORMULA_STARTS
+from schemas.fields import format_decimal, parse_decimal
+from schemas.periods import parse_period
+
+TEXT_COLUMNS = ("source", "method", "note")
+
+
+def export_value(value: Any) -> str | bool:
+    """A result value as exact decimal text, or ``True``/``False`` for boolean indicators."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"  # as ResultSchema loads a boolean sent as text
+    return format_decimal(parse_decimal(value))  # str or int; floats are refused on purpose
+
+
+def sorted_results(results: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Results in a stable order: indicator, then period (chronological), then breakdown."""
+    return sorted(
+        results,
+        key=lambda result: (
+            result["indicator"],
+            parse_period(result["period"]).sort_key,
+            disaggregation_key(result.get("disaggregation") or {}),
+        ),
+    )
+
+
+def dimensions_used(results: Iterable[Mapping[str, Any]], catalogue: CatalogueView) -> list[str]:
+    """Dimension codes that appear in the results, in catalogue order (unknown ones last)."""
+    used = {dim for result in results for dim in normalize(result.get("disaggregation") or {})}
+    ordered = [code for code in catalogue.dimensions if code in used]
+    return ordered + sorted(used - set(ordered))
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """``2026-03-01T12:00:00Z``; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def protect_text(text: str) -> str:
+    """A free-text cell safe to open in a spreadsheet, read back exactly by the own layout.
+
+    Spreadsheet programs run a cell starting with ``=``, ``+``, ``-`` or ``@`` as a formula
+    ("CSV injection"); a leading apostrophe makes it plain text. A text that itself starts with
+    an apostrophe gets a second one, so :func:`~node.importing.own_layout.unprotect_text`
+    restores every text. Surrounding spaces are dropped, as the import strips every cell.
+    """
+    cell = text.strip()
+    return "'" + cell if cell.startswith((*FORMULA_STARTS, "'")) else cell
+
+
+def to_csv(results: Iterable[Mapping[str, Any]], catalogue: CatalogueView) -> str:
+    """Results as CSV text in our own import layout (see the module docstring).
+
+    Lines end with CRLF (RFC 4180). Free-text cells that a spreadsheet would run as a formula
+    are prefixed with an apostrophe; codes, periods and values never need it.
+    """
+    rows = sorted_results(results)
+    dimensions = dimensions_used(rows, catalogue)
+    texts = [column for column in TEXT_COLUMNS if any(row.get(column) for row in rows)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["indicator", "period", "value", "status", *texts, *dimensions])
+    for result in rows:
+        value = export_value(result["value"])
+        breakdown = normalize(result.get("disaggregation") or {})
+        writer.writerow(
+            [
+                result["indicator"],
+                result["period"],
+                ("true" if value else "false") if isinstance(value, bool) else value,
+                result.get("status") or "",
+                *(protect_text(str(result.get(column) or "")) for column in texts),
+                *(breakdown.get(dim, "") for dim in dimensions),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def to_json(
+    results: Iterable[Mapping[str, Any]],
+    catalogue: CatalogueView,
+    node: Mapping[str, Any],
+    prepared: datetime,
+) -> dict[str, Any]:
+    """Results as a JSON-able document: node, time of preparation and ``items``.
+
+    Items use the field names of ``POST /api/v1/results`` (values as decimal strings or
+    booleans), plus the indicator's ``unit`` code.
+    """
+    items: list[dict[str, Any]] = []
+    for result in sorted_results(results):
+        info = catalogue.indicators.get(result["indicator"])
+        item: dict[str, Any] = {
+            "indicator": result["indicator"],
+            "period": result["period"],
+            "value": export_value(result["value"]),
+            "disaggregation": normalize(result.get("disaggregation") or {}),
+            "status": result.get("status"),
+            "unit": info.unit_code if info else None,
+        }
+        for column in TEXT_COLUMNS:
+            if result.get(column):
+                item[column] = result[column]
+        items.append(item)
+    return {
+        "city_id": node.get("city_id"),
+        "name": node.get("name"),
+        "prepared": utc_timestamp(prepared),
+        "catalogue_version": catalogue.version,
+        "count": len(items),
+        "items": items,
+    }

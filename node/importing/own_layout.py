@@ -1,0 +1,378 @@
+"""Our own import layout, and the cell checks every layout shares.
+
+The layout (also what :func:`node.exporting.tabular.to_csv` writes, so an export can be imported
+again)::
+
+    indicator,period,value,status,source,method,note,SEX,AGE_GROUP
+    HRC-HOU-04,2025,12.5,validated,,,,F,
+
+``indicator``, ``period`` and ``value`` are required; ``status``, ``source``, ``method``, ``note``
+and one column per disaggregation dimension code of the catalogue are optional, in any order.
+An empty dimension cell (or ``_T``) means "total" for that dimension. Column names are matched
+without regard to case.
+
+The shared helpers (:func:`match_code`, :func:`parse_value`, :class:`OutcomeCollector`, ...) are
+public because the Open SDG layout uses them too.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from node.catalogue_view import CatalogueView, DimensionInfo, IndicatorInfo
+from node.disaggregation import TOTAL_CODE, disaggregation_key
+from node.importing.table import ParsedRow, ParseOutcome, RowError, Table
+from schemas.fields import parse_decimal
+from schemas.periods import PeriodError, parse_period
+from schemas.results import RESULT_STATUSES
+
+REQUIRED_COLUMNS = ("indicator", "period", "value")
+OPTIONAL_COLUMNS = ("status", "source", "method", "note")
+TEXT_LIMITS = {"source": 500, "method": 500, "note": 10_000}  # as in schemas.results.ResultSchema
+BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+# Characters that make a spreadsheet treat a cell as a formula; our CSV export protects text
+# cells starting with them by a leading apostrophe (see node.exporting.tabular), removed here.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+# Words, and the symbols that change what a category means ("<18" is not "18+"), as words.
+_WORDS_RE = re.compile(r"[^\W_]+|[<>≤≥+%]")
+
+
+# --- shared cell checks ------------------------------------------------------------------------
+
+
+def normalize_label(text: str) -> str:
+    """Case- and punctuation-blind form of a label: ``"Black/ African American"`` →
+    ``"black african american"``, ``"AGE_GROUP"`` → ``"age group"``, ``"65+"`` → ``"65 +"``."""
+    return " ".join(_WORDS_RE.findall(text.casefold()))
+
+
+def find_indicator(catalogue: CatalogueView, text: str) -> IndicatorInfo | None:
+    """The indicator whose code is ``text`` (exact, else without regard to case)."""
+    if text in catalogue.indicators:
+        return catalogue.indicators[text]
+    folded = text.casefold()
+    for code, info in catalogue.indicators.items():
+        if code.casefold() == folded:
+            return info
+    return None
+
+
+def match_code(dimension: DimensionInfo, text: str) -> str | None:
+    """The code of ``dimension`` meant by a cell: the code itself (any case) or its label.
+
+    Returns :data:`~node.disaggregation.TOTAL_CODE` for ``_T`` or "Total", ``None`` when nothing
+    matches. Labels are compared without case and punctuation, and a label's explanation in
+    parentheses may be left out ("Other / non-binary" matches "Other / non-binary (where ...)").
+    """
+    if text in dimension.codes:
+        return text
+    folded = text.casefold()
+    if folded == TOTAL_CODE.casefold():
+        return TOTAL_CODE
+    for code in dimension.codes:
+        if code.casefold() == folded:
+            return code
+    wanted = normalize_label(text)
+    if not wanted:
+        return None
+    for code, label in dimension.codes.items():
+        if wanted in (normalize_label(label), normalize_label(label.split(" (")[0])):
+            return code
+    if wanted == "total":
+        return TOTAL_CODE
+    return None
+
+
+def describe_codes(dimension: DimensionInfo, limit: int = 15) -> str:
+    """``F (Female), M (Male), ...`` for error messages."""
+    codes = [f"{code} ({label})" for code, label in dimension.codes.items() if code != TOTAL_CODE]
+    if not codes:
+        return "none yet"
+    more = f", and {len(codes) - limit} more" if len(codes) > limit else ""
+    return ", ".join(codes[:limit]) + more
+
+
+def parse_value(indicator: IndicatorInfo, text: str) -> str | bool:
+    """Check a value cell against the indicator's value type; raise ``ValueError`` if it fails.
+
+    Numbers stay text (exact: ``"12.50"`` keeps its two decimals); boolean indicators accept
+    true/false, yes/no and 1/0 in any case.
+    """
+    if not text:
+        raise ValueError("The value is empty. Enter the figure, or leave the row out.")
+    if indicator.value_type == "boolean":
+        word = text.casefold()
+        if word in BOOLEAN_WORDS:
+            return BOOLEAN_WORDS[word]
+        raise ValueError(
+            f"'{text[:40]}' is not a yes/no answer. Indicator {indicator.code} takes "
+            "true or false (yes/no and 1/0 are accepted too)."
+        )
+    try:
+        parse_decimal(text)
+    except ValueError as exc:
+        reason = str(exc)
+        if reason.startswith("at most"):
+            raise ValueError(f"'{text[:40]}' has too many digits ({reason}).") from exc
+        hint = ""
+        if re.fullmatch(r"[+-]?[0-9]+,[0-9]+", text):
+            hint = " Use a point, not a comma, as decimal separator (12.5, not 12,5)."
+        elif text.endswith("%"):
+            hint = " Leave out the % sign: the unit comes from the indicator."
+        raise ValueError(
+            f"'{text[:40]}' is not a number. Write digits with a point for "
+            f"decimals, e.g. 12.5, without thousands separators or units.{hint}"
+        ) from exc
+    return text
+
+
+def describe_breakdown(disaggregation: dict[str, str]) -> str:
+    """``"total"`` or ``"SEX F, AGE_GROUP Y_LT18"`` for messages."""
+    if not disaggregation:
+        return "total"
+    return ", ".join(f"{dim} {code}" for dim, code in sorted(disaggregation.items()))
+
+
+def _same_value(first: str | bool, second: str | bool) -> bool:
+    if isinstance(first, bool) or isinstance(second, bool):
+        return first is second
+    return Decimal(first) == Decimal(second)  # "18" and "18.0" are the same figure
+
+
+class OutcomeCollector:
+    """Gathers figures, errors and skipped rows of one parse, and removes repeated figures.
+
+    The same figure (indicator, period, breakdown) given twice with the same value is kept once
+    and the repetition reported as skipped (Open SDG files repeat the total under every unit);
+    given twice with different values it is an error, since we cannot know which one is right.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.rows: list[ParsedRow] = []
+        self.errors: list[RowError] = list(table.errors)
+        self.skipped: list[tuple[int, str]] = []
+        self._seen: dict[tuple[str, str, str], ParsedRow] = {}
+
+    def error(self, row: int, column: str | None, message: str) -> None:
+        """Record an error of ``row`` (``column`` = heading as written in the file)."""
+        self.errors.append(RowError(row, column, message))
+
+    def skip(self, row: int, reason: str) -> None:
+        """Record a row left out on purpose (no data, or excluded by the import profile)."""
+        self.skipped.append((row, reason))
+
+    def add(self, row: int, item: dict[str, Any]) -> None:
+        """Add a figure unless the file already gave it (see the class docstring)."""
+        key = (item["indicator"], item["period"], disaggregation_key(item["disaggregation"]))
+        first = self._seen.get(key)
+        if first is None:
+            parsed = ParsedRow(row, item)
+            self._seen[key] = parsed
+            self.rows.append(parsed)
+            return
+        what = (
+            f"indicator {item['indicator']}, period {item['period']}, "
+            f"{describe_breakdown(item['disaggregation'])}"
+        )
+        if _same_value(first.item["value"], item["value"]):
+            self.skip(row, f"Same figure as row {first.row} ({what}); imported once.")
+        else:
+            self.error(
+                row,
+                None,
+                f"Row {first.row} already gives {_show(first.item['value'])} for {what}; "
+                f"this row gives {_show(item['value'])}. Keep only the correct one.",
+            )
+
+    def outcome(self) -> ParseOutcome:
+        """The collected outcome, errors and skipped rows in file order."""
+        errors = sorted(self.errors, key=lambda error: error.row)  # stable: keeps cell order
+        skipped = sorted(self.skipped, key=lambda entry: entry[0])
+        return ParseOutcome(rows=list(self.rows), errors=errors, skipped=skipped)
+
+
+def _show(value: str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def unprotect_text(text: str) -> str:
+    """Undo the apostrophe our CSV export puts before text a spreadsheet would run as a formula.
+
+    The export also doubles a leading apostrophe, so the pair of functions is exact.
+    """
+    if text.startswith("'") and text[1:].startswith((*FORMULA_STARTS, "'")):
+        return text[1:]
+    return text
+
+
+# --- the layout --------------------------------------------------------------------------------
+
+
+def parse_own_layout(table: Table, catalogue: CatalogueView) -> ParseOutcome:
+    """Parse a table in our own layout (see the module docstring) against the catalogue.
+
+    Every row is checked and every problem reported (row, column, what was expected); nothing
+    stops at the first error. Unknown columns are one error each, on the header row.
+    """
+    collector = OutcomeCollector(table)
+    columns = _header_roles(table, catalogue, collector)
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    for name in missing:
+        collector.error(
+            table.header_row,
+            name,
+            f"The required column '{name}' is missing. The first row must name the "
+            "columns indicator, period and value, then any of status, source, "
+            "method, note and dimension codes such as SEX.",
+        )
+    if missing:
+        return collector.outcome()
+    for number, cells in table.rows:
+        _parse_row(number, cells, table.header, columns, catalogue, collector)
+    return collector.outcome()
+
+
+def _header_roles(
+    table: Table, catalogue: CatalogueView, collector: OutcomeCollector
+) -> dict[str, int]:
+    """Map each role (``indicator``, ..., or a dimension code) to its column index."""
+    dimensions_by_case = {code.casefold(): code for code in catalogue.dimensions}
+    columns: dict[str, int] = {}
+    for index, name in enumerate(table.header):
+        folded = name.casefold()
+        if folded in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+            role = folded
+        elif name in catalogue.dimensions:
+            role = name
+        elif folded in dimensions_by_case:
+            role = dimensions_by_case[folded]
+        else:
+            known = ", ".join(catalogue.dimensions) or "none"
+            collector.error(
+                table.header_row,
+                name,
+                f"'{name[:80]}' is not a column of this layout. Allowed columns: "
+                "indicator, period, value, status, source, method, note, and the "
+                f"dimension codes {known}.",
+            )
+            continue
+        if role in columns:
+            collector.error(
+                table.header_row,
+                name,
+                f"Column '{name[:80]}' repeats column "
+                f"'{table.header[columns[role]]}'. Keep one of them.",
+            )
+            continue
+        columns[role] = index
+    return columns
+
+
+def _parse_row(
+    number: int,
+    cells: list[str],
+    header: list[str],
+    columns: dict[str, int],
+    catalogue: CatalogueView,
+    collector: OutcomeCollector,
+) -> None:
+    errors_before = len(collector.errors)
+
+    def cell(role: str) -> str:
+        return cells[columns[role]] if role in columns else ""
+
+    def fail(role: str, message: str) -> None:
+        collector.error(number, header[columns[role]] if role in columns else role, message)
+
+    info: IndicatorInfo | None = None
+    code_text = cell("indicator")
+    if not code_text:
+        fail(
+            "indicator",
+            "The indicator code is empty. Enter a code of the catalogue, e.g. HRC-HOU-04.",
+        )
+    else:
+        info = find_indicator(catalogue, code_text)
+        if info is None:
+            fail(
+                "indicator",
+                f"'{code_text[:60]}' is not an indicator of the catalogue. Check "
+                "the code; a local indicator must be added to the catalogue first.",
+            )
+
+    period = ""
+    try:
+        period = str(parse_period(cell("period").upper()))  # "2025-q3" is clear enough
+    except PeriodError as exc:
+        text = cell("period")
+        fail(
+            "period",
+            "The period is empty. Use 2025, 2025-H1, 2025-Q3 or 2025-07." if not text else str(exc),
+        )
+
+    value: str | bool = ""
+    if info is not None:
+        try:
+            value = parse_value(info, cell("value"))
+        except ValueError as exc:
+            fail("value", str(exc))
+    elif not cell("value"):
+        fail("value", "The value is empty. Enter the figure, or leave the row out.")
+
+    status = cell("status")
+    if status and status.casefold() not in RESULT_STATUSES:
+        fail(
+            "status",
+            f"'{status[:40]}' is not a status. Use one of: "
+            f"{', '.join(RESULT_STATUSES)} (or leave it empty).",
+        )
+
+    texts: dict[str, str] = {}
+    for role, limit in TEXT_LIMITS.items():
+        text = unprotect_text(cell(role))
+        if len(text) > limit:
+            fail(role, f"The text is {len(text)} characters long; at most {limit} are allowed.")
+        elif text:
+            texts[role] = text
+
+    disaggregation: dict[str, str] = {}
+    for dim_code, dimension in catalogue.dimensions.items():
+        text = cell(dim_code)
+        if not text:
+            continue
+        code = match_code(dimension, text)
+        if code is None:
+            fail(
+                dim_code,
+                f"'{text[:60]}' is not a code of {dim_code} ({dimension.label}). "
+                f"Known codes: {describe_codes(dimension)}.",
+            )
+        elif code == TOTAL_CODE:
+            continue
+        elif info is not None and dim_code not in info.dimensions:
+            allowed = ", ".join(info.dimensions) or "none (totals only)"
+            fail(
+                dim_code,
+                f"Indicator {info.code} has no breakdown by {dim_code}; leave this "
+                f"cell empty. Breakdowns of {info.code}: {allowed}.",
+            )
+        else:
+            disaggregation[dim_code] = code
+
+    if len(collector.errors) > errors_before or info is None:
+        return
+    item: dict[str, Any] = {
+        "indicator": info.code,
+        "period": period,
+        "value": value,
+        "disaggregation": disaggregation,
+    }
+    if status:
+        item["status"] = status.casefold()
+    item.update(texts)
+    collector.add(number, item)

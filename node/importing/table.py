@@ -1,0 +1,413 @@
+"""Read an uploaded CSV or XLSX file into a plain table of text cells, and the outcome types.
+
+Everything here is pure: bytes in, :class:`Table` out, no database and no Flask. Whatever the
+upload holds (binary garbage, a damaged workbook, a file in the wrong encoding), the only
+exception that leaves :func:`read_table` is :class:`TableError`, whose message is written for the
+city official who uploaded the file. Problems that concern one row only (a row with too many
+cells, a date typed into a cell) do not stop the reading: they become :class:`RowError` entries in
+``Table.errors`` and that row is left out, so the user sees every problem of the file at once.
+
+The outcome types shared by the layouts (:class:`ParsedRow`, :class:`RowError`,
+:class:`ParseOutcome`) live here too, beside the table they describe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import operator
+import warnings
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import repeat
+from typing import Any, NamedTuple
+
+MAX_ROWS = 200_000
+MAX_COLUMNS = 500
+# Excel's own row limit: a workbook claiming more rows was not written by a spreadsheet program.
+MAX_SHEET_ROWS = 1_048_576
+# A 1 MiB upload can inflate to gigabytes (a "zip bomb"); real sheets of our size stay far below.
+MAX_XLSX_UNPACKED_BYTES = 100 * 1024 * 1024
+MAX_XLSX_MEMBERS = 10_000
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc) files
+
+
+class TableError(Exception):
+    """The upload cannot be read as a table at all; ``message`` says why, for the uploader."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class RowError:
+    """A problem with one row (``row`` is the file's 1-based row number; 1 is the header row).
+
+    ``column`` is the heading of the column concerned as written in the file, or ``None`` when
+    the problem concerns the whole row.
+    """
+
+    row: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"Row {self.row}" + (f", column '{self.column}'" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ParsedRow:
+    """One figure read from the file, ready for the results service.
+
+    ``item`` has ``indicator``, ``period``, ``value`` (decimal text, or ``True``/``False`` for
+    boolean indicators), ``disaggregation`` (dimension code → code; empty = total) and, when the
+    file or the import profile gives them, ``status``, ``source``, ``method`` and ``note``.
+    """
+
+    row: int
+    item: dict[str, Any]
+
+
+@dataclass
+class ParseOutcome:
+    """What a layout parser made of a table: figures, errors, and rows left out on purpose."""
+
+    rows: list[ParsedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row has an error (an import is all-or-nothing)."""
+        return not self.errors
+
+
+class TableRow(NamedTuple):
+    """A data row: its 1-based row number in the file and one stripped text cell per column."""
+
+    row: int
+    cells: list[str]
+
+
+@dataclass
+class Table:
+    """The header and data rows of an uploaded file, every cell as stripped text.
+
+    Blank rows are left out; rows with a problem are left out of ``rows`` and described in
+    ``errors``. ``header_row`` is the row number of the header (1 unless blank rows precede it).
+    """
+
+    header: list[str]
+    rows: list[TableRow]
+    errors: list[RowError] = field(default_factory=list)
+    header_row: int = 1
+
+
+def read_table(filename: str, data: bytes) -> Table:
+    """Read an uploaded CSV (UTF-8, ``,`` or ``;``) or XLSX file (first sheet) into a table.
+
+    The kind of file is decided by its content, not its name: an XLSX workbook is a zip archive.
+    Raises :class:`TableError` (and nothing else) when the file cannot be read as a table.
+    """
+    try:
+        if not isinstance(data, bytes | bytearray):
+            raise TableError("No file content was received.")
+        data = bytes(data)
+        if data.startswith(ZIP_MAGIC):
+            return _read_xlsx(data)
+        if data.startswith(OLE_MAGIC):
+            raise TableError(
+                "This is an old-style Excel file (.xls). Open it in your spreadsheet program and "
+                "save it as an Excel workbook (.xlsx) or as 'CSV UTF-8', then upload it again."
+            )
+        name = (filename or "").lower()
+        if name.endswith((".xlsx", ".xlsm")):
+            raise TableError(
+                f"The file '{filename[:80]}' is named like an Excel workbook but is not one "
+                "(an .xlsx file is a zip archive). Save it again from your spreadsheet program."
+            )
+        return _read_csv(data)
+    except TableError:
+        raise
+    except Exception as exc:  # a malformed upload must become a message, never a 500
+        raise TableError(
+            "The file could not be read as a table. Upload a CSV file (UTF-8) or an Excel "
+            f"workbook (.xlsx). ({type(exc).__name__})"
+        ) from exc
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def _read_csv(data: bytes) -> Table:
+    try:
+        text = data.decode("utf-8-sig")  # a BOM, as Excel writes it for "CSV UTF-8", is dropped
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TableError(
+            f"The file is not UTF-8 text (the first unreadable character is on line {line}). "
+            "In your spreadsheet program choose 'Save as' → 'CSV UTF-8', or upload the "
+            ".xlsx workbook instead."
+        ) from exc
+    if "\x00" in text:
+        raise TableError(
+            "The file looks like a binary file, not a CSV text file or an .xlsx workbook."
+        )
+    if not text.strip():
+        raise TableError("The file is empty.")
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return _build_table(_csv_records(reader), strict_width=True)
+
+
+def _sniff_delimiter(text: str) -> str:
+    """``,`` or ``;``: whichever splits the first non-blank line into more cells.
+
+    Spreadsheet programs in many European locales write ``;`` because ``,`` is their decimal
+    separator; the header line never contains decimals, so it decides reliably.
+    """
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts: dict[str, int] = {}
+    for candidate in (",", ";"):
+        try:
+            counts[candidate] = len(next(csv.reader([first], delimiter=candidate), []))
+        except csv.Error:
+            counts[candidate] = 0
+    return ";" if counts[";"] > counts[","] else ","
+
+
+def _csv_records(
+    reader: Iterable[list[str]],
+) -> Iterator[tuple[int, list[str], list[tuple[int, str]]]]:
+    number = 0
+    iterator = iter(reader)
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # csv.Error (e.g. a cell over the field size limit) leaves the reader unusable
+            raise TableError(f"Row {number + 1} could not be read: {exc}.") from exc
+        number += 1  # one record = one spreadsheet row, even when a quoted cell holds a line break
+        yield number, record, []
+
+
+# --- XLSX --------------------------------------------------------------------------------------
+
+
+def _read_xlsx(data: bytes) -> Table:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise TableError(
+            "The file looks like an Excel workbook (.xlsx) but is damaged or "
+            "incomplete. Save it again and upload the new copy."
+        ) from exc
+    unpacked = sum(member.file_size for member in members)
+    if len(members) > MAX_XLSX_MEMBERS or unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise TableError("The workbook is too large to import. Split it into smaller files.")
+
+    import openpyxl  # imported here: only uploads of workbooks pay for it
+
+    with warnings.catch_warnings():
+        # openpyxl warns about features it ignores (data validation, default styles); they do not
+        # matter for reading values and must not turn into errors where warnings are errors.
+        warnings.simplefilter("ignore")
+        try:
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many exception kinds for damaged files
+            raise TableError(
+                "The file could not be opened as an Excel workbook (.xlsx). If it comes from "
+                "another program (e.g. .ods), save it as .xlsx or as 'CSV UTF-8'."
+            ) from exc
+        try:
+            if not workbook.worksheets:
+                raise TableError("The workbook has no worksheet with data.")
+            sheet = workbook.worksheets[0]
+            # The size recorded in the file may be wrong (then rows would be cut off silently);
+            # forgetting it makes openpyxl read every row that is really there.
+            sheet.reset_dimensions()
+            return _build_table(_xlsx_records(sheet), strict_width=False)
+        except TableError:
+            raise
+        except Exception as exc:  # the sheet is read lazily: damage may show only now
+            raise TableError(
+                "The workbook (.xlsx) is damaged: its first worksheet could not be read. Save it "
+                "again from your spreadsheet program and upload the new copy."
+            ) from exc
+        finally:
+            workbook.close()
+
+
+def _xlsx_records(sheet: Any) -> Iterator[tuple[int, list[str], list[tuple[int, str]]]]:
+    from openpyxl.cell.read_only import EMPTY_CELL
+
+    # max_col bounds the work per row: a crafted sheet cannot make every row 16,384 cells wide.
+    for number, row in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS), start=1):
+        if number > MAX_SHEET_ROWS:
+            raise TableError("The worksheet has more rows than a spreadsheet can hold.")
+        # Find the last real cell with C-level operations (map/is_not, list.index): most of the
+        # MAX_COLUMNS cells of a row are padding, and a Python loop over them would be slow.
+        present = list(map(operator.is_not, row, repeat(EMPTY_CELL)))
+        if True not in present:
+            yield number, [], []
+            continue
+        last = len(present) - 1 - present[::-1].index(True)
+        cells: list[str] = []
+        problems: list[tuple[int, str]] = []
+        for index in range(last + 1):
+            try:
+                cells.append(_cell_text(row[index]))
+            except ValueError as exc:
+                problems.append((index, str(exc)))
+                cells.append("")
+        yield number, cells, problems
+
+
+def _cell_text(cell: Any) -> str:
+    """A cell's value as exact text: what the user sees in the spreadsheet, never float noise."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date | time | timedelta):
+        raise ValueError(
+            "holds a date or time. Type periods as text such as 2025, 2025-H1, 2025-Q3 or "
+            "2025-07, and values as plain numbers (format the cell as 'Text' or 'General')."
+        )
+    if isinstance(value, int | float):
+        return _number_text(value, percent="%" in str(cell.number_format or ""))
+    return str(value).strip()
+
+
+def _number_text(value: int | float, *, percent: bool) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("holds an invalid number (infinite or not a number).")
+    # repr() is the shortest text that reads back as the same float: 0.1 stays "0.1", not the
+    # 55-digit binary expansion Decimal(0.1) would give.
+    number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if percent:
+        # Excel stores 50% as 0.5; the user typed and sees 50, and our units are "percent".
+        number *= 100
+    if number == number.to_integral_value():
+        return str(int(number))  # 2019, not "2019.0"
+    return format(number.normalize(), "f")
+
+
+# --- shared ------------------------------------------------------------------------------------
+
+
+def _build_table(
+    records: Iterable[tuple[int, list[str], list[tuple[int, str]]]], *, strict_width: bool
+) -> Table:
+    """Find the header (first non-blank row) and check every data row against it.
+
+    ``strict_width``: CSV rows must have a cell for every column (a missing separator shifts
+    values into the wrong column); XLSX rows simply end at their last filled cell.
+    """
+    header: list[str] | None = None
+    header_row = 0
+    rows: list[TableRow] = []
+    errors: list[RowError] = []
+    data_rows = 0
+    for number, raw_cells, problems in records:
+        cells = [cell.strip() for cell in raw_cells]
+        if header is None:
+            if not any(cells):
+                continue
+            if problems:
+                column, message = problems[0]
+                raise TableError(
+                    f"The header row (row {number}) must hold column names as text; "
+                    f"cell {_column_letter(column)}{number} {message}"
+                )
+            header = _check_header(cells, number)
+            header_row = number
+            continue
+        if not any(cells) and not problems:
+            continue
+        data_rows += 1
+        if data_rows > MAX_ROWS:
+            raise TableError(
+                f"The file has more than {MAX_ROWS:,} data rows. Split it into smaller files."
+            )
+        width = len(header)
+        if problems:
+            for column, message in problems:
+                name = header[column] if column < width else None
+                errors.append(
+                    RowError(number, name, f"The cell {_column_letter(column)}{number} {message}")
+                )
+            continue
+        if strict_width and len(cells) < width:
+            errors.append(
+                RowError(
+                    number,
+                    None,
+                    f"This row has {len(cells)} cells but the header has "
+                    f"{width} columns. Check for a missing separator or a cell "
+                    "split in two.",
+                )
+            )
+            continue
+        if any(cells[width:]):
+            extra = len(cells) - width if strict_width else None
+            detail = f" ({extra} more than the header)" if extra else ""
+            errors.append(
+                RowError(
+                    number,
+                    None,
+                    f"This row has values to the right of the last named column"
+                    f"{detail}. Give every column a name in row {header_row} or "
+                    "remove the extra cells.",
+                )
+            )
+            continue
+        cells = (cells + [""] * width)[:width]
+        rows.append(TableRow(number, cells))
+    if header is None:
+        raise TableError("The file has no header row: the first row must name the columns.")
+    return Table(header=header, rows=rows, errors=errors, header_row=header_row)
+
+
+def _check_header(cells: list[str], number: int) -> list[str]:
+    while cells and not cells[-1]:
+        cells = cells[:-1]  # trailing empty columns are common in spreadsheets; ignore them
+    if len(cells) > MAX_COLUMNS:
+        raise TableError(f"The file has more than {MAX_COLUMNS} columns.")
+    for position, name in enumerate(cells, start=1):
+        if not name:
+            raise TableError(
+                f"Column {position} of the header row (row {number}) has no name. "
+                "Every column needs a heading."
+            )
+    seen: set[str] = set()
+    for name in cells:
+        if name in seen:
+            raise TableError(
+                f"The column '{name[:80]}' appears twice in the header row "
+                f"(row {number}). Each column name may appear once."
+            )
+        seen.add(name)
+    return cells
+
+
+def _column_letter(index: int) -> str:
+    """Spreadsheet column letters for a 0-based column index (0 → A, 27 → AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
