@@ -1,0 +1,265 @@
+"""``/api/v1/peers``, ``/api/v1/summaries``, ``/api/v1/federation/status``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from node.api.common import BEARER, items_schema, problems
+from node.auth import api_user
+from node.errors import InvalidInputError
+from node.network import keyring, peers, summaries
+from node.network.models import OutboxItem, Peer
+from node.permissions import require
+from node.runtime import db_session, now, runtime
+from schemas.network import (
+    FederationStatusSchema,
+    OwnSummarySchema,
+    PeerAnswerSchema,
+    PeerRequestSchema,
+    PeerSchema,
+    PublishSchema,
+    ReceivedSummarySchema,
+)
+
+blp = Blueprint("network", __name__, description="Twinning, summaries, federation status")
+
+
+@blp.route("/peers")
+class Peers(MethodView):
+    @blp.response(200, items_schema(PeerSchema, "PeerList"))
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403)
+    def get(self) -> dict[str, Any]:
+        """Twinning partners and requests, with their pinned key fingerprints."""
+        require(api_user(), "results.read_unpublished")
+        return {"items": [peers.peer_to_wire(p) for p in peers.list_peers(db_session())]}
+
+    @blp.arguments(PeerRequestSchema)
+    @blp.response(201, PeerSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 409, 422)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Ask another node to twin: pins its key and queues a signed twinning request."""
+        peer = peers.request_twinning(
+            db_session(),
+            runtime().config,
+            data["url"],
+            data["themes"],
+            user=api_user(),
+            now=now(),
+            http=runtime().http_session,
+        )
+        return peers.peer_to_wire(peer)
+
+
+def _answer(city_id: str, decision: str) -> dict[str, Any]:
+    user = api_user()
+    require(user, "network.manage")
+    raw = request.get_data(cache=True)
+    data: dict[str, Any] = {"themes": None}
+    if raw.strip():
+        try:
+            data = PeerAnswerSchema().load(json.loads(raw))
+        except (ValueError, ValidationError) as exc:
+            errors = (
+                exc.normalized_messages()
+                if isinstance(exc, ValidationError)
+                else {"_schema": ["not valid JSON"]}
+            )
+            raise InvalidInputError("The answer is not valid.", errors=errors) from exc
+    peer = peers.answer(
+        db_session(),
+        runtime().config,
+        city_id,
+        decision,
+        themes=data.get("themes"),
+        user=user,
+        now=now(),
+    )
+    return peers.peer_to_wire(peer)
+
+
+_ANSWER_BODY = {
+    "required": False,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PeerAnswer"}}},
+}
+
+
+@blp.route("/peers/<city_id>/accept")
+class PeerAccept(MethodView):
+    @blp.doc(requestBody=_ANSWER_BODY, security=BEARER)
+    @blp.response(200, PeerSchema)
+    @problems(blp, 401, 403, 404, 409, 422)
+    def post(self, city_id: str) -> dict[str, Any]:
+        """Accept a pending twinning request (an empty body accepts the requested themes)."""
+        return _answer(city_id, "accept")
+
+
+@blp.route("/peers/<city_id>/decline")
+class PeerDecline(MethodView):
+    @blp.doc(requestBody=_ANSWER_BODY, security=BEARER)
+    @blp.response(200, PeerSchema)
+    @problems(blp, 401, 403, 404, 409)
+    def post(self, city_id: str) -> dict[str, Any]:
+        """Decline a pending twinning request."""
+        return _answer(city_id, "decline")
+
+
+@blp.route("/peers/<city_id>/end")
+class PeerEnd(MethodView):
+    @blp.doc(requestBody=_ANSWER_BODY, security=BEARER)
+    @blp.response(200, PeerSchema)
+    @problems(blp, 401, 403, 404, 409)
+    def post(self, city_id: str) -> dict[str, Any]:
+        """End a twinning (or withdraw our request)."""
+        return _answer(city_id, "end")
+
+
+@blp.route("/peers/<city_id>/summaries")
+class PeerSummaries(MethodView):
+    @blp.response(200, items_schema(ReceivedSummarySchema, "ReceivedSummaryList"))
+    @problems(blp, 404)
+    def get(self, city_id: str) -> dict[str, Any]:
+        """Summaries received from a twin, verified on arrival, newest revision marked current."""
+        session = db_session()
+        peers.get_peer(session, city_id)
+        return {
+            "items": [
+                {
+                    "period": s.period,
+                    "revision": s.revision,
+                    "seq": s.envelope.seq,
+                    "current": s.current,
+                    "envelope_sha256": s.envelope.sha256,
+                    "envelope": json.loads(s.envelope.raw),
+                    "received_at": s.received_at,
+                    "via": s.envelope.via,
+                    "verified": True,
+                }
+                for s in summaries.received(session, city_id)
+            ]
+        }
+
+
+@blp.route("/summaries")
+class Summaries(MethodView):
+    @blp.response(200, items_schema(OwnSummarySchema, "OwnSummaryList"))
+    def get(self) -> dict[str, Any]:
+        """Our signed summaries, with their delivery to each twin."""
+        session = db_session()
+        out = []
+        for env in summaries.own_summaries(session):
+            deliveries = session.scalars(
+                select(OutboxItem).where(OutboxItem.seq == env.seq).order_by(OutboxItem.destination)
+            )
+            out.append(
+                {
+                    "period": env.period,
+                    "revision": env.revision,
+                    "seq": env.seq,
+                    "created_ts": env.created_ts,
+                    "audience": env.audience,
+                    "superseded": env.superseded,
+                    "envelope_sha256": env.sha256,
+                    "deliveries": [_delivery(d) for d in deliveries],
+                }
+            )
+        return {"items": out}
+
+    @blp.arguments(PublishSchema)
+    @blp.response(201, items_schema(OwnSummarySchema, "PublishedSummaries"))
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 422)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Build, sign and publish our summary for a period to every twin."""
+        envelopes = summaries.publish_summary(
+            db_session(), runtime().config, data["period"], user=api_user(), now=now()
+        )
+        return {
+            "items": [
+                {
+                    "period": e.period,
+                    "revision": e.revision,
+                    "seq": e.seq,
+                    "created_ts": e.created_ts,
+                    "audience": e.audience,
+                    "superseded": e.superseded,
+                    "envelope_sha256": e.sha256,
+                    "deliveries": [
+                        {
+                            "destination": d,
+                            "state": "pending",
+                            "attempts": 0,
+                            "last_status": None,
+                            "last_error": None,
+                        }
+                        for d in e.audience
+                    ],
+                }
+                for e in envelopes
+            ]
+        }
+
+
+def _delivery(item: OutboxItem) -> dict[str, Any]:
+    return {
+        "destination": item.destination,
+        "state": item.state,
+        "attempts": item.attempts,
+        "last_status": item.last_status,
+        "last_error": item.last_error,
+    }
+
+
+@blp.route("/federation/status")
+class FederationStatus(MethodView):
+    @blp.response(200, FederationStatusSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403)
+    def get(self) -> dict[str, Any]:
+        """Per peer: last success, failures, next attempt, queue length, dead letters."""
+        require(api_user(), "network.status")
+        session = db_session()
+        counts = dict(
+            session.execute(
+                select(OutboxItem.destination, func.count())
+                .where(OutboxItem.state == "pending")
+                .group_by(OutboxItem.destination)
+            ).all()
+        )
+        dead = list(
+            session.scalars(
+                select(OutboxItem).where(OutboxItem.state == "dead").order_by(OutboxItem.id)
+            )
+        )
+        dead_counts: dict[str, int] = {}
+        for item in dead:
+            dead_counts[item.destination] = dead_counts.get(item.destination, 0) + 1
+        items = [
+            {
+                "city_id": p.city_id,
+                "state": p.state,
+                "last_success_at": p.last_success_at,
+                "failures": p.failures,
+                "next_attempt_at": p.next_attempt_at,
+                "queue_length": counts.get(p.city_id, 0),
+                "dead_letters": dead_counts.get(p.city_id, 0),
+                "unavailable": p.unavailable,
+                "last_error": p.last_error,
+            }
+            for p in session.scalars(select(Peer).order_by(Peer.city_id))
+        ]
+        signing = keyring.signers(session, runtime().config, now())
+        return {
+            "city_id": runtime().config.city_id,
+            "key_id": signing.primary.key_id,
+            "items": items,
+            "dead_letters": [_delivery(d) for d in dead],
+        }

@@ -1,0 +1,166 @@
+"""``/federation/v1``: our key document, the inbox, and the outbox for pulls.
+
+Every request to the inbox and the outbox carries an RFC 9421 signature by the calling node
+(``federation.httpsig``); unsigned or badly signed requests get 401 before anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from federation import httpsig
+from federation.canonical import CanonicalJSONError, loads_strict
+from node.errors_http import problem_response
+from node.network import inbox, keyring
+from node.network.models import OutboxItem, OutEnvelope, Peer
+from node.runtime import db_session, now, runtime
+
+bp = Blueprint("federation", __name__, url_prefix="/federation/v1")
+
+RATE_LIMIT_PER_MINUTE = 600
+OUTBOX_PAGE = 100
+
+
+class RateLimiter:
+    """Per-origin sliding window (per worker process): a noisy peer cannot starve the node."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, origin: str) -> bool:
+        with self._lock:
+            hits, moment = self._hits[origin], time.monotonic()
+            while hits and moment - hits[0] > 60:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                return False
+            hits.append(moment)
+            return True
+
+
+LIMITER = RateLimiter(RATE_LIMIT_PER_MINUTE)
+
+
+def _problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    return problem_response(
+        {
+            "type": f"https://hrcnet.org/problems/{code.replace('_', '-')}",
+            "title": "Request refused",
+            "status": status,
+            "detail": detail,
+            "code": code,
+        },
+        headers,
+    )
+
+
+def _target_uri() -> str:
+    # The URI the sender signed: our public base URL + path (we may sit behind a proxy).
+    query = request.query_string.decode("latin-1")
+    return runtime().config.base_url + request.path + (f"?{query}" if query else "")
+
+
+def _verify_request(
+    body: bytes | None, embedded_key: dict[tuple[str, str], bytes] | None = None
+) -> tuple[str, str]:
+    session = db_session()
+
+    def lookup(origin: str, key_id: str) -> bytes | None:
+        if embedded_key is not None and (origin, key_id) in embedded_key:
+            return embedded_key[(origin, key_id)]
+        return keyring.request_key(session, origin, key_id)
+
+    return httpsig.verify_request(
+        request.method, _target_uri(), request.headers, body, lookup, int(now().timestamp())
+    )
+
+
+@bp.get("/keys")
+def keys() -> Response:
+    document = keyring.own_key_document(db_session(), runtime().config, now())
+    return Response(
+        json.dumps(document), mimetype="application/json", headers={"Cache-Control": "max-age=300"}
+    )
+
+
+def _embedded_request_key(body: bytes) -> dict[tuple[str, str], bytes] | None:
+    """A twinning request's sender is unknown to us: its request is checked against the key
+    document inside the envelope (itself verified before anything is stored)."""
+    try:
+        envelope = loads_strict(body)
+    except CanonicalJSONError:
+        return None
+    if not isinstance(envelope, dict) or envelope.get("type") != "hrc.twinning.request":
+        return None
+    try:
+        keydoc = inbox.embedded_key_document(envelope, now())
+    except inbox.InboxRefusal:
+        return None
+    return {(keydoc.origin, kid): raw for kid, raw in keydoc.verify_keys.items()}
+
+
+@bp.post("/inbox")
+def post_inbox() -> Response:
+    body = request.get_data(cache=False)  # the app's MAX_CONTENT_LENGTH already gave 413
+    try:
+        origin, _key_id = _verify_request(body, _embedded_request_key(body))
+    except httpsig.RequestSignatureError as exc:
+        return _problem(401, exc.code, f"Request signature refused: {exc}")
+    if not LIMITER.allow(origin):
+        return _problem(429, "rate_limited", "Too many requests; slow down.", {"Retry-After": "30"})
+    session = db_session()
+    config = runtime().config
+    try:
+        status = inbox.ingest_envelope(
+            session, config, body, now=now(), via="push", sender=origin, http=runtime().http_session
+        )
+    except inbox.InboxRefusal as refusal:
+        incidents = session.info.pop("incidents", [])
+        session.rollback()
+        if incidents:
+            inbox.record_incidents(session, incidents)
+            session.commit()
+        return problem_response(refusal.to_problem())
+    session.commit()
+    result = {"status": "accepted" if status == 202 else "duplicate"}
+    return Response(json.dumps(result), status=status, mimetype="application/json")
+
+
+@bp.get("/outbox")
+def get_outbox() -> Response:
+    since_text = request.args.get("since", "0")
+    if not since_text.isdigit() or len(since_text) > 16:
+        return _problem(400, "invalid_since", "since must be a non-negative integer.")
+    try:
+        origin, _key_id = _verify_request(None)
+    except httpsig.RequestSignatureError as exc:
+        return _problem(401, exc.code, f"Request signature refused: {exc}")
+    session = db_session()
+    peer = session.get(Peer, origin)
+    if peer is None or peer.state != "active":
+        return _problem(403, "not_twinned", f"{origin} is not an active twin of this node.")
+    # Only envelopes that were queued for this peer (audience), in seq order.
+    rows = session.scalars(
+        select(OutEnvelope)
+        .join(OutboxItem, OutboxItem.seq == OutEnvelope.seq)
+        .where(
+            OutboxItem.destination == origin,
+            OutEnvelope.seq > int(since_text),
+            OutboxItem.state != "skipped",
+        )
+        .order_by(OutEnvelope.seq)
+        .limit(OUTBOX_PAGE)
+    )
+    items = [row.raw for row in rows]
+    body = '{"items":[' + ",".join(items) + "]}"  # the stored bytes, verbatim
+    return Response(body, mimetype="application/json")

@@ -1,0 +1,384 @@
+"""The inbox: every envelope from another node is verified and stored here, or refused.
+
+Order of checks (each refusal is problem+json with a specific ``code``; nothing is half-stored,
+because storing happens last, in the caller's single transaction):
+
+1. size (the app's body limit, 413) → 2. strict parse (duplicate keys, NaN, floats, unsafe
+integers: 400/422) → 3. envelope shape (422) → 4. the sender may post to us at all (deny by
+default: active twins; twinning requests from anyone, carrying their key document) (403) →
+5. key lookup (pinned, or one deduplicated fetch of the origin's key document) (401) →
+6. signature (401) → 7. not dated in the future (422) → 8. replay / equivocation / rollback
+(200 duplicate / 409) → 9. payload schema and twinning scope (422 / 403) → 10. store the
+envelope verbatim and its parsed rows; 202.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import requests
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from federation.canonical import CanonicalJSONError, check_payload_rules, loads_strict
+from federation.envelope import (
+    EnvelopeError,
+    KeyDocumentError,
+    SignatureError,
+    check_created_ts,
+    envelope_sha256,
+    validate_envelope,
+    verify_envelope,
+    verify_key_document,
+)
+from node import disaggregation as disagg
+from node.config import NodeConfig
+from node.errors import DomainError
+from node.network import keyring
+from node.network.client import fetch_json
+from node.network.models import (
+    FederationIncident,
+    InEnvelope,
+    Peer,
+    ReceivedFigure,
+    ReceivedSummary,
+)
+from schemas.summary import SUMMARY_SCHEMA, SUMMARY_TYPE, SummaryPayloadSchema
+from schemas.twinning import TWINNING_TYPES, TwinningPayloadSchema
+
+log = logging.getLogger(__name__)
+
+
+class InboxRefusal(DomainError):
+    """An envelope we do not accept; ``code`` says exactly why."""
+
+    title = "Envelope refused"
+
+
+def refuse(status: int, code: str, detail: str) -> InboxRefusal:
+    return InboxRefusal(detail, code=code, status=status)
+
+
+def parse(raw: bytes) -> dict[str, Any]:
+    """Strict parse + envelope shape + payload rules; refusals carry the parser's code."""
+    try:
+        envelope = loads_strict(raw)
+    except CanonicalJSONError as exc:
+        status = 400 if exc.code in ("invalid_json", "invalid_utf8") else 422
+        raise refuse(status, exc.code, f"The envelope is not acceptable JSON: {exc}") from exc
+    try:
+        validate_envelope(envelope)
+        check_payload_rules(envelope)
+    except CanonicalJSONError as exc:
+        raise refuse(422, exc.code, f"The envelope breaks the payload rules: {exc}") from exc
+    except EnvelopeError as exc:
+        raise refuse(422, exc.code, f"The envelope is malformed: {exc}") from exc
+    assert isinstance(envelope, dict)
+    return envelope
+
+
+def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ignore[no-untyped-def]
+    """The key document a twinning request carries (its sender is not known to us yet)."""
+    payload = envelope.get("payload") or {}
+    try:
+        return verify_key_document(payload.get("key_document"), envelope["origin"], keyring.ms(now))
+    except (KeyDocumentError, SignatureError) as exc:
+        raise refuse(
+            401,
+            "invalid_key_document",
+            f"The twinning request's key document does not verify: {exc}",
+        ) from exc
+
+
+def _fetch_keys_once(
+    session: Session, peer: Peer, now: datetime, http: Callable[[], requests.Session]
+) -> None:
+    """Unknown key id: fetch the origin's key document once (deduplicated per origin)."""
+    if not keyring.FETCH_GATE.allow(peer.city_id):
+        return
+    try:
+        document = fetch_json(http(), f"{peer.base_url}/federation/v1/keys")
+        keydoc = verify_key_document(document, peer.city_id, keyring.ms(now))
+        keyring.apply_key_document(session, peer, keydoc, now=now, source="key_document")
+    except (ValueError, KeyDocumentError, SignatureError, keyring.KeyTrustError) as exc:
+        log.warning("key document of %s not usable: %s", peer.city_id, exc)
+
+
+def _verify(
+    session: Session,
+    envelope: dict[str, Any],
+    peer: Peer,
+    now: datetime,
+    http: Callable[[], requests.Session] | None,
+) -> None:
+    origin, key_id = envelope["origin"], envelope["key_id"]
+
+    def lookup(signer: str, kid: str, created_ts: int) -> bytes | None:
+        if signer != origin:
+            return None  # other signers (co-signing cities) are checked by their own handlers
+        return keyring.peer_public_key(session, origin, kid, created_ts)
+
+    if lookup(origin, key_id, envelope["created_ts"]) is None and http is not None:
+        _fetch_keys_once(session, peer, now, http)
+    if lookup(origin, key_id, envelope["created_ts"]) is None:
+        raise refuse(
+            401,
+            "unknown_key",
+            f"{origin}'s key {key_id} is unknown, revoked or expired for this document.",
+        )
+    try:
+        verify_envelope(envelope, lookup)
+    except SignatureError as exc:
+        raise refuse(
+            401, exc.code or "bad_signature", f"The signature of {origin} does not verify."
+        ) from exc
+
+
+def ingest_envelope(
+    session: Session,
+    config: NodeConfig,
+    raw: bytes,
+    *,
+    now: datetime,
+    via: str,
+    sender: str | None,
+    http: Callable[[], requests.Session] | None = None,
+) -> int:
+    """Verify and store one envelope. Returns 202 (accepted) or 200 (exact duplicate).
+
+    ``sender`` is who the transport says sent it (the request signature's origin on push, the
+    node we pulled from on pull); it must be the envelope's origin.
+    """
+    envelope = parse(raw)
+    origin, stream, seq = envelope["origin"], envelope["stream"], envelope["seq"]
+    if sender is not None and sender != origin:
+        raise refuse(403, "origin_mismatch", f"{sender} cannot deliver {origin}'s envelopes.")
+    if origin == config.city_id:
+        raise refuse(403, "own_envelope", "That envelope claims to come from this node.")
+    if config.city_id not in envelope["audience"]:
+        raise refuse(403, "not_addressed", "The envelope is not addressed to this node.")
+
+    peer = session.get(Peer, origin)
+    twinning_request = envelope["type"] == "hrc.twinning.request"
+    if twinning_request and (peer is None or peer.state in ("declined", "ended")):
+        peer = _prepare_requesting_peer(session, envelope, peer, now)
+    elif peer is None:
+        raise refuse(403, "not_twinned", f"{origin} is not twinned with this node.")
+    elif peer.state != "active" and not envelope["type"].startswith("hrc.twinning."):
+        raise refuse(403, "not_twinned", f"{origin} is not an active twin ({peer.state}).")
+
+    _verify(session, envelope, peer, now, http)
+    try:
+        check_created_ts(envelope["created_ts"], keyring.ms(now))
+    except EnvelopeError as exc:
+        raise refuse(422, exc.code or "future_document", str(exc)) from exc
+
+    digest = envelope_sha256(envelope)
+    existing = session.scalar(
+        select(InEnvelope).where(
+            InEnvelope.origin == origin, InEnvelope.stream == stream, InEnvelope.seq == seq
+        )
+    )
+    if existing is not None:
+        if existing.sha256 == digest:
+            return 200  # the same document again (retry, or push after pull): harmless
+        _incident(
+            session,
+            origin,
+            "equivocation",
+            now,
+            seq=seq,
+            stream=stream,
+            stored=existing.sha256,
+            received=digest,
+        )
+        raise refuse(
+            409,
+            "equivocation",
+            f"{origin} sent two different documents with seq {seq} in {stream}.",
+        )
+    last = session.scalar(
+        select(func.max(InEnvelope.seq)).where(
+            InEnvelope.origin == origin, InEnvelope.stream == stream
+        )
+    )
+    if last is not None and seq < last:
+        _incident(session, origin, "rollback", now, seq=seq, stream=stream, last=last)
+        raise refuse(409, "rollback", f"seq {seq} is lower than {last}, already accepted.")
+
+    stored = InEnvelope(
+        origin=origin,
+        stream=stream,
+        seq=seq,
+        type=envelope["type"],
+        key_id=envelope["key_id"],
+        created_ts=envelope["created_ts"],
+        sha256=digest,
+        raw=raw.decode("utf-8"),
+        received_at=now,
+        via=via,
+    )
+    handler = HANDLERS.get(envelope["type"])
+    if handler is None:
+        raise refuse(422, "unknown_type", f"This node does not handle {envelope['type']}.")
+    handler(session, config, envelope, peer, stored, now)
+    return 202
+
+
+def _incident(session: Session, origin: str, kind: str, now: datetime, **detail: Any) -> None:
+    # Recorded in its own savepoint-free insert: the caller's transaction is rolled back on the
+    # refusal, so the incident is written by the blueprint after the rollback (see record_incident).
+    session.info.setdefault("incidents", []).append(
+        {"origin": origin, "kind": kind, "detail": detail, "at": now}
+    )
+
+
+def record_incidents(session: Session, incidents: list[dict[str, Any]]) -> None:
+    for incident in incidents:
+        session.add(FederationIncident(**incident))
+    session.flush()
+
+
+def _prepare_requesting_peer(
+    session: Session, envelope: dict[str, Any], peer: Peer | None, now: datetime
+) -> Peer:
+    keydoc = embedded_key_document(envelope, now)
+    try:
+        payload = TwinningPayloadSchema().load(envelope["payload"])
+    except ValidationError as exc:
+        raise refuse(
+            422, "invalid_payload", f"Twinning request: {exc.normalized_messages()}"
+        ) from exc
+    node = payload["node"]
+    if node["city_id"] != envelope["origin"]:
+        raise refuse(422, "invalid_payload", "The request's node does not match its origin.")
+    if peer is None:
+        peer = Peer(
+            city_id=envelope["origin"],
+            state="new",
+            requested_at=now,
+            failures=0,
+            pulled_seq=0,
+            unavailable=False,
+        )
+        session.add(peer)
+    peer.name, peer.base_url = node["name"], node["base_url"]
+    peer.country, peer.region, peer.role = node.get("country"), node.get("region"), node["role"]
+    for key in list(peer.keys):  # a new request after decline/end re-pins from scratch
+        peer.keys.remove(key)
+    session.flush()
+    keyring.apply_key_document(session, peer, keydoc, now=now, source="pinned", first_contact=True)
+    return peer
+
+
+# --- handlers by envelope type ----------------------------------------------------------------
+
+
+def _store(session: Session, stored: InEnvelope) -> InEnvelope:
+    session.add(stored)
+    session.flush()
+    return stored
+
+
+def handle_summary(
+    session: Session,
+    config: NodeConfig,
+    envelope: dict[str, Any],
+    peer: Peer,
+    stored: InEnvelope,
+    now: datetime,
+) -> None:
+    """A twin's summary: schema, scope, then the envelope and its figures in one go."""
+    if envelope["schema"] != SUMMARY_SCHEMA:
+        raise refuse(422, "unsupported_schema", f"Expected {SUMMARY_SCHEMA}.")
+    try:
+        payload = SummaryPayloadSchema().load(envelope["payload"])
+    except ValidationError as exc:
+        raise refuse(422, "invalid_payload", "The summary does not match hrc.summary/1.") from exc
+    if payload["city"]["city_id"] != peer.city_id:
+        raise refuse(422, "invalid_payload", "The summary is about another city.")
+    if peer.themes is not None:
+        outside = sorted({i["right"] for i in payload["indicators"]} - set(peer.themes))
+        if outside:
+            raise refuse(
+                403, "out_of_scope", f"Themes outside the twinning agreement: {', '.join(outside)}."
+            )
+    period, revision = payload["period"], payload["revision"]
+    duplicate = session.scalar(
+        select(ReceivedSummary).where(
+            ReceivedSummary.origin == peer.city_id,
+            ReceivedSummary.period == period,
+            ReceivedSummary.revision == revision,
+        )
+    )
+    if duplicate is not None:
+        raise refuse(
+            409, "revision_exists", f"{peer.city_id} already sent revision {revision} for {period}."
+        )
+    _store(session, stored)
+    newest = (
+        session.scalar(
+            select(func.max(ReceivedSummary.revision)).where(
+                ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period
+            )
+        )
+        or 0
+    )
+    is_current = revision > newest
+    if is_current:
+        for older in session.scalars(
+            select(ReceivedSummary).where(
+                ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period
+            )
+        ):
+            older.current = False
+    summary = ReceivedSummary(
+        envelope_id=stored.id,
+        origin=peer.city_id,
+        period=period,
+        revision=revision,
+        current=is_current,
+        catalogue_version=payload.get("catalogue_version"),
+        received_at=now,
+    )
+    for indicator in payload["indicators"]:
+        for figure in indicator["results"]:
+            summary.figures.append(
+                ReceivedFigure(
+                    indicator=indicator["code"],
+                    maps_to=indicator.get("maps_to"),
+                    disaggregation_key=disagg.disaggregation_key(figure["disaggregation"]),
+                    value_text=figure["value"]
+                    if isinstance(figure["value"], str)
+                    else ("true" if figure["value"] else "false"),
+                )
+            )
+    session.add(summary)
+    session.flush()
+
+
+def handle_twinning(
+    session: Session,
+    config: NodeConfig,
+    envelope: dict[str, Any],
+    peer: Peer,
+    stored: InEnvelope,
+    now: datetime,
+) -> None:
+    """Requests, answers and endings of a twinning, from the other side."""
+    from node.network import peers as twinning
+
+    try:
+        payload = TwinningPayloadSchema().load(envelope["payload"])
+    except ValidationError as exc:
+        raise refuse(422, "invalid_payload", "The twinning message is malformed.") from exc
+    _store(session, stored)
+    twinning.apply_remote(session, peer, envelope["type"], payload, now)
+
+
+HANDLERS: dict[str, Callable[..., None]] = {SUMMARY_TYPE: handle_summary}
+HANDLERS.update({type_: handle_twinning for type_ in TWINNING_TYPES})

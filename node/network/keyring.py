@@ -1,0 +1,291 @@
+"""Keys: our own (current, old, revoked) and other nodes' (pinned, fetched), and key documents.
+
+Trust rules, in one place:
+- a peer's key is *pinned* when we twin (officials compare fingerprints out of band);
+- a newer key document of a peer is accepted only if it is signed by a key we already trust
+  for that peer (rotation overlap: the new document is co-signed by the old key), and never if
+  its ``seq`` is lower than one we saw (rollback);
+- a revoked key verifies nothing; an old key verifies only documents created before its
+  ``expired_ts``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from federation import keys as fkeys
+from federation.envelope import KeyDocument, OldVerifyKey, build_key_document
+from node.config import NodeConfig
+from node.errors import ConflictError, DomainError, NotFoundError
+from node.network.models import NodeKey, Peer, PeerKey
+
+KEYS_DIR = "keys"
+ROTATION_OVERLAP_MS = 7 * 24 * 3600 * 1000
+KEY_FETCH_MIN_INTERVAL_S = 60.0
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# --- our own keys -------------------------------------------------------------------------------
+
+
+def register_initial_key(session: Session, config: NodeConfig, now: datetime) -> NodeKey:
+    """Record the key ``hrcnet init`` created as our current key (idempotent)."""
+    existing = session.scalar(select(NodeKey).where(NodeKey.state == "current"))
+    if existing is not None:
+        return existing
+    key = fkeys.load_signing_key(config.signing_key_path)
+    row = NodeKey(
+        key_id=key.key_id,
+        public_b64=key.public_b64,
+        file_name=config.signing_key_path.name,
+        state="current",
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+_KEY_CACHE: dict[tuple[str, float], fkeys.SigningKey] = {}
+
+
+def _load(config: NodeConfig, row: NodeKey) -> fkeys.SigningKey:
+    if row.file_name is None:
+        raise DomainError(
+            f"The private key {row.key_id} is no longer on this node.",
+            code="key_unavailable",
+            status=500,
+        )
+    path = config.data_dir / row.file_name
+    cache_key = (str(path), path.stat().st_mtime)
+    if cache_key not in _KEY_CACHE:
+        _KEY_CACHE[cache_key] = fkeys.load_signing_key(path, row.key_id)
+    return _KEY_CACHE[cache_key]
+
+
+@dataclass(frozen=True)
+class Signers:
+    """The key that signs new documents, plus old keys that co-sign during a rotation overlap."""
+
+    primary: fkeys.SigningKey
+    co_signers: tuple[fkeys.SigningKey, ...]
+
+
+def signers(session: Session, config: NodeConfig, now: datetime) -> Signers:
+    """Keys to sign a document created ``now`` with."""
+    current = register_initial_key(session, config, now)
+    overlap = [
+        row
+        for row in session.scalars(select(NodeKey).where(NodeKey.state == "old"))
+        if row.expired_ts is not None and row.expired_ts > ms(now) and row.file_name
+    ]
+    return Signers(_load(config, current), tuple(_load(config, row) for row in overlap))
+
+
+def own_key_document(session: Session, config: NodeConfig, now: datetime) -> dict:
+    """Our self-signed key document (co-signed by an old key during a rotation overlap)."""
+    keys_now = signers(session, config, now)
+    rows = list(session.scalars(select(NodeKey)))
+    old = [
+        OldVerifyKey(r.key_id, fkeys.b64decode_unpadded(r.public_b64), r.expired_ts)
+        for r in rows
+        if r.state == "old" and r.expired_ts is not None
+    ]
+    revoked = {r.key_id: r.revoked_ts for r in rows if r.state == "revoked" and r.revoked_ts}
+    # seq grows with every key change, so a peer can refuse an older document (rollback).
+    seq = len(rows) + len(revoked)
+    return build_key_document(
+        config.city_id,
+        keys_now.primary,
+        old,
+        now_ms=ms(now),
+        seq=seq,
+        co_signing_key=keys_now.co_signers[0] if keys_now.co_signers else None,
+        revoked=revoked,
+    )
+
+
+def rotate(
+    session: Session, config: NodeConfig, now: datetime, overlap_ms: int = ROTATION_OVERLAP_MS
+) -> tuple[str, str]:
+    """Make a new current key; the old one co-signs for ``overlap_ms`` and then only verifies
+    what it signed before. Returns (old key id, new key id)."""
+    current = register_initial_key(session, config, now)
+    new_key = fkeys.generate_signing_key()
+    (config.data_dir / KEYS_DIR).mkdir(mode=0o700, exist_ok=True)
+    file_name = f"{KEYS_DIR}/{new_key.key_id.replace(':', '-')}.pem"
+    fkeys.save_private_key(new_key, config.data_dir / file_name)
+    current.state = "old"
+    current.expired_ts = ms(now) + overlap_ms
+    session.add(
+        NodeKey(
+            key_id=new_key.key_id,
+            public_b64=new_key.public_b64,
+            file_name=file_name,
+            state="current",
+            created_at=now,
+        )
+    )
+    session.flush()
+    return current.key_id, new_key.key_id
+
+
+def revoke(session: Session, config: NodeConfig, key_id: str, now: datetime) -> NodeKey:
+    """Revoke one of our keys: from now on peers let it verify nothing. The private key file
+    is destroyed, so a copy can never sign for us again from this node."""
+    row = session.get(NodeKey, key_id)
+    if row is None:
+        raise NotFoundError(f"This node has no key {key_id}.", code="key_not_found")
+    if row.state == "current":
+        raise ConflictError(
+            "Rotate first: the current key cannot be revoked while it signs.", code="key_is_current"
+        )
+    row.state = "revoked"
+    row.revoked_ts = ms(now)
+    if row.file_name:
+        Path(config.data_dir / row.file_name).unlink(missing_ok=True)
+        row.file_name = None
+    session.flush()
+    return row
+
+
+# --- other nodes' keys ----------------------------------------------------------------------------
+
+
+def peer_public_key(session: Session, origin: str, key_id: str, created_ts: int) -> bytes | None:
+    """The raw public key of ``origin``'s ``key_id`` if it may verify a document created then."""
+    row = session.get(PeerKey, (origin, key_id))
+    if row is None or row.state == "revoked":
+        return None
+    if row.state == "old" and row.expired_ts is not None and created_ts >= row.expired_ts:
+        return None
+    return fkeys.b64decode_unpadded(row.public_b64)
+
+
+def request_key(session: Session, origin: str, key_id: str) -> bytes | None:
+    """Key for a request signature: current keys only (a request is made now)."""
+    row = session.get(PeerKey, (origin, key_id))
+    if row is None or row.state != "current":
+        return None
+    return fkeys.b64decode_unpadded(row.public_b64)
+
+
+class KeyTrustError(DomainError):
+    status = 401
+    code = "untrusted_key_document"
+    title = "Key document not trusted"
+
+
+def apply_key_document(
+    session: Session,
+    peer: Peer,
+    doc: KeyDocument,
+    *,
+    now: datetime,
+    source: str,
+    first_contact: bool = False,
+) -> list[str]:
+    """Update ``peer``'s keys from a verified key document; return the key ids that are new.
+
+    Outside first contact, the document must be signed by a key we already trust for this peer.
+    """
+    known = {k.key_id: k for k in peer.keys}
+    if not first_contact:
+        trusted = [
+            kid
+            for kid in doc.signed_by
+            if kid in known
+            and known[kid].state != "revoked"
+            and (known[kid].state == "current" or (known[kid].expired_ts or 0) > doc.created_ts)
+        ]
+        if not trusted:
+            raise KeyTrustError(
+                f"{peer.city_id}'s new key document is not signed by a key we trust; "
+                "an official must re-pin the key."
+            )
+        last_seq = max((k.keydoc_seq or 0 for k in peer.keys), default=0)
+        if doc.seq < last_seq:
+            raise KeyTrustError(
+                f"{peer.city_id} sent an older key document (rollback).",
+                code="key_document_rollback",
+            )
+    added: list[str] = []
+    for key_id, raw in doc.verify_keys.items():
+        row = known.get(key_id)
+        if row is None:
+            row = PeerKey(
+                city_id=peer.city_id,
+                key_id=key_id,
+                public_b64=fkeys.b64encode_unpadded(raw),
+                state="current",
+                source=source,
+                first_seen=now,
+            )
+            peer.keys.append(row)
+            added.append(key_id)
+        elif row.state != "revoked":
+            row.state = "current"
+        row.keydoc_seq = doc.seq
+    for key_id, old in doc.old_verify_keys.items():
+        row = known.get(key_id)
+        if row is None:
+            row = PeerKey(
+                city_id=peer.city_id,
+                key_id=key_id,
+                public_b64=fkeys.b64encode_unpadded(old.public_raw),
+                state="old",
+                source=source,
+                first_seen=now,
+            )
+            peer.keys.append(row)
+        if row.state != "revoked":
+            row.state, row.expired_ts = "old", old.expired_ts
+        row.keydoc_seq = doc.seq
+    for key_id, revoked_ts in doc.revoked.items():
+        row = known.get(key_id)
+        if row is not None:
+            row.state, row.revoked_ts = "revoked", revoked_ts
+    session.flush()
+    return added
+
+
+def fingerprints(peer: Peer) -> list[dict[str, str]]:
+    """Key ids and human-readable fingerprints, for officials to compare out of band."""
+    return [
+        {
+            "key_id": k.key_id,
+            "state": k.state,
+            "source": k.source,
+            "fingerprint": fkeys.fingerprint_display(fkeys.b64decode_unpadded(k.public_b64)),
+        }
+        for k in sorted(peer.keys, key=lambda k: (k.state != "current", k.key_id))
+    ]
+
+
+class FetchGate:
+    """At most one key-document fetch per origin per minute, process-wide (no fetch storms)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+
+    def allow(self, origin: str) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last.get(origin, -KEY_FETCH_MIN_INTERVAL_S) < KEY_FETCH_MIN_INTERVAL_S:
+                return False
+            self._last[origin] = now
+            return True
+
+
+FETCH_GATE = FetchGate()

@@ -1,0 +1,226 @@
+"""Our summaries: built from validated results, small cells suppressed, signed, queued.
+
+A summary is built per *scope*: twins that share the same themes get the same envelope; a
+twin sees only the themes of its agreement, since nothing else may leave the node. A correction
+is simply a new publication for the same period: its ``revision`` is one higher, and twins keep
+the history while showing the newest as current.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from node.config import NodeConfig
+from node.errors import InvalidInputError
+from node.models import Indicator, Result
+from node.network import outbox, peers
+from node.network.models import OutEnvelope, ReceivedSummary
+from node.permissions import Actor, require
+from node.services import catalogue, monitoring
+from schemas.periods import parse_period
+from schemas.summary import SUMMARY_SCHEMA, SUMMARY_STREAM, SUMMARY_TYPE
+
+COUNT_UNIT_HINTS = ("COUNT", "PERSONS", "PEOPLE", "CASES", "VICTIMS", "HOUSEHOLDS", "N")
+
+
+def _is_count_unit(unit_code: str) -> bool:
+    code = unit_code.upper()
+    return code in COUNT_UNIT_HINTS or code.startswith(("N_", "COUNT_", "NUM_"))
+
+
+def suppress(row: Result, unit_code: str, threshold: int) -> bool:
+    """Whether a figure is a small cell that must not leave the node.
+
+    Totals always travel (they describe the whole city). A breakdown is suppressed when it
+    rests on fewer than ``threshold`` people or cases: known from ``cases``, or from the value
+    itself when the indicator counts people.
+    """
+    if threshold <= 0 or not row.disaggregation_key:
+        return False
+    if row.cases is not None:
+        return row.cases < threshold
+    if _is_count_unit(unit_code) and row.value_text not in ("true", "false"):
+        return abs(Decimal(row.value_text)) < threshold
+    return False
+
+
+def build_payload(
+    session: Session,
+    config: NodeConfig,
+    period: str,
+    themes: list[str] | None,
+    revision: int,
+    supersedes: str | None,
+) -> dict[str, Any]:
+    """The ``hrc.summary/1`` payload for ``period`` restricted to ``themes`` (None = all)."""
+    rows = list(
+        session.scalars(
+            select(Result)
+            .where(Result.period == period, Result.status.in_(("validated", "published")))
+            .order_by(Result.indicator_code, Result.disaggregation_key)
+        )
+    )
+    by_indicator: dict[str, list[Result]] = defaultdict(list)
+    for row in rows:
+        by_indicator[row.indicator_code].append(row)
+    targets = {
+        (t.indicator_code, t.disaggregation_key): t for t in monitoring.list_targets(session)
+    }
+    suppressed = 0
+    indicators = []
+    for code in sorted(by_indicator):
+        indicator = session.get(Indicator, code)
+        assert indicator is not None
+        if themes is not None and indicator.right not in themes:
+            continue
+        figures = []
+        for row in by_indicator[code]:
+            if suppress(row, indicator.unit_code, config.small_cell_threshold):
+                suppressed += 1
+                continue
+            figures.append(
+                {
+                    "disaggregation": dict(row.disaggregation or {}),
+                    "value": row.value if isinstance(row.value, bool) else row.value_text,
+                    "status": row.status,
+                }
+            )
+        target = targets.get((code, ""))
+        indicators.append(
+            {
+                "code": code,
+                "name": indicator.name,
+                "right": indicator.right,
+                "type": indicator.type,
+                "value_type": indicator.value_type,
+                "unit": {"code": indicator.unit_code, "label": indicator.unit_label},
+                "direction": indicator.direction,
+                "core": indicator.core,
+                "maps_to": indicator.maps_to,
+                "results": figures,
+                "baseline": _point(target.baseline_period, target.baseline_value)
+                if target
+                else None,
+                "target": _point(target.target_period, target.target_value) if target else None,
+            }
+        )
+    return {
+        "city": {
+            "city_id": config.city_id,
+            "name": config.name,
+            "country": config.country,
+            "region": config.region,
+        },
+        "period": period,
+        "revision": revision,
+        "supersedes": supersedes,
+        "catalogue_version": catalogue.view(session).version,
+        "themes": themes,
+        "suppressed_cells": suppressed,
+        "small_cell_threshold": config.small_cell_threshold,
+        "indicators": indicators,
+    }
+
+
+def _point(period: str | None, value: str | None) -> dict[str, Any] | None:
+    if period is None or value is None:
+        return None
+    return {"period": period, "value": value == "true" if value in ("true", "false") else value}
+
+
+def publish_summary(
+    session: Session, config: NodeConfig, period: str, *, user: Actor | None, now: datetime
+) -> list[OutEnvelope]:
+    """Build, sign and queue our summary of ``period`` for every twin (one envelope per scope)."""
+    require(user, "summaries.publish")
+    period = str(parse_period(period))
+    has_figures = session.scalar(
+        select(func.count())
+        .select_from(Result)
+        .where(Result.period == period, Result.status.in_(("validated", "published")))
+    )
+    if not has_figures:
+        raise InvalidInputError(
+            f"There are no validated results for {period} to publish.",
+            code="nothing_to_publish",
+            errors={"period": ["no validated results"]},
+        )
+    revision = (
+        session.scalar(
+            select(func.max(OutEnvelope.revision)).where(
+                OutEnvelope.stream == SUMMARY_STREAM, OutEnvelope.period == period
+            )
+        )
+        or 0
+    ) + 1
+    scopes: dict[tuple[str, ...] | None, list[str]] = defaultdict(list)
+    for twin in peers.active_twins(session):
+        scopes[tuple(twin.themes) if twin.themes is not None else None].append(twin.city_id)
+    if not scopes:
+        scopes[None] = []  # no twin yet: the summary is still signed and kept as our record
+    published = []
+    for scope, audience in sorted(scopes.items(), key=lambda kv: str(kv[0])):
+        previous = session.scalar(
+            select(OutEnvelope)
+            .where(
+                OutEnvelope.stream == SUMMARY_STREAM,
+                OutEnvelope.period == period,
+                OutEnvelope.superseded.is_(False),
+            )
+            .order_by(OutEnvelope.seq.desc())
+            .limit(1)
+        )
+        themes = list(scope) if scope is not None else None
+        payload = build_payload(
+            session, config, period, themes, revision, previous.sha256 if previous else None
+        )
+        envelope = outbox.sign_and_store(
+            session,
+            config,
+            type_=SUMMARY_TYPE,
+            schema=SUMMARY_SCHEMA,
+            stream=SUMMARY_STREAM,
+            payload=payload,
+            audience=sorted(audience),
+            now=now,
+            period=period,
+            revision=revision,
+        )
+        outbox.queue(session, envelope, sorted(audience), now)
+        published.append(envelope)
+    for older in session.scalars(
+        select(OutEnvelope).where(
+            OutEnvelope.stream == SUMMARY_STREAM,
+            OutEnvelope.period == period,
+            OutEnvelope.revision < revision,
+        )
+    ):
+        older.superseded = True
+    session.flush()
+    return published
+
+
+def own_summaries(session: Session) -> list[OutEnvelope]:
+    return list(
+        session.scalars(
+            select(OutEnvelope)
+            .where(OutEnvelope.stream == SUMMARY_STREAM)
+            .order_by(OutEnvelope.seq)
+        )
+    )
+
+
+def received(session: Session, city_id: str) -> list[ReceivedSummary]:
+    return list(
+        session.scalars(
+            select(ReceivedSummary)
+            .where(ReceivedSummary.origin == city_id)
+            .order_by(ReceivedSummary.period, ReceivedSummary.revision)
+        )
+    )

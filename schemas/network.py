@@ -1,0 +1,118 @@
+"""The local API's view of the network: peers, summaries, federation status."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from schemas.fields import PeriodString
+
+
+class PeerRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    url = fields.Url(
+        required=True,
+        require_tld=False,
+        schemes={"http", "https"},
+        metadata={"example": "https://monitor.padova.example"},
+    )
+    themes = fields.List(
+        fields.String(validate=validate.Length(1, 300)),
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=100),
+        metadata={"description": "rights shared; omitted = every theme"},
+    )
+
+
+class PeerAnswerSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    themes = fields.List(
+        fields.String(validate=validate.Length(1, 300)),
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=100),
+    )
+
+
+class PeerKeySchema(Schema):
+    key_id = fields.String()
+    state = fields.String()
+    source = fields.String()
+    fingerprint = fields.String()
+
+
+class PeerSchema(Schema):
+    city_id = fields.String()
+    name = fields.String()
+    base_url = fields.String()
+    country = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    role = fields.String()
+    state = fields.String(
+        metadata={"description": "requested | pending | active | declined | ended"}
+    )
+    themes = fields.List(fields.String(), allow_none=True)
+    requested_at = fields.DateTime()
+    answered_at = fields.DateTime(allow_none=True)
+    keys = fields.List(fields.Nested(PeerKeySchema))
+
+
+class PublishSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    period = PeriodString(required=True, metadata={"example": "2025"})
+
+
+class DeliverySchema(Schema):
+    destination = fields.String()
+    state = fields.String()
+    attempts = fields.Integer()
+    last_status = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class OwnSummarySchema(Schema):
+    period = fields.String()
+    revision = fields.Integer()
+    seq = fields.Integer()
+    created_ts = fields.Integer()
+    audience = fields.List(fields.String())
+    superseded = fields.Boolean()
+    envelope_sha256 = fields.String()
+    deliveries = fields.List(fields.Nested(DeliverySchema))
+
+
+class ReceivedSummarySchema(Schema):
+    period = fields.String()
+    revision = fields.Integer()
+    seq = fields.Integer()
+    current = fields.Boolean()
+    envelope_sha256 = fields.String(metadata={"description": "hex sha256 of the signed bytes"})
+    envelope = fields.Dict(metadata={"description": "the envelope exactly as received"})
+    received_at = fields.DateTime()
+    via = fields.String()
+    verified = fields.Boolean()
+
+
+class PeerStatusSchema(Schema):
+    city_id = fields.String()
+    state = fields.String()
+    last_success_at = fields.DateTime(allow_none=True)
+    failures = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    queue_length = fields.Integer()
+    dead_letters = fields.Integer()
+    unavailable = fields.Boolean()
+    last_error = fields.String(allow_none=True)
+
+
+class FederationStatusSchema(Schema):
+    city_id = fields.String()
+    key_id = fields.String()
+    items = fields.List(fields.Nested(PeerStatusSchema))
+    dead_letters = fields.List(fields.Nested(DeliverySchema))
