@@ -147,6 +147,83 @@ def _pointer(path: str, token: str | int) -> str:
     return f"{path}/{escaped}"
 
 
+INVALID, FAST_JCS, REFERENCE_JCS = 0, 1, 2
+
+
+def _scan_tree(
+    value: Any, max_depth: int, forbid_floats: bool, check_int_range: bool = True
+) -> int:
+    """Fast check of the rules of :func:`_validate_tree`, building no paths.
+
+    Returns ``INVALID`` (let the slow walker word the error), ``FAST_JCS`` (no floats and no
+    object key beyond U+FFFF: the C json encoder with sorted keys writes exactly RFC 8785), or
+    ``REFERENCE_JCS`` (valid, but only the ``rfc8785`` package may serialise it).
+
+    Signing and verifying walk every node of a document; building a JSON pointer for each node
+    cost more than the signature itself.
+    """
+    result = FAST_JCS
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _SURROGATE.search(item):
+                return INVALID
+        elif kind is int:
+            if check_int_range and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return INVALID
+        elif kind is dict:
+            if depth >= max_depth:
+                return INVALID
+            for key, child in item.items():
+                if type(key) is not str:
+                    return INVALID
+                if not key.isascii():
+                    if _SURROGATE.search(key):
+                        return INVALID
+                    if max(key) > "\uffff":
+                        # JCS sorts keys by UTF-16 code units, Python by code points: they differ
+                        # only for characters beyond the BMP.
+                        result = REFERENCE_JCS
+                stack.append((child, depth + 1))
+        elif kind is list:
+            if depth >= max_depth:
+                return INVALID
+            stack.extend((child, depth + 1) for child in item)
+        elif item is None or kind is bool:
+            continue
+        elif kind is float:
+            if forbid_floats or not math.isfinite(item):
+                return INVALID
+            result = REFERENCE_JCS  # ECMAScript number formatting: only the reference does it
+        else:
+            return INVALID  # subclasses and other types: the slow walker decides
+    return result
+
+
+def _tree_is_valid(
+    value: Any, max_depth: int, forbid_floats: bool, check_int_range: bool = True
+) -> bool:
+    return _scan_tree(value, max_depth, forbid_floats, check_int_range) != INVALID
+
+
+def fast_canonical_bytes(obj: Any) -> bytes:
+    """RFC 8785 for documents without floats and without astral-plane keys (caller checked).
+
+    With ``ensure_ascii=False`` Python escapes exactly what JCS escapes (``"``, ``\\``, and
+    control characters, as ``\\b \\t \\n \\f \\r`` or lowercase ``\\u00xx``), integers
+    print the same, and BMP keys sort identically by code point and by UTF-16 unit. Property
+    tests check it byte for byte against the ``rfc8785`` package.
+    """
+    return _FAST_ENCODER.encode(obj).encode("utf-8")
+
+
+_FAST_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
 def _validate_tree(
     value: Any,
     *,
@@ -251,9 +328,15 @@ def loads_strict(
     except ValueError as exc:
         # e.g. an integer literal longer than sys.get_int_max_str_digits().
         raise InvalidJSONError(f"invalid JSON number: {str(exc)[:120]}") from None
-    _validate_tree(
-        value, path="", depth=0, max_depth=max_depth, forbid_floats=False, check_int_range=False
-    )
+    if not _tree_is_valid(value, max_depth, forbid_floats=False, check_int_range=False):
+        _validate_tree(
+            value,
+            path="",
+            depth=0,
+            max_depth=max_depth,
+            forbid_floats=False,
+            check_int_range=False,
+        )
     return value
 
 
@@ -264,6 +347,8 @@ def check_payload_rules(obj: Any, *, max_depth: int = MAX_NESTING_DEPTH) -> None
     JSON types (dict with str keys, list, str, int, bool, None), no lone surrogates, bounded
     nesting. Raises a :class:`CanonicalJSONError` subclass on the first violation.
     """
+    if _tree_is_valid(obj, max_depth, forbid_floats=True):
+        return
     _validate_tree(
         obj, path="", depth=0, max_depth=max_depth, forbid_floats=True, check_int_range=True
     )
@@ -282,14 +367,18 @@ def canonical_bytes(obj: Any) -> bytes:
     Floats are allowed here (JCS defines their form) but must be finite; integers must lie
     within ±(2**53-1) as JCS requires. Raises :class:`CanonicalJSONError` subclasses only.
     """
-    _validate_tree(
-        obj,
-        path="",
-        depth=0,
-        max_depth=MAX_NESTING_DEPTH,
-        forbid_floats=False,
-        check_int_range=True,
-    )
+    verdict = _scan_tree(obj, MAX_NESTING_DEPTH, forbid_floats=False)
+    if verdict == FAST_JCS:
+        return fast_canonical_bytes(obj)
+    if verdict == INVALID:
+        _validate_tree(
+            obj,
+            path="",
+            depth=0,
+            max_depth=MAX_NESTING_DEPTH,
+            forbid_floats=False,
+            check_int_range=True,
+        )
     try:
         return rfc8785.dumps(obj)
     except rfc8785.IntegerDomainError as exc:

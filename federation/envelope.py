@@ -263,10 +263,14 @@ def sign_envelope(envelope: Mapping[str, Any], origin: str, key: SigningKey) -> 
     if not is_valid_origin(origin):
         raise EnvelopeError(f"signer {origin!r} is not a valid city id", "invalid_field")
     validate_envelope(envelope)
-    signed = copy.deepcopy(dict(envelope))
+    # Copy only what signing changes (the signatures); the payload is shared, never mutated.
+    # A deep copy of a large summary cost more than the Ed25519 signature itself.
+    signed = dict(envelope)
+    signed["signatures"] = {
+        signer: dict(by_key) for signer, by_key in (envelope.get("signatures") or {}).items()
+    }
     signature = key.sign(envelope_signing_bytes(signed))
-    signatures = signed.setdefault("signatures", {})
-    signatures.setdefault(origin, {})[key.key_id] = b64encode_unpadded(signature)
+    signed["signatures"].setdefault(origin, {})[key.key_id] = b64encode_unpadded(signature)
     return signed
 
 

@@ -276,7 +276,7 @@ def import_command(
         )
     click.echo(
         f"Imported {report.imported} results from {file.name} "
-        f"({report.skipped} rows without a value skipped)."
+        f"({report.skipped} rows skipped: no value, or a repeated total)."
     )
 
 

@@ -67,5 +67,8 @@ def serve(data_dir: Path, *, host: str, port: int, workers: int = 2) -> None:
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": f"hrcnet:{data_dir.name}",
+        # gunicorn's control socket defaults to one path per user: several nodes on a machine
+        # would replace each other's. Nodes are managed by signals and `hrcnet`, not gunicornc.
+        "control_socket_disable": True,
     }
     NodeServer(data_dir.resolve(), options).run()

@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from schemas.fields import Code, DecimalString, PeriodString, format_decimal, parse_decimal
 
 RESULT_STATUSES = ("draft", "validated", "published")
-MAX_ID = 2**63 - 1  # database integer keys are 64-bit
+MAX_ID = 2**31 - 1  # row ids are INTEGER (32-bit) on PostgreSQL
 EVIDENCE_KINDS = ("cso_report", "community_report", "survey", "complaint_data", "media", "other")
 
 

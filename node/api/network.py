@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import InvalidInputError
-from node.network import keyring, peers, summaries
+from node.network import inbox, keyring, peers, summaries
 from node.network.models import OutboxItem, Peer
 from node.permissions import require
 from node.runtime import db_session, now, runtime
@@ -141,7 +141,7 @@ class PeerSummaries(MethodView):
                     "envelope": json.loads(s.envelope.raw),
                     "received_at": s.received_at,
                     "via": s.envelope.via,
-                    "verified": True,
+                    "verified": inbox.still_verifies(session, s.envelope.raw),
                 }
                 for s in summaries.received(session, city_id)
             ]

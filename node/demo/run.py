@@ -92,7 +92,8 @@ def build_demo_node(data_dir: Path, port: int, report: Report) -> str:
             report.check(
                 f"imported {csv_path.name}",
                 outcome.imported > 0,
-                f"{outcome.imported} results, {outcome.skipped} empty rows skipped",
+                f"{outcome.imported} results, {outcome.skipped} rows skipped "
+                "(no value, or a repeated total)",
             )
         with session_scope(sessions) as session:
             _set_baselines(session, report)

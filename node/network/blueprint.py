@@ -78,7 +78,14 @@ def _verify_request(
     def lookup(origin: str, key_id: str) -> bytes | None:
         if embedded_key is not None and (origin, key_id) in embedded_key:
             return embedded_key[(origin, key_id)]
-        return keyring.request_key(session, origin, key_id)
+        key = keyring.request_key(session, origin, key_id)
+        peer = session.get(Peer, origin) if key is None else None
+        if peer is not None and peer.state in ("active", "requested", "pending"):
+            # A known peer signing with a key we have not seen (it rotated): read its key
+            # document once (deduplicated per origin), then look again.
+            inbox.fetch_keys_once(session, peer, now(), runtime().http_session)
+            key = keyring.request_key(session, origin, key_id)
+        return key
 
     return httpsig.verify_request(
         request.method, _target_uri(), request.headers, body, lookup, int(now().timestamp())

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from federation.canonical import CanonicalJSONError, check_payload_rules, loads_strict
@@ -94,7 +94,7 @@ def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ign
         ) from exc
 
 
-def _fetch_keys_once(
+def fetch_keys_once(
     session: Session, peer: Peer, now: datetime, http: Callable[[], requests.Session]
 ) -> None:
     """Unknown key id: fetch the origin's key document once (deduplicated per origin)."""
@@ -123,7 +123,7 @@ def _verify(
         return keyring.peer_public_key(session, origin, kid, created_ts)
 
     if lookup(origin, key_id, envelope["created_ts"]) is None and http is not None:
-        _fetch_keys_once(session, peer, now, http)
+        fetch_keys_once(session, peer, now, http)
     if lookup(origin, key_id, envelope["created_ts"]) is None:
         raise refuse(
             401,
@@ -229,6 +229,35 @@ def ingest_envelope(
     return 202
 
 
+def still_verifies(session: Session, raw: str) -> bool:
+    """Whether a stored envelope verifies with the keys we trust *now* (revocation applies)."""
+    try:
+        envelope = loads_strict(raw)
+        origin = envelope["origin"]
+        verify_envelope(
+            envelope,
+            lambda signer, kid, ts: (
+                keyring.peer_public_key(session, origin, kid, ts) if signer == origin else None
+            ),
+        )
+    except (CanonicalJSONError, EnvelopeError, KeyError, TypeError):
+        return False
+    return True
+
+
+def refresh_keys(
+    session: Session, peer: Peer, now: datetime, http: Callable[[], requests.Session]
+) -> str | None:
+    """Re-read a twin's key document (rotations, revocations); None when it went well."""
+    try:
+        document = fetch_json(http(), f"{peer.base_url}/federation/v1/keys")
+        keydoc = verify_key_document(document, peer.city_id, keyring.ms(now))
+        keyring.apply_key_document(session, peer, keydoc, now=now, source="key_document")
+    except (ValueError, KeyDocumentError, SignatureError, keyring.KeyTrustError) as exc:
+        return str(exc)
+    return None
+
+
 def _incident(session: Session, origin: str, kind: str, now: datetime, **detail: Any) -> None:
     # Recorded in its own savepoint-free insert: the caller's transaction is rolled back on the
     # refusal, so the incident is written by the blueprint after the rollback (see record_incident).
@@ -330,12 +359,13 @@ def handle_summary(
     )
     is_current = revision > newest
     if is_current:
-        for older in session.scalars(
-            select(ReceivedSummary).where(
-                ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period
-            )
-        ):
-            older.current = False
+        # One UPDATE: loading older revisions (and their figures) made ingest slower with
+        # every correction.
+        session.execute(
+            update(ReceivedSummary)
+            .where(ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period)
+            .values(current=False)
+        )
     summary = ReceivedSummary(
         envelope_id=stored.id,
         origin=peer.city_id,

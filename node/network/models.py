@@ -163,9 +163,7 @@ class ReceivedSummary(Base):
     catalogue_version: Mapped[str | None] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     envelope: Mapped[InEnvelope] = relationship(lazy="joined")
-    figures: Mapped[list[ReceivedFigure]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    figures: Mapped[list[ReceivedFigure]] = relationship(cascade="all, delete-orphan")
 
 
 class ReceivedFigure(Base):

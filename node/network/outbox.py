@@ -299,6 +299,12 @@ def pull_from(node: NodeRuntime, city_id: str) -> tuple[int, str | None]:
     from node.network import inbox
 
     accepted = 0
+    with session_scope(node.sessions) as session:
+        peer = session.get(Peer, city_id)
+        if peer is not None and peer.state == "active":
+            problem = inbox.refresh_keys(session, peer, node.now(), node.http_session)
+            if problem:
+                log.warning("keys of %s not refreshed: %s", city_id, problem)
     for _page in range(50):  # bounded: at most 50 pages per run
         with session_scope(node.sessions) as session:
             peer = session.get(Peer, city_id)

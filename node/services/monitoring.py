@@ -130,8 +130,8 @@ def add_evidence(
 
 def publish_evidence(session: Session, evidence_id: int, *, user: User | None) -> Evidence:
     require(user, "evidence.publish")
-    # Ids beyond 64 bits cannot exist; asking the database would overflow its integer type.
-    row = session.get(Evidence, evidence_id) if 0 < evidence_id < 2**63 else None
+    # Ids beyond 32 bits cannot exist (INTEGER keys); asking the database would overflow.
+    row = session.get(Evidence, evidence_id) if 0 < evidence_id < 2**31 else None
     if row is None:
         raise NotFoundError(f"No evidence with id {evidence_id}.", code="evidence_not_found")
     row.status = "published"
@@ -266,6 +266,18 @@ def progress(
     keys_by_indicator: dict[str, set[str]] = defaultdict(set)
     for code, key in [*latest, *targets]:
         keys_by_indicator[code].add(key)
+    # A breakdown without its own baseline is compared with its figure in the total's baseline
+    # period, so an official sees whether every group moved, not only the average.
+    baseline_rows: dict[tuple[str, str], Result] = {}
+    baseline_periods = {
+        (code, t.baseline_period)
+        for (code, key), t in targets.items()
+        if key == "" and t.baseline_period
+    }
+    if baseline_periods:
+        for row in session.scalars(select(Result).where(Result.status.in_(statuses))):
+            if (row.indicator_code, row.period) in baseline_periods:
+                baseline_rows[(row.indicator_code, row.disaggregation_key)] = row
     out = []
     indicators = (
         [catalogue.get_indicator(session, indicator)]
@@ -277,10 +289,14 @@ def progress(
         for key in sorted(keys_by_indicator.get(ind.code, {""}) | {""}):
             row = latest.get((ind.code, key))
             tgt = targets.get((ind.code, key))
+            baseline = _point(tgt.baseline_period, _value(tgt.baseline_value)) if tgt else None
+            implied = baseline_rows.get((ind.code, key))
+            if baseline is None and key and implied is not None:
+                baseline = _point(implied.period, implied.value)
             a = assess(
                 ind.direction,
                 _point(row.period, row.value) if row else None,
-                _point(tgt.baseline_period, _value(tgt.baseline_value)) if tgt else None,
+                baseline,
                 _point(tgt.target_period, _value(tgt.target_value)) if tgt else None,
             )
             entries.append({"disaggregation": disagg.parse_key(key), **_assessment_to_wire(a)})

@@ -16,6 +16,7 @@ from node.permissions import allowed
 from node.runtime import db_session, now, runtime
 from node.services import catalogue, exchange, monitoring, results, users
 from node.web.forms import EntryForm, ImportForm, LoginForm
+from schemas.periods import parse_period
 
 bp = Blueprint("web", __name__)
 
@@ -75,19 +76,31 @@ def logout() -> Any:
     return redirect(url_for("web.dashboard"))
 
 
+TYPE_ORDER = {"outcome": 0, "process": 1, "structural": 2}
+
+
 @bp.get("/")
 def dashboard() -> Any:
     session = db_session()
     public = not allowed(page_user(), "results.read_unpublished")
     rows = monitoring.progress(session, published_only=public)
     type_filter = request.args.get("type")
-    if type_filter in ("structural", "process", "outcome"):
+    if type_filter in TYPE_ORDER:
         rows = [r for r in rows if r["type"] == type_filter]
+    # Outcomes first (how people actually enjoy their rights), then process, then structure.
+    rows.sort(key=lambda r: (TYPE_ORDER.get(r["type"], 9), r["indicator"]))
+    with_data = [r for r in rows if r["status"] != "no_data"]
+    without_data = [r for r in rows if r["status"] == "no_data"]
     counts: dict[str, int] = {}
-    for row in rows:
+    for row in with_data:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     return render_template(
-        "dashboard.html", rows=rows, counts=counts, public=public, type_filter=type_filter
+        "dashboard.html",
+        rows=with_data,
+        without_data=without_data,
+        counts=counts,
+        public=public,
+        type_filter=type_filter,
     )
 
 
@@ -111,11 +124,23 @@ def indicator_page(code: str) -> Any:
         session, indicator=code, published_only=public, limit=2000
     )
     progress = monitoring.progress(session, published_only=public, indicator=code)[0]
+    # Breakdown × period: the layout officials read statistical tables in.
+    periods = sorted({f.period for f in figures}, key=lambda p: parse_period(p).sort_key)
+    table: dict[str, dict[str, Any]] = {}
+    for figure in sorted(figures, key=lambda f: (f.disaggregation_key != "", f.disaggregation_key)):
+        line = table.setdefault(
+            figure.disaggregation_key, {"breakdown": figure.disaggregation, "cells": {}}
+        )
+        line["cells"][figure.period] = figure
+    sources = sorted({f.source for f in figures if f.source})
     return render_template(
         "indicator.html",
         indicator=indicator,
         figures=figures,
         progress=progress,
+        periods=periods,
+        table=list(table.values()),
+        sources=sources,
         targets=[monitoring.target_to_wire(t) for t in monitoring.list_targets(session, code)],
         evidence=monitoring.list_evidence(session, indicator=code, published_only=public),
         budget=[monitoring.budget_to_wire(b) for b in monitoring.list_budget_lines(session, code)],

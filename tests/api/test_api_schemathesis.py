@@ -28,8 +28,13 @@ CHECKS = [
 def property_test(operation: Any, headers: dict[str, str]) -> Callable[[], None]:
     """A hypothesis test that calls one operation with generated requests and checks answers."""
 
-    @settings(max_examples=25, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy())
     def exercise(case: Any) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
@@ -38,8 +43,9 @@ def property_test(operation: Any, headers: dict[str, str]) -> Callable[[], None]
 
 
 @pytest.mark.parametrize("as_official", [False, True], ids=["anonymous", "official"])
-def test_api_conforms_to_its_openapi_document(app: Flask, official: Caller,
-                                              as_official: bool) -> None:
+def test_api_conforms_to_its_openapi_document(
+    app: Flask, official: Caller, as_official: bool
+) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     headers = official.headers if as_official else {}
     failures: list[str] = []

@@ -203,3 +203,11 @@ def record(node: Node, period: str, values: dict[str, str], status: str = "valid
 
 def load_key(node: Node) -> SigningKey:
     return load_signing_key(node.data_dir / "signing_key.pem")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fetch_gate() -> None:
+    """The once-a-minute key fetch gate is process-wide; every test starts with it open."""
+    from node.network import keyring
+
+    keyring.FETCH_GATE._last.clear()

@@ -278,3 +278,45 @@ def test_loads_strict_on_json_like_text_raises_only_its_errors(fragments: list[s
             continue
         with contextlib.suppress(CanonicalJSONError):
             canonical_bytes(value)
+
+
+# --- the fast serializer is byte-identical to the reference ------------------------------------
+
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1),
+    st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=20),
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=6),
+        st.dictionaries(
+            st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=8),
+            children,
+            max_size=6,
+        ),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_json_values)
+def test_fast_canonical_form_is_byte_identical_to_rfc8785(value: object) -> None:
+    import rfc8785
+
+    from federation.canonical import canonical_bytes
+
+    assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize("key", ["\U0001f600", "\ue000", "a\U00010000", "\uffff"])
+def test_astral_keys_sort_by_utf16_like_jcs(key: str) -> None:
+    import rfc8785
+
+    from federation.canonical import canonical_bytes
+
+    document = {key: 1, "\ue000b": 2, "\U00010000": 3, "z": 4}
+    assert canonical_bytes(document) == rfc8785.dumps(document)

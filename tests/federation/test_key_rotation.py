@@ -1,0 +1,71 @@
+"""Key rotation end to end: old summaries still verify, new ones use the new key, revoked keys
+verify nothing."""
+
+from __future__ import annotations
+
+from federation.canonical import canonical_bytes
+from node.db import session_scope
+from node.network import keyring
+from tests.federation.conftest import Node, record, twin
+from tests.federation.test_inbox_refusals import envelope, post
+
+
+def rotate(node: Node) -> tuple[str, str]:
+    with session_scope(node.runtime.sessions) as session:
+        return keyring.rotate(session, node.runtime.config, node.clock())
+
+
+def revoke(node: Node, key_id: str) -> None:
+    with session_scope(node.runtime.sessions) as session:
+        keyring.revoke(session, node.runtime.config, key_id, node.clock())
+
+
+def summaries(node: Node, origin: str) -> list[dict]:
+    return node.api("GET", f"/peers/{origin}/summaries").get_json()["items"]
+
+
+def test_rotation_then_revocation(network) -> None:
+    gent, padova = network("be-gent", "it-padova")
+    twin(gent, padova)
+    old_key = gent.key
+    record(gent, "2025", {"HRC-HOU-01": "10"})
+    gent.api("POST", "/summaries", {"period": "2025"})
+    gent.deliver()
+
+    old_id, new_id = rotate(gent)
+    assert old_id == old_key.key_id and gent.key.key_id == new_id != old_id
+    keydoc = gent.app.test_client().get("/federation/v1/keys").get_json()
+    assert set(keydoc["payload"]["verify_keys"]) == {new_id}
+    assert old_id in keydoc["payload"]["old_verify_keys"]
+    assert set(keydoc["signatures"]["be-gent"]) == {old_id, new_id}  # co-signed in the overlap
+
+    gent.clock.advance(minutes=5)
+    record(gent, "2025", {"HRC-HOU-01": "11"})
+    gent.api("POST", "/summaries", {"period": "2025"})
+    assert gent.deliver().delivered == 1  # Padova fetched the new key, trusted via the old one
+    items = summaries(padova, "be-gent")
+    assert [i["envelope"]["key_id"] for i in items] == [old_id, new_id]
+    assert all(i["verified"] for i in items)
+    assert set(items[1]["envelope"]["signatures"]["be-gent"]) == {old_id, new_id}
+
+    # After the overlap the old key is revoked: what it signed no longer verifies at Padova.
+    gent.clock.advance(days=8)
+    revoke(gent, old_id)
+    assert padova.pull()["be-gent"][1] is None  # the pull refreshes Gent's key document
+    items = summaries(padova, "be-gent")
+    # rev 1 (old key only) no longer verifies; rev 2 still does through the new key.
+    assert [i["verified"] for i in items] == [False, True]
+    # A new document signed with the revoked key is refused.
+    forged = envelope(gent, padova, 9_000, key=old_key)
+    response = post(gent, padova, canonical_bytes(forged))
+    assert response.status_code == 401
+
+
+def test_revoking_the_current_key_is_refused(network) -> None:
+    [gent] = network("be-gent")
+    import pytest
+
+    from node.errors import ConflictError
+
+    with pytest.raises(ConflictError):
+        revoke(gent, gent.key.key_id)
