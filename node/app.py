@@ -18,6 +18,7 @@ from node.db import make_engine, make_sessionmaker
 from node.runtime import NodeRuntime, db_session, utcnow
 
 SUPPORTED_LOCALES = ("en", "fr")
+API_BLUEPRINTS = ("catalogue", "results", "monitoring", "exchange", "network")
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
@@ -75,18 +76,19 @@ def create_app(
     from node import errors_http
     from node.api import init_api
     from node.network import blueprint as federation_blueprint
-    from node.web import meta, views
+    from node.web import meta, network_views, views
 
     errors_http.register_error_handlers(app)
     init_api(app)
     app.register_blueprint(meta.bp)
     app.register_blueprint(federation_blueprint.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(network_views.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
-    for name, blueprint in app.blueprints.items():
-        if name not in ("web",):
-            csrf.exempt(blueprint)
+    # Listed explicitly: any new page blueprint stays protected by default.
+    for name in (*API_BLUEPRINTS, "federation", "meta"):
+        csrf.exempt(app.blueprints[name])
     return app
 
 

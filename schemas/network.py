@@ -116,3 +116,22 @@ class FederationStatusSchema(Schema):
     key_id = fields.String()
     items = fields.List(fields.Nested(PeerStatusSchema))
     dead_letters = fields.List(fields.Nested(DeliverySchema))
+
+
+class ComparisonQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    period = PeriodString()
+
+
+class ComparisonRowSchema(Schema):
+    indicator = fields.String()
+    name = fields.String()
+    unit = fields.String(allow_none=True)
+    direction = fields.String(allow_none=True)
+    period = fields.String()
+    disaggregation = fields.Dict(keys=fields.String(), values=fields.String())
+    ours = fields.Raw(metadata={"oneOf": [{"type": "string"}, {"type": "boolean"}]})
+    theirs = fields.Raw(metadata={"oneOf": [{"type": "string"}, {"type": "boolean"}]})
+    their_revision = fields.Integer()

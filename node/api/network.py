@@ -14,11 +14,13 @@ from sqlalchemy import func, select
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import InvalidInputError
-from node.network import inbox, keyring, peers, summaries
+from node.network import compare, inbox, keyring, peers, summaries
 from node.network.models import OutboxItem, Peer
 from node.permissions import require
 from node.runtime import db_session, now, runtime
 from schemas.network import (
+    ComparisonQuerySchema,
+    ComparisonRowSchema,
     FederationStatusSchema,
     OwnSummarySchema,
     PeerAnswerSchema,
@@ -146,6 +148,18 @@ class PeerSummaries(MethodView):
                 for s in summaries.received(session, city_id)
             ]
         }
+
+
+@blp.route("/peers/<city_id>/comparison")
+class PeerComparison(MethodView):
+    @blp.arguments(ComparisonQuerySchema, location="query")
+    @blp.response(200, items_schema(ComparisonRowSchema, "ComparisonList"))
+    @problems(blp, 404)
+    def get(self, query: dict[str, Any], city_id: str) -> dict[str, Any]:
+        """A twin's current figures beside ours, per indicator (or mapped core code) and period."""
+        session = db_session()
+        peers.get_peer(session, city_id)
+        return {"items": compare.comparison(session, city_id, query.get("period"))}
 
 
 @blp.route("/summaries")

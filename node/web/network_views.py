@@ -1,0 +1,196 @@
+"""Pages for twinning and the network: partners, fingerprints, received summaries, comparison,
+and the delivery status for administrators."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import StringField
+from wtforms.validators import URL, DataRequired, Length, Optional
+
+from node.auth import page_user
+from node.errors import DomainError
+from node.network import compare, inbox, peers, summaries
+from node.network.models import OutboxItem
+from node.permissions import allowed
+from node.runtime import db_session, now, runtime
+
+bp = Blueprint("network_web", __name__)
+
+
+class TwinRequestForm(FlaskForm):
+    url = StringField(
+        "Partner node address", validators=[DataRequired(), Length(8, 500), URL(require_tld=False)]
+    )
+    themes = StringField(
+        "Shared themes (comma-separated rights; empty = every theme)",
+        validators=[Optional(), Length(max=3000)],
+    )
+
+
+class ActionForm(FlaskForm):
+    """An empty form: only the CSRF token (accept / decline / end / publish buttons)."""
+
+
+class PublishForm(FlaskForm):
+    period = StringField("Period", validators=[DataRequired(), Length(4, 7)])
+
+
+def _require(permission: str) -> None:
+    if not allowed(page_user(), permission):
+        abort(403)
+
+
+@bp.route("/peers", methods=["GET", "POST"])
+@login_required
+def peers_page() -> Any:
+    _require("results.read_unpublished")
+    session = db_session()
+    form = TwinRequestForm()
+    status = 200
+    if form.validate_on_submit():
+        _require("network.manage")
+        themes = [t.strip() for t in (form.themes.data or "").split(",") if t.strip()] or None
+        try:
+            peer = peers.request_twinning(
+                session,
+                runtime().config,
+                form.url.data or "",
+                themes,
+                user=page_user(),
+                now=now(),
+                http=runtime().http_session,
+            )
+        except DomainError as exc:
+            flash(exc.detail, "error")
+            status = exc.status
+        else:
+            flash(
+                _(
+                    "Twinning request queued for %(city)s. Compare the fingerprint below with "
+                    "them by phone or e-mail before sharing anything.",
+                    city=peer.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("network_web.peers_page"))
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "peers.html",
+        form=form,
+        action=ActionForm(),
+        peers=[peers.peer_to_wire(p) for p in peers.list_peers(session)],
+        publish=PublishForm(),
+        own=summaries.own_summaries(session)[-10:],
+        themes=sorted(peers.known_themes(session)),
+    ), status
+
+
+@bp.post("/peers/<city_id>/<decision>")
+@login_required
+def answer(city_id: str, decision: str) -> Any:
+    if decision not in ("accept", "decline", "end"):
+        abort(404)
+    _require("network.manage")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        peers.answer(db_session(), runtime().config, city_id, decision, user=page_user(), now=now())
+    except DomainError as exc:
+        flash(exc.detail, "error")
+    else:
+        flash(_("Done: %(decision)s %(city)s.", decision=decision, city=city_id), "success")
+    return redirect(url_for("network_web.peers_page"))
+
+
+@bp.post("/summaries/publish")
+@login_required
+def publish() -> Any:
+    _require("summaries.publish")
+    form = PublishForm()
+    if form.validate_on_submit():
+        try:
+            published = summaries.publish_summary(
+                db_session(),
+                runtime().config,
+                (form.period.data or "").strip(),
+                user=page_user(),
+                now=now(),
+            )
+        except DomainError as exc:
+            flash(exc.detail, "error")
+        else:
+            flash(
+                _(
+                    "Summary for %(period)s signed (revision %(rev)d) and queued for %(n)d twins.",
+                    period=published[0].period,
+                    rev=published[0].revision,
+                    n=sum(len(e.audience) for e in published),
+                ),
+                "success",
+            )
+    else:
+        flash(_("Give a period such as 2025."), "error")
+    return redirect(url_for("network_web.peers_page"))
+
+
+@bp.get("/peers/<city_id>")
+@login_required
+def peer_page(city_id: str) -> Any:
+    _require("results.read_unpublished")
+    session = db_session()
+    peer = peers.get_peer(session, city_id)
+    received = [
+        {
+            "period": s.period,
+            "revision": s.revision,
+            "current": s.current,
+            "sha256": s.envelope.sha256,
+            "received_at": s.received_at,
+            "via": s.envelope.via,
+            "verified": inbox.still_verifies(session, s.envelope.raw),
+            "suppressed": json.loads(s.envelope.raw)["payload"].get("suppressed_cells", 0),
+        }
+        for s in summaries.received(session, city_id)
+    ]
+    period = request.args.get("period") or None
+    try:
+        rows = compare.comparison(session, city_id, period)
+    except ValueError:
+        rows = []
+        flash(_("That is not a period."), "error")
+    return render_template(
+        "peer.html", peer=peers.peer_to_wire(peer), received=received, rows=rows, period=period
+    )
+
+
+@bp.get("/network/status")
+@login_required
+def status_page() -> Any:
+    _require("network.status")
+    session = db_session()
+    queued = dict(
+        session.execute(
+            select(OutboxItem.destination, func.count())
+            .where(OutboxItem.state == "pending")
+            .group_by(OutboxItem.destination)
+        ).all()
+    )
+    dead = list(
+        session.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.state == "dead")
+            .order_by(OutboxItem.id.desc())
+            .limit(200)
+        )
+    )
+    return render_template(
+        "network_status.html", peers=peers.list_peers(session), queued=queued, dead=dead
+    )
