@@ -27,7 +27,7 @@ def backoff_delay(failures: int, rng: Random) -> float:
     if failures < 1:
         return 0.0
     base = min(FIRST_BACKOFF_S * 2 ** min(failures - 1, 30), MAX_BACKOFF_S)
-    return jittered(base, rng)
+    return min(jittered(base, rng), MAX_BACKOFF_S)  # the 6-hour cap holds, jitter included
 
 
 def is_unavailable(failing_for_s: float) -> bool:

@@ -322,6 +322,10 @@ def sync_command(data_dir: Path) -> None:
         raise CliError(str(exc)) from exc
     node = node_runtime(config)
     try:
+        if config.role == "secretariat":
+            from node.jobs import publish_benchmarks
+
+            click.echo(f"benchmarks: {publish_benchmarks(node)}")
         report = outbox.deliver_outbox(node, ignore_backoff=True)
         for line in report.lines():
             click.echo(f"outbox: {line}")
@@ -381,6 +385,47 @@ def keys_revoke(data_dir: Path, key_id: str) -> None:
     with node_session(data_dir) as (config, session):
         keyring.revoke(session, config, key_id, utcnow())
     click.echo(f"Revoked {key_id}.")
+
+
+@main.group("benchmarks")
+def benchmarks_group() -> None:
+    """Regional benchmarks (secretariat)."""
+
+
+@benchmarks_group.command("recompute")
+@DATA_DIR
+def benchmarks_recompute(data_dir: Path) -> None:
+    """Recompute every benchmark group from every stored summary (full recompute)."""
+    import time
+
+    from node.secretariat import benchmarks
+
+    with node_session(data_dir) as (config, session):
+        if config.role != "secretariat":
+            raise CliError("Benchmarks are computed by the secretariat node.")
+        started = time.perf_counter()
+        groups = benchmarks.full_recompute(session, config, utcnow())
+        elapsed = time.perf_counter() - started
+    click.echo(f"Recomputed {groups} groups in {elapsed:.2f} s; members get them on next sync.")
+
+
+@catalogue_group.command("publish")
+@DATA_DIR
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--notes", help="what changed, for the members")
+def catalogue_publish(data_dir: Path, file: Path, notes: str | None) -> None:
+    """Sign and send a core catalogue release to every member (secretariat)."""
+    from node.secretariat import releases
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{file} is not valid JSON: {exc}") from exc
+    with node_session(data_dir) as (config, session):
+        release = releases.publish_release(
+            session, config, document, notes=notes, user=OPERATOR, now=utcnow()
+        )
+    click.echo(f"Published core catalogue {release.version}.")
 
 
 @main.command("demo")

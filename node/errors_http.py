@@ -42,7 +42,8 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     response = Response(json.dumps(body), status=body["status"], mimetype=PROBLEM_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
-    if body["status"] == 401:
+    if body["status"] == 401 and not request.path.startswith("/federation/"):
+        # Federation requests authenticate with HTTP message signatures, not bearer tokens.
         response.headers.setdefault("WWW-Authenticate", 'Bearer realm="hrcnet"')
     return response
 

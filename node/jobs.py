@@ -74,6 +74,18 @@ def pull_peers(node: NodeRuntime) -> str:
     )
 
 
+@job("publish_benchmarks", 10, "secretariat: send changed benchmark groups to members")
+def publish_benchmarks(node: NodeRuntime) -> str:
+    if node.config.role != "secretariat":
+        return "not a secretariat"
+    from node.db import session_scope
+    from node.secretariat import benchmarks
+
+    with session_scope(node.sessions) as session:
+        sent = benchmarks.publish_dirty(session, node.config, node.now())
+    return f"benchmarks queued for {sent} members"
+
+
 def node_runtime(config: NodeConfig) -> NodeRuntime:
     engine = make_engine(config.database_url)
     return NodeRuntime(config, engine, make_sessionmaker(engine), utcnow)

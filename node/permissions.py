@@ -23,9 +23,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "budget.write": frozenset({"admin", "official"}),
     "users.manage": frozenset({"admin"}),
     # twinning and publishing commit the city towards its partners
-    "network.manage": frozenset({"admin", "official"}),
+    "network.manage": frozenset({"admin", "official", "secretariat"}),
     "summaries.publish": frozenset({"admin", "official"}),
-    "network.status": frozenset({"admin", "official"}),
+    "network.status": frozenset({"admin", "official", "secretariat"}),
+    # the secretariat's own staff run the network: members, catalogue releases, benchmarks
+    "members.manage": frozenset({"admin", "secretariat"}),
+    "catalogue.publish": frozenset({"admin", "secretariat"}),
+    "benchmarks.manage": frozenset({"admin", "secretariat"}),
 }
 
 

@@ -33,6 +33,8 @@ class NodeConfigSchema(Schema):
     secret_key_file = fields.String(load_default="secret_key")
     max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(1024, 64 << 20))
     small_cell_threshold = fields.Integer(load_default=5, validate=validate.Range(0, 1000))
+    # Benchmarks publish a group only when at least this many cities reported in it.
+    benchmark_min_cities = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
     default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}$"))
     scheduler = fields.Boolean(load_default=True)
     smtp_host = fields.String(load_default=None, allow_none=True)

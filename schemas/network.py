@@ -135,3 +135,79 @@ class ComparisonRowSchema(Schema):
     ours = fields.Raw(metadata={"oneOf": [{"type": "string"}, {"type": "boolean"}]})
     theirs = fields.Raw(metadata={"oneOf": [{"type": "string"}, {"type": "boolean"}]})
     their_revision = fields.Integer()
+
+
+class MemberActionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    region = fields.String(validate=validate.Length(1, 100), allow_none=True, load_default=None)
+
+
+class RekeySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String(
+        required=True,
+        validate=validate.Length(40, 50),
+        metadata={
+            "description": "the member's new Ed25519 public key, unpadded "
+            "base64 (checked with the city out of band)"
+        },
+    )
+
+
+class ReleasePublishSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    document = fields.Dict(
+        required=True, metadata={"description": "catalogue in the seed catalogue's format"}
+    )
+    notes = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+
+
+class ReleaseChangesSchema(Schema):
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+    changed = fields.List(fields.String())
+
+
+class ReleaseSchema(Schema):
+    version = fields.String()
+    published_at = fields.DateTime()
+    adopted_at = fields.DateTime(allow_none=True)
+    indicators = fields.Integer()
+    changes = fields.Nested(ReleaseChangesSchema, allow_none=True)
+
+
+class BenchmarkQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    indicator = fields.String(validate=validate.Length(1, 64))
+    period = PeriodString()
+
+
+class BenchmarkViewSchema(Schema):
+    indicator = fields.String()
+    period = fields.String()
+    scope = fields.String()
+    direction = fields.String()
+    n = fields.Integer()
+    stats = fields.Dict(keys=fields.String(), values=fields.String())
+    distribution = fields.List(fields.String())
+    previous_median = fields.String(allow_none=True)
+    sources = fields.List(fields.String())
+    position = fields.Dict(allow_none=True)
+
+
+class DirectoryMemberViewSchema(Schema):
+    city_id = fields.String()
+    name = fields.String()
+    region = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+    base_url = fields.String()
+    state = fields.String()
+    keys = fields.List(fields.Dict())

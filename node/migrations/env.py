@@ -6,10 +6,17 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from node import models  # noqa: F401  (registers every table on Base.metadata)
-from node.db import Base
+from node.db import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj: object, _context: object) -> str | bool:
+    # Migrations must not import application code: our UTC wrapper is a plain timestamp column.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_online() -> None:
@@ -19,6 +26,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -33,6 +41,7 @@ def run_migrations_online() -> None:
             connection=conn,
             target_metadata=target_metadata,
             render_as_batch=conn.dialect.name == "sqlite",
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -47,10 +47,22 @@ from node.network.models import (
     ReceivedFigure,
     ReceivedSummary,
 )
-from schemas.summary import SUMMARY_SCHEMA, SUMMARY_TYPE, SummaryPayloadSchema
-from schemas.twinning import TWINNING_TYPES, TwinningPayloadSchema
+from schemas.secretariat import (
+    BENCHMARK_STREAM,
+    BENCHMARK_TYPE,
+    CATALOGUE_STREAM,
+    CATALOGUE_TYPE,
+    DIRECTORY_STREAM,
+    DIRECTORY_TYPE,
+    NETWORK_AUDIENCE,
+)
+from schemas.summary import SUMMARY_SCHEMA, SUMMARY_STREAM, SUMMARY_TYPE, SummaryPayloadSchema
+from schemas.twinning import TWINNING_STREAM, TWINNING_TYPES, TwinningPayloadSchema
 
 log = logging.getLogger(__name__)
+
+
+MAX_STREAM_LENGTH = 40  # the width of the stored column
 
 
 class InboxRefusal(DomainError):
@@ -155,11 +167,14 @@ def ingest_envelope(
     """
     envelope = parse(raw)
     origin, stream, seq = envelope["origin"], envelope["stream"], envelope["seq"]
+    if not 0 < len(stream) <= MAX_STREAM_LENGTH or len(envelope["type"]) > MAX_STREAM_LENGTH:
+        raise refuse(422, "invalid_field", "stream and type are 1-40 characters.")
     if sender is not None and sender != origin:
         raise refuse(403, "origin_mismatch", f"{sender} cannot deliver {origin}'s envelopes.")
     if origin == config.city_id:
         raise refuse(403, "own_envelope", "That envelope claims to come from this node.")
-    if config.city_id not in envelope["audience"]:
+    network_copy = config.role == "secretariat" and NETWORK_AUDIENCE in envelope["audience"]
+    if config.city_id not in envelope["audience"] and not network_copy:
         raise refuse(403, "not_addressed", "The envelope is not addressed to this node.")
 
     peer = session.get(Peer, origin)
@@ -223,6 +238,15 @@ def ingest_envelope(
         via=via,
     )
     handler = HANDLERS.get(envelope["type"])
+    expected_stream = STREAMS.get(envelope["type"])
+    if expected_stream is not None and stream != expected_stream:
+        # Replay and rollback are checked per (origin, stream): a document in the wrong stream
+        # would escape them.
+        raise refuse(
+            422,
+            "wrong_stream",
+            f"{envelope['type']} travels in stream '{expected_stream}', not '{stream[:40]}'.",
+        )
     if handler is None:
         raise refuse(422, "unknown_type", f"This node does not handle {envelope['type']}.")
     handler(session, config, envelope, peer, stored, now)
@@ -300,14 +324,19 @@ def _prepare_requesting_peer(
     for key in list(peer.keys):  # a new request after decline/end re-pins from scratch
         peer.keys.remove(key)
     session.flush()
-    keyring.apply_key_document(session, peer, keydoc, now=now, source="pinned", first_contact=True)
+    try:
+        keyring.apply_key_document(
+            session, peer, keydoc, now=now, source="pinned", first_contact=True
+        )
+    except keyring.KeyTrustError as exc:
+        raise refuse(401, exc.code, exc.detail) from exc
     return peer
 
 
 # --- handlers by envelope type ----------------------------------------------------------------
 
 
-def _store(session: Session, stored: InEnvelope) -> InEnvelope:
+def store(session: Session, stored: InEnvelope) -> InEnvelope:
     session.add(stored)
     session.flush()
     return stored
@@ -348,7 +377,7 @@ def handle_summary(
         raise refuse(
             409, "revision_exists", f"{peer.city_id} already sent revision {revision} for {period}."
         )
-    _store(session, stored)
+    store(session, stored)
     newest = (
         session.scalar(
             select(func.max(ReceivedSummary.revision)).where(
@@ -389,6 +418,10 @@ def handle_summary(
             )
     session.add(summary)
     session.flush()
+    if config.role == "secretariat":
+        from node.secretariat import benchmarks
+
+        benchmarks.ingest_summary(session, config, peer, payload, digest=stored.sha256, now=now)
 
 
 def handle_twinning(
@@ -406,9 +439,23 @@ def handle_twinning(
         payload = TwinningPayloadSchema().load(envelope["payload"])
     except ValidationError as exc:
         raise refuse(422, "invalid_payload", "The twinning message is malformed.") from exc
-    _store(session, stored)
+    store(session, stored)
     twinning.apply_remote(session, peer, envelope["type"], payload, now)
 
 
 HANDLERS: dict[str, Callable[..., None]] = {SUMMARY_TYPE: handle_summary}
 HANDLERS.update({type_: handle_twinning for type_ in TWINNING_TYPES})
+
+# The secretariat's documents (directory, catalogue releases, benchmarks) have their handlers
+# beside the rest of the secretariat code.
+from node.secretariat import inbound as _secretariat_inbound  # noqa: E402
+
+HANDLERS.update(_secretariat_inbound.HANDLERS)
+
+STREAMS = {
+    SUMMARY_TYPE: SUMMARY_STREAM,
+    **{t: TWINNING_STREAM for t in TWINNING_TYPES},
+    DIRECTORY_TYPE: DIRECTORY_STREAM,
+    CATALOGUE_TYPE: CATALOGUE_STREAM,
+    BENCHMARK_TYPE: BENCHMARK_STREAM,
+}

@@ -102,8 +102,9 @@ def own_key_document(session: Session, config: NodeConfig, now: datetime) -> dic
         if r.state == "old" and r.expired_ts is not None
     ]
     revoked = {r.key_id: r.revoked_ts for r in rows if r.state == "revoked" and r.revoked_ts}
-    # seq grows with every key change, so a peer can refuse an older document (rollback).
-    seq = len(rows) + len(revoked)
+    # seq is the time of the last key change (creation, rotation, revocation): it grows with
+    # every change and stays the same otherwise, so a peer can refuse an older key set.
+    seq = max([ms(r.created_at) for r in rows] + [r.revoked_ts or 0 for r in rows])
     return build_key_document(
         config.city_id,
         keys_now.primary,
@@ -200,7 +201,21 @@ def apply_key_document(
     Outside first contact, the document must be signed by a key we already trust for this peer.
     """
     known = {k.key_id: k for k in peer.keys}
-    if not first_contact:
+    vouched = notary_keys(session, peer.city_id)
+    if vouched:
+        # The secretariat's directory is the notary: a key it does not list for a member is
+        # refused, whoever signed the document (a stolen or forged key stays out).
+        stray = [
+            kid
+            for kid, raw in doc.verify_keys.items()
+            if fkeys.b64encode_unpadded(raw) != vouched.get(kid)
+        ]
+        if stray:
+            raise KeyTrustError(
+                f"{peer.city_id}'s key {stray[0]} is not the one the network directory lists.",
+                code="key_not_in_directory",
+            )
+    if not first_contact and not vouched:
         trusted = [
             kid
             for kid in doc.signed_by
@@ -257,6 +272,16 @@ def apply_key_document(
             row.state, row.revoked_ts = "revoked", revoked_ts
     session.flush()
     return added
+
+
+def notary_keys(session: Session, city_id: str) -> dict[str, str]:
+    """Key id → base64 key the secretariat's directory lists for a member (empty: not listed)."""
+    from node.secretariat.models import DirectoryEntry
+
+    entry = session.get(DirectoryEntry, city_id)
+    if entry is None or entry.state != "active":
+        return {}
+    return {k["key_id"]: k["key"] for k in entry.keys}
 
 
 def fingerprints(peer: Peer) -> list[dict[str, str]]:

@@ -26,6 +26,7 @@ from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from node.config import NodeConfig
 from node.db import session_scope
+from node.errors import DomainError
 from node.network import keyring
 from node.network.client import Outcome, PeerClient
 from node.network.models import OutboxItem, OutEnvelope, Peer
@@ -325,6 +326,7 @@ def pull_from(node: NodeRuntime, city_id: str) -> tuple[int, str | None]:
         if not isinstance(items, list):
             return accepted, "malformed outbox page"
         highest = since
+        stalled = False
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("seq"), int):
                 return accepted, "malformed outbox item"
@@ -341,16 +343,21 @@ def pull_from(node: NodeRuntime, city_id: str) -> tuple[int, str | None]:
                         http=node.http_session,
                     )
                 accepted += status == 202
-            except inbox.InboxRefusal as refusal:
+            except DomainError as refusal:
                 log.warning(
                     "pull from %s: seq %s refused: %s", city_id, item.get("seq"), refusal.code
                 )
+                if refusal.status in (401, 429) or refusal.status >= 500:
+                    # Maybe temporary (a key we could not fetch yet): keep the cursor before
+                    # this item so the next pull tries it again.
+                    stalled = True
+                    break
             highest = max(highest, item["seq"])
         with session_scope(node.sessions) as session:
             peer = session.get(Peer, city_id)
             if peer is not None:
                 peer.pulled_seq = max(peer.pulled_seq, highest)
-        if len(items) < PULL_PAGE:
+        if stalled or len(items) < PULL_PAGE:
             break
     return accepted, None
 

@@ -150,7 +150,12 @@ def request_twinning(
     peer.role = "secretariat" if info.get("role") == "secretariat" else "city"
     peer.state, peer.themes, peer.requested_at, peer.answered_at = "requested", themes, now, None
     session.flush()
-    keyring.apply_key_document(session, peer, keydoc, now=now, source="pinned", first_contact=True)
+    try:
+        keyring.apply_key_document(
+            session, peer, keydoc, now=now, source="pinned", first_contact=True
+        )
+    except keyring.KeyTrustError as exc:
+        raise InvalidInputError(exc.detail, code=exc.code, errors={"url": [exc.detail]}) from exc
     _send(session, config, peer, TWINNING_REQUEST, now, themes, with_keys=True)
     return peer
 
@@ -218,7 +223,8 @@ def apply_remote(
             raise RemoteTransitionError(f"{peer.city_id} is already an active twin.")
         peer.state, peer.themes, peer.requested_at = "pending", payload.get("themes"), now
     elif type_ == TWINNING_ACCEPT:
-        if peer.state != "requested":
+        # "pending" too: both cities may have asked each other at the same time.
+        if peer.state not in ("requested", "pending"):
             raise RemoteTransitionError(f"We have no open request to {peer.city_id}.")
         agreed = payload.get("themes")
         if peer.themes is not None and (agreed is None or not set(agreed) <= set(peer.themes)):

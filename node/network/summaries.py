@@ -24,6 +24,7 @@ from node.network.models import OutEnvelope, ReceivedSummary
 from node.permissions import Actor, require
 from node.services import catalogue, monitoring
 from schemas.periods import parse_period
+from schemas.secretariat import NETWORK_AUDIENCE
 from schemas.summary import SUMMARY_SCHEMA, SUMMARY_STREAM, SUMMARY_TYPE
 
 COUNT_UNIT_HINTS = ("COUNT", "PERSONS", "PEOPLE", "CASES", "VICTIMS", "HOUSEHOLDS", "N")
@@ -57,8 +58,11 @@ def build_payload(
     themes: list[str] | None,
     revision: int,
     supersedes: str | None,
+    *,
+    comparable_only: bool = False,
 ) -> dict[str, Any]:
-    """The ``hrc.summary/1`` payload for ``period`` restricted to ``themes`` (None = all)."""
+    """The ``hrc.summary/1`` payload for ``period`` restricted to ``themes`` (None = all);
+    ``comparable_only`` keeps core indicators and local ones mapped to a core code."""
     rows = list(
         session.scalars(
             select(Result)
@@ -78,6 +82,8 @@ def build_payload(
         indicator = session.get(Indicator, code)
         assert indicator is not None
         if themes is not None and indicator.right not in themes:
+            continue
+        if comparable_only and not (indicator.core or indicator.maps_to):
             continue
         figures = []
         for row in by_indicator[code]:
@@ -134,6 +140,18 @@ def _point(period: str | None, value: str | None) -> dict[str, Any] | None:
     return {"period": period, "value": value == "true" if value in ("true", "false") else value}
 
 
+def _previous_for(session: Session, period: str, audience: list[str]) -> OutEnvelope | None:
+    """Our last summary of ``period`` for exactly this audience (what this one supersedes)."""
+    for envelope in session.scalars(
+        select(OutEnvelope)
+        .where(OutEnvelope.stream == SUMMARY_STREAM, OutEnvelope.period == period)
+        .order_by(OutEnvelope.seq.desc())
+    ):
+        if sorted(envelope.audience) == audience:
+            return envelope
+    return None
+
+
 def publish_summary(
     session: Session, config: NodeConfig, period: str, *, user: Actor | None, now: datetime
 ) -> list[OutEnvelope]:
@@ -160,22 +178,17 @@ def publish_summary(
         or 0
     ) + 1
     scopes: dict[tuple[str, ...] | None, list[str]] = defaultdict(list)
+    secretariats: list[str] = []
     for twin in peers.active_twins(session):
+        if twin.role == "secretariat":
+            secretariats.append(twin.city_id)
+            continue
         scopes[tuple(twin.themes) if twin.themes is not None else None].append(twin.city_id)
-    if not scopes:
+    if not scopes and not secretariats:
         scopes[None] = []  # no twin yet: the summary is still signed and kept as our record
     published = []
     for scope, audience in sorted(scopes.items(), key=lambda kv: str(kv[0])):
-        previous = session.scalar(
-            select(OutEnvelope)
-            .where(
-                OutEnvelope.stream == SUMMARY_STREAM,
-                OutEnvelope.period == period,
-                OutEnvelope.superseded.is_(False),
-            )
-            .order_by(OutEnvelope.seq.desc())
-            .limit(1)
-        )
+        previous = _previous_for(session, period, sorted(audience))
         themes = list(scope) if scope is not None else None
         payload = build_payload(
             session, config, period, themes, revision, previous.sha256 if previous else None
@@ -193,6 +206,33 @@ def publish_summary(
             revision=revision,
         )
         outbox.queue(session, envelope, sorted(audience), now)
+        published.append(envelope)
+    if secretariats:
+        # The network's copy (for benchmarks): only indicators comparable across cities, i.e.
+        # core ones and local ones mapped to a core code; addressed to "network".
+        previous = _previous_for(session, period, [NETWORK_AUDIENCE])
+        payload = build_payload(
+            session,
+            config,
+            period,
+            None,
+            revision,
+            previous.sha256 if previous else None,
+            comparable_only=True,
+        )
+        envelope = outbox.sign_and_store(
+            session,
+            config,
+            type_=SUMMARY_TYPE,
+            schema=SUMMARY_SCHEMA,
+            stream=SUMMARY_STREAM,
+            payload=payload,
+            audience=[NETWORK_AUDIENCE],
+            now=now,
+            period=period,
+            revision=revision,
+        )
+        outbox.queue(session, envelope, secretariats, now)
         published.append(envelope)
     for older in session.scalars(
         select(OutEnvelope).where(

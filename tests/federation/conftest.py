@@ -117,12 +117,14 @@ def _node_templates(
     def template(city_id: str, port: int) -> Path:
         if city_id not in cache:
             target = tmp_path_factory.mktemp(f"tpl-{city_id}") / "node"
+            secretariat = city_id == SECRETARIAT
             init_node(
                 target,
                 city_id=city_id,
                 name=city_id.split("-")[-1].title(),
-                country=city_id[:2].upper(),
-                region="europe-west",
+                country="AT" if secretariat else city_id[:2].upper(),
+                region=REGIONS.get(city_id, "network"),
+                role="secretariat" if secretariat else "city",
                 base_url=f"http://127.0.0.1:{port}",
                 database_url=None,
             )
@@ -132,7 +134,24 @@ def _node_templates(
     return template
 
 
-CITIES = {"be-gent": 5101, "it-padova": 5102, "at-graz": 5103, "es-madrid": 5104}
+SECRETARIAT = "hrc-secretariat"
+CITIES = {
+    "be-gent": 5101,
+    "it-padova": 5102,
+    "at-graz": 5103,
+    "es-madrid": 5104,
+    "fr-lyon": 5105,
+    "nl-utrecht": 5106,
+    SECRETARIAT: 5100,
+}
+REGIONS = {
+    "be-gent": "europe-west",
+    "fr-lyon": "europe-west",
+    "nl-utrecht": "europe-west",
+    "it-padova": "europe-south",
+    "es-madrid": "europe-south",
+    "at-graz": "europe-central",
+}
 
 
 @pytest.fixture
@@ -163,8 +182,9 @@ def network(
                     session,
                     email=f"official@{city_id}.example",
                     password="correct horse battery",
-                    role="official",
+                    role="secretariat" if city_id == SECRETARIAT else "official",
                     now=clock(),
+                    node_role="secretariat" if city_id == SECRETARIAT else "city",
                 )
                 token = users.create_token(session, user, now=clock())
             made.append(

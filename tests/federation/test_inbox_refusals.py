@@ -318,3 +318,45 @@ def test_outbox_pull_requires_a_signed_twin(pair) -> None:
     assert [i["type"] for i in page["items"]] == ["hrc.twinning.request", "hrc.summary"]
     bad = client.get("/federation/v1/outbox?since=-1", headers=ok_headers)
     assert bad.status_code == 400
+
+
+def test_summary_in_another_stream_is_refused(pair) -> None:
+    gent, padova, _ = pair
+    env = make_envelope(
+        "hrc.summary",
+        "hrc.summary/1",
+        gent.city_id,
+        "elsewhere",
+        5,
+        int(gent.clock().timestamp() * 1000),
+        gent.key.key_id,
+        [padova.city_id],
+        summary_payload(gent),
+    )
+    body = canonical_bytes(sign_envelope(env, gent.city_id, gent.key))
+    expect(post(gent, padova, body), 422, "wrong_stream")
+    long = make_envelope(
+        "hrc.summary",
+        "hrc.summary/1",
+        gent.city_id,
+        "s" * 200,
+        5,
+        int(gent.clock().timestamp() * 1000),
+        gent.key.key_id,
+        [padova.city_id],
+        summary_payload(gent),
+    )
+    body = canonical_bytes(sign_envelope(long, gent.city_id, gent.key))
+    expect(post(gent, padova, body), 422, "invalid_field")
+
+
+def test_simultaneous_requests_end_active_on_both_sides(network) -> None:
+    gent, padova = network("be-gent", "it-padova")
+    assert gent.api("POST", "/peers", {"url": padova.base_url}).status_code == 201
+    assert padova.api("POST", "/peers", {"url": gent.base_url}).status_code == 201
+    gent.deliver()
+    padova.deliver()
+    assert padova.api("POST", "/peers/be-gent/accept").status_code == 200
+    padova.deliver()
+    states = {p["city_id"]: p["state"] for p in gent.api("GET", "/peers").get_json()["items"]}
+    assert states == {"it-padova": "active"}

@@ -1,0 +1,1 @@
+"""The network secretariat: membership, directory, catalogue releases, benchmarks."""

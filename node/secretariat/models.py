@@ -1,0 +1,93 @@
+"""Storage for the secretariat role (benchmark inputs and groups) and for members (the
+directory, catalogue releases and benchmarks they receive from the secretariat)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from node.db import Base, UTCDateTime
+
+# --- on the secretariat ------------------------------------------------------------------------
+
+
+class BenchmarkInput(Base):
+    """One city's total for one core indicator and period, from one summary revision."""
+
+    __tablename__ = "benchmark_inputs"
+    __table_args__ = (UniqueConstraint("city_id", "indicator", "period", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    city_id: Mapped[str] = mapped_column(String(63), index=True)
+    indicator: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(10))
+    revision: Mapped[int] = mapped_column(Integer)
+    value_text: Mapped[str] = mapped_column(String(64))
+    catalogue_version: Mapped[str | None] = mapped_column(String(40))
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class BenchmarkGroup(Base):
+    """Statistics of one (indicator, period, scope); scope is a region or ``network``."""
+
+    __tablename__ = "benchmark_groups"
+
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    suppressed: Mapped[bool] = mapped_column(Boolean)
+    stats: Mapped[dict[str, str] | None] = mapped_column(
+        JSON
+    )  # decimal strings, None if suppressed
+    values_by_city: Mapped[dict[str, float]] = mapped_column(JSON)  # never published as such
+    sources: Mapped[list[str]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dirty: Mapped[bool] = mapped_column(Boolean, default=True)  # to be sent to members
+
+
+# --- on a member city --------------------------------------------------------------------------
+
+
+class DirectoryEntry(Base):
+    """A member of the network as the secretariat's signed directory lists it (the notary)."""
+
+    __tablename__ = "directory_entries"
+
+    city_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    base_url: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20))
+    keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    directory_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CatalogueRelease(Base):
+    """A signed core catalogue the secretariat published; a city adopts it when ready."""
+
+    __tablename__ = "catalogue_releases"
+
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    envelope_id: Mapped[int | None] = mapped_column(ForeignKey("in_envelopes.id"))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    adopted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReceivedBenchmark(Base):
+    """A benchmark group as the secretariat sent it to us, with our position in it."""
+
+    __tablename__ = "received_benchmarks"
+
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    envelope_id: Mapped[int] = mapped_column(ForeignKey("in_envelopes.id"))
+    group: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

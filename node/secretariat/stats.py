@@ -1,0 +1,443 @@
+"""Regional benchmarks: the pure statistics behind them (no database, no Flask).
+
+The secretariat recomputes every benchmark group from the latest revision of each city's
+summary: 1,000 cities × 100 core indicators × 10 periods is a million figures, and the full
+recompute must stay well under two seconds. So this module works on plain Python floats, sorts
+each group once and reads every statistic off the sorted values by index arithmetic; Decimal
+only appears when a statistic is rendered for the wire (:func:`decimal_text`).
+
+Definitions (they are part of what members see, so they are fixed here and tested):
+
+* **Quartiles** follow ``statistics.quantiles(values, n=4, method="inclusive")``: linear
+  interpolation between order statistics, where the minimum is the 0th and the maximum the
+  100th percentile (the "type 7" method of R and the default of NumPy). ``q2`` equals the
+  median, so the box of a box plot always contains its median line. A single value is its own
+  q1, median and q3.
+* **Mean** is ``math.fsum(values) / n``, i.e. ``statistics.fmean``.
+* **Suppression**: a group with fewer than ``min_cities`` cities gets no statistics at all
+  (``stats is None``); its values and sources stay in memory for the recompute, but are never
+  published (see :class:`BenchmarkGroup`).
+* **Rank** is competition ranking, 1 = best: ties share the best rank (1, 2, 2, 4).
+* **Percentile** is the share of the group's cities that the city does at least as well as,
+  itself included, in percent: ``100 * #{v : v <= value} / n`` when higher is better,
+  ``100 * #{v : v >= value} / n`` when lower is better. The best city is at 100; a city
+  tied with everyone is at 100; the worst of n distinct values is at ``100 / n``.
+* **Quartile** (1 = best quarter … 4 = worst) compares the value with the quartile cut points;
+  a value exactly on a cut point belongs to the better quarter, so quartile 1 holds exactly
+  when ``distance_to_best_quartile`` is 0.
+* Indicators with direction ``context`` have no better side: no rank, percentile, quartile,
+  distance or trend.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Any
+
+from schemas.catalogue import DIRECTIONS
+from schemas.fields import MAX_DECIMAL_PLACES
+from schemas.periods import parse_period
+
+__all__ = [
+    "DEFAULT_MIN_CITIES",
+    "NETWORK_SCOPE",
+    "TREND_REL_TOL",
+    "TRENDS",
+    "BenchmarkGroup",
+    "GroupStats",
+    "Position",
+    "compute_benchmarks",
+    "decimal_text",
+    "group_stats",
+    "latest_revisions",
+    "position",
+    "previous_period",
+    "trend",
+]
+
+DEFAULT_MIN_CITIES = 5
+NETWORK_SCOPE = "network"  # the scope holding every city, beside one scope per region
+TRENDS = ("improving", "worsening", "stable", "no_data")
+# Relative tolerance under which two values count as equal for a trend. Wire values are decimal
+# strings, and equal strings give bit-identical floats, so for reported figures this is exact
+# equality; the tolerance only absorbs the last-bit noise of computed statistics (a median of
+# two values, a mean), which must not turn into "improving" or "worsening".
+TREND_REL_TOL = 1e-9
+
+# A row as stored in ``benchmark_inputs`` and handed over by the database layer:
+# (city_id, indicator, period, revision, value, envelope_sha256).
+Row = Sequence[Any]
+
+
+# --- one group ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """The published statistics of one group: count, five-number summary, mean.
+
+    ``sorted_values`` is the anonymous distribution (ascending): ranks, percentiles and the
+    distribution chart are read from it with :mod:`bisect`.
+    """
+
+    n: int
+    min: float
+    q1: float
+    median: float
+    q3: float
+    max: float
+    mean: float
+    sorted_values: tuple[float, ...] = field(repr=False)
+
+    def as_wire(self, digits: int = 6) -> dict[str, str]:
+        """The statistics as decimal strings, in the shape of ``BenchmarkStatsSchema``."""
+        return {
+            "min": decimal_text(self.min, digits),
+            "q1": decimal_text(self.q1, digits),
+            "median": decimal_text(self.median, digits),
+            "q3": decimal_text(self.q3, digits),
+            "max": decimal_text(self.max, digits),
+            "mean": decimal_text(self.mean, digits),
+        }
+
+
+def _check_min_cities(min_cities: int) -> None:
+    # Below 1 an empty group would be "published" with no values to describe: refuse early.
+    if isinstance(min_cities, bool) or not isinstance(min_cities, int) or min_cities < 1:
+        raise ValueError(f"min_cities must be an integer >= 1, not {min_cities!r}")
+
+
+def _stats_of_sorted(s: list[float]) -> GroupStats:
+    """Statistics of an ascending, non-empty list (it is kept, as a tuple, in the result)."""
+    n = len(s)
+    try:
+        total = math.fsum(s)
+    except OverflowError:
+        # The exact sum of huge finite values may not fit a float although the mean does.
+        total = math.fsum(v / n for v in s) * n
+    except ValueError as exc:  # fsum of +inf and -inf
+        raise ValueError("benchmark values must be finite numbers") from exc
+    if not math.isfinite(total):
+        # NaN or an infinity made it this far; one check per group is all this costs.
+        if not all(math.isfinite(v) for v in s):
+            raise ValueError("benchmark values must be finite numbers")
+        mean = math.fsum(v / n for v in s)  # finite values whose sum overflowed
+    else:
+        mean = total / n
+    if n == 1:
+        only = s[0]
+        return GroupStats(1, only, only, only, only, only, only, (only,))
+    # statistics.quantiles(method="inclusive"), n=4: with m = n - 1, the i-th cut point sits
+    # at position i*m/4, interpolated between its two neighbours with the same expression as
+    # the standard library, so results agree to the last bit (barring overflow of the sums).
+    m = n - 1
+    j, delta = divmod(m, 4)
+    q1 = (s[j] * (4 - delta) + s[j + 1] * delta) / 4
+    j, delta = divmod(3 * m, 4)
+    q3 = (s[j] * (4 - delta) + s[j + 1] * delta) / 4
+    # statistics.median: the middle value, or the mean of the two middle values.
+    half = n // 2
+    median = s[half] if n % 2 else (s[half - 1] + s[half]) / 2
+    return GroupStats(n, s[0], q1, median, q3, s[-1], mean, tuple(s))
+
+
+def group_stats(values: Sequence[float], min_cities: int) -> GroupStats | None:
+    """Statistics of ``values`` (one per city), or None when fewer than ``min_cities``.
+
+    None means *suppressed*: the group is too small to publish anything about it, not even
+    its minimum or maximum (with three cities, the maximum often *is* one city's figure).
+    The input order does not matter; it is sorted once. Raises ValueError on NaN/infinity.
+    """
+    _check_min_cities(min_cities)
+    if len(values) < min_cities:
+        return None
+    return _stats_of_sorted(sorted(values))
+
+
+# --- revisions ---------------------------------------------------------------------------------
+
+
+def latest_revisions(rows: Iterable[Row]) -> list[Row]:
+    """Only the highest revision of each (city, indicator, period), in first-seen order.
+
+    Rows are ``(city_id, indicator, period, revision, value, envelope_sha256)`` tuples or
+    records. Arrival order is irrelevant: a lower revision that arrives later never replaces
+    a higher one. Two rows with the same revision (which the storage's unique constraint
+    prevents) are settled by the larger envelope hash, so the result never depends on order.
+    """
+    latest: dict[tuple[Any, Any, Any], Row] = {}
+    get = latest.get
+    for row in rows:
+        key = (row[0], row[1], row[2])
+        kept = get(key)
+        if kept is None or row[3] > kept[3] or (row[3] == kept[3] and row[5] > kept[5]):
+            latest[key] = row
+    return list(latest.values())
+
+
+# --- a city in its group -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where one city's value stands in a group (see the module docstring for definitions).
+
+    For direction ``context`` only ``value`` and ``n`` are set: there is no better side.
+    """
+
+    value: float
+    n: int
+    rank: int | None  # 1 = best; ties share the best rank (competition ranking)
+    percentile: float | None  # 0-100, share of cities it does at least as well as
+    quartile: int | None  # 1 = best quarter ... 4 = worst
+    distance_to_best_quartile: float | None  # how far from the best quarter; 0 inside it
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+
+
+def position(stats: GroupStats | None, value: float, direction: str) -> Position | None:
+    """The position of ``value`` in the group described by ``stats``.
+
+    None for a suppressed group (``stats is None``): a rank among three cities would tell
+    each of them too much about the others. ``value`` need not be one of the group's values
+    (a city may compare itself with another region); it is then placed among them.
+    """
+    _check_direction(direction)
+    if stats is None:
+        return None
+    s, n = stats.sorted_values, stats.n
+    if direction == "context":
+        return Position(value, n, None, None, None, None)
+    if direction == "good_up":
+        not_better = bisect_right(s, value)  # values <= value: the city does as well or better
+        rank = n - not_better + 1  # 1 + the number of strictly higher (better) values
+        distance = max(0.0, stats.q3 - value)
+        if value >= stats.q3:
+            quartile = 1
+        elif value >= stats.median:
+            quartile = 2
+        elif value >= stats.q1:
+            quartile = 3
+        else:
+            quartile = 4
+    else:  # good_down
+        not_better = n - bisect_left(s, value)  # values >= value
+        rank = bisect_left(s, value) + 1  # 1 + the number of strictly lower (better) values
+        distance = max(0.0, value - stats.q1)
+        if value <= stats.q1:
+            quartile = 1
+        elif value <= stats.median:
+            quartile = 2
+        elif value <= stats.q3:
+            quartile = 3
+        else:
+            quartile = 4
+    return Position(value, n, rank, 100.0 * not_better / n, quartile, distance)
+
+
+def trend(
+    current: float | None,
+    previous: float | None,
+    direction: str,
+    *,
+    rel_tol: float = TREND_REL_TOL,
+) -> str:
+    """Compare a value with the previous period's: improving, worsening, stable or no_data.
+
+    ``no_data`` when either value is missing, and always for ``context`` indicators, which
+    have no better side (a change there is neither good nor bad news). Two values within
+    ``rel_tol`` of each other (relative to the larger) are ``stable``; exactly equal values
+    always are.
+    """
+    _check_direction(direction)
+    if current is None or previous is None or direction == "context":
+        return "no_data"
+    if current == previous or math.isclose(current, previous, rel_tol=rel_tol, abs_tol=0.0):
+        return "stable"
+    went_up = current > previous
+    return "improving" if went_up == (direction == "good_up") else "worsening"
+
+
+def previous_period(period: str) -> str:
+    """The period of the same kind just before ``period`` (``2025-Q1`` → ``2024-Q4``)."""
+    return str(parse_period(period).previous())
+
+
+# --- the full recompute ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkGroup:
+    """One (indicator, period, scope) group, published or suppressed.
+
+    ``stats`` is None exactly when ``suppressed``. ``sources`` (the sorted, distinct envelope
+    hashes the group was computed from) and ``values_by_city`` are kept for every group, so
+    positions can be computed and a later recompute can tell what changed, but they are
+    internal: a suppressed group publishes neither, and ``values_by_city`` is never published
+    as such (only the anonymous ``stats.sorted_values``). Both are left out of ``repr`` so
+    they do not end up in logs either.
+    """
+
+    indicator: str
+    period: str
+    scope: str
+    direction: str
+    n: int
+    suppressed: bool
+    stats: GroupStats | None
+    sources: tuple[str, ...] = field(repr=False)
+    values_by_city: dict[str, float] = field(repr=False)
+
+
+def compute_benchmarks(
+    rows: Iterable[Row],
+    regions: Mapping[str, str | None],
+    directions: Mapping[str, str],
+    min_cities: int = DEFAULT_MIN_CITIES,
+) -> list[BenchmarkGroup]:
+    """Every benchmark group of ``rows``: per core indicator × period × (region, network).
+
+    ``rows`` are ``(city_id, indicator, period, revision, value, envelope_sha256)`` with
+    ``value`` already a float (the database layer converts the decimal text once). Only the
+    latest revision of each (city, indicator, period) counts (:func:`latest_revisions`).
+    ``directions`` maps each core indicator to its direction: rows of other indicators are
+    ignored. A city missing from ``regions`` (or mapped to None) counts in the network scope
+    only. Groups come sorted by indicator, period (chronologically) and scope, the network
+    first; each is published only with at least ``min_cities`` cities.
+    """
+    _check_min_cities(min_cities)
+    for direction in directions.values():
+        _check_direction(direction)
+    if NETWORK_SCOPE in regions.values():
+        raise ValueError(f"no region may be called {NETWORK_SCOPE!r}: that is the whole network")
+
+    # One pass over the rows, in which deduplication of revisions and grouping happen together:
+    # a city's region is fixed, so all revisions of one (city, indicator, period) land in the
+    # same regional group, keyed by city. Keeping the row object itself avoids an allocation
+    # per row; this loop is the hot path of the recompute.
+    groups: dict[tuple[Any, Any, Any], dict[Any, Row]] = {}
+    get_group = groups.get
+    region_of = regions.get
+    for row in rows:
+        city = row[0]
+        key = (row[1], row[2], region_of(city))
+        group = get_group(key)
+        if group is None:
+            groups[key] = {city: row}
+            continue
+        kept = group.get(city)
+        if kept is None or row[3] > kept[3] or (row[3] == kept[3] and row[5] > kept[5]):
+            group[city] = row
+
+    # Regional groups of the same (indicator, period) are merged into the network group by
+    # C-level operations (dict/set updates, list concatenation) rather than per-row Python.
+    by_pair: dict[tuple[Any, Any], list[tuple[Any, dict[Any, Row]]]] = {}
+    for (indicator, period, region), group in groups.items():
+        if indicator in directions:
+            by_pair.setdefault((indicator, period), []).append((region, group))
+
+    period_keys = {period: parse_period(period).sort_key for _, period in by_pair}
+    result: list[BenchmarkGroup] = []
+    for indicator, period in sorted(by_pair, key=lambda p: (p[0], period_keys[p[1]])):
+        direction = directions[indicator]
+        network_values: list[float] = []
+        network_by_city: dict[Any, float] = {}
+        network_sources: set[str] = set()
+        regional: list[BenchmarkGroup] = []
+        for region, group in sorted(by_pair[(indicator, period)], key=_region_sort_key):
+            values = [row[4] for row in group.values()]
+            by_city = dict(zip(group, values, strict=True))
+            sources = {row[5] for row in group.values()}
+            values.sort()
+            network_values += values
+            network_by_city.update(by_city)
+            network_sources |= sources
+            if region is not None:
+                regional.append(
+                    _make_group(
+                        indicator, period, region, direction, values, by_city, sources, min_cities
+                    )
+                )
+        # Timsort finds the regions' sorted runs and merges them: cheaper than a fresh sort.
+        network_values.sort()
+        result.append(
+            _make_group(
+                indicator,
+                period,
+                NETWORK_SCOPE,
+                direction,
+                network_values,
+                network_by_city,
+                network_sources,
+                min_cities,
+            )
+        )
+        result.extend(regional)
+    return result
+
+
+def _region_sort_key(item: tuple[Any, Any]) -> tuple[bool, str]:
+    region = item[0]
+    return (region is not None, "" if region is None else str(region))
+
+
+def _make_group(
+    indicator: str,
+    period: str,
+    scope: str,
+    direction: str,
+    sorted_values: list[float],
+    by_city: dict[str, float],
+    sources: set[str],
+    min_cities: int,
+) -> BenchmarkGroup:
+    n = len(sorted_values)
+    stats = _stats_of_sorted(sorted_values) if n >= min_cities else None
+    return BenchmarkGroup(
+        indicator=indicator,
+        period=period,
+        scope=scope,
+        direction=direction,
+        n=n,
+        suppressed=stats is None,
+        stats=stats,
+        sources=tuple(sorted(sources)),
+        values_by_city=by_city,
+    )
+
+
+# --- wire text ---------------------------------------------------------------------------------
+
+_WIDE = Context(prec=400)  # wide enough that quantize never fails for any finite float
+
+
+def decimal_text(x: float, digits: int = 6, *, max_places: int = MAX_DECIMAL_PLACES) -> str:
+    """A float statistic as a plain decimal string: ``digits`` significant digits at most.
+
+    No exponent, no trailing zeros, no ``-0``; never more than ``max_places`` decimal places
+    (12 by default, the wire's limit, so ``parse_decimal`` accepts the result for any value
+    below 10^16): ``1234.5678`` → ``"1234.57"``, ``1e-7`` → ``"0.0000001"``, ``2e9`` →
+    ``"2000000000"``. Rounding is half-even on the float's exact binary value.
+    """
+    if not math.isfinite(x):
+        raise ValueError(f"cannot render {x!r} as a decimal")
+    if digits < 1:
+        raise ValueError("digits must be at least 1")
+    number = Decimal(format(x, f".{digits}g"))  # correctly rounded to `digits` significant
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > max_places:
+        number = number.quantize(Decimal(1).scaleb(-max_places), ROUND_HALF_EVEN, _WIDE)
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        return "0"
+    return text

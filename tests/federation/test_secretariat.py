@@ -1,0 +1,145 @@
+"""The secretariat: admission, signed directory, summaries in, signed benchmarks back,
+suspension, forged directories, core catalogue releases."""
+
+from __future__ import annotations
+
+import statistics
+from decimal import Decimal
+
+from federation.canonical import canonical_bytes
+from federation.envelope import make_envelope, sign_envelope
+from tests.federation.conftest import SECRETARIAT, Node, record
+from tests.federation.test_inbox_refusals import post
+
+CITY_IDS = ("be-gent", "fr-lyon", "nl-utrecht", "it-padova", "es-madrid")
+VALUES = {
+    "be-gent": "12.5",
+    "fr-lyon": "20",
+    "nl-utrecht": "7.25",
+    "it-padova": "15",
+    "es-madrid": "30",
+}
+
+
+def join(secretariat: Node, cities: list[Node]) -> None:
+    for city in cities:
+        asked = city.api("POST", "/peers", {"url": secretariat.base_url})
+        assert asked.status_code == 201, asked.get_json()
+        assert asked.get_json()["role"] == "secretariat"
+        city.deliver()
+    pending = {
+        m["city_id"]: m["state"] for m in secretariat.api("GET", "/members").get_json()["items"]
+    }
+    assert pending == {c.city_id: "pending" for c in cities}
+    for city in cities:
+        admitted = secretariat.api("POST", f"/members/{city.city_id}/admit", {})
+        assert admitted.status_code == 200, admitted.get_json()
+    secretariat.deliver()
+
+
+def test_network_of_five(network) -> None:
+    secretariat, *cities = network(SECRETARIAT, *CITY_IDS)
+    join(secretariat, cities)
+    gent = cities[0]
+    # Every member has the secretariat as an active peer and the latest signed directory.
+    states = {p["city_id"]: p["state"] for p in gent.api("GET", "/peers").get_json()["items"]}
+    assert states == {SECRETARIAT: "active"}
+    directory = gent.api("GET", "/directory").get_json()["items"]
+    assert {m["city_id"] for m in directory} == set(CITY_IDS)
+    lyon = next(m for m in directory if m["city_id"] == "fr-lyon")
+    assert lyon["keys"][0]["key_id"] == cities[1].key.key_id and lyon["region"] == "europe-west"
+
+    # Summaries flow in (addressed to "network"), benchmarks are computed and flow back.
+    for city in cities:
+        record(city, "2025", {"HRC-HOU-01": VALUES[city.city_id]})
+        published = city.api("POST", "/summaries", {"period": "2025"}).get_json()["items"]
+        assert [e["audience"] for e in published] == [["network"]]
+        assert city.deliver().delivered == 1
+    secretariat_view = secretariat.api("GET", "/benchmarks?indicator=HRC-HOU-01").get_json()
+    scopes = {g["scope"]: g for g in secretariat_view["items"]}
+    assert set(scopes) == {"network"}  # regions have fewer than 5 cities: suppressed
+    values = [float(v) for v in VALUES.values()]
+    stats = scopes["network"]["stats"]
+    assert Decimal(stats["median"]) == Decimal(str(statistics.median(values)))
+    assert Decimal(stats["min"]) == Decimal("7.25") and Decimal(stats["max"]) == Decimal("30")
+    assert scopes["network"]["n"] == 5 and len(scopes["network"]["sources"]) == 5
+    assert scopes["network"]["position"] is None  # the secretariat names no city
+
+    from node.jobs import publish_benchmarks
+
+    assert "5 members" in publish_benchmarks(secretariat.runtime)
+    secretariat.deliver()
+    [group] = gent.api("GET", "/benchmarks?indicator=HRC-HOU-01").get_json()["items"]
+    assert group["scope"] == "network" and group["n"] == 5
+    # HRC-HOU-01 is good_down: Utrecht's 7.25 is best, Gent's 12.5 second.
+    assert group["position"]["value"] == "12.5" and group["position"]["rank"] == 2
+    assert sorted(group["sources"]) == sorted(scopes["network"]["sources"])
+    madrid = cities[4].api("GET", "/benchmarks").get_json()["items"][0]
+    assert madrid["position"]["rank"] == 5 and madrid["position"]["quartile"] == 4
+
+    # A suspended city's summaries are refused.
+    assert secretariat.api("POST", "/members/be-gent/suspend", {}).status_code == 200
+    secretariat.deliver()
+    record(gent, "2025", {"HRC-HOU-01": "1"})
+    gent.api("POST", "/summaries", {"period": "2025"})
+    report = gent.deliver()
+    assert report.delivered == 0
+    again = secretariat.api("GET", "/benchmarks?indicator=HRC-HOU-01").get_json()["items"]
+    assert again[0]["stats"]["min"] == "7.25"  # Gent's new figure did not count
+
+
+def test_forged_directory_is_refused(network) -> None:
+    secretariat, gent, lyon = network(SECRETARIAT, "be-gent", "fr-lyon")
+    join(secretariat, [gent, lyon])
+    before = gent.api("GET", "/directory").get_json()["items"]
+    # Lyon (a member, not the secretariat) tries to push a directory to Gent: Gent is not even
+    # twinned with Lyon; and claiming to be the secretariat fails the signature.
+    forged = make_envelope(
+        "hrc.directory",
+        "hrc.directory/1",
+        SECRETARIAT,
+        "directory",
+        999,
+        int(lyon.clock().timestamp() * 1000),
+        lyon.key.key_id,
+        ["be-gent"],
+        {"members": [], "valid_until_ts": 9_999_999_999_999},
+    )
+    forged = sign_envelope(forged, SECRETARIAT, lyon.key)
+    response = post(lyon, gent, canonical_bytes(forged))
+    assert response.status_code in (401, 403)
+    assert gent.api("GET", "/directory").get_json()["items"] == before
+
+
+def test_catalogue_release_and_adoption(network, shared_dir) -> None:
+    import json
+
+    secretariat, gent = network(SECRETARIAT, "be-gent")
+    join(secretariat, [gent])
+    document = json.loads((shared_dir / "data" / "indicator_catalogue.json").read_text())
+    document["version"] = "0.2.0"
+    document["indicators"][1]["name"] = "Forced evictions without alternative accommodation"
+    new = dict(document["indicators"][2], code="HRC-HOU-09", name="Housing first places")
+    document["indicators"].append(new)
+    published = secretariat.api(
+        "POST", "/catalogue/releases", {"document": document, "notes": "two changes"}
+    )
+    assert published.status_code == 201, published.get_json()
+    again = secretariat.api("POST", "/catalogue/releases", {"document": document})
+    assert again.status_code == 409
+    secretariat.deliver()
+    [release] = gent.api("GET", "/catalogue/releases").get_json()["items"]
+    assert release["version"] == "0.2.0" and release["adopted_at"] is None
+    assert release["changes"] == {
+        "added": ["HRC-HOU-09"],
+        "removed": [],
+        "changed": [document["indicators"][1]["code"]],
+    }
+    assert gent.api("GET", "/indicators/HRC-HOU-09").status_code == 404
+    adopted = gent.api("POST", "/catalogue/releases/0.2.0/adopt")
+    assert adopted.status_code == 200 and adopted.get_json()["adopted_at"]
+    indicator = gent.api("GET", "/indicators/HRC-HOU-09").get_json()
+    assert indicator["catalogue_version"] == "0.2.0"
+    assert gent.api("POST", "/catalogue/releases/0.2.0/adopt").status_code == 409
+    # A city official cannot publish network releases.
+    assert gent.api("POST", "/catalogue/releases", {"document": document}).status_code == 403
