@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy federation schemas
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	scripts/with-postgres.sh $(BIN)/python -m bench
 
 # Regenerate the lock file from pyproject.toml (run after changing dependencies).
 lock:

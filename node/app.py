@@ -76,7 +76,7 @@ def create_app(
     from node import errors_http
     from node.api import init_api
     from node.network import blueprint as federation_blueprint
-    from node.web import meta, network_views, views
+    from node.web import benchmark_views, meta, network_views, views
 
     errors_http.register_error_handlers(app)
     init_api(app)
@@ -84,6 +84,7 @@ def create_app(
     app.register_blueprint(federation_blueprint.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(network_views.bp)
+    app.register_blueprint(benchmark_views.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

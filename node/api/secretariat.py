@@ -165,13 +165,11 @@ class Benchmarks(MethodView):
         secretariat, every published group (no city's value is named)."""
         session = db_session()
         if runtime().config.role == "secretariat":
-            directions = benchmarks.directions(session)
-            items = [
-                benchmarks.member_view(g, None, None, directions.get(g.indicator, "context"))
-                for g in benchmarks.published_groups(session, query.get("indicator"))
-                if not query.get("period") or g.period == query["period"]
-            ]
-            return {"items": items}
+            return {
+                "items": benchmarks.published_groups(
+                    session, query.get("indicator"), query.get("period")
+                )
+            }
         rows = session.scalars(
             select(ReceivedBenchmark).order_by(
                 ReceivedBenchmark.indicator, ReceivedBenchmark.period, ReceivedBenchmark.scope

@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from node.db import Base, UTCDateTime
@@ -15,23 +25,42 @@ from node.db import Base, UTCDateTime
 
 
 class BenchmarkInput(Base):
-    """One city's total for one core indicator and period, from one summary revision."""
+    """A city's latest total for one core indicator and period (older revisions are replaced:
+    the envelopes themselves stay in ``in_envelopes``, the audit log)."""
 
     __tablename__ = "benchmark_inputs"
-    __table_args__ = (UniqueConstraint("city_id", "indicator", "period", "revision"),)
+    __table_args__ = (
+        UniqueConstraint("city_id", "indicator", "period"),
+        # Covering index: the full recompute reads (city, value) of one catalogue version in
+        # (indicator, period) order, and the incremental update one period's indicators,
+        # without touching the table itself.
+        Index(
+            "ix_benchmark_inputs_scan",
+            "catalogue_version",
+            "indicator",
+            "period",
+            "city_id",
+            "value",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     city_id: Mapped[str] = mapped_column(String(63), index=True)
     indicator: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(10))
     revision: Mapped[int] = mapped_column(Integer)
-    value_text: Mapped[str] = mapped_column(String(64))
+    value_text: Mapped[str] = mapped_column(String(64))  # as signed by the city
+    value: Mapped[float] = mapped_column(Float)  # for the statistics only
     catalogue_version: Mapped[str | None] = mapped_column(String(40))
     envelope_sha256: Mapped[str] = mapped_column(String(64))
 
 
 class BenchmarkGroup(Base):
-    """Statistics of one (indicator, period, scope); scope is a region or ``network``."""
+    """Statistics of one (indicator, period, scope); scope is a region or ``network``.
+
+    Only the numbers are stored. Distributions, positions and sources are read from the
+    inputs when members are sent their benchmarks, so a full recompute writes little.
+    """
 
     __tablename__ = "benchmark_groups"
 
@@ -42,9 +71,7 @@ class BenchmarkGroup(Base):
     suppressed: Mapped[bool] = mapped_column(Boolean)
     stats: Mapped[dict[str, str] | None] = mapped_column(
         JSON
-    )  # decimal strings, None if suppressed
-    values_by_city: Mapped[dict[str, float]] = mapped_column(JSON)  # never published as such
-    sources: Mapped[list[str]] = mapped_column(JSON)
+    )  # decimal strings; None if suppressed
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dirty: Mapped[bool] = mapped_column(Boolean, default=True)  # to be sent to members
 

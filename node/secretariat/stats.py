@@ -13,7 +13,8 @@ Definitions (they are part of what members see, so they are fixed here and teste
   100th percentile (the "type 7" method of R and the default of NumPy). ``q2`` equals the
   median, so the box of a box plot always contains its median line. A single value is its own
   q1, median and q3.
-* **Mean** is ``math.fsum(values) / n``, i.e. ``statistics.fmean``.
+* **Mean** is ``statistics.fmean`` (``math.fsum(values) / n``) for values of mixed signs; for
+  values of one sign the plain sum is used, within ~1e-13 relative of it (see ``_mean``).
 * **Suppression**: a group with fewer than ``min_cities`` cities gets no statistics at all
   (``stats is None``); its values and sources stay in memory for the recompute, but are never
   published (see :class:`BenchmarkGroup`).
@@ -31,11 +32,15 @@ Definitions (they are part of what members see, so they are fixed here and teste
 
 from __future__ import annotations
 
+import gc
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from itertools import islice
+from operator import eq, itemgetter
 from typing import Any
 
 from schemas.catalogue import DIRECTIONS
@@ -111,38 +116,61 @@ def _check_min_cities(min_cities: int) -> None:
         raise ValueError(f"min_cities must be an integer >= 1, not {min_cities!r}")
 
 
+def _mean(s: list[float]) -> float:
+    """``statistics.fmean`` of an ascending, non-empty list, without its cost where possible."""
+    n = len(s)
+    if s[0] >= 0.0 or s[-1] <= 0.0:
+        # Values of one sign (rates, counts, shares: nearly every indicator) cannot cancel,
+        # so the plain sum is within n·2^-53 relative of the exact one (~1e-13 for 1,000
+        # cities), invisible at 6 significant digits, and several times faster than fsum,
+        # which otherwise dominates the recompute. Mixed signs can cancel: fsum, as fmean.
+        total = sum(s)
+    else:
+        try:
+            total = math.fsum(s)
+        except OverflowError:
+            total = math.inf  # huge finite values: handled below
+        except ValueError as exc:  # +inf and -inf
+            raise ValueError("benchmark values must be finite numbers") from exc
+    if math.isfinite(total):
+        return total / n
+    # NaN or an infinity got this far (one check per group is all it costs), or the sum of
+    # huge finite values overflowed although their mean fits: divide first, then add.
+    if not all(map(math.isfinite, s)):
+        raise ValueError("benchmark values must be finite numbers")
+    return math.fsum(v / n for v in s)
+
+
+def _cut(s: list[float], i: int, m: int) -> float:
+    """The i-th of the 3 quartile cut points of ascending ``s`` with ``m = len(s) - 1``.
+
+    ``statistics.quantiles(method="inclusive")``: position i*m/4, interpolated between its
+    two neighbours with the very expression of the standard library, so the two agree to the
+    last bit. Only if that overflows (values near 1e308) the weights are applied first.
+    """
+    j, delta = divmod(i * m, 4)
+    value = (s[j] * (4 - delta) + s[j + 1] * delta) / 4
+    if math.isinf(value):
+        value = s[j] * ((4 - delta) / 4) + s[j + 1] * (delta / 4)
+    return value
+
+
 def _stats_of_sorted(s: list[float]) -> GroupStats:
     """Statistics of an ascending, non-empty list (it is kept, as a tuple, in the result)."""
     n = len(s)
-    try:
-        total = math.fsum(s)
-    except OverflowError:
-        # The exact sum of huge finite values may not fit a float although the mean does.
-        total = math.fsum(v / n for v in s) * n
-    except ValueError as exc:  # fsum of +inf and -inf
-        raise ValueError("benchmark values must be finite numbers") from exc
-    if not math.isfinite(total):
-        # NaN or an infinity made it this far; one check per group is all this costs.
-        if not all(math.isfinite(v) for v in s):
-            raise ValueError("benchmark values must be finite numbers")
-        mean = math.fsum(v / n for v in s)  # finite values whose sum overflowed
-    else:
-        mean = total / n
+    mean = _mean(s)
     if n == 1:
         only = s[0]
         return GroupStats(1, only, only, only, only, only, only, (only,))
-    # statistics.quantiles(method="inclusive"), n=4: with m = n - 1, the i-th cut point sits
-    # at position i*m/4, interpolated between its two neighbours with the same expression as
-    # the standard library, so results agree to the last bit (barring overflow of the sums).
     m = n - 1
-    j, delta = divmod(m, 4)
-    q1 = (s[j] * (4 - delta) + s[j + 1] * delta) / 4
-    j, delta = divmod(3 * m, 4)
-    q3 = (s[j] * (4 - delta) + s[j + 1] * delta) / 4
-    # statistics.median: the middle value, or the mean of the two middle values.
     half = n // 2
-    median = s[half] if n % 2 else (s[half - 1] + s[half]) / 2
-    return GroupStats(n, s[0], q1, median, q3, s[-1], mean, tuple(s))
+    if n % 2:
+        median = s[half]
+    else:  # statistics.median: the mean of the two middle values
+        median = (s[half - 1] + s[half]) / 2
+        if math.isinf(median):
+            median = s[half - 1] / 2 + s[half] / 2
+    return GroupStats(n, s[0], _cut(s, 1, m), median, _cut(s, 3, m), s[-1], mean, tuple(s))
 
 
 def group_stats(values: Sequence[float], min_cities: int) -> GroupStats | None:
@@ -165,16 +193,16 @@ def latest_revisions(rows: Iterable[Row]) -> list[Row]:
     """Only the highest revision of each (city, indicator, period), in first-seen order.
 
     Rows are ``(city_id, indicator, period, revision, value, envelope_sha256)`` tuples or
-    records. Arrival order is irrelevant: a lower revision that arrives later never replaces
-    a higher one. Two rows with the same revision (which the storage's unique constraint
-    prevents) are settled by the larger envelope hash, so the result never depends on order.
+    records. A lower revision never replaces a higher one, whichever arrives first. Equal
+    revisions of one key cannot come from storage (its unique constraint forbids them); should
+    they occur anyway, the later row wins, as in :func:`compute_benchmarks`.
     """
     latest: dict[tuple[Any, Any, Any], Row] = {}
     get = latest.get
     for row in rows:
         key = (row[0], row[1], row[2])
         kept = get(key)
-        if kept is None or row[3] > kept[3] or (row[3] == kept[3] and row[5] > kept[5]):
+        if kept is None or row[3] >= kept[3]:
             latest[key] = row
     return list(latest.values())
 
@@ -251,13 +279,15 @@ def trend(
 ) -> str:
     """Compare a value with the previous period's: improving, worsening, stable or no_data.
 
-    ``no_data`` when either value is missing, and always for ``context`` indicators, which
+    ``no_data`` when either value is missing (or NaN), and always for ``context`` indicators, which
     have no better side (a change there is neither good nor bad news). Two values within
     ``rel_tol`` of each other (relative to the larger) are ``stable``; exactly equal values
     always are.
     """
     _check_direction(direction)
     if current is None or previous is None or direction == "context":
+        return "no_data"
+    if math.isnan(current) or math.isnan(previous):  # not a figure: nothing to compare
         return "no_data"
     if current == previous or math.isclose(current, previous, rel_tol=rel_tol, abs_tol=0.0):
         return "stable"
@@ -306,11 +336,13 @@ def compute_benchmarks(
 
     ``rows`` are ``(city_id, indicator, period, revision, value, envelope_sha256)`` with
     ``value`` already a float (the database layer converts the decimal text once). Only the
-    latest revision of each (city, indicator, period) counts (:func:`latest_revisions`).
-    ``directions`` maps each core indicator to its direction: rows of other indicators are
-    ignored. A city missing from ``regions`` (or mapped to None) counts in the network scope
-    only. Groups come sorted by indicator, period (chronologically) and scope, the network
-    first; each is published only with at least ``min_cities`` cities.
+    latest revision of each (city, indicator, period) counts, exactly as
+    :func:`latest_revisions` decides. ``directions`` maps each core indicator to its
+    direction: rows of other indicators are ignored. A city missing from ``regions`` (or
+    mapped to None) counts in the network scope only. Groups come sorted by indicator, period
+    (chronologically) and scope, the network first; each is published (``stats`` set) only
+    with at least ``min_cities`` cities, and suppressed groups are returned too, so the caller
+    can withdraw what was published before.
     """
     _check_min_cities(min_cities)
     for direction in directions.values():
@@ -318,47 +350,89 @@ def compute_benchmarks(
     if NETWORK_SCOPE in regions.values():
         raise ValueError(f"no region may be called {NETWORK_SCOPE!r}: that is the whole network")
 
-    # One pass over the rows, in which deduplication of revisions and grouping happen together:
-    # a city's region is fixed, so all revisions of one (city, indicator, period) land in the
-    # same regional group, keyed by city. Keeping the row object itself avoids an allocation
-    # per row; this loop is the hot path of the recompute.
-    groups: dict[tuple[Any, Any, Any], dict[Any, Row]] = {}
-    get_group = groups.get
+    with _gc_paused():
+        return _compute(rows, regions, directions, min_cities)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector for the duration of one recompute.
+
+    The recompute creates some 100,000 container objects (lists, dicts, tuples) that live
+    until it ends and form no cycles; each of them counts towards the collector's thresholds,
+    which then runs full collections that walk every one of the million rows again, for
+    nothing (measured: 10-20 % of the recompute). Reference counting still frees everything
+    as usual. The previous state is restored, so a caller that disabled the collector itself
+    keeps it disabled.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compute(
+    rows: Iterable[Row],
+    regions: Mapping[str, str | None],
+    directions: Mapping[str, str],
+    min_cities: int,
+) -> list[BenchmarkGroup]:
+    """:func:`compute_benchmarks` itself, arguments already checked."""
+    # Revisions ascending, stably: within every group a city's later row is then its latest
+    # revision (or, for equal revisions, the later input row), so a plain dict built from the
+    # group keeps the right one. Almost all rows share revision 1: Timsort does this in O(n).
+    ordered = sorted(rows, key=_REVISION)
+
+    # The one Python-level pass over the rows: bucket them by (indicator, period, region) into
+    # three parallel lists (cities, values, envelope hashes). Everything after it runs on those
+    # compact lists with C-level operations; going back to the row objects instead would cost a
+    # cache miss per row and field. A city's region is fixed, so all revisions of one
+    # (city, indicator, period) land in the same bucket, where they are settled below.
+    buckets: dict[tuple[Any, Any, Any], tuple[Any, ...]] = {}
+    get_bucket = buckets.get
     region_of = regions.get
-    for row in rows:
-        city = row[0]
-        key = (row[1], row[2], region_of(city))
-        group = get_group(key)
-        if group is None:
-            groups[key] = {city: row}
-            continue
-        kept = group.get(city)
-        if kept is None or row[3] > kept[3] or (row[3] == kept[3] and row[5] > kept[5]):
-            group[city] = row
+    for city, indicator, period, _revision, value, sha in ordered:
+        key = (indicator, period, region_of(city))
+        bucket = get_bucket(key)
+        if bucket is None:
+            cities, values, shas = [city], [value], [sha]
+            # The bound append methods are stored once per bucket, not looked up per row.
+            buckets[key] = (cities, values, shas, cities.append, values.append, shas.append)
+        else:
+            _, _, _, add_city, add_value, add_sha = bucket
+            add_city(city)
+            add_value(value)
+            add_sha(sha)
 
-    # Regional groups of the same (indicator, period) are merged into the network group by
-    # C-level operations (dict/set updates, list concatenation) rather than per-row Python.
-    by_pair: dict[tuple[Any, Any], list[tuple[Any, dict[Any, Row]]]] = {}
-    for (indicator, period, region), group in groups.items():
+    by_pair: dict[tuple[Any, Any], list[tuple[Any, tuple[Any, ...]]]] = {}
+    for (indicator, period, region), bucket in buckets.items():
         if indicator in directions:
-            by_pair.setdefault((indicator, period), []).append((region, group))
+            by_pair.setdefault((indicator, period), []).append((region, bucket))
 
+    sources_cache = _SourcesCache()
     period_keys = {period: parse_period(period).sort_key for _, period in by_pair}
     result: list[BenchmarkGroup] = []
     for indicator, period in sorted(by_pair, key=lambda p: (p[0], period_keys[p[1]])):
         direction = directions[indicator]
         network_values: list[float] = []
         network_by_city: dict[Any, float] = {}
-        network_sources: set[str] = set()
+        regional_sources: list[tuple[str, ...]] = []
         regional: list[BenchmarkGroup] = []
-        for region, group in sorted(by_pair[(indicator, period)], key=_region_sort_key):
-            values = [row[4] for row in group.values()]
-            by_city = dict(zip(group, values, strict=True))
-            sources = {row[5] for row in group.values()}
-            values.sort()
+        for region, (cities, values, shas, *_) in sorted(
+            by_pair[(indicator, period)], key=_region_sort_key
+        ):
+            by_city = dict(zip(cities, values, strict=True))  # later (= latest) row wins
+            if len(by_city) != len(cities):  # superseded revisions in this bucket
+                values = list(by_city.values())
+                shas = list(dict(zip(cities, shas, strict=True)).values())
+            values.sort()  # the bucket's own list: sorted in place, kept by GroupStats
+            sources = sources_cache.sorted_distinct((period, region), shas)
             network_values += values
             network_by_city.update(by_city)
-            network_sources |= sources
+            regional_sources.append(sources)
             if region is not None:
                 regional.append(
                     _make_group(
@@ -375,7 +449,7 @@ def compute_benchmarks(
                 direction,
                 network_values,
                 network_by_city,
-                network_sources,
+                sources_cache.union(regional_sources),
                 min_cities,
             )
         )
@@ -383,7 +457,59 @@ def compute_benchmarks(
     return result
 
 
+_REVISION = itemgetter(3)
+
+
+class _SourcesCache:
+    """Sorted, distinct envelope hashes per group, shared between groups where possible.
+
+    One summary envelope carries all of a city's indicators for a period, so the groups of
+    every indicator of one (period, region) usually list the very same envelopes in the very
+    same order. Comparing a bucket's hashes with the previous bucket's of that (period,
+    region) is a C-level list comparison; when equal, the sorted tuple is reused instead of
+    sorting again, and the groups share one tuple in memory.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[Any, tuple[list[str], tuple[str, ...]]] = {}
+        # Keyed by the ids of the regional tuples; each entry keeps those tuples alive, so an
+        # id cannot be reused by another tuple while the entry exists.
+        self._unions: dict[tuple[int, ...], tuple[list[tuple[str, ...]], tuple[str, ...]]] = {}
+
+    def sorted_distinct(self, slot: Any, shas: list[str]) -> tuple[str, ...]:
+        """The sorted, distinct hashes of one bucket; ``slot`` is its (period, region)."""
+        last = self._last.get(slot)
+        if last is not None and last[0] == shas:
+            return last[1]
+        ordered = sorted(shas)
+        # Different cities never share an envelope, so duplicates are not expected: check for
+        # adjacent equal hashes in C and only build a set when there are any.
+        if any(map(eq, ordered, islice(ordered, 1, None))):
+            ordered = sorted(set(ordered))
+        result = tuple(ordered)
+        self._last[slot] = (shas, result)
+        return result
+
+    def union(self, parts: list[tuple[str, ...]]) -> tuple[str, ...]:
+        # The cached tuples stay alive in self._last or here, so their ids are stable keys.
+        """The sorted, distinct union of sorted tuples (the network's sources)."""
+        key = tuple(map(id, parts))
+        cached = self._unions.get(key)
+        if cached is not None:
+            return cached[1]
+        merged: list[str] = []
+        for part in parts:
+            merged += part
+        merged.sort()  # sorted runs again: Timsort merges them
+        if any(map(eq, merged, islice(merged, 1, None))):
+            merged = sorted(set(merged))
+        result = tuple(merged)
+        self._unions[key] = (parts, result)
+        return result
+
+
 def _region_sort_key(item: tuple[Any, Any]) -> tuple[bool, str]:
+    # Cities without a region first (they only feed the network), then regions by name.
     region = item[0]
     return (region is not None, "" if region is None else str(region))
 
@@ -395,10 +521,11 @@ def _make_group(
     direction: str,
     sorted_values: list[float],
     by_city: dict[str, float],
-    sources: set[str],
+    sources: tuple[str, ...],
     min_cities: int,
 ) -> BenchmarkGroup:
     n = len(sorted_values)
+    # Below the threshold no statistic is even computed: nothing exists that could leak.
     stats = _stats_of_sorted(sorted_values) if n >= min_cities else None
     return BenchmarkGroup(
         indicator=indicator,
@@ -408,7 +535,7 @@ def _make_group(
         n=n,
         suppressed=stats is None,
         stats=stats,
-        sources=tuple(sorted(sources)),
+        sources=sources,
         values_by_city=by_city,
     )
 
@@ -423,8 +550,9 @@ def decimal_text(x: float, digits: int = 6, *, max_places: int = MAX_DECIMAL_PLA
 
     No exponent, no trailing zeros, no ``-0``; never more than ``max_places`` decimal places
     (12 by default, the wire's limit, so ``parse_decimal`` accepts the result for any value
-    below 10^16): ``1234.5678`` → ``"1234.57"``, ``1e-7`` → ``"0.0000001"``, ``2e9`` →
-    ``"2000000000"``. Rounding is half-even on the float's exact binary value.
+    below 10^28 when ``digits`` <= 16): ``1234.5678`` → ``"1234.57"``, ``1e-7`` →
+    ``"0.0000001"``, ``2e9`` → ``"2000000000"``. Rounding is half-even on the float's exact
+    binary value.
     """
     if not math.isfinite(x):
         raise ValueError(f"cannot render {x!r} as a decimal")
@@ -434,10 +562,12 @@ def decimal_text(x: float, digits: int = 6, *, max_places: int = MAX_DECIMAL_PLA
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > max_places:
-        number = number.quantize(Decimal(1).scaleb(-max_places), ROUND_HALF_EVEN, _WIDE)
+        # Round the float's exact value once, to the place limit (rounding the already
+        # rounded text again could round twice: 1.4999996e-12 would become 2e-12).
+        number = Decimal(x).quantize(Decimal(1).scaleb(-max_places), ROUND_HALF_EVEN, _WIDE)
     text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    if text in ("-0", ""):
+    if text == "-0":  # a negative value that rounded to zero
         return "0"
     return text

@@ -77,6 +77,16 @@ def test_network_of_five(network) -> None:
     madrid = cities[4].api("GET", "/benchmarks").get_json()["items"][0]
     assert madrid["position"]["rank"] == 5 and madrid["position"]["quartile"] == 4
 
+    # The city's pages show where it stands, with server-rendered SVG charts.
+    page = gent.app.test_client().get("/benchmarks").get_data(as_text=True)
+    assert "HRC-HOU-01" in page and "2 / 5" in page
+    detail = gent.app.test_client().get("/benchmarks/HRC-HOU-01").get_data(as_text=True)
+    assert detail.count("<svg") == 2 and ">you<" in detail
+    import xml.etree.ElementTree as ElementTree
+
+    svg = detail[detail.index("<svg") : detail.index("</svg>") + 6]
+    ElementTree.fromstring(svg)  # well-formed
+
     # A suspended city's summaries are refused.
     assert secretariat.api("POST", "/members/be-gent/suspend", {}).status_code == 200
     secretariat.deliver()

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 09:49:37.228996
+Create Date: 2026-11-24 10:07:59.394557
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("suppressed", sa.Boolean(), nullable=False),
         sa.Column("stats", sa.JSON(), nullable=True),
-        sa.Column("values_by_city", sa.JSON(), nullable=False),
-        sa.Column("sources", sa.JSON(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("dirty", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("indicator", "period", "scope", name=op.f("pk_benchmark_groups")),
@@ -40,6 +38,7 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=10), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("value_text", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
         sa.Column("catalogue_version", sa.String(length=40), nullable=True),
         sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_benchmark_inputs")),
@@ -47,12 +46,16 @@ def upgrade() -> None:
             "city_id",
             "indicator",
             "period",
-            "revision",
-            name=op.f("uq_benchmark_inputs_city_id_indicator_period_revision"),
+            name=op.f("uq_benchmark_inputs_city_id_indicator_period"),
         ),
     )
     with op.batch_alter_table("benchmark_inputs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_benchmark_inputs_city_id"), ["city_id"], unique=False)
+        batch_op.create_index(
+            "ix_benchmark_inputs_scan",
+            ["catalogue_version", "indicator", "period", "city_id", "value"],
+            unique=False,
+        )
 
     op.create_table(
         "directory_entries",
@@ -107,6 +110,7 @@ def downgrade() -> None:
     op.drop_table("catalogue_releases")
     op.drop_table("directory_entries")
     with op.batch_alter_table("benchmark_inputs", schema=None) as batch_op:
+        batch_op.drop_index("ix_benchmark_inputs_scan")
         batch_op.drop_index(batch_op.f("ix_benchmark_inputs_city_id"))
 
     op.drop_table("benchmark_inputs")

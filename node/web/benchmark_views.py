@@ -1,0 +1,99 @@
+"""Where the city stands: regional benchmarks received from the secretariat, with charts
+(server-rendered SVG: the distribution with the city highlighted, the trend over periods)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from flask import Blueprint, render_template
+from markupsafe import Markup
+from sqlalchemy import select
+
+from node.models import Indicator
+from node.runtime import db_session
+from node.secretariat import charts, stats
+from node.secretariat.models import ReceivedBenchmark
+from schemas.periods import parse_period
+
+bp = Blueprint("benchmarks_web", __name__)
+
+
+def _received(session: Any, indicator: str | None = None) -> list[ReceivedBenchmark]:
+    query = select(ReceivedBenchmark)
+    if indicator:
+        query = query.where(ReceivedBenchmark.indicator == indicator)
+    return list(session.scalars(query))
+
+
+@bp.get("/benchmarks")
+def benchmarks_page() -> Any:
+    session = db_session()
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in _received(session):
+        key = (row.indicator, row.scope)
+        current = latest.get(key)
+        if current is None or parse_period(row.period) > parse_period(current["period"]):
+            latest[key] = row.group
+    names = {i.code: i.name for i in session.scalars(select(Indicator))}
+    rows = sorted(
+        latest.values(), key=lambda g: (g["indicator"], g["scope"] != "network", g["scope"])
+    )
+    return render_template("benchmarks.html", rows=rows, names=names)
+
+
+@bp.get("/benchmarks/<indicator>")
+def benchmark_page(indicator: str) -> Any:
+    session = db_session()
+    ind = session.get(Indicator, indicator)
+    label = ind.name if ind else indicator
+    unit = ind.unit_label if ind else ""
+    by_scope: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in _received(session, indicator):
+        by_scope[row.scope].append(row.group)
+    sections = []
+    for scope, groups in sorted(by_scope.items(), key=lambda kv: (kv[0] != "network", kv[0])):
+        groups.sort(key=lambda g: parse_period(g["period"]).sort_key)
+        newest = groups[-1]
+        values = [float(v) for v in newest["distribution"]]
+        group_stats = stats.group_stats(values, 1) if values else None
+        position = newest.get("position") or {}
+        mine = float(position["value"]) if position.get("value") is not None else None
+        # Charts are built from our own numbers and escape every text: safe to embed.
+        distribution = Markup(
+            charts.distribution_svg(  # noqa: S704
+                group_stats,
+                mine,
+                label=f"{label} — {newest['period']}, {scope}",
+                unit=unit,
+                direction=newest["direction"],
+                chart_id=f"dist-{scope}",
+            )
+        )
+        trend = Markup(
+            charts.trend_svg(  # noqa: S704
+                [
+                    (
+                        g["period"],
+                        float(g["position"]["value"]) if g.get("position") else None,
+                        float(g["stats"]["median"]),
+                    )
+                    for g in groups
+                ],
+                label=f"{label}, {scope}",
+                unit=unit,
+                chart_id=f"trend-{scope}",
+            )
+        )
+        sections.append(
+            {
+                "scope": scope,
+                "newest": newest,
+                "groups": groups,
+                "distribution": distribution,
+                "trend": trend,
+            }
+        )
+    return render_template(
+        "benchmark.html", indicator=indicator, label=label, unit=unit, sections=sections
+    )
