@@ -117,6 +117,67 @@ def _group_values(
         reader.close()
 
 
+_PG_AGGREGATE_SQL = """
+SELECT i.indicator, i.period, GROUPING(COALESCE(p.region, 'unassigned')) AS whole_network,
+       COALESCE(p.region, 'unassigned') AS region, count(*), min(i.value),
+       percentile_cont(0.25) WITHIN GROUP (ORDER BY i.value),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY i.value),
+       percentile_cont(0.75) WITHIN GROUP (ORDER BY i.value),
+       max(i.value), avg(i.value)
+FROM benchmark_inputs i JOIN peers p ON p.city_id = i.city_id
+WHERE i.catalogue_version = %s AND p.role = 'city' AND p.state IN ('active', 'suspended')
+  {keys}
+GROUP BY GROUPING SETS ((i.indicator, i.period, COALESCE(p.region, 'unassigned')),
+                        (i.indicator, i.period))
+"""
+
+
+def _groups_postgresql(
+    session: Session,
+    version: str | None,
+    keys: set[GroupKey] | None,
+    min_cities: int,
+    now: datetime,
+) -> Iterator[dict[str, Any]]:
+    """The same groups, computed by PostgreSQL itself: one round trip instead of one per
+    (indicator, period). ``percentile_cont`` interpolates linearly between ranks, which is the
+    "inclusive" quartile method of ``stats.group_stats``; tests check both paths agree."""
+    params: list[Any] = [version]
+    key_filter = ""
+    if keys is not None:
+        key_filter = "AND i.indicator = ANY(%s) AND i.period = ANY(%s)"
+        params += [sorted({k[0] for k in keys}), sorted({k[1] for k in keys})]
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_PG_AGGREGATE_SQL.format(keys=key_filter), params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    for indicator, period, whole, region, n, low, q1, median, q3, high, mean in rows:
+        if keys is not None and (indicator, period) not in keys:
+            continue
+        published = n >= min_cities
+        yield {
+            "indicator": indicator,
+            "period": period,
+            "scope": NETWORK if whole else region,
+            "n": n,
+            "suppressed": not published,
+            "stats": {
+                "min": low,
+                "q1": q1,
+                "median": median,
+                "q3": q3,
+                "max": high,
+                "mean": float(mean),
+            }
+            if published
+            else None,
+            "computed_at": now,
+            "dirty": True,
+        }
+
+
 def _groups(
     session: Session,
     version: str | None,
@@ -126,6 +187,9 @@ def _groups(
     now: datetime,
 ) -> Iterator[dict[str, Any]]:
     """The group rows to store for every (indicator, period) and scope."""
+    if session.connection().dialect.name == "postgresql":
+        yield from _groups_postgresql(session, version, keys, min_cities, now)
+        return
     for (indicator, period), pairs in _group_values(session, version, keys):
         by_region: dict[str, list[float]] = defaultdict(list)
         network: list[float] = []
