@@ -118,6 +118,9 @@ def _populate(url: str, data_dir: Path) -> tuple[Any, Any]:
                 batch.clear()
         if batch:
             connection.execute(insert(BenchmarkInput), batch)
+    with engine.begin() as connection:
+        # A live database has planner statistics; a freshly bulk-loaded one does not.
+        connection.exec_driver_sql("ANALYZE")
     return config, sessions
 
 

@@ -120,9 +120,7 @@ def _group_values(
 _PG_AGGREGATE_SQL = """
 SELECT i.indicator, i.period, GROUPING(COALESCE(p.region, 'unassigned')) AS whole_network,
        COALESCE(p.region, 'unassigned') AS region, count(*), min(i.value),
-       percentile_cont(0.25) WITHIN GROUP (ORDER BY i.value),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY i.value),
-       percentile_cont(0.75) WITHIN GROUP (ORDER BY i.value),
+       percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY i.value),
        max(i.value), avg(i.value)
 FROM benchmark_inputs i JOIN peers p ON p.city_id = i.city_id
 WHERE i.catalogue_version = %s AND p.role = 'city' AND p.state IN ('active', 'suspended')
@@ -153,7 +151,8 @@ def _groups_postgresql(
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    for indicator, period, whole, region, n, low, q1, median, q3, high, mean in rows:
+    for indicator, period, whole, region, n, low, quartiles, high, mean in rows:
+        q1, median, q3 = quartiles  # one sort per group for all three
         if keys is not None and (indicator, period) not in keys:
             continue
         published = n >= min_cities
