@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
@@ -31,6 +31,7 @@ from node.network import outbox
 from node.network.models import Peer
 from node.secretariat import stats
 from node.secretariat.models import BenchmarkGroup, BenchmarkInput
+from node.services import catalogue
 from schemas.fields import parse_decimal
 from schemas.periods import parse_period
 from schemas.secretariat import BENCHMARK_STREAM, BENCHMARK_TYPE
@@ -43,7 +44,7 @@ GroupKey = tuple[str, str]  # (indicator, period)
 
 def catalogue_version(session: Session) -> str | None:
     """The core catalogue version this node follows (what benchmarks compare)."""
-    return session.scalar(select(func.max(Indicator.catalogue_version)).where(Indicator.core))
+    return catalogue.current_version(session)
 
 
 def directions(session: Session) -> dict[str, str]:

@@ -307,8 +307,27 @@ def view(session: Session) -> CatalogueView:
         )
         for i in list_indicators(session)
     }
-    versions = {i.catalogue_version for i in list_indicators(session, core=True)}
-    return CatalogueView(indicators, dimensions, max(versions) if versions else None)
+    return CatalogueView(indicators, dimensions, current_version(session))
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Order versions as people read them: ``0.10.0`` comes after ``0.9.0`` (not as text)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in version.replace("-", ".").split(".")
+    )
+
+
+def current_version(session: Session) -> str | None:
+    """The newest core catalogue version this node has loaded."""
+    versions = {
+        v
+        for v in session.scalars(
+            select(Indicator.catalogue_version).where(Indicator.core).distinct()
+        )
+        if v
+    }
+    return max(versions, key=version_key) if versions else None
 
 
 def validate_dimension(data: Any) -> dict[str, Any]:

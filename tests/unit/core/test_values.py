@@ -86,3 +86,11 @@ def test_disaggregation_key_round_trips_and_ignores_order_and_totals(
 def test_total_is_the_empty_key() -> None:
     assert disaggregation_key({}) == "" == disaggregation_key({"SEX": "_T"})
     assert disaggregation_key({"SEX": "F", "AGE_GROUP": "Y_LT18"}) == "AGE_GROUP=Y_LT18|SEX=F"
+
+
+def test_catalogue_versions_compare_as_numbers() -> None:
+    from node.services.catalogue import version_key
+
+    versions = ["0.9.0", "0.10.0", "0.2.0", "1.0.0", "0.10.1"]
+    assert max(versions, key=version_key) == "1.0.0"
+    assert sorted(versions, key=version_key) == ["0.2.0", "0.9.0", "0.10.0", "0.10.1", "1.0.0"]
