@@ -113,10 +113,15 @@ class DeliveryReport:
     dead: int = 0
     skipped: int = 0
     failed_destinations: dict[str, str] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)  # another process is delivering there now
 
     def lines(self) -> list[str]:
         out = [f"delivered {self.delivered}, dead letters {self.dead}, superseded {self.skipped}"]
         out += [f"  {dest}: {err}" for dest, err in sorted(self.failed_destinations.items())]
+        out += [
+            f"  {dest}: skipped, another delivery run holds it (up to {DELIVERY_LOCK_S} s)"
+            for dest in self.busy
+        ]
         return out
 
 
@@ -205,6 +210,8 @@ def deliver_to(
     report = report or DeliveryReport()
     now = node.now()
     if not _claim(node, city_id, now, ignore_backoff):
+        if ignore_backoff:
+            report.busy.append(city_id)
         return report
     try:
         with session_scope(node.sessions) as session:

@@ -23,6 +23,11 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from federation.keys import SigningKey, load_signing_key
+from node.config import load_config
+from node.db import session_scope
+from node.jobs import node_runtime
+from node.runtime import utcnow
+from node.services import users
 from tests.multinode.harness import NodeError, NodeFactory, NodeProcess
 
 pytestmark = pytest.mark.multinode
@@ -119,12 +124,6 @@ def official_token(node: NodeProcess) -> str:
     tests cover), without two interpreter start-ups per node; the configuration is read with
     the node's own environment, so a PostgreSQL node gets its own database.
     """
-    from node.config import load_config
-    from node.db import session_scope
-    from node.jobs import node_runtime
-    from node.runtime import utcnow
-    from node.services import users
-
     config = load_config(node.data_dir, environ=node.env)
     runtime = node_runtime(config)
     try:
@@ -143,25 +142,35 @@ def official_token(node: NodeProcess) -> str:
 
 
 def cities(node_factory: NodeFactory, *city_ids: str, backend: str = "sqlite") -> list[City]:
-    """Initialised by the factory (which owns their teardown), each with an official, then
-    started together (a start is mostly interpreter and app import time)."""
-    nodes: list[NodeProcess] = []
-    for city_id in city_ids:
+    """Nodes made by the factory (which owns their teardown), each with an official, started.
+
+    Each node is set up in its own thread: init, official and start are mostly interpreter
+    start-up and imports, which overlap well. For PostgreSQL the ``backend`` fixture has already
+    resolved the server fixture, so no thread asks pytest for a fixture it has not cached.
+    """
+
+    def ready(city_id: str) -> City:
         name, country = CITIES[city_id]
-        nodes += node_factory(city_id, start=False, backend=backend, name=name, country=country)
-    tokens = [official_token(node) for node in nodes]
-    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        list(pool.map(NodeProcess.start, nodes))
-    return [City(node, token) for node, token in zip(nodes, tokens, strict=True)]
+        [node] = node_factory(city_id, start=False, backend=backend, name=name, country=country)
+        token = official_token(node)
+        node.start()
+        return City(node, token)
+
+    with ThreadPoolExecutor(max_workers=len(city_ids)) as pool:
+        return list(pool.map(ready, city_ids))
 
 
-def stop_together(*made: City) -> None:
-    """Stop every node in parallel (teardown would do it one by one; only the clock differs)."""
-    with ThreadPoolExecutor(max_workers=len(made)) as pool:
-        list(pool.map(lambda city: city.node.stop(), made))
+def discard(*made: City) -> None:
+    """End of a passed scenario: nothing left to check, so no graceful stop (1-2 s per node of
+    gunicorn shutting down; graceful stops are exercised mid-scenario and by the smoke tests).
+    The factory's teardown still closes what remains."""
+    for city in made:
+        city.node.kill()
 
 
-def wait_until(what: str, probe: Callable[[], T], *watch: City, timeout: float = WAIT_S) -> T:
+def wait_until(
+    what: str, probe: Callable[[], T | None], *watch: City, timeout: float = WAIT_S
+) -> T:
     """Poll ``probe`` every ``POLL_S`` until it returns something truthy (bounded)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -204,14 +213,30 @@ def twin(asker: City, partner: City, *, sync: bool) -> None:
 def wait_for_failed_delivery(sender: City, partner: City, queued: int) -> dict[str, Any]:
     """The sender's scheduler has tried the stopped partner (tick ≤ 5 s + quick retries ≤ 5 s)
     and is now backing off, with every envelope still queued."""
+
+    def probe() -> dict[str, Any] | None:
+        status = sender.status_for(partner)
+        return status if status["queue_length"] == queued and status["failures"] >= 1 else None
+
     return wait_until(
         f"{sender.city_id} reports a failed delivery to {partner.city_id}, {queued} queued",
-        lambda: (
-            (status := sender.status_for(partner))["queue_length"] == queued
-            and status["failures"] >= 1
-            and status
-        ),
+        probe,
         sender,
+    )
+
+
+def wait_for_summaries(receiver: City, sender: City, count: int) -> list[dict[str, Any]]:
+    """Poll until ``receiver`` lists at least ``count`` summaries received from ``sender``."""
+
+    def probe() -> list[dict[str, Any]] | None:
+        items = receiver.received_from(sender)
+        return items if len(items) >= count else None
+
+    return wait_until(
+        f"{receiver.city_id} has {count} summaries from {sender.city_id}",
+        probe,
+        sender,
+        receiver,
     )
 
 
@@ -237,7 +262,8 @@ def assert_revisions_once(received: list[dict[str, Any]], sender: City, values: 
 # --- a node that is nobody's twin ------------------------------------------------------------
 
 
-def graz_summary(graz: City, audience: str, *, origin: str, key: SigningKey) -> bytes:
+def graz_summary(audience: str, *, origin: str, key: SigningKey) -> bytes:
+    """A well-formed hrc.summary/1 envelope about Graz, signed with ``key`` as ``origin``."""
     payload = {
         "city": {"city_id": origin, "name": "Graz", "country": "AT", "region": "europe-west"},
         "period": PERIOD,
@@ -279,9 +305,9 @@ def graz_summary(graz: City, audience: str, *, origin: str, key: SigningKey) -> 
 
 
 def signed_call(
-    sender: City, target: City, method: str, path: str, body: bytes | None, *, origin: str,
-    key: SigningKey,
-) -> Any:  # fmt: skip
+    target: City, method: str, path: str, body: bytes | None, *, origin: str, key: SigningKey
+) -> Any:
+    """A node-to-node request as ``origin`` would send it, RFC 9421-signed with ``key``."""
     url = f"{target.base_url}{path}"
     headers = {"Content-Type": "application/json"} if body is not None else {}
     headers.update(httpsig.sign_request(method, url, headers, body, origin, key, int(time.time())))
@@ -311,13 +337,8 @@ def test_summary_reaches_the_twin_only_and_a_stranger_is_refused(
     gent.record({HOUSING: "12.50", EDUCATION: "3.1"})
     published = gent.publish()
     assert (published["revision"], published["audience"]) == (1, ["it-padova"])
-    started = time.monotonic()
-    [item] = wait_until(
-        "Padova receives Gent's summary", lambda: padova.received_from(gent), gent, padova
-    )
-    took = time.monotonic() - started
-    # One scheduler tick (every 5 s) plus the request: seconds, not the 30 s deadline.
-    assert took < 15, gent.node.fail(f"the summary took {took:.1f} s to arrive")
+    # Carried by Gent's deliver_outbox job (every 5 s); nobody runs `hrcnet sync` here.
+    [item] = wait_for_summaries(padova, gent, 1)
     [own] = gent.own_summaries()
     assert own["envelope_sha256"] == published["envelope_sha256"]
     assert item["verified"] is True and item["current"] is True
@@ -344,22 +365,22 @@ def test_summary_reaches_the_twin_only_and_a_stranger_is_refused(
     before = padova.received_from(gent)
     codes = []
     for target in (padova, gent):
-        body = graz_summary(graz, target.city_id, origin="at-graz", key=graz_key)
+        body = graz_summary(target.city_id, origin="at-graz", key=graz_key)
         response = signed_call(
-            graz, target, "POST", "/federation/v1/inbox", body, origin="at-graz", key=graz_key
+            target, "POST", "/federation/v1/inbox", body, origin="at-graz", key=graz_key
         )
         codes.append(assert_refused(response, target, f"Graz → {target.city_id} inbox"))
     # Graz pretending to be Gent: Gent's key id, Graz's private key.
     gent_key_id = gent.status()["key_id"]
     forger = SigningKey.from_private_key(graz_key.private_key, gent_key_id)
-    body = graz_summary(graz, "it-padova", origin="be-gent", key=forger)
+    body = graz_summary("it-padova", origin="be-gent", key=forger)
     response = signed_call(
-        graz, padova, "POST", "/federation/v1/inbox", body, origin="be-gent", key=forger
+        padova, "POST", "/federation/v1/inbox", body, origin="be-gent", key=forger
     )
     codes.append(assert_refused(response, padova, "Graz as Gent → Padova inbox"))
     # Nor may Graz read what Gent addressed to its twins.
     response = signed_call(
-        graz, gent, "GET", "/federation/v1/outbox?since=0", None, origin="at-graz", key=graz_key
+        gent, "GET", "/federation/v1/outbox?since=0", None, origin="at-graz", key=graz_key
     )
     codes.append(assert_refused(response, gent, "Graz reads Gent's outbox"))
     assert all(codes), codes
@@ -369,7 +390,7 @@ def test_summary_reaches_the_twin_only_and_a_stranger_is_refused(
     assert padova.received_from(gent) == before
     assert padova.peer_states() == {"be-gent": "active"}
     assert gent.peer_states() == {"it-padova": "active"}
-    stop_together(gent, padova, graz)
+    discard(gent, padova, graz)
 
 
 def test_outage_three_revisions_arrive_once_each_after_sync(node_factory: NodeFactory) -> None:
@@ -387,16 +408,11 @@ def test_outage_three_revisions_arrive_once_each_after_sync(node_factory: NodeFa
     padova.node.start()
     out = gent.sync()  # the scheduler would wait out its backoff (≥ 48 s)
     assert "delivered 3" in out, gent.node.fail(f"hrcnet sync printed:\n{out}")
-    received = wait_until(
-        "Padova has the three revisions",
-        lambda: len(items := padova.received_from(gent)) >= 3 and items,
-        gent,
-        padova,
-    )
+    received = wait_for_summaries(padova, gent, 3)
     assert_revisions_once(received, gent, values)
     after = gent.status_for(padova)
     assert (after["queue_length"], after["failures"], after["last_error"]) == (0, 0, None)
-    stop_together(gent, padova)
+    discard(gent, padova)
 
 
 def test_sender_restarted_with_a_queue_delivers_it_once(node_factory: NodeFactory) -> None:
@@ -414,19 +430,23 @@ def test_sender_restarted_with_a_queue_delivers_it_once(node_factory: NodeFactor
     gent.node.start()
     restarted = gent.status_for(padova)  # queue and backoff are in the database
     assert restarted["queue_length"] == 2 and restarted["failures"] >= 1, restarted
-    gent.sync()
-    received = wait_until(
-        "Padova has both revisions",
-        lambda: len(items := padova.received_from(gent)) >= 2 and items,
-        gent,
-        padova,
-    )
+    out = gent.sync()  # its scheduler is still backing off: this is what sends them
+    assert "delivered 2" in out, gent.node.fail(f"hrcnet sync printed:\n{out}")
+    received = wait_for_summaries(padova, gent, 2)
     assert_revisions_once(received, gent, values)
     assert gent.status_for(padova)["queue_length"] == 0
-    stop_together(gent, padova)
+    discard(gent, padova)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite, and PostgreSQL when the suite has a server (skipped otherwise, before any node
+    exists). Resolving the server fixture here keeps it out of ``cities``' threads."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres")
+    return str(request.param)
+
+
 def test_pull_then_push_converge_without_duplicates(
     node_factory: NodeFactory, backend: str
 ) -> None:
@@ -451,4 +471,4 @@ def test_pull_then_push_converge_without_duplicates(
     assert padova.received_from(gent) == received
     after = gent.status_for(padova)
     assert (after["queue_length"], after["dead_letters"], after["failures"]) == (0, 0, 0)
-    stop_together(gent, padova)
+    discard(gent, padova)
