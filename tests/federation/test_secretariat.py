@@ -153,3 +153,35 @@ def test_catalogue_release_and_adoption(network, shared_dir) -> None:
     assert gent.api("POST", "/catalogue/releases/0.2.0/adopt").status_code == 409
     # A city official cannot publish network releases.
     assert gent.api("POST", "/catalogue/releases", {"document": document}).status_code == 403
+
+
+def test_lost_key_recovery_through_the_secretariat(network) -> None:
+    from federation.keys import generate_signing_key
+    from tests.federation.conftest import twin
+
+    secretariat, gent, lyon = network(SECRETARIAT, "be-gent", "fr-lyon")
+    join(secretariat, [gent, lyon])
+    twin(gent, lyon)
+    # Lyon lost its key. Its officials give the secretariat the new public key out of band;
+    # the secretariat vouches for it in a new signed directory.
+    new_key = generate_signing_key()
+    rekeyed = secretariat.api("POST", "/members/fr-lyon/rekey", {"key": new_key.public_b64})
+    assert rekeyed.status_code == 200, rekeyed.get_json()
+    secretariat.deliver()
+    keys = {
+        k["key_id"]: k
+        for k in gent.api("GET", "/peers").get_json()["items"][
+            [p["city_id"] for p in gent.api("GET", "/peers").get_json()["items"]].index("fr-lyon")
+        ]["keys"]
+    }
+    assert keys[new_key.key_id]["state"] == "current" and keys[new_key.key_id]["source"] == "notary"
+    assert keys[lyon.key.key_id]["state"] == "revoked"
+    # A summary signed with the new key is accepted by Gent; one with the lost key is not.
+    from tests.federation.test_inbox_refusals import envelope as make_summary
+
+    good = make_summary(lyon, gent, 500, key=new_key)
+    assert post(lyon, gent, canonical_bytes(good), key=new_key).status_code == 202
+    stolen = make_summary(lyon, gent, 501)
+    assert post(lyon, gent, canonical_bytes(stolen)).status_code == 401
+    bad = secretariat.api("POST", "/members/fr-lyon/rekey", {"key": "!" * 43})
+    assert bad.status_code == 422

@@ -177,3 +177,25 @@ def test_own_summaries_list_shows_deliveries(network) -> None:
     ]
     raw = gent.app.test_client().get("/federation/v1/keys")
     assert json.loads(raw.data)["payload"]["verify_keys"]
+
+
+def test_unavailable_after_seven_days_then_only_the_newest_revision(network) -> None:
+    gent, padova = network("be-gent", "it-padova")
+    twin(gent, padova)
+    padova.set_down(True)
+    for value in ("10", "11", "12"):
+        record(gent, "2025", {"HRC-HOU-01": value})
+        gent.api("POST", "/summaries", {"period": "2025"})
+    gent.deliver()
+    gent.clock.advance(days=8)
+    gent.deliver()  # still failing after more than 7 days
+    [status] = gent.api("GET", "/federation/status").get_json()["items"]
+    assert status["unavailable"] is True and status["failures"] >= 2
+    padova.set_down(False)
+    report = gent.deliver()
+    # After a long outage only the newest revision per period is sent; older ones are skipped.
+    assert (report.delivered, report.skipped) == (1, 2)
+    items = padova.api("GET", "/peers/be-gent/summaries").get_json()["items"]
+    assert [(i["revision"], i["current"]) for i in items] == [(3, True)]
+    [status] = gent.api("GET", "/federation/status").get_json()["items"]
+    assert status["unavailable"] is False and status["queue_length"] == 0
