@@ -29,6 +29,12 @@ from typing import IO, Any
 import pytest
 import requests
 
+from node.config import load_config
+from node.db import session_scope
+from node.jobs import node_runtime
+from node.runtime import utcnow
+from node.services import users
+
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
 POLL_INTERVAL_S = 0.1
@@ -460,3 +466,27 @@ class NodeFactory:
                 except Exception as exc:  # report, but keep dropping the others
                     problems.append(f"drop {url}: {exc}")
         return problems
+
+
+def official_token(node: NodeProcess) -> str:
+    """An official with an API token, written into the node's database before it starts.
+
+    The same service calls as ``hrcnet user add`` + ``hrcnet token create`` (which the smoke
+    tests cover), without two interpreter start-ups per node; the configuration is read with
+    the node's own environment, so a PostgreSQL node gets its own database.
+    """
+    config = load_config(node.data_dir, environ=node.env)
+    runtime = node_runtime(config)
+    try:
+        with session_scope(runtime.sessions) as session:
+            user = users.create_user(
+                session,
+                email=f"official@{node.city_id}.example",
+                password="correct horse battery staple",
+                role="official",
+                now=utcnow(),
+                node_role=config.role,
+            )
+            return users.create_token(session, user, now=utcnow())
+    finally:
+        runtime.engine.dispose()

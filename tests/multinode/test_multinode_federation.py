@@ -23,12 +23,7 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from federation.keys import SigningKey, load_signing_key
-from node.config import load_config
-from node.db import session_scope
-from node.jobs import node_runtime
-from node.runtime import utcnow
-from node.services import users
-from tests.multinode.harness import NodeError, NodeFactory, NodeProcess
+from tests.multinode.harness import NodeError, NodeFactory, NodeProcess, official_token
 
 pytestmark = pytest.mark.multinode
 
@@ -115,30 +110,6 @@ class City:
 
     def sync(self) -> str:
         return self.node.run_cli("sync", self.node.data_dir).stdout
-
-
-def official_token(node: NodeProcess) -> str:
-    """An official with an API token, written into the node's database before it starts.
-
-    The same service calls as ``hrcnet user add`` + ``hrcnet token create`` (which the smoke
-    tests cover), without two interpreter start-ups per node; the configuration is read with
-    the node's own environment, so a PostgreSQL node gets its own database.
-    """
-    config = load_config(node.data_dir, environ=node.env)
-    runtime = node_runtime(config)
-    try:
-        with session_scope(runtime.sessions) as session:
-            user = users.create_user(
-                session,
-                email=f"official@{node.city_id}.example",
-                password="correct horse battery staple",
-                role="official",
-                now=utcnow(),
-                node_role=config.role,
-            )
-            return users.create_token(session, user, now=utcnow())
-    finally:
-        runtime.engine.dispose()
 
 
 def cities(node_factory: NodeFactory, *city_ids: str, backend: str = "sqlite") -> list[City]:

@@ -30,12 +30,7 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import make_envelope, sign_envelope
 from federation.keys import SigningKey, fingerprint_display, load_signing_key
-from node.config import load_config
-from node.db import session_scope
-from node.jobs import node_runtime
-from node.runtime import utcnow
-from node.services import users
-from tests.multinode.harness import NodeError, NodeFactory, NodeProcess
+from tests.multinode.harness import NodeError, NodeFactory, NodeProcess, official_token
 
 pytestmark = pytest.mark.multinode
 
@@ -113,26 +108,6 @@ class Network:
 
     def all(self) -> list[Member]:
         return [self.secretariat, *self.cities.values()]
-
-
-def official_token(node: NodeProcess) -> str:
-    """An official with an API token, written with the node's own services before it starts
-    (what ``hrcnet user add`` + ``hrcnet token create`` do, without two interpreter start-ups)."""
-    config = load_config(node.data_dir, environ=node.env)
-    runtime = node_runtime(config)
-    try:
-        with session_scope(runtime.sessions) as session:
-            user = users.create_user(
-                session,
-                email=f"official@{node.city_id}.example",
-                password="correct horse battery staple",
-                role="official",
-                now=utcnow(),
-                node_role=config.role,
-            )
-            return users.create_token(session, user, now=utcnow())
-    finally:
-        runtime.engine.dispose()
 
 
 def wait_until(what: str, probe: Callable[[], T], *watch: Member, timeout: float = WAIT_S) -> T:
