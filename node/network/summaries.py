@@ -140,6 +140,15 @@ def _point(period: str | None, value: str | None) -> dict[str, Any] | None:
     return {"period": period, "value": value == "true" if value in ("true", "false") else value}
 
 
+def _suspended(session: Session, city_id: str) -> bool:
+    """Whether the secretariat's latest directory lists this city as suspended: its summaries
+    would only be refused, so none are queued for the network until it is reinstated."""
+    from node.secretariat.models import DirectoryEntry
+
+    entry = session.get(DirectoryEntry, city_id)
+    return entry is not None and entry.state == "suspended"
+
+
 def _previous_for(session: Session, period: str, audience: list[str]) -> OutEnvelope | None:
     """Our last summary of ``period`` for exactly this audience (what this one supersedes)."""
     for envelope in session.scalars(
@@ -181,7 +190,8 @@ def publish_summary(
     secretariats: list[str] = []
     for twin in peers.active_twins(session):
         if twin.role == "secretariat":
-            secretariats.append(twin.city_id)
+            if not _suspended(session, config.city_id):
+                secretariats.append(twin.city_id)
             continue
         scopes[tuple(twin.themes) if twin.themes is not None else None].append(twin.city_id)
     if not scopes and not secretariats:

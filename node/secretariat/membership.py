@@ -149,7 +149,8 @@ def directory_payload(session: Session, now: datetime) -> dict[str, Any]:
 
 def publish_directory(session: Session, config: NodeConfig, now: datetime) -> OutEnvelope:
     """Sign the current roster and queue it for every active member."""
-    audience = [p.city_id for p in members(session) if p.state == "active"]
+    # Suspended members get it too: that is how a city learns it was suspended.
+    audience = [p.city_id for p in members(session) if p.state in ("active", "suspended")]
     envelope = outbox.sign_and_store(
         session,
         config,

@@ -90,10 +90,14 @@ def test_network_of_five(network) -> None:
     # A suspended city's summaries are refused.
     assert secretariat.api("POST", "/members/be-gent/suspend", {}).status_code == 200
     secretariat.deliver()
+    directory = {
+        m["city_id"]: m["state"] for m in gent.api("GET", "/directory").get_json()["items"]
+    }
+    assert directory["be-gent"] == "suspended"  # Gent learns it was suspended
     record(gent, "2025", {"HRC-HOU-01": "1"})
     gent.api("POST", "/summaries", {"period": "2025"})
     report = gent.deliver()
-    assert report.delivered == 0
+    assert report.delivered == 0  # nothing is queued for the network while suspended
     again = secretariat.api("GET", "/benchmarks?indicator=HRC-HOU-01").get_json()["items"]
     assert again[0]["stats"]["min"] == "7.25"  # Gent's new figure did not count
 

@@ -4,7 +4,8 @@ The network is built once for the module (six nodes are the expensive part): fiv
 to the secretariat, are admitted and receive its signed directory. The tests then check the
 directory against each city's own key, refuse a forged directory, and run the whole benchmark
 cycle: core catalogue release 0.2.0 → adoption → summaries addressed to "network" → signed
-benchmarks back to every member → a suspended member's new figure refused.
+benchmarks back to every member → a suspended member learns it, stops sending, and what it
+posts anyway is refused.
 
 Every node runs its own scheduler (``deliver_outbox`` every 5 s, ``publish_benchmarks`` every
 10 s on the secretariat). Waits are polls with a deadline, never bare sleeps; where the brief
@@ -401,10 +402,21 @@ def test_release_benchmarks_and_suspension(network: Network, shared_dir: Path) -
         assert city.peer_states() == {SECRETARIAT: "active"}
         assert city.status_for(SECRETARIAT)["dead_letters"] == 0
 
-    # 4. The secretariat suspends Madrid; Madrid's correction is refused.
+    # 4. The secretariat suspends Madrid. Madrid learns it from the signed directory and stops
+    #    sending the network its summaries; anything it posts anyway is refused.
     suspended = sec.call("POST", f"/members/{SUSPENDED}/suspend", {})
     assert suspended["state"] == "suspended"
     madrid = cities[SUSPENDED]
+    sec.sync()
+    wait_until(
+        "Madrid's directory shows Madrid suspended",
+        lambda: (
+            {e["city_id"]: e["state"] for e in madrid.items("/directory")}.get(SUSPENDED)
+            == "suspended"
+        ),
+        sec,
+        madrid,
+    )
     madrid.call(
         "POST",
         "/results",
@@ -419,21 +431,27 @@ def test_release_benchmarks_and_suspension(network: Network, shared_dir: Path) -
         expect=201,
     )
     out = madrid.call("POST", "/summaries", {"period": PERIOD}, expect=201)["items"]
-    assert [(e["audience"], e["revision"]) for e in out] == [(["network"], 2)], out
-    madrid.sync()  # the scheduler may be there first; either way the secretariat refuses
-
-    def refused() -> dict[str, Any] | None:
-        status = madrid.status_for(SECRETARIAT)
-        failed = (status["failures"] >= 1 and status["queue_length"] == 1) or status[
-            "dead_letters"
-        ] >= 1
-        return status if failed else None
-
-    status = wait_until("Madrid reports the refused delivery", refused, sec, madrid)
-    assert status["last_error"] and "403" in status["last_error"], status
-    [delivery] = _own_network_copy(madrid, 2)["deliveries"]
-    assert delivery["destination"] == SECRETARIAT and delivery["state"] in ("pending", "dead")
-    assert delivery["last_status"] == 403, delivery
+    assert [(e["audience"], e["revision"]) for e in out] == [([], 2)], out  # kept, not sent
+    assert madrid.status_for(SECRETARIAT)["queue_length"] == 0
+    # Posting a summary to the secretariat directly is refused: Madrid is not an active member.
+    madrid_key = madrid.key()
+    direct = make_envelope(
+        "hrc.summary",
+        "hrc.summary/1",
+        SUSPENDED,
+        "summaries",
+        10**9,
+        int(time.time() * 1000),
+        madrid_key.key_id,
+        ["network"],
+        {"period": PERIOD},
+    )
+    body = canonical_bytes(sign_envelope(direct, SUSPENDED, madrid_key))
+    response = _signed_post(sec, body, origin=SUSPENDED, key=madrid_key)
+    assert response.status_code == 403, sec.node.fail(
+        f"HTTP {response.status_code} {response.text}"
+    )
+    assert response.json()["code"] == "not_twinned"
 
     out = sec.sync()
     assert "benchmarks: benchmarks queued for 0 members" in out, out
