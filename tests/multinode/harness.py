@@ -490,3 +490,40 @@ def official_token(node: NodeProcess) -> str:
             return users.create_token(session, user, now=utcnow())
     finally:
         runtime.engine.dispose()
+
+
+@dataclass
+class StaffClient:
+    """A running node and an API token of one of its staff, with checked API calls.
+
+    ``api_prefix`` is prepended to every path (subclasses choose ``""`` or ``"/api/v1"``).
+    """
+
+    node: NodeProcess
+    token: str
+    api_prefix = ""
+
+    @property
+    def city_id(self) -> str:
+        return self.node.city_id
+
+    @property
+    def base_url(self) -> str:
+        return self.node.base_url
+
+    def call(self, method: str, path: str, json: Any = None, expect: int = 200) -> Any:
+        """The JSON answer of an API call that must answer ``expect`` (else fail with the log)."""
+        full = self.api_prefix + path
+        response = self.node.api(method, full, json=json, token=self.token)
+        if response.status_code != expect:
+            raise self.node.fail(
+                f"{method} {full} answered {response.status_code}, expected {expect}: "
+                f"{response.text[:2000]}"
+            )
+        return response.json()
+
+    def items(self, path: str) -> list[Any]:
+        """A list endpoint's items (array or ``{"items": [...]}``)."""
+        body = self.call("GET", path)
+        items: list[Any] = body["items"] if isinstance(body, dict) else body
+        return items

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
@@ -23,7 +22,7 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from federation.keys import SigningKey, load_signing_key
-from tests.multinode.harness import NodeError, NodeFactory, NodeProcess, official_token
+from tests.multinode.harness import NodeError, NodeFactory, StaffClient, official_token
 
 pytestmark = pytest.mark.multinode
 
@@ -45,32 +44,8 @@ T = TypeVar("T")
 # --- a node with an official's token ---------------------------------------------------------
 
 
-@dataclass
-class City:
-    node: NodeProcess
-    token: str
-
-    @property
-    def city_id(self) -> str:
-        return self.node.city_id
-
-    @property
-    def base_url(self) -> str:
-        return self.node.base_url
-
-    def call(self, method: str, path: str, json: Any = None, expect: int = 200) -> Any:
-        response = self.node.api(method, path, json=json, token=self.token)
-        if response.status_code != expect:
-            raise self.node.fail(
-                f"{method} {path} answered {response.status_code}, expected {expect}: "
-                f"{response.text[:2000]}"
-            )
-        return response.json()
-
-    def items(self, path: str) -> list[Any]:
-        body = self.call("GET", path)
-        items: list[Any] = body["items"] if isinstance(body, dict) else body
-        return items
+class City(StaffClient):
+    api_prefix = ""
 
     def record(self, values: dict[str, str]) -> None:
         figures = [

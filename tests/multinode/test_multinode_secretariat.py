@@ -31,7 +31,7 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import make_envelope, sign_envelope
 from federation.keys import SigningKey, fingerprint_display, load_signing_key
-from tests.multinode.harness import NodeError, NodeFactory, NodeProcess, official_token
+from tests.multinode.harness import NodeError, NodeFactory, StaffClient, official_token
 
 pytestmark = pytest.mark.multinode
 
@@ -58,30 +58,10 @@ T = TypeVar("T")
 # --- nodes with a staff token ----------------------------------------------------------------
 
 
-@dataclass
-class Member:
+class Member(StaffClient):
     """A running node and an API token of one of its staff (official, or secretariat staff)."""
 
-    node: NodeProcess
-    token: str
-
-    @property
-    def city_id(self) -> str:
-        return self.node.city_id
-
-    def call(self, method: str, path: str, json: Any = None, expect: int = 200) -> Any:
-        response = self.node.api(method, "/api/v1" + path, json=json, token=self.token)
-        if response.status_code != expect:
-            raise self.node.fail(
-                f"{method} /api/v1{path} answered {response.status_code}, expected {expect}: "
-                f"{response.text[:2000]}"
-            )
-        return response.json()
-
-    def items(self, path: str) -> list[Any]:
-        body = self.call("GET", path)
-        items: list[Any] = body["items"] if isinstance(body, dict) else body
-        return items
+    api_prefix = "/api/v1"
 
     def peer_states(self) -> dict[str, str]:
         return {p["city_id"]: p["state"] for p in self.items("/peers")}
