@@ -242,3 +242,4 @@ class BudgetLine(Base):
 # The network's tables live beside their services; importing registers them on Base.metadata.
 from node.network import models as _network_models  # noqa: E402, F401
 from node.secretariat import models as _secretariat_models  # noqa: E402, F401
+from peer_review import models as _peer_review_models  # noqa: E402, F401
