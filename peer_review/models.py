@@ -44,3 +44,6 @@ class Deadline(Base):
     link: Mapped[str] = mapped_column(String(300))  # path of the page where the user acts
     armed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+from peer_review import review_models as _review_models  # noqa: E402, F401

@@ -47,6 +47,7 @@ from node.network.models import (
     ReceivedFigure,
     ReceivedSummary,
 )
+from schemas.peer_review import REVIEW_STREAM_PREFIX
 from schemas.secretariat import (
     BENCHMARK_STREAM,
     BENCHMARK_TYPE,
@@ -239,7 +240,7 @@ def ingest_envelope(
     )
     handler = HANDLERS.get(envelope["type"])
     expected_stream = STREAMS.get(envelope["type"])
-    if expected_stream is not None and stream != expected_stream:
+    if expected_stream is not None and not _in_stream(stream, expected_stream):
         # Replay and rollback are checked per (origin, stream): a document in the wrong stream
         # would escape them.
         raise refuse(
@@ -251,6 +252,11 @@ def ingest_envelope(
         raise refuse(422, "unknown_type", f"This node does not handle {envelope['type']}.")
     handler(session, config, envelope, peer, stored, now)
     return 202
+
+
+def _in_stream(stream: str, expected: str) -> bool:
+    # A stream ending in "/" is a family (one stream per review): the handler checks the rest.
+    return stream.startswith(expected) if expected.endswith("/") else stream == expected
 
 
 def still_verifies(session: Session, raw: str) -> bool:
@@ -452,10 +458,16 @@ from node.secretariat import inbound as _secretariat_inbound  # noqa: E402
 
 HANDLERS.update(_secretariat_inbound.HANDLERS)
 
+# Peer reviews: actions go to the home node, events come back from it (peer_review.inbound).
+from peer_review import inbound as _review_inbound  # noqa: E402
+
+HANDLERS.update(_review_inbound.HANDLERS)
+
 STREAMS = {
     SUMMARY_TYPE: SUMMARY_STREAM,
     **{t: TWINNING_STREAM for t in TWINNING_TYPES},
     DIRECTORY_TYPE: DIRECTORY_STREAM,
     CATALOGUE_TYPE: CATALOGUE_STREAM,
     BENCHMARK_TYPE: BENCHMARK_STREAM,
+    **{t: REVIEW_STREAM_PREFIX for t in _review_inbound.HANDLERS},
 }

@@ -1,0 +1,345 @@
+"""A full peer review across four in-process nodes: the secretariat chairs, Gent is reviewed,
+Lyon and Padova review. Every move goes through the API; every node ends on the same chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from node.db import session_scope
+from node.services import users
+from tests.federation.conftest import SECRETARIAT, Node, record
+from tests.federation.test_secretariat import join
+
+THEME = "Adequate housing"
+
+
+def token_for(node: Node, role: str) -> str:
+    with session_scope(node.runtime.sessions) as session:
+        user = users.create_user(
+            session,
+            email=f"{role}-{len(node.extra)}@{node.city_id}.example",
+            password="correct horse battery",
+            role=role,
+            now=node.clock(),
+            node_role="secretariat" if node.city_id == SECRETARIAT else "city",
+        )
+        token = users.create_token(session, user, now=node.clock())
+    node.extra[f"{role}-{len(node.extra)}"] = token
+    return token
+
+
+def act(
+    node: Node,
+    review_id: str,
+    action: str,
+    data: dict[str, Any] | None = None,
+    token: str = "own",
+    status: int = 200,
+) -> dict[str, Any]:
+    response = node.api(
+        "POST", f"/reviews/{review_id}/actions", {"action": action, "data": data or {}}, token=token
+    )
+    assert response.status_code == status, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def sync(*nodes: Node, rounds: int = 3) -> None:
+    for _ in range(rounds):  # bounded: actions go to the home, events come back
+        for node in nodes:
+            node.deliver()
+
+
+def view(node: Node, review_id: str, token: str = "own") -> dict[str, Any]:
+    response = node.api("GET", f"/reviews/{review_id}", token=token)
+    assert response.status_code == 200, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def publish(node: Node, period: str) -> str:
+    items = node.api("POST", "/summaries", {"period": period}).get_json()["items"]
+    node.deliver()
+    return str(items[-1]["envelope_sha256"])
+
+
+@pytest.fixture
+def four(network) -> tuple[Node, Node, Node, Node]:  # type: ignore[no-untyped-def]
+    secretariat, gent, lyon, padova = network(SECRETARIAT, "be-gent", "fr-lyon", "it-padova")
+    join(secretariat, [gent, lyon, padova])
+    return secretariat, gent, lyon, padova
+
+
+def test_full_review_cycle(four: tuple[Node, Node, Node, Node]) -> None:
+    secretariat, gent, lyon, padova = four
+    nodes = (gent, lyon, padova, secretariat)
+    gent_admin = token_for(gent, "admin")
+    record(gent, "2025", {"HRC-HOU-01": "12.5"})
+    first = publish(gent, "2025")
+
+    draft = gent.api(
+        "POST",
+        "/reviews",
+        {
+            "title": "Housing 2025",
+            "scope": {"themes": [THEME]},
+            "questions": ["Are evictions falling for migrant households?"],
+            "summaries": [first],
+        },
+    )
+    assert draft.status_code == 201, draft.get_json()
+    rid = draft.get_json()["id"]
+    assert draft.get_json()["state"] == "draft" and draft.get_json()["home"] == SECRETARIAT
+    # The focal point (official) prepares; only the validating authority (admin) submits.
+    refused = act(gent, rid, "submit", status=403)
+    assert refused["code"] == "role_not_allowed"
+    assert act(gent, rid, "submit", token=gent_admin)["pending"] is True
+    sync(*nodes)
+    assert view(gent, rid)["state"] == "requested"
+
+    assert act(secretariat, rid, "open_round", status=409)["code"] == "undeclared_transition"
+    act(secretariat, rid, "form_panel")
+    act(secretariat, rid, "invite", {"city": "fr-lyon"})
+    act(secretariat, rid, "invite", {"city": "it-padova"})
+    # Opening a round needs two accepted reviewers: refused with the table's reason.
+    assert act(secretariat, rid, "open_round", status=409)["code"] == "precondition_failed"
+    sync(*nodes)
+    assert view(lyon, rid)["state"] == "panel_forming"  # the late joiner got the history
+    assert "accept" in view(lyon, rid)["available_actions"]
+    act(lyon, rid, "accept")
+    act(padova, rid, "accept")
+    sync(*nodes)
+    act(secretariat, rid, "open_round")
+    sync(*nodes)
+
+    anchor = {"summary_sha256": first, "indicator": "HRC-HOU-01", "period": "2025"}
+    act(
+        lyon,
+        rid,
+        "comment",
+        {
+            "id": "c0ffee01",
+            "kind": "question",
+            "anchor": anchor,
+            "text": "How are evictions counted?",
+            "readers": ["panel", "cur"],
+        },
+    )
+    act(
+        padova,
+        rid,
+        "comment",
+        {
+            "id": "c0ffee02",
+            "kind": "concern",
+            "anchor": anchor,
+            "text": "Rate is high.",
+            "readers": ["panel", "cur"],
+        },
+    )
+    act(
+        padova,
+        rid,
+        "comment",
+        {
+            "id": "c0ffee03",
+            "kind": "observation",
+            "anchor": {"section": "method"},
+            "text": "For the chair only.",
+            "readers": ["chair"],
+        },
+    )
+    sync(*nodes)
+    # Independent opinions: Lyon has not submitted, so it does not see Padova's comments yet.
+    assert [c["id"] for c in view(lyon, rid)["comments"]] == ["c0ffee01"]
+    assert {c["id"] for c in view(gent, rid)["comments"]} == {"c0ffee01", "c0ffee02"}
+    act(lyon, rid, "submit_review", {"verdict": "concerns", "summary": "Needs a plan."})
+    act(
+        padova,
+        rid,
+        "submit_review",
+        {"verdict": "endorsed", "summary": "Fine.", "endorsed_hash": first},
+    )
+    sync(*nodes)
+    lyon_comments = {c["id"] for c in view(lyon, rid)["comments"]}
+    assert lyon_comments == {"c0ffee01", "c0ffee02"}  # the chair's note stays with the chair
+    assert {c["id"] for c in view(secretariat, rid)["comments"]} == {
+        "c0ffee01",
+        "c0ffee02",
+        "c0ffee03",
+    }
+
+    content = {
+        "text": "Adopt an eviction-prevention protocol.",
+        "lead_verb": "adopt",
+        "action_level": 5,
+        "themes": [THEME],
+        "indicators": ["HRC-HOU-01"],
+        "affected_groups": ["migrants"],
+        "sdg_targets": ["11.1"],
+    }
+    act(
+        lyon,
+        rid,
+        "draft_recommendation",
+        {"id": "4ec0001a", "content": content, "issuing_cities": ["fr-lyon", "it-padova"]},
+    )
+    act(
+        padova,
+        rid,
+        "draft_recommendation",
+        {
+            "id": "4ec0002b",
+            "content": {
+                "text": "Publish eviction data by district.",
+                "lead_verb": "publish",
+                "action_level": 4,
+                "themes": [THEME],
+            },
+            "issuing_cities": ["it-padova"],
+        },
+    )
+    sync(*nodes)
+    # The recommendations stay with the panel until the factual check.
+    assert view(gent, rid)["recommendations"] == []
+    rec = next(r for r in view(padova, rid)["recommendations"] if r["id"] == "4ec0001a")
+    act(
+        padova,
+        rid,
+        "cosign_recommendation",
+        {"id": "4ec0001a", "content_sha256": "0" * 64},
+        status=409,
+    )
+    act(
+        padova,
+        rid,
+        "cosign_recommendation",
+        {"id": "4ec0001a", "content_sha256": rec["content_sha256"]},
+    )
+    sync(*nodes)
+
+    act(secretariat, rid, "close_round")
+    act(secretariat, rid, "request_revision")
+    sync(*nodes)
+    # Gent corrects its figure: a new signed revision, then round 2 on it.
+    record(gent, "2025", {"HRC-HOU-01": "11.0"})
+    second = publish(gent, "2025")
+    assert second != first
+    act(gent, rid, "submit_revision", {"summary_hashes": [first]}, token=gent_admin, status=409)
+    act(gent, rid, "submit_revision", {"summary_hashes": [second]}, token=gent_admin)
+    sync(*nodes)
+    padova_view = view(padova, rid)
+    assert padova_view["state"] == "in_review" and padova_view["round"] == 2
+    endorsement = next(a for a in padova_view["assignments"] if a["city"] == "it-padova")
+    assert endorsement["verdict"] is None and endorsement["endorsed_hash"] is None  # lapsed
+    outdated = {c["id"]: c["outdated"] for c in padova_view["comments"]}
+    # The anchored value changed; the note on a report section cannot go outdated.
+    assert outdated == {"c0ffee01": True, "c0ffee02": True, "c0ffee03": False}
+    act(lyon, rid, "submit_review", {"verdict": "comment_only", "summary": "Better."})
+    act(
+        padova,
+        rid,
+        "submit_review",
+        {"verdict": "endorsed", "summary": "Good.", "endorsed_hash": second},
+    )
+    sync(*nodes)
+    for step in ("close_round", "start_factual_check", "issue"):
+        act(secretariat, rid, step)
+    sync(*nodes)
+    gent_view = view(gent, rid, token=gent_admin)
+    assert gent_view["state"] == "awaiting_response"
+    assert {r["id"] for r in gent_view["recommendations"]} == {"4ec0001a", "4ec0002b"}
+    assert [d["kind"] for d in gent_view["deadlines"]] == ["response"]
+
+    # Every recommendation needs a position, and "noted" an explanation.
+    act(
+        gent,
+        rid,
+        "respond",
+        {"positions": [{"recommendation_id": "4ec0001a", "position": "supported"}]},
+        token=gent_admin,
+        status=409,
+    )
+    act(
+        gent,
+        rid,
+        "respond",
+        {
+            "positions": [
+                {"recommendation_id": "4ec0001a", "position": "supported"},
+                {"recommendation_id": "4ec0002b", "position": "noted"},
+            ]
+        },
+        token=gent_admin,
+        status=422,
+    )
+    act(
+        gent,
+        rid,
+        "respond",
+        {
+            "positions": [
+                {"recommendation_id": "4ec0001a", "position": "supported"},
+                {
+                    "recommendation_id": "4ec0002b",
+                    "position": "noted",
+                    "explanation": "District data is below the small-cell threshold.",
+                },
+            ]
+        },
+        token=gent_admin,
+    )
+    sync(*nodes)
+    act(secretariat, rid, "adopt")
+    sync(*nodes)
+    act(
+        gent,
+        rid,
+        "report_follow_up",
+        {
+            "entries": [
+                {
+                    "recommendation_id": "4ec0001a",
+                    "status": "in_progress",
+                    "note": "Protocol drafted with the housing department.",
+                    "evidence": [second],
+                }
+            ]
+        },
+        token=gent_admin,
+    )
+    sync(*nodes)
+    act(
+        lyon,
+        rid,
+        "assess",
+        {
+            "entries": [
+                {"recommendation_id": "4ec0001a", "status": "in_progress", "note": "Agreed."}
+            ]
+        },
+    )
+    sync(*nodes)
+    act(secretariat, rid, "close")
+    sync(*nodes)
+
+    heads = {n.city_id: view(n, rid)["head_hash"] for n in nodes}
+    assert len(set(heads.values())) == 1, heads
+    logs = {n.city_id: n.api("GET", f"/reviews/{rid}/events").get_json() for n in nodes}
+    assert {log["head_index"] for log in logs.values()} == {logs[SECRETARIAT]["head_index"]}
+    assert view(gent, rid)["state"] == "closed"
+
+    # The adopted outcome is public, on every node that holds it, filterable.
+    public = gent.api("GET", "/recommendations?theme=" + THEME, token=None).get_json()["items"]
+    assert {r["id"]: r["position"] for r in public} == {
+        "4ec0001a": "supported",
+        "4ec0002b": "noted",
+    }
+    noted = lyon.api("GET", "/recommendations?position=noted", token=None).get_json()["items"]
+    assert noted[0]["explanation"].startswith("District data")
+    progressing = secretariat.api("GET", "/recommendations?status=in_progress", token=None)
+    [item] = progressing.get_json()["items"]
+    assert [f["kind"] for f in item["follow_up"]] == ["report", "assessment"]
+    assert item["cosigned_by"] == ["fr-lyon", "it-padova"]
