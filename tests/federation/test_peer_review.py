@@ -9,7 +9,7 @@ import pytest
 
 from node.db import session_scope
 from node.services import users
-from tests.federation.conftest import SECRETARIAT, Node, record
+from tests.federation.conftest import SECRETARIAT, Node, record, twin
 from tests.federation.test_secretariat import join
 
 THEME = "Adequate housing"
@@ -343,3 +343,87 @@ def test_full_review_cycle(four: tuple[Node, Node, Node, Node]) -> None:
     [item] = progressing.get_json()["items"]
     assert [f["kind"] for f in item["follow_up"]] == ["report", "assessment"]
     assert item["cosigned_by"] == ["fr-lyon", "it-padova"]
+
+
+def _signed(node: Node, type_: str, rid: str, payload: dict[str, Any], seq: int, to: str) -> bytes:
+    from federation.canonical import canonical_bytes
+    from federation.envelope import make_envelope, sign_envelope
+
+    schema = type_ + "/1"
+    envelope = make_envelope(
+        type_,
+        schema,
+        node.city_id,
+        f"review/{rid}",
+        seq,
+        int(node.clock().timestamp() * 1000),
+        node.key.key_id,
+        [to],
+        payload,
+    )
+    return canonical_bytes(sign_envelope(envelope, node.city_id, node.key))
+
+
+def test_forged_and_out_of_turn_review_messages_are_refused(
+    four: tuple[Node, Node, Node, Node],
+) -> None:
+    from tests.federation.test_inbox_refusals import post
+
+    secretariat, gent, lyon, _padova = four
+    twin(gent, lyon)  # so that Lyon may post to Gent at all
+    gent_admin = token_for(gent, "admin")
+    record(gent, "2025", {"HRC-HOU-01": "12.5"})
+    first = publish(gent, "2025")
+    rid = gent.api(
+        "POST", "/reviews", {"title": "T", "scope": {"themes": [THEME]}, "summaries": [first]}
+    ).get_json()["id"]
+    act(gent, rid, "submit", token=gent_admin)
+    sync(secretariat, gent)
+    head = view(gent, rid)["head_hash"]
+    base = {"review_id": rid, "home": SECRETARIAT, "cur": "be-gent"}
+
+    def refused(sender: Node, to: Node, type_: str, payload: dict[str, Any], seq: int) -> str:
+        response = post(sender, to, _signed(sender, type_, rid, payload, seq, to.city_id))
+        assert response.status_code in (403, 409, 422), response.get_json()
+        return str(response.get_json()["code"])
+
+    # A city not on the panel cannot speak for the reviewed city, nor the CuR for the chair.
+    claim = {**base, "action": "withdraw", "role": "validating_authority", "data": {}}
+    assert refused(lyon, secretariat, "hrc.review.action", claim, 900) == "role_not_allowed"
+    chair_claim = {**base, "action": "form_panel", "role": "chair", "data": {}}
+    assert refused(gent, secretariat, "hrc.review.action", chair_claim, 900) == "role_not_allowed"
+    # Only the home node relays events.
+    chair_body = _signed(secretariat, "hrc.review.action", rid, chair_claim, 950, SECRETARIAT)
+    from federation.canonical import loads_strict
+    from federation.envelope import envelope_sha256
+
+    body = loads_strict(chair_body)
+    header = {
+        "review_id": rid,
+        "index": 1,
+        "prev": head,
+        "action": "form_panel",
+        "actor": {"city": SECRETARIAT, "role": "chair"},
+        "body_sha256": envelope_sha256(body),
+        "readers": ["network"],
+        "ts": 1,
+    }
+    event = {**base, "event": header, "body": body}
+    assert refused(lyon, gent, "hrc.review.event", event, 901) == "not_home"
+    # The home itself cannot swap the body, fork the chain or skip events.
+    swapped = {**event, "event": {**header, "body_sha256": "0" * 64}}
+    assert refused(secretariat, gent, "hrc.review.event", swapped, 960) == "hash_mismatch"
+    forked = {**event, "event": {**header, "prev": "f" * 64}}
+    assert refused(secretariat, gent, "hrc.review.event", forked, 961) == "event_fork"
+    gap = {**event, "event": {**header, "index": 5}}
+    assert refused(secretariat, gent, "hrc.review.event", gap, 962) == "event_gap"
+    # A body signed by someone else than the named actor is refused.
+    lyon_body = loads_strict(_signed(lyon, "hrc.review.action", rid, chair_claim, 970, SECRETARIAT))
+    impostor = {
+        **event,
+        "event": {**header, "body_sha256": envelope_sha256(lyon_body)},
+        "body": lyon_body,
+    }
+    assert refused(secretariat, gent, "hrc.review.event", impostor, 963) == "wrong_author"
+    after = view(gent, rid)
+    assert (after["state"], after["head_hash"]) == ("requested", head)
