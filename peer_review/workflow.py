@@ -98,7 +98,7 @@ REVIEW = Workflow(
         row("form_panel", "requested", "panel_forming", "chair", message=REVIEW_ACTION,
             effects="the chair accepts the request and starts inviting reviewers"),
         row("invite", "requested panel_forming in_review", SAME, "chair", message=REVIEW_ACTION,
-            effects="adds (or re-invites) a reviewing city; arms its 14-day answer deadline"),
+            effects="adds a reviewing city to the panel; arms its 14-day answer deadline"),
         row("open_round", "panel_forming", "in_review", "chair", pre=["enough_reviewers"],
             message=REVIEW_ACTION, effects="round 1 opens; arms the 6-week review deadline"),
         row("close_round", "in_review", "consolidating", "chair", pre=["reviews_in"],
