@@ -427,3 +427,61 @@ def test_forged_and_out_of_turn_review_messages_are_refused(
     assert refused(secretariat, gent, "hrc.review.event", impostor, 963) == "wrong_author"
     after = view(gent, rid)
     assert (after["state"], after["head_hash"]) == ("requested", head)
+
+
+def test_deadlines_follow_the_review_extension_withdrawal_and_cancel(
+    four: tuple[Node, Node, Node, Node],
+) -> None:
+    from datetime import datetime, timedelta
+
+    secretariat, gent, lyon, padova = four
+    gent_admin = token_for(gent, "admin")
+    record(gent, "2025", {"HRC-HOU-01": "12.5"})
+    first = publish(gent, "2025")
+
+    def new_review() -> str:
+        rid = gent.api(
+            "POST",
+            "/reviews",
+            {"title": "T", "scope": {"indicators": ["HRC-HOU-01"]}, "summaries": [first]},
+        ).get_json()["id"]
+        act(gent, rid, "submit", token=gent_admin)
+        sync(secretariat, gent)
+        act(secretariat, rid, "form_panel")
+        act(secretariat, rid, "invite", {"city": "fr-lyon"})
+        sync(secretariat, gent, lyon)
+        return rid
+
+    rid = new_review()
+    [deadline] = view(lyon, rid)["deadlines"]
+    assert deadline["kind"] == "invitation_answer"
+    invited = datetime.fromisoformat(deadline["due_at"])
+    assert invited - gent.clock() == timedelta(days=14)
+    # The chair extends it: the extension travels, Lyon's own deadline moves.
+    later = (invited + timedelta(days=7)).isoformat()
+    act(
+        secretariat,
+        rid,
+        "extend_deadline",
+        {"kind": "invitation_answer", "city": "fr-lyon", "due": later},
+    )
+    sync(secretariat, lyon)
+    [moved] = view(lyon, rid)["deadlines"]
+    assert datetime.fromisoformat(moved["due_at"]) == invited + timedelta(days=7)
+    # Withdrawal by the reviewed city closes everything on every node.
+    act(gent, rid, "withdraw", status=403)  # a focal point cannot commit the city
+    act(gent, rid, "withdraw", token=gent_admin)
+    sync(gent, secretariat, lyon)
+    assert view(lyon, rid)["state"] == "withdrawn" and view(lyon, rid)["deadlines"] == []
+    assert act(secretariat, rid, "invite", {"city": "it-padova"}, status=409)["code"] == (
+        "undeclared_transition"
+    )
+
+    # The secretariat cancels another review; the reviewed city cannot.
+    other = new_review()
+    assert act(gent, other, "cancel", token=gent_admin, status=403)["code"] == "role_not_allowed"
+    act(secretariat, other, "cancel")
+    sync(secretariat, gent, lyon)
+    assert view(gent, other, token=gent_admin)["state"] == "cancelled"
+    assert view(lyon, other)["deadlines"] == []
+    assert padova.api("GET", f"/reviews/{other}").status_code == 404  # never a participant
