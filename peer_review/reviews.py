@@ -593,12 +593,18 @@ def _open_review(
         raise ConflictError("That review was already submitted.", code="review_exists")
     if payload["cur"] != city or city == config.city_id:
         raise PermissionDeniedError("A city submits only its own review.", code="wrong_author")
-    data = payload["data"]
+    review = _blank_review(session, payload["review_id"], config.city_id, city, now)
+    review.title = str(payload["data"].get("title", ""))[:200]
+    return review
+
+
+def _blank_review(session: Session, review_id: str, home: str, cur: str, now: datetime) -> Review:
+    """A review row known only by its id and cities; the first event fills it in."""
     review = Review(
-        id=payload["review_id"],
-        home_city=config.city_id,
-        cur_city=city,
-        title=str(data.get("title", ""))[:200],
+        id=review_id,
+        home_city=home,
+        cur_city=cur,
+        title="",
         state="draft",
         round=0,
         scope={},
@@ -1106,7 +1112,7 @@ def receive_event(
     if review is None:
         if header["index"] != 0 or header["action"] != "submit":
             raise ConflictError("We do not know this review yet.", code="event_gap")
-        review = _open_participant_review(session, config, payload, now)
+        review = _blank_review(session, payload["review_id"], payload["home"], payload["cur"], now)
     elif (review.home_city, review.cur_city) != (payload["home"], payload["cur"]):
         raise ConflictError("The event names another review.", code="review_mismatch")
     if body is not None:
@@ -1128,31 +1134,6 @@ def receive_event(
         # Replaying the home's decision: state and role must still match the table.
         _replay_check(session, config, review, header, body)
     _append(session, config, review, header, body, now)
-
-
-def _open_participant_review(
-    session: Session, config: NodeConfig, payload: dict[str, Any], now: datetime
-) -> Review:
-    review = Review(
-        id=payload["review_id"],
-        home_city=payload["home"],
-        cur_city=payload["cur"],
-        title="",
-        state="draft",
-        round=0,
-        scope={},
-        questions=[],
-        pinned=[],
-        min_reviewers=2,
-        public_outcome=True,
-        head_index=-1,
-        head_hash=None,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(review)
-    session.flush()
-    return review
 
 
 def _check_body(

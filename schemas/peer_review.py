@@ -415,30 +415,6 @@ class RecommendationViewSchema(Schema):
     follow_up = fields.List(fields.Nested(FollowUpViewSchema))
 
 
-class ReviewViewSchema(Schema):
-    id = fields.String()
-    title = fields.String()
-    home = fields.String()
-    cur = fields.String()
-    state = fields.String()
-    round = fields.Integer()
-    scope = fields.Dict()
-    questions = fields.List(fields.String())
-    pinned = fields.List(fields.String())
-    min_reviewers = fields.Integer()
-    public_outcome = fields.Boolean()
-    head_index = fields.Integer()
-    head_hash = fields.String(allow_none=True)
-    your_roles = fields.List(fields.String())
-    available_actions = fields.List(fields.String())
-    pending = fields.Boolean()
-    assignments = fields.List(fields.Nested(AssignmentViewSchema))
-    comments = fields.List(fields.Nested(CommentViewSchema))
-    recommendations = fields.List(fields.Nested(RecommendationViewSchema))
-    summaries = fields.List(fields.Dict())
-    deadlines = fields.List(fields.Dict())
-
-
 class ReviewListItemSchema(Schema):
     id = fields.String()
     title = fields.String()
@@ -447,6 +423,23 @@ class ReviewListItemSchema(Schema):
     state = fields.String()
     round = fields.Integer()
     your_roles = fields.List(fields.String())
+
+
+class ReviewViewSchema(ReviewListItemSchema):
+    scope = fields.Dict()
+    questions = fields.List(fields.String())
+    pinned = fields.List(fields.String())
+    min_reviewers = fields.Integer()
+    public_outcome = fields.Boolean()
+    head_index = fields.Integer()
+    head_hash = fields.String(allow_none=True)
+    available_actions = fields.List(fields.String())
+    pending = fields.Boolean()
+    assignments = fields.List(fields.Nested(AssignmentViewSchema))
+    comments = fields.List(fields.Nested(CommentViewSchema))
+    recommendations = fields.List(fields.Nested(RecommendationViewSchema))
+    summaries = fields.List(fields.Dict())
+    deadlines = fields.List(fields.Dict())
 
 
 class EventViewSchema(Schema):
