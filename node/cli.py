@@ -335,6 +335,42 @@ def sync_command(data_dir: Path) -> None:
         node.engine.dispose()
 
 
+@main.group("job")
+def job_group() -> None:
+    """The node's scheduled jobs (``serve`` runs them; these run one now)."""
+
+
+@job_group.command("list")
+def job_list() -> None:
+    """Every scheduled job with its interval."""
+    from node.jobs import JOBS
+
+    for entry in sorted(JOBS.values(), key=lambda j: j.name):
+        click.echo(f"{entry.name:20} every {entry.every_seconds:>4} s  {entry.description}")
+
+
+@job_group.command("run")
+@DATA_DIR
+@click.argument("name")
+def job_run(data_dir: Path, name: str) -> None:
+    """Run one scheduled job once, in the foreground (cron, checks, tests)."""
+    from node.jobs import JOBS, node_runtime, run_job_once
+
+    if name not in JOBS:
+        raise CliError(f"No job '{name}'. Jobs: {', '.join(sorted(JOBS))}.")
+    try:
+        config = load_config(data_dir)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    node = node_runtime(config)
+    try:
+        click.echo(f"{name}: {run_job_once(node, name)}")
+    except DomainError as exc:
+        raise CliError(_explain(exc)) from exc
+    finally:
+        node.engine.dispose()
+
+
 @main.group("keys")
 def keys_group() -> None:
     """This node's signing keys."""
