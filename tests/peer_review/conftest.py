@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
+from sqlalchemy import select
 
 from node.config import NodeConfig
+from node.models import User
 from node.runtime import NodeRuntime
+from tests.support import Caller
 
 MAIL_FROM = "hrcnet@gent.example"
 
@@ -108,3 +111,11 @@ def with_mail(app: Flask, smtp: LocalSmtp | None) -> NodeRuntime:
     else:
         values.update(smtp_host=smtp.host, smtp_port=smtp.port, mail_from=f"Gent <{MAIL_FROM}>")
     return dataclasses.replace(runtime, config=NodeConfig(runtime.config.data_dir, values))
+
+
+def user_id(db: Any, who: Caller) -> int:
+    """The database id of a user made by the ``create_user`` fixture."""
+    with db() as session:
+        found = session.scalar(select(User.id).where(User.email == who.email))
+        assert found is not None
+        return int(found)

@@ -21,7 +21,7 @@ from node.runtime import NodeRuntime
 from peer_review import deadlines, reminders
 from peer_review.mailer import mailer_for
 from peer_review.models import Deadline, Notification, ReminderLog
-from tests.peer_review.conftest import MAIL_FROM, LocalSmtp, with_mail
+from tests.peer_review.conftest import MAIL_FROM, LocalSmtp, user_id, with_mail
 from tests.support import Caller, Clock
 
 TITLE = "Answer the invitation"
@@ -31,13 +31,6 @@ OVERDUE = f"[Gent] Overdue: {TITLE}"
 ESCALATED = f"[Gent] Overdue, escalated: {TITLE}"
 
 Db = Callable[[], Any]
-
-
-def user_id(db: Db, who: Caller) -> int:
-    with db() as session:
-        found = session.scalar(select(User.id).where(User.email == who.email))
-        assert found is not None
-        return int(found)
 
 
 def arm(
