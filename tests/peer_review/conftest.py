@@ -36,17 +36,17 @@ class Received:
 
 
 class Sink:
-    """aiosmtpd handler: refuses the addresses in ``refuse`` (550), keeps every message."""
+    """aiosmtpd handler: answers ``refuse[address]`` to those addresses, keeps every message."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
-        self.refuse: set[str] = set()
+        self.refuse: dict[str, str] = {}
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook names)
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         if address in self.refuse:
-            return "550 5.1.1 No such user here"
+            return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -268,6 +268,23 @@ def test_smtp_down_nothing_logged_as_sent_and_sent_by_a_later_sweep(
     assert smtp.take() == []
 
 
+def test_an_email_is_given_up_after_its_last_attempt(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    smtp.stop()
+    arm(db, clock, roles=["official"])
+    clock.advance(days=8)
+    for attempt in range(1, reminders.MAX_EMAIL_ATTEMPTS + 1):
+        report = sweep(node, clock)
+        assert report.deadlines == 1, attempt  # read exactly when its retry is due
+        assert sweep(node, clock).deadlines == 0
+        clock.advance(seconds=reminders.retry_delay(attempt).total_seconds())
+    assert (report.emails_retry, report.emails_failed) == (0, 1)
+    assert logs(db) == [("official@gent.example", "upcoming", "failed")]
+    assert sweep(node, clock).deadlines == 0  # nothing left to do until the due date
+
+
 def test_a_pending_email_is_dropped_when_the_step_or_the_deadline_moves_on(
     app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
 ) -> None:
@@ -291,7 +308,7 @@ def test_a_refused_recipient_does_not_stop_the_others(
     app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
 ) -> None:
     node = with_mail(app, smtp)
-    smtp.sink.refuse.add("r1@gent.example")
+    smtp.sink.refuse["r1@gent.example"] = "550 5.1.1 No such user here"
     arm(db, clock)
     clock.advance(days=8)
     report = sweep(node, clock)
