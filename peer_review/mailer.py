@@ -79,7 +79,8 @@ def compose(
     message["Date"] = format_datetime(now)
     message["Message-ID"] = f"<{uuid.uuid4().hex}@{address.rsplit('@', 1)[1]}>"
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(body[:MAX_BODY])
+    # Quoted-printable keeps the message 7-bit clean for any relay (no 8BITMIME needed).
+    message.set_content(body[:MAX_BODY], cte="quoted-printable")
     return message
 
 
@@ -132,7 +133,10 @@ class SmtpMailer:
 
     def send(self, to: str, subject: str, body: str, *, now: datetime) -> None:
         """Send one message; raises :class:`MailError` (``permanent`` or not) when it was not."""
-        message = compose(self.sender, to, subject, body, now=now)
+        try:
+            message = compose(self.sender, to, subject, body, now=now)
+        except ValueError as exc:  # the email package refused a header: sending cannot help
+            raise MailError(header_text(f"message not built: {exc}"), permanent=True) from exc
         if self.down is not None:
             raise MailError(self.down)
         try:

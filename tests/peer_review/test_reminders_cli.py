@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,21 +11,9 @@ from node.db import make_engine, make_sessionmaker, session_scope
 from node.services import users
 from node.setup import init_node
 from peer_review import deadlines
+from tests.cli.test_cli import run
 from tests.conftest import NODE_ARGS
 from tests.peer_review.conftest import MAIL_FROM, LocalSmtp
-
-
-def hrcnet(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("NODE_")}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "node", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=environ,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +43,7 @@ def node_dir(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path
 
 
 def test_job_list_names_the_sweep() -> None:
-    result = hrcnet("job", "list")
+    result = run("job", "list")
     assert result.returncode == 0
     assert "deadline_sweep" in result.stdout and "every  300 s" in result.stdout
 
@@ -69,29 +54,29 @@ def test_job_run_mails_once(node_dir: Path, smtp: LocalSmtp) -> None:
         "NODE_SMTP_PORT": str(smtp.port),
         "NODE_MAIL_FROM": MAIL_FROM,
     }
-    first = hrcnet("job", "run", str(node_dir), "deadline_sweep", env=env)
+    first = run("job", "run", str(node_dir), "deadline_sweep", env=env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("deadline_sweep: 1 deadlines looked at, 1 in-app notifications")
     assert f"e-mail through SMTP 127.0.0.1:{smtp.port}: 1 sent" in first.stdout
     assert smtp.take() == [("ana@gent.example", "[Gent] Due now: Respond to the recommendations")]
-    again = hrcnet("job", "run", str(node_dir), "deadline_sweep", env=env)
+    again = run("job", "run", str(node_dir), "deadline_sweep", env=env)
     assert again.returncode == 0 and "0 in-app notifications" in again.stdout
     assert smtp.take() == []
 
 
 def test_job_run_explains_mistakes(node_dir: Path, tmp_path: Path) -> None:
-    unknown = hrcnet("job", "run", str(node_dir), "sweep_everything")
+    unknown = run("job", "run", str(node_dir), "sweep_everything")
     assert unknown.returncode == 1
     assert "No job 'sweep_everything'. Jobs: " in unknown.stderr
     assert "deadline_sweep" in unknown.stderr
-    missing = hrcnet("job", "run", str(tmp_path / "nowhere"), "deadline_sweep")
+    missing = run("job", "run", str(tmp_path / "nowhere"), "deadline_sweep")
     assert missing.returncode == 1 and "run 'hrcnet init' first" in missing.stderr
-    no_sender = hrcnet(
+    no_sender = run(
         "job", "run", str(node_dir), "deadline_sweep", env={"NODE_SMTP_HOST": "127.0.0.1"}
     )
     assert no_sender.returncode == 1
     assert "mail_from: mail_from is needed when smtp_host is set" in no_sender.stderr
-    bad_sender = hrcnet(
+    bad_sender = run(
         "job",
         "run",
         str(node_dir),
