@@ -18,7 +18,7 @@ from node.config import ConfigError, NodeConfig, load_config
 from node.db import make_engine, make_sessionmaker, session_scope
 from node.errors import DomainError
 from node.permissions import OPERATOR
-from node.runtime import utcnow
+from node.runtime import NodeRuntime, utcnow
 from node.setup import SetupError, init_node
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,6 +57,25 @@ def node_session(data_dir: Path) -> Iterator[tuple[NodeConfig, Session]]:
         raise CliError(_explain(exc)) from exc
     finally:
         engine.dispose()
+
+
+@contextmanager
+def node_jobs(data_dir: Path) -> Iterator[NodeRuntime]:
+    """The node in ``data_dir`` as jobs see it (they open their own sessions); errors become
+    readable messages."""
+    from node.jobs import node_runtime
+
+    try:
+        config = load_config(data_dir)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    node = node_runtime(config)
+    try:
+        yield node
+    except DomainError as exc:
+        raise CliError(_explain(exc)) from exc
+    finally:
+        node.engine.dispose()
 
 
 @click.group(help="hrcnet: human rights cities monitoring node.")
@@ -313,16 +332,10 @@ def export_command(
 @DATA_DIR
 def sync_command(data_dir: Path) -> None:
     """Run the federation jobs once: deliver the outbox (ignoring backoff), pull from every twin."""
-    from node.jobs import node_runtime
     from node.network import outbox
 
-    try:
-        config = load_config(data_dir)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from exc
-    node = node_runtime(config)
-    try:
-        if config.role == "secretariat":
+    with node_jobs(data_dir) as node:
+        if node.config.role == "secretariat":
             from node.jobs import publish_benchmarks
 
             click.echo(f"benchmarks: {publish_benchmarks(node)}")
@@ -331,8 +344,33 @@ def sync_command(data_dir: Path) -> None:
             click.echo(f"outbox: {line}")
         for city_id, (accepted, error) in outbox.pull_all(node).items():
             click.echo(f"pull {city_id}: {accepted} new" + (f" (failed: {error})" if error else ""))
-    finally:
-        node.engine.dispose()
+
+
+@main.group("job")
+def job_group() -> None:
+    """The node's scheduled jobs (``serve`` runs them; these run one now)."""
+
+
+@job_group.command("list")
+def job_list() -> None:
+    """Every scheduled job with its interval."""
+    from node.jobs import JOBS
+
+    for entry in sorted(JOBS.values(), key=lambda j: j.name):
+        click.echo(f"{entry.name:20} every {entry.every_seconds:>4} s  {entry.description}")
+
+
+@job_group.command("run")
+@DATA_DIR
+@click.argument("name")
+def job_run(data_dir: Path, name: str) -> None:
+    """Run one scheduled job once, in the foreground (cron, checks, tests)."""
+    from node.jobs import JOBS, run_job_once
+
+    if name not in JOBS:
+        raise CliError(f"No job '{name}'. Jobs: {', '.join(sorted(JOBS))}.")
+    with node_jobs(data_dir) as node:
+        click.echo(f"{name}: {run_job_once(node, name)}")
 
 
 @main.group("keys")

@@ -86,6 +86,13 @@ def publish_benchmarks(node: NodeRuntime) -> str:
     return f"benchmarks queued for {sent} members"
 
 
+@job("deadline_sweep", 300, "remind our users of review and mentoring deadlines; escalate")
+def deadline_sweep(node: NodeRuntime) -> str:
+    from peer_review import reminders
+
+    return reminders.run_sweep(node.sessions, node.config, node.now()).summary()
+
+
 def node_runtime(config: NodeConfig) -> NodeRuntime:
     engine = make_engine(config.database_url)
     return NodeRuntime(config, engine, make_sessionmaker(engine), utcnow)

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import CityId
+from schemas.mail import parse_sender
 
 ROLES = ("city", "secretariat")
 
@@ -37,7 +38,15 @@ class NodeConfigSchema(Schema):
     benchmark_min_cities = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
     default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}$"))
     scheduler = fields.Boolean(load_default=True)
-    smtp_host = fields.String(load_default=None, allow_none=True)
+    # Reminders by e-mail go through this SMTP server (usually the host's own MTA); without it
+    # they are in-app only (also when empty). A host name or IP only: nothing else to parse.
+    smtp_host = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9.:\-]{0,253}$", error="smtp_host must be a host name or an IP address"
+        ),
+    )
     smtp_port = fields.Integer(load_default=25, validate=validate.Range(1, 65535))
     mail_from = fields.String(load_default=None, allow_none=True)
 
@@ -45,3 +54,14 @@ class NodeConfigSchema(Schema):
     def _base_url_has_no_trailing_slash(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("base_url", "").endswith("/"):
             raise ValidationError("base_url must not end with '/'", "base_url")
+
+    @validates_schema
+    def _mail_from_is_an_address(self, data: dict[str, Any], **_: Any) -> None:
+        mail_from = data.get("mail_from")
+        if mail_from is not None:
+            try:
+                parse_sender(mail_from)
+            except ValueError as exc:
+                raise ValidationError(str(exc), "mail_from") from exc
+        elif data.get("smtp_host"):
+            raise ValidationError("mail_from is needed when smtp_host is set", "mail_from")

@@ -61,4 +61,7 @@ def init_api(app: Flask) -> Api:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     # Referenced by $ref from the optional answer bodies (accept / decline / end).
     api.spec.components.schema("PeerAnswer", schema=PeerAnswerSchema)
+    from node.api import notifications
+
+    api.register_blueprint(notifications.blp, url_prefix="/api/v1")
     return api

@@ -25,15 +25,18 @@ INIT = [
 ]
 
 
-def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "NODE_DATABASE_URL"}
+def run(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "NODE_DATABASE_URL"}
+    environ.update(env or {})
     return subprocess.run(
         [*HRCNET, *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env=environ,
         check=False,
     )
 
