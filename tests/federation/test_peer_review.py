@@ -468,6 +468,17 @@ def test_deadlines_follow_the_review_extension_withdrawal_and_cancel(
     sync(secretariat, lyon)
     [moved] = view(lyon, rid)["deadlines"]
     assert datetime.fromisoformat(moved["due_at"]) == invited + timedelta(days=7)
+    # Lyon's own sweep reminds Lyon's official on the (moved) due date; Gent's reminds nobody.
+    from peer_review.reminders import run_sweep
+
+    lyon.clock.current = invited + timedelta(days=7, minutes=1)
+    run_sweep(lyon.runtime.sessions, lyon.runtime.config, lyon.clock())
+    run_sweep(gent.runtime.sessions, gent.runtime.config, lyon.clock())
+    notes = lyon.api("GET", "/notifications").get_json()["items"]
+    assert [n["link"] for n in notes] == [f"/reviews/{rid}"]
+    assert gent.api("GET", "/notifications").get_json()["items"] == []
+    run_sweep(lyon.runtime.sessions, lyon.runtime.config, lyon.clock())
+    assert len(lyon.api("GET", "/notifications").get_json()["items"]) == 1  # never twice
     # Withdrawal by the reviewed city closes everything on every node.
     act(gent, rid, "withdraw", status=403)  # a focal point cannot commit the city
     act(gent, rid, "withdraw", token=gent_admin)
