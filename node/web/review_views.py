@@ -345,7 +345,8 @@ def _summary_tables(view: dict[str, Any]) -> tuple[list[dict[str, Any]], list[di
         if summary is None or not anchor.get("indicator"):
             others.append(thread)
             continue
-        thread["revision"] = summary["revision"]
+        if summary["sha256"] not in view["pinned"]:
+            thread["revision"] = summary["revision"]  # carried forward from an earlier one
         key = _value_key(summary["period"], anchor["indicator"], anchor.get("disaggregation"))
         placed[key].append(thread)
     tables = []
