@@ -330,6 +330,7 @@ class CommentForm(ReviewActionForm):
         _l("Who may read it"),
         choices=options(READER_LABELS),
         default=DEFAULT_READERS,
+        validators=[DataRequired(_l("Choose at least one reader."))],
         description=_l("Only the chair can widen this later."),
     )
     parent_id = HiddenField(validators=[Optional(), Length(max=32)])
@@ -388,7 +389,11 @@ class ResolveForm(ReviewActionForm):
 
 
 class WidenForm(ResolveForm):
-    readers = MultiCheckboxField(_l("Also readable by"), choices=options(READER_LABELS))
+    readers = MultiCheckboxField(
+        _l("Also readable by"),
+        choices=options(READER_LABELS),
+        validators=[DataRequired(_l("Choose at least one reader."))],
+    )
 
     def action_data(self) -> dict[str, Any]:
         return {**super().action_data(), "readers": list(self.readers.data or [])}

@@ -424,7 +424,8 @@ def do_action(review_id: str, action: str) -> Any:
     review, view = _load(review_id)
     form = form_class()
     page = request.form.get("page", "workspace")
-    page = page if page in ("workspace", "chair") else "workspace"
+    chairing = "chair" in view["your_roles"]
+    page = "chair" if page == "chair" and chairing else "workspace"
     key = form.form_key.data or action
     if not form.validate_on_submit():
         # Hidden fields (anchors, ids) have no place to show an error: list theirs up front.

@@ -85,7 +85,7 @@ class Cycle:
 def cycle(network: Any) -> Cycle:
     secretariat, gent, lyon, padova = network(SECRETARIAT, "be-gent", "fr-lyon", "it-padova")
     join(secretariat, [gent, lyon, padova])
-    record(gent, "2025", {VALUE: "12.5"})
+    record(gent, "2025", {VALUE: "12.5", "HRC-HOU-04": "40"})
     return Cycle(secretariat, gent, lyon, padova, publish(gent, "2025"))
 
 
@@ -178,6 +178,14 @@ def test_a_review_cycle_through_the_pages(cycle: Cycle) -> None:
     c.sync()
     do(chair, rid, "open_round", page="chair")
     c.sync()
+    assert "2026-04-12" in lyon.get("/reviews").get_data(as_text=True)  # six weeks to review
+    extended = {"kind": "review_submission", "city": "fr-lyon", "due": "2026-05-04"}
+    do(chair, rid, "extend_deadline", page="chair", **extended)
+    c.sync()
+    task = re.search(
+        r"Submit your review.*?</tr>", lyon.get("/reviews").get_data(as_text=True), re.S
+    )
+    assert task and "2026-05-04" in task.group(0)
 
     # Lyon comments on the value itself; the thread sits beside it on every node.
     workspace = lyon.get(f"/reviews/{rid}").get_data(as_text=True)
@@ -212,6 +220,9 @@ def test_a_review_cycle_through_the_pages(cycle: Cycle) -> None:
         readers=["panel", "cur"],
     )
     c.sync()
+    do(chair, rid, "widen_readers", comment_id="c0ffee01", readers=["public"])
+    widened = chair.get(f"/reviews/{rid}").get_data(as_text=True)
+    assert re.search(r"Readers:[^<]*the public \(once adopted\)", widened)
     do(lyon, rid, "resolve", comment_id="c0ffee01")
     c.sync()
     folded = lyon.get(f"/reviews/{rid}").get_data(as_text=True)
@@ -448,3 +459,42 @@ def test_odd_input_never_breaks_a_page(cycle: Cycle) -> None:
     )
     html = post(gent_admin, f"/reviews/{rid}/respond", {"position-x": "noted"}, 422)[1]
     assert "Choose supported or noted for every recommendation." in html
+
+
+def test_threads_carry_forward_to_a_revision(cycle: Cycle) -> None:
+    c = cycle
+    rid = in_review(c)
+    for cid, code, text in (
+        ("c0ffee01", VALUE, "Rate is high."),
+        ("c0ffee02", "HRC-HOU-04", "Count method?"),
+    ):
+        anchor = {"summary_sha256": c.first, "indicator": code, "period": "2025"}
+        data = {"id": cid, "kind": "concern", "anchor": anchor}
+        act(c.lyon, rid, "comment", {**data, "text": text, "readers": ["panel", "cur"]})
+    act(c.lyon, rid, "submit_review", {"verdict": "concerns", "summary": "Check the rate."})
+    act(c.padova, rid, "submit_review", {"verdict": "endorsed", "summary": "Fine.",
+                                         "endorsed_hash": c.first})  # fmt: skip
+    c.sync()
+    act(c.secretariat, rid, "close_round")
+    act(c.secretariat, rid, "request_revision")
+    c.sync()
+    # Gent corrects one figure (the other stays), publishes, and pins the revision on the page.
+    record(c.gent, "2025", {VALUE: "11.0"})
+    second = publish(c.gent, "2025")
+    gent_admin = signed_in(c.gent, person(c.gent, "admin", "mayor"))
+    page = gent_admin.get(f"/reviews/{rid}").get_data(as_text=True)
+    assert 'id="submit_revision"' in page and second[:12] in page
+    do(gent_admin, rid, "submit_revision", summaries=[second], note="Corrected count.")
+    c.sync()
+
+    html = signed_in(c.lyon, staff(c.lyon)).get(f"/reviews/{rid}").get_data(as_text=True)
+    assert "Period 2025, revision 2" in html and "Earlier versions" in html
+    rows = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<tr data-indicator="([\w-]+)".*?</tr>', html, re.S)
+    }
+    changed, unchanged = rows[VALUE], rows["HRC-HOU-04"]
+    assert "11.0" in changed and "Rate is high." in changed and "from revision 1" in changed
+    assert '<span class="badge outdated">outdated</span>' in changed
+    assert "Count method?" in unchanged and "from revision 1" in unchanged
+    assert "badge outdated" not in unchanged
