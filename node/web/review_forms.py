@@ -178,6 +178,14 @@ def split_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+CODES_HINT = _l("Indicator codes, separated by commas (e.g. HRC-HOU-01).")
+
+
+def comma_list(label: Any, hint: Any, max_length: int = 2000) -> StringField:
+    """An optional text field for several values separated by commas (see :func:`split_list`)."""
+    return StringField(label, validators=[Optional(), Length(max=max_length)], description=hint)
+
+
 def _text(field: Any) -> str | None:
     value = (field.data or "").strip()
     return value or None
@@ -259,21 +267,11 @@ class RecommendationForm(ReviewActionForm):
         _l("Action level"), choices=options(ACTION_LEVELS), coerce=int, default=4
     )
     themes = MultiCheckboxField(_l("Themes"), validate_choice=False)
-    indicators = StringField(
-        _l("Linked indicators"),
-        validators=[Optional(), Length(max=2000)],
-        description=_l("Indicator codes, separated by commas (e.g. HRC-HOU-01)."),
+    indicators = comma_list(_l("Linked indicators"), CODES_HINT)
+    affected_groups = comma_list(
+        _l("Affected groups"), _l("Separated by commas (e.g. migrants, older people).")
     )
-    affected_groups = StringField(
-        _l("Affected groups"),
-        validators=[Optional(), Length(max=2000)],
-        description=_l("Separated by commas (e.g. migrants, older people)."),
-    )
-    sdg_targets = StringField(
-        _l("SDG targets"),
-        validators=[Optional(), Length(max=500)],
-        description=_l("Separated by commas (e.g. 11.1, 10.2)."),
-    )
+    sdg_targets = comma_list(_l("SDG targets"), _l("Separated by commas (e.g. 11.1, 10.2)."))
     target_value = StringField(_l("Target value"), validators=[Optional(), Length(max=64)])
     target_date = DateField(_l("Target date"), validators=[Optional()])
     previous_id = StringField(
@@ -463,11 +461,7 @@ class DraftForm(FlaskForm):
         validate_choice=False,
         description=_l("The rights the review covers; or name indicators below."),
     )
-    indicators = StringField(
-        _l("Indicators under review"),
-        validators=[Optional(), Length(max=5000)],
-        description=_l("Indicator codes, separated by commas (e.g. HRC-HOU-01)."),
-    )
+    indicators = comma_list(_l("Indicators under review"), CODES_HINT, max_length=5000)
     question_1 = StringField(_l("Guiding question 1"), validators=[Optional(), Length(max=1000)])
     question_2 = StringField(_l("Guiding question 2"), validators=[Optional(), Length(max=1000)])
     question_3 = StringField(_l("Guiding question 3"), validators=[Optional(), Length(max=1000)])

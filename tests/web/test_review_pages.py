@@ -65,6 +65,11 @@ def do(client: FlaskClient, rid: str, action: str, status: int = 302, **data: An
     return post(client, f"/reviews/{rid}/actions/{action}", data, status)[1]
 
 
+def question(object_id: str, text: str = "Why?") -> dict[str, Any]:
+    """The fields of a question for the reviewed city (anchor fields come separately)."""
+    return {"object_id": object_id, "kind": "question", "text": text, "readers": ["cur"]}
+
+
 @dataclass
 class Cycle:
     secretariat: Node
@@ -399,17 +404,7 @@ def test_refusals_keep_what_was_typed(cycle: Cycle) -> None:
     assert '<details class="add-comment" open><summary>Draft a recommendation' in html
     # A comment without text stays in its open form beside the value, with the field's error.
     anchor = value_form(lyon.get(f"/reviews/{rid}").get_data(as_text=True))
-    html = do(
-        lyon,
-        rid,
-        "comment",
-        422,
-        **anchor,
-        object_id="c0ffee07",
-        kind="concern",
-        text="",
-        readers=["cur"],
-    )
+    html = do(lyon, rid, "comment", 422, **anchor, **question("c0ffee07", ""))
     assert "This field is required." in html and f'id="{anchor["form_key"]}"' in html
     assert view(c.lyon, rid)["recommendations"] == [] and view(c.lyon, rid)["comments"] == []
 
@@ -425,29 +420,10 @@ def test_odd_input_never_breaks_a_page(cycle: Cycle) -> None:
     do(chair, rid, "extend_deadline", page="chair", kind="response", due="2026-06-30")
     bad_anchor = {"summary_sha256": c.first, "indicator": VALUE, "period": "2025"}
     html = do(
-        chair,
-        rid,
-        "comment",
-        422,
-        **bad_anchor,
-        disaggregation="{not json",
-        object_id="c0ffee05",
-        kind="question",
-        text="x",
-        readers=["cur"],
+        chair, rid, "comment", 422, **bad_anchor, **question("c0ffee05"), disaggregation="{no"
     )
     assert "The breakdown of this value is not readable." in html
-    html = do(
-        chair,
-        rid,
-        "comment",
-        422,
-        **bad_anchor,
-        object_id="nothex!",
-        kind="question",
-        text="x",
-        readers=["cur"],
-    )
+    html = do(chair, rid, "comment", 422, **bad_anchor, **question("nothex!"))
     assert "The &#39;comment&#39; data is not valid." in html and "String does not match" in html
     assert post(chair, f"/reviews/{rid}/follow-up", {"action": "drop"}, 400)
     public = c.secretariat.app.test_client()
