@@ -35,7 +35,6 @@ from node.services import catalogue
 from node.web.review_forms import (
     ACTION_FORMS,
     ACTIONS,
-    DEFAULT_READERS,
     LABELS,
     CommentForm,
     CsrfForm,
@@ -175,7 +174,6 @@ def _active_cities(exclude: set[str]) -> list[Peer]:
 
 def _prepare(form: Any, view: dict[str, Any]) -> Any:
     """Fill the choices that depend on the review (on fresh forms and on refused ones)."""
-    config = runtime().config
     if isinstance(form, SubmitReviewForm):
         current = [s for s in view["summaries"] if s["sha256"] in view["pinned"]]
         form.endorsed_hash.choices = _summary_choices(current)
@@ -185,8 +183,6 @@ def _prepare(form: Any, view: dict[str, Any]) -> Any:
         form.themes.choices = options((t, t) for t in sorted(_themes()))
         issuers = [view["home"], *(a["city"] for a in view["assignments"])]
         form.issuing_cities.choices = options((c, c) for c in dict.fromkeys(issuers))
-        if not form.issuing_cities.data:
-            form.issuing_cities.data = [config.city_id]
     elif isinstance(form, ExtendForm):
         form.city.choices = options(
             [("", "–")] + [(a["city"], a["city"]) for a in view["assignments"]]
@@ -205,7 +201,10 @@ def _themes() -> set[str]:
     return {i.right for i in catalogue.list_indicators(db_session())}
 
 
-def _render(page: str, review: Review, view: dict[str, Any], failed: Failed | None) -> str:
+def _render(page: str, review: Review, view: dict[str, Any], failed: Failed) -> str:
+    """A page again, after a refusal: the refused form keeps what was typed."""
+    if failed.form is not None:
+        _prepare(failed.form, view)
     return _RENDERERS[page](review, view, failed)
 
 
@@ -384,10 +383,10 @@ def _workspace_page(review: Review, view: dict[str, Any], failed: Failed | None)
         "widen": _fresh(WidenForm, view),
         "review": _fresh(SubmitReviewForm, view),
         "revision": _fresh(RevisionForm, view),
-        "recommendation": _fresh(RecommendationForm, view, object_id=new_id),
+        "recommendation": _fresh(
+            RecommendationForm, view, object_id=new_id, issuing_cities=[config.city_id]
+        ),
     }
-    if failed is not None and failed.form is not None:
-        _prepare(failed.form, view)
     roles = set(view["your_roles"])
     return render_template(
         "review_workspace.html",
@@ -398,7 +397,6 @@ def _workspace_page(review: Review, view: dict[str, Any], failed: Failed | None)
         forms=forms,
         mine=next((a for a in view["assignments"] if a["city"] == config.city_id), None),
         reply_kind="stakeholder_input" if roles == {"observer"} else "reply",
-        default_readers=DEFAULT_READERS,
         events=reviews.events(session, review.id) if roles else [],
         dimensions={d.code: d for d in catalogue.list_dimensions(session)},
         city=config.city_id,
@@ -479,8 +477,6 @@ def _chair_page(review: Review, view: dict[str, Any], failed: Failed | None) -> 
         for a in view["assignments"]
     ]
     on_panel = {a["city"] for a in view["assignments"]}
-    if failed is not None and failed.form is not None:
-        _prepare(failed.form, view)
     return render_template(
         "review_chair.html",
         **_common(view, failed),
@@ -553,8 +549,9 @@ def _table_action(
         session.rollback()
         review, view = _load(review_id)
         rows = _row_problems(exc.errors, "positions" if action == "respond" else "entries", order)
+        message = _("Some rows need attention; see the messages below.") if rows else exc.detail
         failed = Failed(
-            action, action, exc.detail, problems=[] if rows else problems(exc.errors), rows=rows,
+            action, action, message, problems=[] if rows else problems(exc.errors), rows=rows,
             entered=entered,
         )  # fmt: skip
         return _render(page, review, view, failed), exc.status
