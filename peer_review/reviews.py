@@ -433,6 +433,11 @@ def check_action(
 ) -> Transition:
     """Check one action against the tables and the review's objects; return the transition."""
     if action in ASSIGNMENT_ACTIONS:
+        if review.state in REVIEW.terminal:
+            # The assignment table knows nothing of the review: an ended review's panel is frozen.
+            raise TransitionRefused(
+                f"The review is {review.state}: its panel no longer changes.", code="review_ended"
+            )
         city = loaded.get("city") or actor_city
         if role == "reviewer" and city != actor_city:
             raise PermissionDeniedError(
@@ -1322,6 +1327,8 @@ def available_actions(
 ) -> list[str]:
     """Actions the table opens to these roles now (buttons on pages, hints in the API)."""
     names = [t.action for t in REVIEW.available(review.state, roles)]
+    if review.state in REVIEW.terminal:
+        return names
     mine = _assignment(session, review.id, config.city_id)
     if mine is not None and "reviewer" in roles:
         names += [t.action for t in ASSIGNMENT.available(mine.state, {"reviewer"})]
