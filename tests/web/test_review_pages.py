@@ -408,6 +408,13 @@ def test_refusals_keep_what_was_typed(cycle: Cycle) -> None:
     assert "This field is required." in html and f'id="{anchor["form_key"]}"' in html
     assert view(c.lyon, rid)["recommendations"] == [] and view(c.lyon, rid)["comments"] == []
 
+    # The city withdraws its request from the workspace; every node ends the review.
+    gent_admin = signed_in(c.gent, person(c.gent, "admin", "mayor"))
+    do(gent_admin, rid, "withdraw", note="We will come back after the census.")
+    c.sync()
+    ended = lyon.get(f"/reviews/{rid}").get_data(as_text=True)
+    assert "Withdrawn" in ended and "/actions/" not in ended  # nothing left to do
+
 
 def test_odd_input_never_breaks_a_page(cycle: Cycle) -> None:
     c = cycle
@@ -435,6 +442,15 @@ def test_odd_input_never_breaks_a_page(cycle: Cycle) -> None:
     )
     html = post(gent_admin, f"/reviews/{rid}/respond", {"position-x": "noted"}, 422)[1]
     assert "Choose supported or noted for every recommendation." in html
+
+    # The secretariat may cancel at any stage, from the chair's panel.
+    assert "Cancel the review" in chair.get(f"/reviews/{rid}/chair").get_data(as_text=True)
+    do(chair, rid, "cancel", page="chair", note="The city left the network.")
+    c.sync()
+    assert view(c.gent, rid)["state"] == "cancelled"
+    assert "No step of the review is open" in chair.get(f"/reviews/{rid}/chair").get_data(
+        as_text=True
+    )
 
 
 def test_threads_carry_forward_to_a_revision(cycle: Cycle) -> None:
