@@ -85,7 +85,14 @@ def create_app(
     from node import errors_http
     from node.api import init_api
     from node.network import blueprint as federation_blueprint
-    from node.web import benchmark_views, meta, network_views, notification_views, views
+    from node.web import (
+        benchmark_views,
+        meta,
+        network_views,
+        notification_views,
+        review_views,
+        views,
+    )
 
     errors_http.register_error_handlers(app)
     init_api(app)
@@ -95,6 +102,7 @@ def create_app(
     app.register_blueprint(network_views.bp)
     app.register_blueprint(benchmark_views.bp)
     app.register_blueprint(notification_views.bp)
+    app.register_blueprint(review_views.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

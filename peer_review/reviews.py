@@ -310,6 +310,11 @@ def act(
     role = _role_for(review, action, held, loaded, session, actor_city)
     # The same check the home node will make, so the user hears "no" at once, not by mail.
     check_action(session, config, review, action, role, actor_city, loaded, wire)
+    if review.head_index == -1 and action == "withdraw":
+        # A draft never left this node: withdrawing it is local, the home node never knew it.
+        review.state, review.updated_at = "withdrawn", now
+        session.flush()
+        return {"review": review, "pending": False}
     payload = {
         "review_id": review.id,
         "home": review.home_city,
@@ -433,6 +438,11 @@ def check_action(
 ) -> Transition:
     """Check one action against the tables and the review's objects; return the transition."""
     if action in ASSIGNMENT_ACTIONS:
+        if review.state in REVIEW.terminal:
+            # The assignment table knows nothing of the review: an ended review's panel is frozen.
+            raise TransitionRefused(
+                f"The review is {review.state}: its panel no longer changes.", code="review_ended"
+            )
         city = loaded.get("city") or actor_city
         if role == "reviewer" and city != actor_city:
             raise PermissionDeniedError(
@@ -1322,6 +1332,8 @@ def available_actions(
 ) -> list[str]:
     """Actions the table opens to these roles now (buttons on pages, hints in the API)."""
     names = [t.action for t in REVIEW.available(review.state, roles)]
+    if review.state in REVIEW.terminal:
+        return names
     mine = _assignment(session, review.id, config.city_id)
     if mine is not None and "reviewer" in roles:
         names += [t.action for t in ASSIGNMENT.available(mine.state, {"reviewer"})]

@@ -76,3 +76,12 @@ def base_url(browser_node: NodeProcess) -> str:
     session fixture; with ``filterwarnings = error`` that warning would fail every test.
     """
     return browser_node.base_url
+
+
+# The in-process federation (tests/federation/conftest.py): the review pages need a chair's node
+# and a reviewed city; the browser talks to one of those apps served on loopback.
+from tests.federation.conftest import (  # noqa: E402, F401 (fixtures)
+    _fresh_fetch_gate,
+    _node_templates,
+    network,
+)

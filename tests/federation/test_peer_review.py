@@ -496,3 +496,20 @@ def test_deadlines_follow_the_review_extension_withdrawal_and_cancel(
     assert view(gent, other, token=gent_admin)["state"] == "cancelled"
     assert view(lyon, other)["deadlines"] == []
     assert padova.api("GET", f"/reviews/{other}").status_code == 404  # never a participant
+
+
+def test_a_draft_is_withdrawn_locally(four: tuple[Node, Node, Node, Node]) -> None:
+    secretariat, gent, _lyon, _padova = four
+    gent_admin = token_for(gent, "admin")
+    record(gent, "2025", {"HRC-HOU-01": "12.5"})
+    first = publish(gent, "2025")
+    rid = gent.api(
+        "POST", "/reviews", {"title": "T", "scope": {"themes": [THEME]}, "summaries": [first]}
+    ).get_json()["id"]
+    withdrawn = act(gent, rid, "withdraw", token=gent_admin)
+    assert (withdrawn["state"], withdrawn["pending"]) == ("withdrawn", False)
+    sync(gent, secretariat)
+    assert secretariat.api("GET", f"/reviews/{rid}").status_code == 404  # nothing crossed
+    assert act(gent, rid, "submit", token=gent_admin, status=409)["code"] == (
+        "undeclared_transition"
+    )
