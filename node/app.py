@@ -18,7 +18,15 @@ from node.db import make_engine, make_sessionmaker
 from node.runtime import NodeRuntime, db_session, utcnow
 
 SUPPORTED_LOCALES = ("en", "fr")
-API_BLUEPRINTS = ("catalogue", "results", "monitoring", "exchange", "network", "secretariat")
+API_BLUEPRINTS = (
+    "catalogue",
+    "results",
+    "monitoring",
+    "exchange",
+    "network",
+    "secretariat",
+    "mentoring",
+)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()

@@ -44,3 +44,7 @@ class Deadline(Base):
     link: Mapped[str] = mapped_column(String(300))  # path of the page where the user acts
     armed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Mentoring's tables live beside its services; importing registers them on Base.metadata.
+from peer_review import mentoring_models as _mentoring_models  # noqa: E402, F401

@@ -459,3 +459,9 @@ STREAMS = {
     CATALOGUE_TYPE: CATALOGUE_STREAM,
     BENCHMARK_TYPE: BENCHMARK_STREAM,
 }
+
+# Mentoring between twinned cities (and its metadata for the secretariat): peer_review.
+from peer_review import mentoring_inbound as _mentoring_inbound  # noqa: E402
+
+HANDLERS.update(_mentoring_inbound.HANDLERS)
+STREAMS.update(_mentoring_inbound.STREAMS)
