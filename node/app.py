@@ -85,6 +85,7 @@ def create_app(
     from node.api import init_api
     from node.network import blueprint as federation_blueprint
     from node.web import benchmark_views, meta, network_views, views
+    from peer_review import mentoring_pages
 
     errors_http.register_error_handlers(app)
     init_api(app)
@@ -93,6 +94,7 @@ def create_app(
     app.register_blueprint(views.bp)
     app.register_blueprint(network_views.bp)
     app.register_blueprint(benchmark_views.bp)
+    app.register_blueprint(mentoring_pages.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
-from node.network import inbox
+from node.network import inbox, summaries
 from node.network.models import InEnvelope, OutEnvelope, Peer
 from node.permissions import Actor
 from peer_review import deadlines, mentoring
@@ -195,6 +195,25 @@ def detail(
             for e in rel.events
         ],
     }
+
+
+def held_summaries(
+    session: Session, config: NodeConfig, rel: Relationship
+) -> list[tuple[str, str]]:
+    """Signed summaries a goal's baseline can come from: ours and the partner's, newest first,
+    as (envelope sha256, label)."""
+    partner = rel.partner_of(config.city_id)
+    own = [
+        (e.sha256, f"{config.city_id} {e.period} rev. {e.revision} · {e.sha256[:12]}")
+        for e in summaries.own_summaries(session)
+        if not e.superseded
+    ]
+    theirs = [
+        (s.envelope.sha256, f"{partner} {s.period} rev. {s.revision} · {s.envelope.sha256[:12]}")
+        for s in summaries.received(session, partner)
+        if s.current
+    ]
+    return list(reversed(own)) + list(reversed(theirs))
 
 
 def metadata_rows(session: Session) -> list[dict[str, Any]]:

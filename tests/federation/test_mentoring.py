@@ -21,6 +21,8 @@ from schemas.mentoring import TRANSITION_TYPE as TRANSITION
 from tests.federation.conftest import SECRETARIAT, Node, load_key, record, twin
 from tests.federation.test_inbox_refusals import post, stored
 from tests.federation.test_secretariat import join
+from tests.support import Caller
+from tests.web.test_pages import login
 
 HOUSING = "HRC-HOU-01"
 
@@ -294,7 +296,11 @@ def test_the_secretariat_holds_metadata_only(network) -> None:
     both_sign(gent, padova, rel_id, "agreement", agreement)
     act(gent, rel_id, "activate")
     ok(
-        gent.api("POST", f"/mentoring/{rel_id}/notes", {"kind": "progress", "text": "Secret text"}),
+        gent.api(
+            "POST",
+            f"/mentoring/{rel_id}/notes",
+            {"kind": "progress", "text": "Confidential progress"},
+        ),
         201,
     )
     gent.deliver()
@@ -315,7 +321,7 @@ def test_the_secretariat_holds_metadata_only(network) -> None:
         raws = [(e.type, e.raw) for e in session.query(InEnvelope) if "mentoring" in e.type]
     assert {type_ for type_, _raw in raws} == {"hrc.mentoring.metadata"}
     assert len(raws) == 8  # four state changes, reported by each city
-    assert not any(word in raw for _t, raw in raws for word in ("Secret", "Halve", "terms"))
+    assert not any(word in raw for _t, raw in raws for word in ("Confidential", "Halve", "terms"))
     for _type, raw in raws:
         assert set(json.loads(raw)["payload"]) == {
             "relationship_id",
@@ -327,8 +333,15 @@ def test_the_secretariat_holds_metadata_only(network) -> None:
             "proposed_at",
             "changed_at",
         }
-    # A city's node has no metadata list; a city's staff cannot read the secretariat's.
+    # A city's node has no metadata list.
     assert gent.api("GET", "/mentoring/metadata").status_code == 404
+    # The secretariat's page lists the same metadata, and nothing else.
+    staff = Caller(f"official@{SECRETARIAT}.example", "secretariat", "", "correct horse battery")
+    browser = secretariat.app.test_client()
+    login(browser, staff)
+    page = browser.get("/mentoring").get_data(as_text=True)
+    assert rel_id[:12] in page and page.count("ended_early") == 2
+    assert "Confidential" not in page and "Halve" not in page
 
     # Metadata carrying anything more is refused, and so is a report about others' relationship.
     base = json.loads(raws[0][1])["payload"]
