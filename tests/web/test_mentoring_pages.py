@@ -10,10 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from node.network.models import OutboxItem, Peer
-from peer_review import mentoring
+from node.network.models import OutboxItem
 from peer_review.mentoring_models import Relationship
-from schemas.mentoring import PROPOSED_TYPE
+from tests.mentoring_support import add_peer, receive_proposal
 from tests.support import Caller, Clock
 from tests.web.test_pages import csrf_token, login
 
@@ -29,35 +28,8 @@ def web(app: Flask) -> FlaskClient:
 @pytest.fixture
 def proposed(app: Flask, db: Any, clock: Clock) -> str:
     """Padova, an active twin, proposed to mentor us: the proposal as our inbox applies it."""
-    config = app.extensions["hrcnet"].config
-    with db() as session:
-        peer = Peer(
-            city_id="it-padova",
-            name="Padova",
-            base_url="http://127.0.0.1:5102",
-            role="city",
-            state="active",
-            requested_at=clock(),
-            failures=0,
-            pulled_seq=0,
-            unavailable=False,
-        )
-        session.add(peer)
-        session.flush()
-        payload = {
-            "relationship_id": REL_ID,
-            "action": "propose",
-            "actor_role": "mentor_lead",
-            "mentor": "it-padova",
-            "mentee": config.city_id,
-            "title": "Participatory budgeting",
-            "purpose": "Padova shares its method.",
-        }
-        carrier = mentoring.Carrier("it-padova", 7, "a" * 64)
-        mentoring.receive(
-            session, config, PROPOSED_TYPE, payload, peer, carrier, mentoring.ms(clock()), clock()
-        )
-    return REL_ID
+    add_peer(db, clock)
+    return receive_proposal(app, db, clock, REL_ID, seq=7, title="Participatory budgeting")
 
 
 def post_forms(html: str) -> list[str]:
