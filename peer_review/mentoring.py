@@ -40,7 +40,6 @@ from federation.canonical import canonical_bytes
 from node.config import NodeConfig
 from node.errors import (
     AuthenticationRequiredError,
-    ConflictError,
     DomainError,
     InvalidInputError,
     NotFoundError,
@@ -385,6 +384,12 @@ def get_relationship(session: Session, rel_id: str) -> Relationship:
     return rel
 
 
+def _relationship_for(session: Session, rel_id: str, user: Actor | None) -> Relationship:
+    # The role first, then the id: someone who takes no part cannot probe which ids exist.
+    require_viewer(user)
+    return get_relationship(session, rel_id)
+
+
 def list_relationships(session: Session) -> list[Relationship]:
     """Every relationship of this city, newest first."""
     return list(session.scalars(select(Relationship).order_by(Relationship.proposed_at.desc())))
@@ -483,11 +488,7 @@ def allowed_actions(
         extra: dict[str, Any] = {"goals": 1}  # a proposal's goals are checked when it is made
         kind = next((k for k, a in SIGN_ACTIONS.items() if a == found.action), None)
         if kind is not None:
-            doc = latest(rel, kind)
-            extra["latest_version"] = doc is not None
-            extra["already_signed"] = doc is not None and any(
-                s.city_id == config.city_id for s in doc.signatures
-            )
+            extra.update(_signing_facts(rel, kind, latest(rel, kind), config.city_id))
         try:
             _check(rel.state, found.action, actor, {**facts, **extra}, found.message)
         except DomainError as exc:
@@ -754,7 +755,7 @@ def transition(
 ) -> Relationship:
     """Take a state change (accept, decline, activate, pause, resume, start_closing, complete,
     abandon, end_early) as a local user, and send it to the partner."""
-    rel = get_relationship(session, rel_id)
+    rel = _relationship_for(session, rel_id, user)
     actor = _local_actor(config, rel, user, now)
     return _transition(session, config, rel, action, actor, now)
 
@@ -977,7 +978,7 @@ def propose_document(
     partner. Signatures of earlier versions do not carry over."""
     if kind not in DOCUMENT_ACTIONS:
         raise NotFoundError(f"No document kind '{kind[:40]}'.", code="unknown_document")
-    rel = get_relationship(session, rel_id)
+    rel = _relationship_for(session, rel_id, user)
     actor = _local_actor(config, rel, user, now)
     previous = latest(rel, kind)
     version = (previous.version if previous else 0) + 1
@@ -1038,13 +1039,43 @@ def sign_document(
     ``sha256``". ``sha256`` is the hash the official read; a different one is refused."""
     if kind not in SIGN_ACTIONS:
         raise NotFoundError(f"'{kind[:40]}' is not a signed document.", code="unknown_document")
-    rel = get_relationship(session, rel_id)
+    rel = _relationship_for(session, rel_id, user)
     actor = _local_actor(config, rel, user, now)
-    doc = _version(rel, kind, version, missing=NotFoundError)
+    found, doc = _check_signature(session, config, rel, kind, version, sha256, actor, NotFoundError)
+    payload = {**_message(rel.id, found, actor), "kind": kind, "version": version, "sha256": sha256}
+    carrier = _send(session, config, rel.partner_of(config.city_id), SIGNATURE_TYPE, payload, now)
+    return _add_signature(session, doc, actor, carrier)
+
+
+def _signing_facts(
+    rel: Relationship, kind: str, doc: Document | None, city: str
+) -> dict[str, bool]:
+    return {
+        "latest_version": doc is not None and doc is latest(rel, kind),
+        "already_signed": doc is not None and any(s.city_id == city for s in doc.signatures),
+    }
+
+
+def _check_signature(
+    session: Session,
+    config: NodeConfig,
+    rel: Relationship,
+    kind: str,
+    version: int,
+    sha256: str,
+    actor: Acting,
+    missing: type[DomainError],
+) -> tuple[Transition, Document]:
+    """The version a city signs, by ours or the partner's hand: the hash must be this node's."""
+    doc = _version(rel, kind, version, missing=missing)
     if doc.sha256 != sha256:
-        raise ConflictError(
-            f"Version {version} has hash {doc.sha256}, not {sha256}: read it again before signing.",
+        # Security: a signature counts only for the exact content this node holds; a stale or
+        # forged hash is refused (the official reads the version again, the partner is told).
+        raise MentoringRefusal(
+            f"{actor.city} signs {sha256}, but {kind} version {version} here has hash "
+            f"{doc.sha256}.",
             code="hash_mismatch",
+            status=409,
         )
     found = _check_rel(
         session,
@@ -1053,12 +1084,9 @@ def sign_document(
         SIGN_ACTIONS[kind],
         actor,
         SIGNATURE_TYPE,
-        latest_version=doc is latest(rel, kind),
-        already_signed=any(s.city_id == actor.city for s in doc.signatures),
+        **_signing_facts(rel, kind, doc, actor.city),
     )
-    payload = {**_message(rel.id, found, actor), "kind": kind, "version": version, "sha256": sha256}
-    carrier = _send(session, config, rel.partner_of(config.city_id), SIGNATURE_TYPE, payload, now)
-    return _add_signature(session, doc, actor, carrier)
+    return found, doc
 
 
 def _version(rel: Relationship, kind: str, version: int, missing: type[DomainError]) -> Document:
@@ -1102,7 +1130,7 @@ def session_action(
     """Plan a session, or hold, document (with the shared notes) or cancel a planned one."""
     if step not in SESSION_ACTIONS:
         raise NotFoundError(f"No session step '{step[:40]}'.", code="unknown_action")
-    rel = get_relationship(session, rel_id)
+    rel = _relationship_for(session, rel_id, user)
     actor = _local_actor(config, rel, user, now)
     action = SESSION_ACTIONS[step]
     if step == "plan":
@@ -1210,7 +1238,7 @@ def add_note(
     """A shared progress note, the mid-point review (shared) or a private note (never sent)."""
     if kind not in NOTE_ACTIONS:
         raise InvalidInputError(f"No note kind '{kind[:40]}'.", errors={"kind": list(NOTE_ACTIONS)})
-    rel = get_relationship(session, rel_id)
+    rel = _relationship_for(session, rel_id, user)
     actor = _local_actor(config, rel, user, now)
     shared = kind != "private"
     found = _check_rel(
@@ -1515,24 +1543,8 @@ def _receive_signature(
             code="invalid_payload",
             status=422,
         )
-    doc = _version(rel, kind, payload["version"], missing=_Unprocessable)
-    if doc.sha256 != payload["sha256"]:
-        # Security: a signature counts only for the exact content this node holds.
-        raise MentoringRefusal(
-            f"{actor.city} signs {payload['sha256']}, but {kind} version {doc.version} here has "
-            f"hash {doc.sha256}.",
-            code="hash_mismatch",
-            status=409,
-        )
-    _check_rel(
-        session,
-        config,
-        rel,
-        payload["action"],
-        actor,
-        SIGNATURE_TYPE,
-        latest_version=doc is latest(rel, kind),
-        already_signed=any(s.city_id == actor.city for s in doc.signatures),
+    _found, doc = _check_signature(
+        session, config, rel, kind, payload["version"], payload["sha256"], actor, _Unprocessable
     )
     _add_signature(session, doc, actor, carrier)
 

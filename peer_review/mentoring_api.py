@@ -11,6 +11,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema
 
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
@@ -92,7 +93,7 @@ class Relationships(MethodView):
 
 
 @blp.route("/mentoring/workflow")
-class Workflow(MethodView):
+class WorkflowTable(MethodView):
     @blp.response(200, items_schema(WorkflowRowSchema, "MentoringWorkflow"))
     def get(self) -> dict[str, Any]:
         """The transition table every node applies: from, to, who, preconditions, message."""
@@ -140,47 +141,49 @@ class Transitions(MethodView):
         return _detail(rel)
 
 
-def _propose(rel_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    session = db_session()
-    doc = mentoring.propose_document(
-        session, runtime().config, rel_id, kind, data, user=api_user(), now=now()
-    )
-    return mentoring_read.document_view(session, mentoring.get_relationship(session, rel_id), doc)
+def _document_route(path: str, kind: str, schema: type[Schema], description: str) -> None:
+    """``POST /mentoring/<id>/<path>``: a new version of one kind of document."""
+
+    class DocumentVersion(MethodView):
+        @blp.arguments(schema)
+        @blp.response(201, DocumentViewSchema)
+        @blp.doc(
+            security=BEARER,
+            summary=f"A new {kind.replace('_', ' ')} version",
+            description=description,
+        )
+        @problems(blp, 401, 403, 404, 409, 422)
+        def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
+            session = db_session()
+            doc = mentoring.propose_document(
+                session, runtime().config, rel_id, kind, data, user=api_user(), now=now()
+            )
+            rel = mentoring.get_relationship(session, rel_id)
+            return mentoring_read.document_view(session, rel, doc)
+
+    blp.route(f"/mentoring/<rel_id>/{path}", endpoint=f"{kind}_version")(DocumentVersion)
 
 
-@blp.route("/mentoring/<rel_id>/agreement")
-class Agreement(MethodView):
-    @blp.arguments(AgreementRequestSchema)
-    @blp.response(201, DocumentViewSchema)
-    @blp.doc(security=BEARER)
-    @problems(blp, 401, 403, 404, 409, 422)
-    def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
-        """A new agreement version: terms, dates and SMART goals. A goal's ``measure`` names a
-        signed summary (its envelope hash) and an indicator; the baseline (and the target,
-        unless one is given) are read from that summary. Both cities must sign it again."""
-        return _propose(rel_id, "agreement", data)
-
-
-@blp.route("/mentoring/<rel_id>/closure-report")
-class ClosureReport(MethodView):
-    @blp.arguments(ClosureReportRequestSchema)
-    @blp.response(201, DocumentViewSchema)
-    @blp.doc(security=BEARER)
-    @problems(blp, 401, 403, 404, 409, 422)
-    def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
-        """A new closure report version (while closing); both cities sign it to complete."""
-        return _propose(rel_id, "closure_report", data)
-
-
-@blp.route("/mentoring/<rel_id>/action-plan")
-class ActionPlan(MethodView):
-    @blp.arguments(ActionPlanRequestSchema)
-    @blp.response(201, DocumentViewSchema)
-    @blp.doc(security=BEARER)
-    @problems(blp, 401, 403, 404, 409, 422)
-    def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
-        """A new version of the action plan (every version is kept)."""
-        return _propose(rel_id, "action_plan", data)
+_document_route(
+    "agreement",
+    "agreement",
+    AgreementRequestSchema,
+    "Terms, dates and SMART goals. A goal's `measure` names a signed summary (its envelope hash) "
+    "and an indicator; the baseline (and the target, unless one is given) are read from that "
+    "summary. Both cities must sign the new version again.",
+)
+_document_route(
+    "closure-report",
+    "closure_report",
+    ClosureReportRequestSchema,
+    "While closing: what the mentoring achieved per goal. Both cities sign it to complete.",
+)
+_document_route(
+    "action-plan",
+    "action_plan",
+    ActionPlanRequestSchema,
+    "Every version of the action plan is kept.",
+)
 
 
 @blp.route('/mentoring/<rel_id>/<any(agreement,"closure-report"):kind>/<int:version>/sign')

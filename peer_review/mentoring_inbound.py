@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
@@ -33,13 +32,7 @@ def _load(envelope: dict[str, Any]) -> dict[str, Any]:
     type_ = envelope["type"]
     if envelope["schema"] != schema_name(type_):
         raise inbox.refuse(422, "unsupported_schema", f"Expected {schema_name(type_)}.")
-    try:
-        loaded: dict[str, Any] = PAYLOAD_SCHEMAS[type_]().load(envelope["payload"])
-    except ValidationError as exc:
-        raise inbox.refuse(
-            422, "invalid_payload", f"Malformed {type_}: {str(exc.normalized_messages())[:300]}"
-        ) from exc
-    return loaded
+    return inbox.load_payload(PAYLOAD_SCHEMAS[type_](), envelope["payload"], type_)
 
 
 def handle_relationship(

@@ -122,21 +122,26 @@ class MeasureSchema(Schema):
     )
 
 
-class GoalSchema(Schema):
-    """A SMART goal: what (text), how it is measured, linked indicators and recommendations,
-    by when."""
+class _GoalFields(Schema):
+    """What a SMART goal says: what (text), linked indicators and recommendations, by when."""
 
-    class Meta:
-        unknown = EXCLUDE
-
-    goal_id = hex_id(required=True)
     text = _text(10, 2000, required=True)
     indicators = fields.List(Code(), load_default=list, validate=validate.Length(max=20))
     recommendations = fields.List(
         _text(1, 100), load_default=list, validate=validate.Length(max=20)
     )
-    measure = fields.Nested(MeasureSchema, allow_none=True, load_default=None)
     due_on = fields.Date(allow_none=True, load_default=None)
+
+
+class GoalSchema(_GoalFields):
+    """A goal as agreed: with its id and how it is measured (baseline and target from a
+    signed summary)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    goal_id = hex_id(required=True)
+    measure = fields.Nested(MeasureSchema, allow_none=True, load_default=None)
 
 
 class _ContentSchema(Schema):
@@ -152,18 +157,26 @@ class _ContentSchema(Schema):
     mentee = CityId(required=True)
 
 
-class AgreementContentSchema(_ContentSchema):
-    """The mentoring agreement: terms, dates and goals (co-signed by both cities)."""
+class _AgreementFields(Schema):
+    """Terms and dates of an agreement, as sent and as given by an official."""
 
     terms = _text(0, 5000, load_default="")
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data["ends_on"] < data["starts_on"]:
+            raise ValidationError("ends_on is before starts_on", "ends_on")
+
+
+class AgreementContentSchema(_ContentSchema, _AgreementFields):
+    """The mentoring agreement: terms, dates and goals (co-signed by both cities)."""
+
     goals = fields.List(fields.Nested(GoalSchema), required=True, validate=validate.Length(max=20))
 
     @validates_schema
-    def _dates_and_ids(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if data["ends_on"] < data["starts_on"]:
-            raise ValidationError("ends_on is before starts_on", "ends_on")
+    def _goal_ids(self, data: dict[str, Any], **_kwargs: Any) -> None:
         ids = [goal["goal_id"] for goal in data["goals"]]
         if len(ids) != len(set(ids)):
             raise ValidationError("two goals share an id", "goals")
@@ -178,11 +191,14 @@ class GoalOutcomeSchema(Schema):
     note = _text(0, 2000, load_default="")
 
 
-class ClosureReportContentSchema(_ContentSchema):
-    """The closure report: what was achieved per goal and what was learnt (co-signed)."""
-
+class _ClosureFields(Schema):
     summary = _text(1, 10_000, required=True)
     lessons = _text(0, 5000, load_default="")
+
+
+class ClosureReportContentSchema(_ContentSchema, _ClosureFields):
+    """The closure report: what was achieved per goal and what was learnt (co-signed)."""
+
     goals = fields.List(
         fields.Nested(GoalOutcomeSchema), load_default=list, validate=validate.Length(max=20)
     )
@@ -371,37 +387,26 @@ class MeasureInputSchema(Schema):
     target = fields.Nested(SummaryPointSchema, allow_none=True, load_default=None)
 
 
-class GoalInputSchema(Schema):
+class GoalInputSchema(_GoalFields):
+    """A goal as an official gives it: the id of an earlier version's goal (to keep it), or none
+    for a new one."""
+
     class Meta:
         unknown = RAISE
 
     goal_id = hex_id(load_default=None, allow_none=True)
-    text = _text(10, 2000, required=True)
-    indicators = fields.List(Code(), load_default=list, validate=validate.Length(max=20))
-    recommendations = fields.List(
-        _text(1, 100), load_default=list, validate=validate.Length(max=20)
-    )
     measure = fields.Nested(MeasureInputSchema, allow_none=True, load_default=None)
-    due_on = fields.Date(allow_none=True, load_default=None)
 
 
-class AgreementRequestSchema(Schema):
+class AgreementRequestSchema(_AgreementFields):
     """A new agreement version (any edit is a new version, to be signed by both again)."""
 
     class Meta:
         unknown = RAISE
 
-    terms = _text(0, 5000, load_default="")
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
     goals = fields.List(
         fields.Nested(GoalInputSchema), required=True, validate=validate.Length(max=20)
     )
-
-    @validates_schema
-    def _dates(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if data["ends_on"] < data["starts_on"]:
-            raise ValidationError("ends_on is before starts_on", "ends_on")
 
 
 class GoalOutcomeInputSchema(GoalOutcomeSchema):
@@ -409,12 +414,10 @@ class GoalOutcomeInputSchema(GoalOutcomeSchema):
         unknown = RAISE
 
 
-class ClosureReportRequestSchema(Schema):
+class ClosureReportRequestSchema(_ClosureFields):
     class Meta:
         unknown = RAISE
 
-    summary = _text(1, 10_000, required=True)
-    lessons = _text(0, 5000, load_default="")
     goals = fields.List(
         fields.Nested(GoalOutcomeInputSchema), load_default=list, validate=validate.Length(max=20)
     )

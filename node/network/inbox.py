@@ -336,6 +336,17 @@ def _prepare_requesting_peer(
 # --- handlers by envelope type ----------------------------------------------------------------
 
 
+def load_payload(schema: Any, payload: Any, what: str) -> dict[str, Any]:
+    """A payload loaded with its wire schema, or 422 ``invalid_payload`` saying what is wrong."""
+    try:
+        loaded: dict[str, Any] = schema.load(payload)
+    except ValidationError as exc:
+        raise refuse(
+            422, "invalid_payload", f"Malformed {what}: {str(exc.normalized_messages())[:300]}"
+        ) from exc
+    return loaded
+
+
 def store(session: Session, stored: InEnvelope) -> InEnvelope:
     session.add(stored)
     session.flush()
