@@ -299,14 +299,17 @@ class Carrier:
 
     @property
     def ref(self) -> str:
+        """``<origin>:<seq>``: names a state change (``prev_ref`` of the next one)."""
         return f"{self.origin}:{self.seq}"
 
 
 def ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, as envelopes carry time."""
     return keyring.ms(moment)
 
 
 def from_ms(value: int) -> datetime:
+    """The UTC instant of an epoch-milliseconds value."""
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
@@ -447,6 +450,7 @@ def _check(
         transition = WORKFLOW.check(state, action, actor.roles, facts)
     except TransitionRefused as exc:
         if exc.extra.get("precondition") == "twinned":
+            # Nothing is sent to a city that is not an active twin: say so with its own code.
             exc.code, exc.status = "not_twinned", 409
         raise
     if transition.message != message:
@@ -1240,6 +1244,7 @@ def add_note(
         raise InvalidInputError(f"No note kind '{kind[:40]}'.", errors={"kind": list(NOTE_ACTIONS)})
     rel = _relationship_for(session, rel_id, user)
     actor = _local_actor(config, rel, user, now)
+    # Privacy: a private note never leaves this node (no envelope, no outbox row).
     shared = kind != "private"
     found = _check_rel(
         session, config, rel, NOTE_ACTIONS[kind], actor, NOTE_TYPE if shared else None
@@ -1273,6 +1278,7 @@ def _add_note(
         kind=payload["kind"],
         text=payload["text"],
         author_city=actor.city,
+        # Personal data stays on its node: a shared note names the city, never the person.
         author_user_id=None if shared else actor.user_id,
         shared=shared,
         created_at=actor.at,
@@ -1306,6 +1312,8 @@ def receive(
         raise MentoringRefusal(
             "Mentoring is between two twinned cities.", code="not_a_party", status=403
         )
+    # When the city acted is the envelope's signed created_ts (the inbox refused it if dated in
+    # the future), so a sender cannot backdate an action to meet a deadline it has missed.
     at = from_ms(created_ts)
     if type_ == PROPOSED_TYPE:
         _receive_proposal(session, config, payload, peer, carrier, at, now)

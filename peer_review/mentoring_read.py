@@ -133,6 +133,7 @@ def note_view(note: Note) -> dict[str, Any]:
 
 
 def session_view(item: MentoringSession, now: datetime) -> dict[str, Any]:
+    """A session, with when its shared notes are due and whether they are overdue."""
     due = item.held_at + mentoring.NOTES_PERIOD if item.held_at else None
     return {
         "id": item.id,

@@ -183,6 +183,8 @@ class AgreementContentSchema(_ContentSchema, _AgreementFields):
 
 
 class GoalOutcomeSchema(Schema):
+    """What became of one goal of the agreement, in the closure report."""
+
     class Meta:
         unknown = EXCLUDE
 
@@ -205,6 +207,8 @@ class ClosureReportContentSchema(_ContentSchema, _ClosureFields):
 
 
 class ActionItemSchema(Schema):
+    """One action of the plan: what, by which city, by when, how far."""
+
     class Meta:
         unknown = EXCLUDE
 
@@ -369,6 +373,8 @@ class ProposeSchema(Schema):
 
 
 class TransitionRequestSchema(Schema):
+    """A state change to take (the transition table says which are open)."""
+
     class Meta:
         unknown = RAISE
 
@@ -410,11 +416,15 @@ class AgreementRequestSchema(_AgreementFields):
 
 
 class GoalOutcomeInputSchema(GoalOutcomeSchema):
+    """One goal's outcome as an official gives it."""
+
     class Meta:
         unknown = RAISE
 
 
 class ClosureReportRequestSchema(_ClosureFields):
+    """A new closure report version (while closing)."""
+
     class Meta:
         unknown = RAISE
 
@@ -424,11 +434,15 @@ class ClosureReportRequestSchema(_ClosureFields):
 
 
 class ActionItemInputSchema(ActionItemSchema):
+    """One action as an official gives it."""
+
     class Meta:
         unknown = RAISE
 
 
 class ActionPlanRequestSchema(Schema):
+    """A new version of the action plan (every version is kept)."""
+
     class Meta:
         unknown = RAISE
 
@@ -447,6 +461,8 @@ class SignRequestSchema(Schema):
 
 
 class SessionRequestSchema(Schema):
+    """A session to plan: title, when (with a time zone), agenda."""
+
     class Meta:
         unknown = RAISE
 
@@ -465,6 +481,8 @@ class SessionActionRequestSchema(Schema):
 
 
 class NoteRequestSchema(Schema):
+    """A note: progress and mid-point notes are shared, private ones stay on this node."""
+
     class Meta:
         unknown = RAISE
 
@@ -481,6 +499,8 @@ class NoteRequestSchema(Schema):
 
 
 class PartySchema(Schema):
+    """A city of the relationship."""
+
     city_id = fields.String()
     name = fields.String()
 
@@ -502,6 +522,8 @@ class RelationshipSchema(Schema):
 
 
 class SignatureViewSchema(Schema):
+    """Who signed a version, and the envelope that carries the signature."""
+
     city_id = fields.String()
     sha256 = fields.String()
     envelope_sha256 = fields.String()
@@ -512,6 +534,8 @@ class SignatureViewSchema(Schema):
 
 
 class DocumentViewSchema(Schema):
+    """One version of a document, with its content and signatures."""
+
     kind = fields.String()
     version = fields.Integer()
     sha256 = fields.String()
@@ -525,6 +549,8 @@ class DocumentViewSchema(Schema):
 
 
 class SessionViewSchema(Schema):
+    """A session as this node holds it."""
+
     id = fields.String()
     state = fields.String()
     title = fields.String()
@@ -538,6 +564,8 @@ class SessionViewSchema(Schema):
 
 
 class NoteViewSchema(Schema):
+    """A note as this node holds it (private notes exist here only)."""
+
     id = fields.String()
     kind = fields.String()
     text = fields.String()
@@ -548,12 +576,16 @@ class NoteViewSchema(Schema):
 
 
 class AllowedActionSchema(Schema):
+    """An action the table opens to the caller now, or why not."""
+
     action = fields.String()
     allowed = fields.Boolean()
     reason = fields.String(allow_none=True)
 
 
 class EventViewSchema(Schema):
+    """One state change in the relationship's history."""
+
     at = fields.DateTime()
     action = fields.String()
     actor_city = fields.String()
@@ -563,6 +595,8 @@ class EventViewSchema(Schema):
 
 
 class DeadlineViewSchema(Schema):
+    """An open deadline of this node's users (overdue is derived from the date)."""
+
     kind = fields.String()
     subject = fields.String()
     due_at = fields.DateTime()
