@@ -41,6 +41,7 @@ from schemas.mentoring import (
     ActionPlanRequestSchema,
     AgreementRequestSchema,
     ClosureReportRequestSchema,
+    SessionRequestSchema,
 )
 
 bp = Blueprint("mentoring_web", __name__)
@@ -201,24 +202,33 @@ def sign(rel_id: str, kind: str, version: int) -> Any:
 def plan_session(rel_id: str) -> Any:
     _viewer()
     form = SessionForm()
+    data = None
     if form.validate_on_submit():
         assert form.planned_for.data is not None
-        _attempt(
-            lambda: mentoring.session_action(
-                db_session(),
-                runtime().config,
-                rel_id,
-                "plan",
-                title=form.title.data,
-                planned_for=form.planned_for.data.replace(tzinfo=UTC),
-                agenda=form.agenda.data or "",
-                user=page_user(),
-                now=now(),
-            ),
-            _("Session planned."),
-        )
-    else:
-        flash(_("A session needs a title and a date and time."), "error")
+        planned_for = form.planned_for.data.replace(tzinfo=UTC).isoformat()
+        raw = {
+            "title": form.title.data,
+            "planned_for": planned_for,
+            "agenda": form.agenda.data or "",
+        }
+        data, _errors = _load(SessionRequestSchema, raw)
+    if data is None:
+        flash(_("A session needs a title and a date and time (2000–2200)."), "error")
+        return _space(rel_id)
+    _attempt(
+        lambda: mentoring.session_action(
+            db_session(),
+            runtime().config,
+            rel_id,
+            "plan",
+            title=data["title"],
+            planned_for=data["planned_for"],
+            agenda=data["agenda"],
+            user=page_user(),
+            now=now(),
+        ),
+        _("Session planned."),
+    )
     return _space(rel_id)
 
 

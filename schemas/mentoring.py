@@ -14,6 +14,7 @@ A city co-signs a version by sending its own ``hrc.mentoring.signature`` naming 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import (
@@ -467,7 +468,12 @@ class SessionRequestSchema(Schema):
         unknown = RAISE
 
     title = _text(1, 200, required=True)
-    planned_for = fields.AwareDateTime(required=True, metadata={"example": "2026-04-01T10:00:00Z"})
+    planned_for = fields.AwareDateTime(
+        required=True,
+        # Sent as epoch milliseconds, which the receiving node wants non-negative.
+        validate=validate.Range(datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)),
+        metadata={"example": "2026-04-01T10:00:00Z"},
+    )
     agenda = _text(0, 5000, load_default="")
 
 

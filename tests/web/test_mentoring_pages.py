@@ -128,9 +128,12 @@ def test_the_space_carries_csrf_and_moves_with_the_table(
         "planned_for": "2026-03-05T10:00",
     }
     assert web.post(f"{page}/sessions", data=plan).status_code == 302
+    too_early = {**plan, "csrf_token": csrf_token(web, page), "planned_for": "1999-12-31T23:00"}
+    assert web.post(f"{page}/sessions", data=too_early).status_code == 302
+    assert "(2000–2200)" in web.get(page).get_data(as_text=True)
     with db() as session:
         rel = session.get(Relationship, proposed)
-        session_id = rel.sessions[0].id
+        [session_id] = [s.id for s in rel.sessions]
         queued = session.query(OutboxItem).count()
     held = web.post(
         f"{page}/sessions/{session_id}/hold", data={"csrf_token": csrf_token(web, page)}
