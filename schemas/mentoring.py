@@ -79,6 +79,9 @@ SESSION_STATES = ("new", "planned", "held", "documented", "cancelled")
 GOAL_STATUSES = ("achieved", "partly_achieved", "not_achieved")
 ACTION_ITEM_STATUSES = ("open", "done", "dropped")
 
+# Instants travel as epoch milliseconds; 2200-01-01 bounds them so that every node can turn
+# them into a date (a larger integer is valid JSON but no calendar date).
+MAX_MS = 7_258_118_400_000
 HEX_ID_PATTERN = r"^[0-9a-f]{32}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MAX_TEXT = 20_000
@@ -308,7 +311,9 @@ class SessionPayloadSchema(MessageSchema):
 
     session_id = hex_id(required=True)
     title = _text(1, 200, allow_none=True, load_default=None)
-    planned_for = SafeInteger(allow_none=True, load_default=None)
+    planned_for = SafeInteger(
+        allow_none=True, load_default=None, validate=validate.Range(0, MAX_MS)
+    )
     agenda = _text(0, 5000, allow_none=True, load_default=None)
     notes = _text(1, MAX_TEXT, allow_none=True, load_default=None)
 
@@ -339,8 +344,8 @@ class MetadataPayloadSchema(Schema):
     state = fields.String(required=True, validate=validate.OneOf(STATES[1:]))
     outcome = fields.String(required=True, allow_none=True, validate=validate.OneOf(OUTCOMES))
     state_version = fields.Integer(strict=True, required=True, validate=validate.Range(0, 10_000))
-    proposed_at = SafeInteger(required=True)
-    changed_at = SafeInteger(required=True)
+    proposed_at = SafeInteger(required=True, validate=validate.Range(0, MAX_MS))
+    changed_at = SafeInteger(required=True, validate=validate.Range(0, MAX_MS))
 
 
 PAYLOAD_SCHEMAS: dict[str, type[Schema]] = {

@@ -501,6 +501,23 @@ def test_inbox_refusals_store_nothing(network) -> None:
     assert post(gent, padova, impostor).status_code == 401
     assert stored(padova) == before
 
+    # Malformed or out-of-range payloads of every type are refused, never a server error.
+    base = {"relationship_id": rel_id, "action": "plan_session", "actor_role": "member"}
+    for n, (type_, payload) in enumerate(
+        [
+            ("hrc.mentoring.session", {**base, "session_id": "a" * 32, "planned_for": 2**53 - 1}),
+            ("hrc.mentoring.session", {**base, "session_id": "a" * 32, "title": None}),
+            ("hrc.mentoring.note", {**base, "action": "add_note", "note_id": "b" * 32}),
+            ("hrc.mentoring.document", {**base, "kind": "agreement", "content": []}),
+            ("hrc.mentoring.transition", {**base, "action": "pause"}),
+            ("hrc.mentoring.signature", {**base, "kind": "agreement", "version": "1"}),
+            ("hrc.mentoring.proposed", {**proposal, "mentee": "be-gent", "mentor": "be-gent"}),
+        ]
+    ):
+        response = post(gent, padova, craft(gent, padova, type_, payload, 10**9 + n))
+        assert response.status_code == 422, (type_, response.get_json())
+    assert stored(padova) == before
+
     # The proposer cannot answer its own proposal; nobody may let it expire by hand.
     refused = gent.api(
         "POST", "/mentoring", {"partner": "it-padova", "our_side": "mentee", "title": "y"}

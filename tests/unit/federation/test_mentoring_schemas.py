@@ -93,6 +93,7 @@ def _payload(index: int) -> dict[str, Any]:
         (3, {"kind": "action_plan"}),  # the action plan is never signed
         (4, {"notes": "anything"}),  # metadata only: RAISE on unknown members
         (4, {"state": "new"}),
+        (4, {"changed_at": 2**53 - 1}),  # a valid integer, but no calendar date
     ],
 )
 def test_malformed_payloads_fail(index: int, change: dict[str, Any]) -> None:
