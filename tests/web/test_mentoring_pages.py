@@ -85,7 +85,8 @@ def test_the_space_carries_csrf_and_moves_with_the_table(
     html = web.get(page).get_data(as_text=True)
     assert "scoping" in html and "Propose a new version of the agreement" in html
     assert "An agreement needs" not in html
-    assert "Both cities must first sign" in html  # why "Start" is disabled
+    # "Start" is not a button until the agreement is co-signed; the page says why.
+    assert "Both cities must first sign" in html and "/transitions/activate" not in html
     assert_every_form_has_csrf(html)
 
     # The agreement editor: one schema with the API, readable errors, then a version to sign.
