@@ -350,6 +350,17 @@ def test_the_secretariat_holds_metadata_only(network) -> None:
     other = {**base, "mentor": "fr-lyon", "mentee": "it-padova"}
     stranger = craft(gent, secretariat, "hrc.mentoring.metadata", other, 10**9 + 1)
     expect(post(gent, secretariat, stranger), 403, "not_a_party")
+    # The secretariat takes part in no relationship.
+    enrol = {
+        "relationship_id": "ab" * 16,
+        "action": "propose",
+        "actor_role": "mentor_lead",
+        "mentor": "be-gent",
+        "mentee": SECRETARIAT,
+        "title": "Mentor the secretariat",
+    }
+    enrolling = craft(gent, secretariat, PROPOSED, enrol, 10**9 + 2)
+    expect(post(gent, secretariat, enrolling), 403, "not_a_party")
     # A city does not take metadata.
     wrong = craft(padova, gent, "hrc.mentoring.metadata", base, 10**9)
     expect(post(padova, gent, wrong), 422, "not_a_secretariat")
