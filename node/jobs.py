@@ -93,6 +93,16 @@ def deadline_sweep(node: NodeRuntime) -> str:
     return reminders.run_sweep(node.sessions, node.config, node.now()).summary()
 
 
+@job("mentoring_expiry", 3600, "mentoring: our proposals unanswered for 21 days expire")
+def mentoring_expiry(node: NodeRuntime) -> str:
+    from node.db import session_scope
+    from peer_review import mentoring
+
+    with session_scope(node.sessions) as session:
+        expired = mentoring.expire_overdue(session, node.config, node.now())
+    return f"{expired} proposals expired"
+
+
 def node_runtime(config: NodeConfig) -> NodeRuntime:
     engine = make_engine(config.database_url)
     return NodeRuntime(config, engine, make_sessionmaker(engine), utcnow)

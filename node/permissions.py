@@ -32,6 +32,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "benchmarks.manage": frozenset({"admin", "secretariat"}),
 }
 
+# Mentoring (peer_review.mentoring): what a local role makes a user in a relationship of this
+# city. A "lead" commits the city (proposals, agreement and closure signatures, state changes)
+# and becomes the mentor_lead or mentee_lead of the city's side; a "member" takes part
+# (sessions, notes, action plan). Every other role takes no part and sees nothing of it.
+MENTORING_ROLES: dict[str, tuple[str, ...]] = {
+    "admin": ("lead", "member"),
+    "official": ("lead", "member"),
+    "reviewer": ("member",),
+}
+PERMISSIONS["mentoring.view"] = frozenset(MENTORING_ROLES)
+
 
 @dataclass(frozen=True)
 class Operator:

@@ -119,4 +119,6 @@ class ReminderLog(Base):
     email_error: Mapped[str | None] = mapped_column(String(300))
 
 
+# Mentoring's tables live beside its services; importing registers them on Base.metadata.
+from peer_review import mentoring_models as _mentoring_models  # noqa: E402, F401
 from peer_review import review_models as _review_models  # noqa: E402, F401

@@ -442,17 +442,17 @@ class ReviewViewSchema(ReviewListItemSchema):
     deadlines = fields.List(fields.Dict())
 
 
-class EventViewSchema(Schema):
+class ReviewEventViewSchema(Schema):
     index = fields.Integer()
     hash = fields.String()
     header = fields.Dict()
     has_body = fields.Boolean()
 
 
-class EventLogSchema(Schema):
+class ReviewEventLogSchema(Schema):
     head_index = fields.Integer()
     head_hash = fields.String(allow_none=True)
-    items = fields.List(fields.Nested(EventViewSchema))
+    items = fields.List(fields.Nested(ReviewEventViewSchema))
 
 
 class RecommendationQuerySchema(Schema):

@@ -55,9 +55,19 @@ def init_api(app: Flask) -> Api:
     )
     api = ProblemApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
     from node.api import catalogue, exchange, monitoring, network, results, reviews, secretariat
+    from peer_review import mentoring_api
     from schemas.network import PeerAnswerSchema
 
-    for module in (catalogue, results, monitoring, exchange, network, secretariat, reviews):
+    for module in (
+        catalogue,
+        results,
+        monitoring,
+        exchange,
+        network,
+        secretariat,
+        reviews,
+        mentoring_api,
+    ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     # Referenced by $ref from the optional answer bodies (accept / decline / end).
     api.spec.components.schema("PeerAnswer", schema=PeerAnswerSchema)

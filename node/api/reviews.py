@@ -14,11 +14,11 @@ from node.runtime import db_session, now, runtime
 from peer_review import reviews
 from peer_review.workflow import ASSIGNMENT, REVIEW
 from schemas.peer_review import (
-    EventLogSchema,
     PublicRecommendationSchema,
     RecommendationQuerySchema,
     ReviewActionRequestSchema,
     ReviewDraftSchema,
+    ReviewEventLogSchema,
     ReviewListItemSchema,
     ReviewViewSchema,
 )
@@ -93,7 +93,7 @@ class ReviewActions(MethodView):
 
 @blp.route("/reviews/<review_id>/events")
 class ReviewEvents(MethodView):
-    @blp.response(200, EventLogSchema)
+    @blp.response(200, ReviewEventLogSchema)
     @blp.doc(security=BEARER)
     @problems(blp, 401, 404)
     def get(self, review_id: str) -> dict[str, Any]:

@@ -342,6 +342,17 @@ def _prepare_requesting_peer(
 # --- handlers by envelope type ----------------------------------------------------------------
 
 
+def load_payload(schema: Any, payload: Any, what: str) -> dict[str, Any]:
+    """A payload loaded with its wire schema, or 422 ``invalid_payload`` saying what is wrong."""
+    try:
+        loaded: dict[str, Any] = schema.load(payload)
+    except ValidationError as exc:
+        raise refuse(
+            422, "invalid_payload", f"Malformed {what}: {str(exc.normalized_messages())[:300]}"
+        ) from exc
+    return loaded
+
+
 def store(session: Session, stored: InEnvelope) -> InEnvelope:
     session.add(stored)
     session.flush()
@@ -471,3 +482,9 @@ STREAMS = {
     BENCHMARK_TYPE: BENCHMARK_STREAM,
     **{t: REVIEW_STREAM_PREFIX for t in _review_inbound.HANDLERS},
 }
+
+# Mentoring between twinned cities (and its metadata for the secretariat): peer_review.
+from peer_review import mentoring_inbound as _mentoring_inbound  # noqa: E402
+
+HANDLERS.update(_mentoring_inbound.HANDLERS)
+STREAMS.update(_mentoring_inbound.STREAMS)

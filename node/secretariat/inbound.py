@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -34,13 +33,7 @@ def _from_secretariat(peer: Peer) -> None:
 
 
 def _load(schema: Any, payload: Any) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = schema.load(payload)
-    except ValidationError as exc:
-        raise inbox.refuse(
-            422, "invalid_payload", f"Malformed document: {str(exc.normalized_messages())[:300]}"
-        ) from exc
-    return loaded
+    return inbox.load_payload(schema, payload, "document")
 
 
 def handle_directory(

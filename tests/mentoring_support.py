@@ -1,0 +1,61 @@
+"""Helpers for mentoring tests on one node: a twin, and a proposal as the inbox applies it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from node.network.models import Peer
+from peer_review import mentoring
+from schemas.mentoring import PROPOSED_TYPE
+from tests.support import Clock
+
+PARTNER = "it-padova"
+
+
+def add_peer(db: Any, clock: Clock, city_id: str = PARTNER, role: str = "city") -> None:
+    """An active peer of the test node (a twin city, or the secretariat it joined)."""
+    with db() as session:
+        session.add(
+            Peer(
+                city_id=city_id,
+                name=city_id.split("-")[-1].title(),
+                base_url="http://127.0.0.1:5102",
+                role=role,
+                state="active",
+                requested_at=clock(),
+                failures=0,
+                pulled_seq=0,
+                unavailable=False,
+            )
+        )
+
+
+def receive_proposal(
+    app: Flask, db: Any, clock: Clock, rel_id: str, *, seq: int = 1, title: str = "Budgeting"
+) -> str:
+    """The twin proposes to mentor the test node (applied as the inbox would, minus transport)."""
+    config = app.extensions["hrcnet"].config
+    with db() as session:
+        peer = session.get(Peer, PARTNER)
+        payload = {
+            "relationship_id": rel_id,
+            "action": "propose",
+            "actor_role": "mentor_lead",
+            "mentor": PARTNER,
+            "mentee": config.city_id,
+            "title": title,
+            "purpose": "",
+        }
+        mentoring.receive(
+            session,
+            config,
+            PROPOSED_TYPE,
+            payload,
+            peer,
+            mentoring.Carrier(PARTNER, seq, f"{seq:064x}"),
+            mentoring.ms(clock()),
+            clock(),
+        )
+    return rel_id
