@@ -873,18 +873,34 @@ def _fold_cosign(session, config, review, event, data, at, now) -> None:  # type
         rec.cosigned_by = {**rec.cosigned_by, event.actor_city: event.index}
 
 
-def _fold_issue(session, config, review, event, data, at, now) -> None:  # type: ignore[no-untyped-def]
+def _arm_for_cur(
+    session: Session,
+    config: NodeConfig,
+    review: Review,
+    kind: str,
+    at: datetime,
+    now: datetime,
+    title: str,
+    page: str,
+) -> None:
+    """A deadline of the reviewed city: only its own node keeps (and reminds) it."""
     if review.cur_city == config.city_id:
         deadlines.arm(
             session,
             subject=f"review:{review.id}",
-            kind="response",
-            due_at=deadlines.due_after("response", at),
+            kind=kind,
+            due_at=deadlines.due_after(kind, at),
             now=now,
-            title=f"Answer the recommendations of {review.title}",
-            link=f"/reviews/{review.id}/respond",
+            title=f"{title} {review.title}",
+            link=f"/reviews/{review.id}/{page}",
             roles=CUR_DEADLINE_ROLES,
         )
+
+
+def _fold_issue(session, config, review, event, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    _arm_for_cur(
+        session, config, review, "response", at, now, "Answer the recommendations of", "respond"
+    )
 
 
 def _fold_respond(session, config, review, event, data, at, now) -> None:  # type: ignore[no-untyped-def]
@@ -898,17 +914,9 @@ def _fold_respond(session, config, review, event, data, at, now) -> None:  # typ
 
 
 def _fold_adopt(session, config, review, event, data, at, now) -> None:  # type: ignore[no-untyped-def]
-    if review.cur_city == config.city_id:
-        deadlines.arm(
-            session,
-            subject=f"review:{review.id}",
-            kind="follow_up",
-            due_at=deadlines.due_after("follow_up", at),
-            now=now,
-            title=f"Report on the follow-up of {review.title}",
-            link=f"/reviews/{review.id}/follow-up",
-            roles=CUR_DEADLINE_ROLES,
-        )
+    _arm_for_cur(
+        session, config, review, "follow_up", at, now, "Report on the follow-up of", "follow-up"
+    )
 
 
 def _fold_follow_up(session, config, review, event, data, at, now) -> None:  # type: ignore[no-untyped-def]
