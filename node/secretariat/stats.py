@@ -138,7 +138,15 @@ def _mean(s: list[float]) -> float:
     # huge finite values overflowed although their mean fits: divide first, then add.
     if not all(map(math.isfinite, s)):
         raise ValueError("benchmark values must be finite numbers")
-    return math.fsum(v / n for v in s)
+    try:
+        mean = math.fsum(v / n for v in s)
+    except OverflowError:
+        # Values at the very top of the float range: the n rounded quotients can add up to a
+        # hair above the largest float (3 x max/3). Halve once more (exact for such values)
+        # and scale back.
+        mean = math.fsum(v / (2 * n) for v in s) * 2
+    # A mean lies between the extremes; rounding must not push it out (or to infinity).
+    return min(max(mean, s[0]), s[-1])
 
 
 def _cut(s: list[float], i: int, m: int) -> float:
