@@ -387,6 +387,29 @@ def keys_revoke(data_dir: Path, key_id: str) -> None:
     click.echo(f"Revoked {key_id}.")
 
 
+@main.group("members")
+def members_group() -> None:
+    """Network members (secretariat)."""
+
+
+@members_group.command("rekey")
+@DATA_DIR
+@click.argument("city_id")
+@click.argument("key")
+def members_rekey(data_dir: Path, city_id: str, key: str) -> None:
+    """Lost-key recovery: vouch for a member's new public KEY (unpadded base64, checked with
+    the city out of band) in a new signed directory."""
+    from node.secretariat import membership
+
+    with node_session(data_dir) as (config, session):
+        peer = membership.rekey(session, config, city_id, key, user=OPERATOR, now=utcnow())
+        current = [k.key_id for k in peer.keys if k.state == "current"]
+    click.echo(
+        f"{city_id} now has key {', '.join(current)}; the new directory goes to every member "
+        "on the next sync."
+    )
+
+
 @main.group("benchmarks")
 def benchmarks_group() -> None:
     """Regional benchmarks (secretariat)."""

@@ -99,6 +99,12 @@ def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ign
     try:
         return verify_key_document(payload.get("key_document"), envelope["origin"], keyring.ms(now))
     except (KeyDocumentError, SignatureError) as exc:
+        if exc.code == "weak_public_key":
+            # Permanent (422, so the sender's outbox dead-letters it instead of retrying): a
+            # small-order key could sign anything, the request itself proves nothing.
+            raise refuse(
+                422, "weak_public_key", f"The twinning request's key document: {exc}"
+            ) from exc
         raise refuse(
             401,
             "invalid_key_document",

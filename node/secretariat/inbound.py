@@ -18,6 +18,7 @@ from node.config import NodeConfig
 from node.network import inbox
 from node.network.models import InEnvelope, Peer, PeerKey
 from node.secretariat.models import CatalogueRelease, DirectoryEntry, ReceivedBenchmark
+from schemas.keys import mentions_weak_key
 from schemas.secretariat import (
     BENCHMARK_TYPE,
     CATALOGUE_TYPE,
@@ -37,8 +38,14 @@ def _load(schema: Any, payload: Any) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = schema.load(payload)
     except ValidationError as exc:
+        messages = exc.normalized_messages()
+        if mentions_weak_key(messages):
+            # Its own code: a small-order key is not a typo but a key anyone could sign with.
+            raise inbox.refuse(
+                422, "weak_public_key", f"The document lists a weak key: {str(messages)[:300]}"
+            ) from exc
         raise inbox.refuse(
-            422, "invalid_payload", f"Malformed document: {str(exc.normalized_messages())[:300]}"
+            422, "invalid_payload", f"Malformed document: {str(messages)[:300]}"
         ) from exc
     return loaded
 

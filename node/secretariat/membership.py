@@ -97,7 +97,15 @@ def rekey(
         raise ConflictError(f"{city_id} is not a member.", code="not_a_member")
     try:
         raw = fkeys.b64decode_unpadded(key_b64)
+        # Refuses small-order keys too: every member would trust this key on our word, and
+        # under such a key anyone can forge the member's signatures.
         fkeys.public_key_from_raw(raw)
+    except fkeys.WeakPublicKeyError as exc:
+        raise InvalidInputError(
+            f"Refused the new key for {city_id}: {exc}.",
+            code="weak_public_key",
+            errors={"key": [str(exc)]},
+        ) from exc
     except ValueError as exc:
         raise InvalidInputError("Not an Ed25519 public key.", errors={"key": [str(exc)]}) from exc
     key_id = fkeys.key_id_for(raw)
