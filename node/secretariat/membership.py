@@ -20,6 +20,7 @@ from node.errors import ConflictError, InvalidInputError
 from node.network import keyring, outbox, peers
 from node.network.models import OutEnvelope, Peer, PeerKey
 from node.permissions import Actor, require
+from node.secretariat import benchmarks
 from schemas.secretariat import DIRECTORY_STREAM, DIRECTORY_TYPE
 
 DIRECTORY_VALIDITY = timedelta(days=7)
@@ -76,6 +77,9 @@ def change_membership(
     peer.answered_at = now
     session.flush()
     publish_directory(session, config, now)
+    # Who counts in the benchmarks (and in which region) may have changed: recompute now, in
+    # the secretariat's own request, rather than in the next member's summary delivery.
+    benchmarks.ensure_current(session, config, now)
     return peer
 
 

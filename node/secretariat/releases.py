@@ -15,6 +15,7 @@ from node.errors import ConflictError, InvalidInputError, NotFoundError
 from node.network import outbox
 from node.network.models import Peer
 from node.permissions import Actor, require
+from node.secretariat import benchmarks
 from node.secretariat.models import CatalogueRelease
 from node.services import catalogue
 from schemas.catalogue import CatalogueFileSchema
@@ -69,6 +70,8 @@ def publish_release(
     )
     outbox.queue(session, envelope, members, now)
     session.flush()
+    # Benchmarks follow the new version from now on (like with like): recompute them.
+    benchmarks.ensure_current(session, config, now)
     return release
 
 
