@@ -211,9 +211,15 @@ def catalogue_load(data_dir: Path, file: Path) -> None:
         raise CliError(f"{file} is not valid JSON: {exc}") from exc
     with node_session(data_dir) as (_config, session):
         report = catalogue.load_catalogue(session, document, now=utcnow())
+    retired = (
+        f", {len(report.indicators_retired)} retired from core (kept as local indicators, "
+        f"with their results: {', '.join(report.indicators_retired)})"
+        if report.indicators_retired
+        else ""
+    )
     click.echo(
         f"Catalogue {report.version}: {report.indicators_added} added, "
-        f"{report.indicators_updated} updated."
+        f"{report.indicators_updated} updated{retired}."
     )
 
 

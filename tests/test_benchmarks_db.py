@@ -348,3 +348,41 @@ def test_property_incremental_equals_full_recompute(app: Any, db: Any, steps: li
     with db() as session:
         benchmarks.ensure_current(session, config, NOW)  # as the publishing job does
     _assert_incremental_equals_full(db, config)
+
+
+def test_an_indicator_dropped_from_the_core_leaves_the_benchmarks(
+    app: Any, db: Any, shared_dir: Any
+) -> None:
+    from node.services import catalogue
+    from tests.unit.core.test_catalogue_retirement import release
+
+    config = _small_groups(app)
+    with db() as session:
+        _add_peers(session)
+        version = benchmarks.catalogue_version(session)
+    for i, city in enumerate(CITIES):
+        for indicator in INDICATORS:
+            _ingest(db, config, city, _summary(indicator, "2025", 1, str(i), version))
+    with db() as session:
+        assert {key[0] for key in _snapshot(session)} == set(INDICATORS)
+        # The secretariat publishes 0.2.0 without HRC-HOU-01 (publish_release loads it so).
+        report = catalogue.load_catalogue(
+            session, release(shared_dir, "0.2.0", drop=("HRC-HOU-01",)), now=NOW
+        )
+        assert report.indicators_retired == ["HRC-HOU-01"]
+        assert benchmarks.ensure_current(session, config, NOW)  # recomputed at once
+    with db() as session:
+        assert _snapshot(session) == {}  # only figures on 0.2.0 compare now, and none came yet
+    # The cities adopt 0.2.0; one still sends the dropped indicator as core: it is ignored.
+    for i, city in enumerate(CITIES):
+        payload = _summary("HRC-EDU-01", "2025", 2, str(i), "0.2.0")
+        stale = _summary("HRC-HOU-01", "2025", 2, "1000", "0.2.0")["indicators"]
+        payload["indicators"] += stale if city == "c-01" else []
+        assert _ingest(db, config, city, payload) == 1
+    _assert_incremental_equals_full(db, config)
+    with db() as session:
+        assert {key[0] for key in _snapshot(session)} == {"HRC-EDU-01"}
+        retired_inputs = select(BenchmarkInput).where(
+            BenchmarkInput.indicator == "HRC-HOU-01", BenchmarkInput.catalogue_version == "0.2.0"
+        )
+        assert list(session.scalars(retired_inputs)) == []
