@@ -232,11 +232,16 @@ def _small_groups(app: Any) -> Any:
     return NodeConfig(config.data_dir, {**config.values, "benchmark_min_cities": 3})
 
 
-def test_incremental_updates_leave_what_a_full_recompute_computes(app: Any, db: Any) -> None:
-    config = _small_groups(app)
+def _members_joined(app: Any, db: Any) -> tuple[Any, str]:
+    """The cities of ``_add_peers`` on the test node; its config and catalogue version."""
     with db() as session:
         _add_peers(session)
         version = benchmarks.catalogue_version(session)
+    return _small_groups(app), version
+
+
+def test_incremental_updates_leave_what_a_full_recompute_computes(app: Any, db: Any) -> None:
+    config, version = _members_joined(app, db)
     for i, city in enumerate(CITIES):
         for indicator in INDICATORS:
             # Ties (2.0 twice), a -0 that must equal 0, and c-05 on another catalogue version.
@@ -280,10 +285,7 @@ def test_incremental_updates_leave_what_a_full_recompute_computes(app: Any, db: 
 
 
 def test_a_group_not_holding_what_the_inputs_say_is_repaired(app: Any, db: Any) -> None:
-    config = _small_groups(app)
-    with db() as session:
-        _add_peers(session)
-        version = benchmarks.catalogue_version(session)
+    config, version = _members_joined(app, db)
     for i, city in enumerate(CITIES[:5]):
         _ingest(db, config, city, _summary("HRC-HOU-01", "2025", 1, str(i), version))
     with db() as session:
@@ -328,13 +330,10 @@ MEMBERSHIP = st.tuples(
 )
 @given(steps=st.lists(SUMMARIES | MEMBERSHIP, max_size=30))
 def test_property_incremental_equals_full_recompute(app: Any, db: Any, steps: list[Any]) -> None:
-    config = _small_groups(app)
     with db() as session:
         for table in (BenchmarkInput, BenchmarkGroup, BenchmarkBasis, Peer):
             session.execute(delete(table))
-    with db() as session:
-        _add_peers(session)
-        version = benchmarks.catalogue_version(session)
+    config, version = _members_joined(app, db)
     for step in steps:
         if step[0] == "member":
             _, city, state, region = step
@@ -356,10 +355,7 @@ def test_an_indicator_dropped_from_the_core_leaves_the_benchmarks(
     from node.services import catalogue
     from tests.unit.core.test_catalogue_retirement import release
 
-    config = _small_groups(app)
-    with db() as session:
-        _add_peers(session)
-        version = benchmarks.catalogue_version(session)
+    config, version = _members_joined(app, db)
     for i, city in enumerate(CITIES):
         for indicator in INDICATORS:
             _ingest(db, config, city, _summary(indicator, "2025", 1, str(i), version))

@@ -162,19 +162,12 @@ def test_members_rekey_refuses_a_weak_key_readably(tmp_path: Path, shared_dir: P
     from node.config import load_config
     from node.db import make_engine, make_sessionmaker, session_scope
     from node.network.models import Peer
-    from node.setup import init_node
 
     target = tmp_path / "secretariat"
-    init_node(
-        target,
-        city_id="hrc-secretariat",
-        name="Secretariat",
-        country="AT",
-        region="network",
-        base_url="http://127.0.0.1:5100",
-        role="secretariat",
-        database_url=None,
-    )
+    args = [*INIT, "--role", "secretariat"]
+    args[args.index("--city-id") + 1] = "hrc-secretariat"
+    assert run("init", str(target), *args).returncode == 0
+    # A member (as admission leaves it; its own node is not needed here).
     engine = make_engine(load_config(target).database_url)
     with session_scope(make_sessionmaker(engine)) as session:
         session.add(

@@ -47,26 +47,30 @@ def _node_info(node: Node) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("weak", [ZERO, IDENTITY, NON_CANONICAL_ZERO])
-def test_twinning_request_with_a_weak_key_is_refused(network, weak: bytes) -> None:
-    gent, padova = network("be-gent", "it-padova")
+def _weak_request(sender: Node, to: str, weak: bytes) -> bytes:
+    """A twinning request (or membership application) whose key document lists ``weak``."""
     request = make_envelope(
         "hrc.twinning.request",
         "hrc.twinning.request/1",
-        gent.city_id,
+        sender.city_id,
         "twinning",
         1,
-        _ms(gent),
-        gent.key.key_id,
-        [padova.city_id],
+        _ms(sender),
+        sender.key.key_id,
+        [to],
         {
-            "node": _node_info(gent),
+            "node": _node_info(sender),
             "themes": None,
-            "key_document": _weak_key_document(gent, weak),
+            "key_document": _weak_key_document(sender, weak),
         },
     )
-    body = canonical_bytes(sign_envelope(request, gent.city_id, gent.key))
-    response = post(gent, padova, body)
+    return canonical_bytes(sign_envelope(request, sender.city_id, sender.key))
+
+
+@pytest.mark.parametrize("weak", [ZERO, IDENTITY, NON_CANONICAL_ZERO])
+def test_twinning_request_with_a_weak_key_is_refused(network, weak: bytes) -> None:
+    gent, padova = network("be-gent", "it-padova")
+    response = post(gent, padova, _weak_request(gent, padova.city_id, weak))
     expect(response, 422, "weak_public_key")
     assert "small order" in response.get_json()["detail"]
     assert stored(padova) == 0
@@ -75,18 +79,7 @@ def test_twinning_request_with_a_weak_key_is_refused(network, weak: bytes) -> No
 
 def test_application_to_the_secretariat_with_a_weak_key_is_refused(network) -> None:
     secretariat, gent = network(SECRETARIAT, "be-gent")
-    request = make_envelope(
-        "hrc.twinning.request",
-        "hrc.twinning.request/1",
-        gent.city_id,
-        "twinning",
-        1,
-        _ms(gent),
-        gent.key.key_id,
-        [SECRETARIAT],
-        {"node": _node_info(gent), "themes": None, "key_document": _weak_key_document(gent, ZERO)},
-    )
-    response = post(gent, secretariat, canonical_bytes(sign_envelope(request, "be-gent", gent.key)))
+    response = post(gent, secretariat, _weak_request(gent, SECRETARIAT, ZERO))
     expect(response, 422, "weak_public_key")
     assert secretariat.api("GET", "/members").get_json()["items"] == []
 
