@@ -67,8 +67,9 @@ GroupKey = tuple[str, str]  # (indicator, period)
 # arriving at once would each read a group's sorted values, add their city and write them
 # back, and the second write would drop the first city (a lost update that, unlike before
 # the values were kept, no later summary repairs). Updates take well under 50 ms, so making
-# them wait for each other costs nothing noticeable. SQLite needs no lock: the inputs are
-# written first, which takes the database's single write lock before the groups are read.
+# them wait for each other costs nothing noticeable. SQLite needs no lock of ours: it has one
+# writer at a time, and a summary reaches this code after the inbox stored its envelope in the
+# same transaction, which took that write lock before anything here is read.
 _PG_LOCK = int.from_bytes(b"hrcbench", "big")
 
 
