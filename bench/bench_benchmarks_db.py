@@ -3,6 +3,11 @@
 ``NODE_TEST_POSTGRES_URL`` points at a server (``make bench`` starts one) — PostgreSQL.
 
 Targets (issue 4): full recompute < 2 s, incremental update < 50 ms.
+
+The incremental update is ``benchmarks.ingest_summary`` plus the session flush, for one city's
+summary of 100 indicators (each a new revision): its inputs are written, its 100 region groups
+take its new values by bisect and the 100 network groups are recomputed from their regions.
+The commit is not included (it is the inbox request's, shared with storing the envelope).
 """
 
 from __future__ import annotations
@@ -194,7 +199,7 @@ def _run_backend(label: str, url: str, section: Section) -> None:
                 len(samples) / (sum(samples) / 1e9),
                 samples[len(samples) // 2] / 1e3,
                 samples[-1] / 1e3,
-                "one summary: 100 indicators x 2 scopes",
+                "one summary: 100 indicators, their region and network groups",
             )
         )
     finally:

@@ -29,9 +29,11 @@ from federation.canonical import (
 from federation.keys import (
     ED25519_PUBLIC_KEY_LENGTH,
     Base64DecodeError,
+    KeyFormatError,
     SigningKey,
     b64decode_unpadded,
     b64encode_unpadded,
+    check_public_key,
     is_valid_key_id,
     verify_ed25519,
 )
@@ -490,6 +492,12 @@ def _decode_public_key(entry: object, where: str) -> bytes:
         raise KeyDocumentError(f"{where}: {exc}") from None
     if len(raw) != ED25519_PUBLIC_KEY_LENGTH:
         raise KeyDocumentError(f"{where}: an Ed25519 public key is 32 bytes")
+    try:
+        # A small-order key would let anyone sign as this origin (see federation.keys): the
+        # whole document is refused, not just the key, so nothing of it gets pinned.
+        check_public_key(raw)
+    except KeyFormatError as exc:
+        raise KeyDocumentError(f"{where}: {exc}", exc.code) from None
     return raw
 
 

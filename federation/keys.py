@@ -24,16 +24,20 @@ __all__ = [
     "ED25519_PUBLIC_KEY_LENGTH",
     "ED25519_SIGNATURE_LENGTH",
     "KEY_ID_PATTERN",
+    "SMALL_ORDER_ENCODINGS",
     "Base64DecodeError",
     "KeyFileError",
     "KeyFormatError",
     "SigningKey",
+    "WeakPublicKeyError",
     "b64decode_unpadded",
     "b64encode_unpadded",
+    "check_public_key",
     "fingerprint",
     "fingerprint_display",
     "generate_signing_key",
     "is_valid_key_id",
+    "is_weak_public_key",
     "key_id_for",
     "load_signing_key",
     "public_key_from_raw",
@@ -66,6 +70,18 @@ class Base64DecodeError(KeyFormatError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="invalid_base64")
+
+
+class WeakPublicKeyError(KeyFormatError):
+    """A public key is a point of small order (all-zero, identity, ...): it proves nothing."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "not a usable Ed25519 public key: it encodes a point of small order (such as "
+            "the all-zero or identity key), under which forged signatures can verify",
+            code="weak_public_key",
+        )
 
 
 class KeyFileError(OSError):
@@ -104,6 +120,78 @@ def b64decode_unpadded(text: str, *, canonical: bool = True) -> bytes:
     return decoded
 
 
+# --- weak (small-order) public keys -----------------------------------------------------------
+#
+# Why: edwards25519 has a torsion subgroup of 8 points of small order (order 1, 2, 4 or 8).
+# Under a public key A of small order, [k]A takes at most 8 values whatever the message's hash
+# k, so anyone can make a signature without any private key: with A the identity, R the
+# identity and S = 0, the check [S]B = R + [k]A holds for *every* message (OpenSSL, and thus
+# ``cryptography``, accepts exactly that; tests/unit/federation/test_fed_keys.py shows it), and
+# for the other small-order keys it holds for about one message in eight. RFC 8032's
+# verification does not exclude these keys, so "the signature verifies" would mean nothing for
+# them. A key generated honestly is never of small order (the chance is nil), so refusing them
+# costs nothing legitimate. They are refused wherever a key enters: key documents, the
+# secretariat's directory and rekey, twinning requests (membership applications), and — in
+# case one was stored before this check existed — at verification time too.
+#
+# The y-coordinates (mod p) of the 8 small-order points: 0 (order 4, x = ±sqrt(-1)), 1 (the
+# identity), p - 1 (order 2) and the two of the order-8 points. An encoding is 255 bits of y
+# plus one sign bit of x; both sign bits are refused (with x = 0 the "negative" one is not
+# even a valid encoding), and so are the non-canonical encodings y + p of 0 and 1 (the only
+# ones below 2^255), since lax decoders reduce y mod p. That makes 14 encodings, those of
+# libsodium's blocklist with the sign bit either way.
+
+_P = 2**255 - 19
+_SMALL_ORDER_Y = frozenset(
+    {
+        0,
+        1,
+        _P - 1,
+        0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,
+        0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7,
+    }
+)
+_Y_MASK = (1 << 255) - 1
+
+
+def _small_order_encodings() -> frozenset[bytes]:
+    encodings = set()
+    for y in _SMALL_ORDER_Y:
+        for representative in (y, y + _P):
+            if representative <= _Y_MASK:  # only 0 and 1 have a second, non-canonical form
+                for sign in (0, 1 << 255):
+                    encodings.add((representative | sign).to_bytes(32, "little"))
+    return frozenset(encodings)
+
+
+SMALL_ORDER_ENCODINGS: frozenset[bytes] = _small_order_encodings()
+"""Every 32-byte encoding :func:`is_weak_public_key` refuses (14 of them)."""
+
+
+def is_weak_public_key(raw: bytes) -> bool:
+    """Return True if the 32 bytes ``raw`` encode an Ed25519 point of small order.
+
+    That covers the all-zero key, the identity (``01 00 .. 00``), the order-2, order-4 and
+    order-8 points, with either sign bit, and the non-canonical encodings (y >= p) of them.
+    Such a key lets anyone forge signatures that verify (see the comment above). Raises
+    :class:`KeyFormatError` when ``raw`` is not 32 bytes. Pure: no key object is built.
+    """
+    if not isinstance(raw, (bytes, bytearray)) or len(raw) != ED25519_PUBLIC_KEY_LENGTH:
+        raise KeyFormatError("an Ed25519 public key is exactly 32 bytes", code="invalid_public_key")
+    return (int.from_bytes(raw, "little") & _Y_MASK) % _P in _SMALL_ORDER_Y
+
+
+def check_public_key(raw: bytes) -> bytes:
+    """Return ``raw`` if it can serve as a peer's Ed25519 public key, else raise.
+
+    :class:`WeakPublicKeyError` (code ``weak_public_key``) for a small-order point,
+    :class:`KeyFormatError` (code ``invalid_public_key``) for a wrong length.
+    """
+    if is_weak_public_key(raw):
+        raise WeakPublicKeyError()
+    return bytes(raw)
+
+
 def is_valid_key_id(key_id: object) -> bool:
     """Return True if ``key_id`` matches :data:`KEY_ID_PATTERN` (e.g. ``ed25519:a1b2c3d4``)."""
     return isinstance(key_id, str) and _KEY_ID_RE.fullmatch(key_id) is not None
@@ -117,12 +205,12 @@ def raw_public_key(public_key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
 
 
 def public_key_from_raw(public_raw: bytes) -> Ed25519PublicKey:
-    """Build a public key object from 32 raw bytes; raise :class:`KeyFormatError` otherwise."""
-    if (
-        not isinstance(public_raw, (bytes, bytearray))
-        or len(public_raw) != ED25519_PUBLIC_KEY_LENGTH
-    ):
-        raise KeyFormatError("an Ed25519 public key is exactly 32 bytes", code="invalid_public_key")
+    """Build a public key object from 32 raw bytes; raise :class:`KeyFormatError` otherwise.
+
+    Small-order keys are refused (:class:`WeakPublicKeyError`): every verification goes
+    through here, so a weak key that got stored somehow still verifies nothing.
+    """
+    check_public_key(public_raw)
     try:
         return Ed25519PublicKey.from_public_bytes(bytes(public_raw))
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -160,7 +248,8 @@ def verify_ed25519(public_raw: bytes, signature: bytes, message: bytes) -> bool:
 
     Never raises for malformed keys or signatures: they simply do not verify. The check is
     done by ``cryptography`` (OpenSSL), which rejects non-canonical S (malleability) and
-    wrong lengths, matching every Wycheproof vector.
+    wrong lengths, matching every Wycheproof vector. Keys of small order verify nothing
+    (:func:`is_weak_public_key`); none of the vectors uses one.
     """
     if not isinstance(signature, (bytes, bytearray)) or len(signature) != ED25519_SIGNATURE_LENGTH:
         return False

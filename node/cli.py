@@ -230,9 +230,15 @@ def catalogue_load(data_dir: Path, file: Path) -> None:
         raise CliError(f"{file} is not valid JSON: {exc}") from exc
     with node_session(data_dir) as (_config, session):
         report = catalogue.load_catalogue(session, document, now=utcnow())
+    retired = (
+        f", {len(report.indicators_retired)} retired from core (kept as local indicators, "
+        f"with their results: {', '.join(report.indicators_retired)})"
+        if report.indicators_retired
+        else ""
+    )
     click.echo(
         f"Catalogue {report.version}: {report.indicators_added} added, "
-        f"{report.indicators_updated} updated."
+        f"{report.indicators_updated} updated{retired}."
     )
 
 
@@ -423,6 +429,29 @@ def keys_revoke(data_dir: Path, key_id: str) -> None:
     with node_session(data_dir) as (config, session):
         keyring.revoke(session, config, key_id, utcnow())
     click.echo(f"Revoked {key_id}.")
+
+
+@main.group("members")
+def members_group() -> None:
+    """Network members (secretariat)."""
+
+
+@members_group.command("rekey")
+@DATA_DIR
+@click.argument("city_id")
+@click.argument("key")
+def members_rekey(data_dir: Path, city_id: str, key: str) -> None:
+    """Lost-key recovery: vouch for a member's new public KEY (unpadded base64, checked with
+    the city out of band) in a new signed directory."""
+    from node.secretariat import membership
+
+    with node_session(data_dir) as (config, session):
+        peer = membership.rekey(session, config, city_id, key, user=OPERATOR, now=utcnow())
+        current = [k.key_id for k in peer.keys if k.state == "current"]
+    click.echo(
+        f"{city_id} now has key {', '.join(current)}; the new directory goes to every member "
+        "on the next sync."
+    )
 
 
 @main.group("benchmarks")

@@ -71,7 +71,11 @@ class Indicator(Base):
     unit_label: Mapped[str] = mapped_column(String(300))
     direction: Mapped[str] = mapped_column(String(20))  # good_up | good_down | context
     core: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last core catalogue version it belonged to (for a retired one: before it was dropped).
     catalogue_version: Mapped[str | None] = mapped_column(String(40))
+    # The core catalogue version that dropped it, if one did: it is then the city's own (local)
+    # indicator, with all its results, and no longer compared across the network as core.
+    retired_in: Mapped[str | None] = mapped_column(String(40))
     periodicity: Mapped[str | None] = mapped_column(String(100))
     method: Mapped[str | None] = mapped_column(Text)
     source_type: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -75,6 +75,14 @@ class IndicatorSchema(Schema):
     reference_target = DecimalString(allow_none=True)
     maps_to = Code(allow_none=True, metadata={"description": "core code a local indicator maps to"})
     catalogue_version = fields.String(dump_only=True, allow_none=True)
+    retired_in = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "the core catalogue version that dropped this indicator: it is "
+            "now local (its results are kept) and no longer compared as core"
+        },
+    )
 
     @validates_schema
     def _dimensions_unique(self, data: dict[str, Any], **_: Any) -> None:

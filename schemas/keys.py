@@ -12,26 +12,57 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from federation.envelope import KEYS_SCHEMA, KEYS_STREAM, KEYS_TYPE
-from federation.keys import ED25519_PUBLIC_KEY_LENGTH, KeyFormatError, b64decode_unpadded
+from federation.keys import (
+    ED25519_PUBLIC_KEY_LENGTH,
+    KeyFormatError,
+    WeakPublicKeyError,
+    b64decode_unpadded,
+    is_weak_public_key,
+)
 from schemas.envelope import EnvelopeSchema, SafeInteger, key_id_field
 
 __all__ = [
+    "WEAK_PUBLIC_KEY_MESSAGE",
     "KeyDocumentPayloadSchema",
     "KeyDocumentSchema",
     "OldVerifyKeySchema",
     "VerifyKeySchema",
+    "mentions_weak_key",
     "validate_public_key_b64",
 ]
 
 
+# The message of a small-order key, so that callers that must answer with the specific code
+# ``weak_public_key`` can recognise it among a payload's validation messages.
+WEAK_PUBLIC_KEY_MESSAGE = str(WeakPublicKeyError())
+
+
 def validate_public_key_b64(value: str) -> None:
-    """Accept only canonical base64 of exactly 32 bytes (a raw Ed25519 public key)."""
+    """Accept only canonical base64 of exactly 32 bytes that is a usable Ed25519 public key.
+
+    Keys of small order (all-zero, identity, ...) are refused with
+    :data:`WEAK_PUBLIC_KEY_MESSAGE`: under them forged signatures verify (see
+    :func:`federation.keys.is_weak_public_key`).
+    """
     try:
         raw = b64decode_unpadded(value)
     except KeyFormatError as exc:
         raise ValidationError(str(exc)) from None
     if len(raw) != ED25519_PUBLIC_KEY_LENGTH:
         raise ValidationError("an Ed25519 public key is 32 bytes")
+    if is_weak_public_key(raw):
+        raise ValidationError(WEAK_PUBLIC_KEY_MESSAGE)
+
+
+def mentions_weak_key(messages: object) -> bool:
+    """True if marshmallow's (nested) error ``messages`` include a small-order key refusal."""
+    if isinstance(messages, str):
+        return messages == WEAK_PUBLIC_KEY_MESSAGE
+    if isinstance(messages, dict):
+        return any(mentions_weak_key(m) for m in messages.values())
+    if isinstance(messages, (list, tuple)):
+        return any(mentions_weak_key(m) for m in messages)
+    return False
 
 
 class VerifyKeySchema(Schema):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from schemas.fields import CityId, Code, PeriodString
+from schemas.keys import validate_public_key_b64
 
 DIRECTORY_TYPE, DIRECTORY_STREAM = "hrc.directory", "directory"
 CATALOGUE_TYPE, CATALOGUE_STREAM = "hrc.catalogue", "catalogue"
@@ -18,7 +19,9 @@ class DirectoryKeySchema(Schema):
         unknown = EXCLUDE
 
     key_id = fields.String(required=True, validate=validate.Length(1, 64))
-    key = fields.String(required=True, validate=validate.Length(40, 50))
+    # The notary's word makes members trust a key: it must be a usable Ed25519 key, never one
+    # of small order (under which anyone could sign as that member).
+    key = fields.String(required=True, validate=validate_public_key_b64)
     state = fields.String(load_default="current", validate=validate.OneOf(("current", "old")))
     expired_ts = fields.Integer(strict=True, allow_none=True, load_default=None)
 

@@ -111,7 +111,11 @@ def _embedded_request_key(body: bytes) -> dict[tuple[str, str], bytes] | None:
         return None
     try:
         keydoc = inbox.embedded_key_document(envelope, now())
-    except inbox.InboxRefusal:
+    except inbox.InboxRefusal as refusal:
+        if refusal.code == "weak_public_key":
+            # No request signature can be checked against such a document, and an "unknown
+            # key" answer would make the sender retry forever: say why, once, for good.
+            raise
         return None
     return {(keydoc.origin, kid): raw for kid, raw in keydoc.verify_keys.items()}
 
@@ -123,6 +127,8 @@ def post_inbox() -> Response:
         origin, _key_id = _verify_request(body, _embedded_request_key(body))
     except httpsig.RequestSignatureError as exc:
         return _problem(401, exc.code, f"Request signature refused: {exc}")
+    except inbox.InboxRefusal as refusal:
+        return problem_response(refusal.to_problem())
     if not LIMITER.allow(origin):
         return _problem(429, "rate_limited", "Too many requests; slow down.", {"Retry-After": "30"})
     session = db_session()

@@ -47,6 +47,7 @@ from node.network.models import (
     ReceivedFigure,
     ReceivedSummary,
 )
+from schemas.keys import mentions_weak_key
 from schemas.peer_review import REVIEW_STREAM_PREFIX
 from schemas.secretariat import (
     BENCHMARK_STREAM,
@@ -100,6 +101,12 @@ def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ign
     try:
         return verify_key_document(payload.get("key_document"), envelope["origin"], keyring.ms(now))
     except (KeyDocumentError, SignatureError) as exc:
+        if exc.code == "weak_public_key":
+            # Permanent (422, so the sender's outbox dead-letters it instead of retrying): a
+            # small-order key could sign anything, the request itself proves nothing.
+            raise refuse(
+                422, "weak_public_key", f"The twinning request's key document: {exc}"
+            ) from exc
         raise refuse(
             401,
             "invalid_key_document",
@@ -347,9 +354,13 @@ def load_payload(schema: Any, payload: Any, what: str) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = schema.load(payload)
     except ValidationError as exc:
-        raise refuse(
-            422, "invalid_payload", f"Malformed {what}: {str(exc.normalized_messages())[:300]}"
-        ) from exc
+        messages = exc.normalized_messages()
+        if mentions_weak_key(messages):
+            # Its own code: a small-order key is not a typo but a key anyone could sign with.
+            raise refuse(
+                422, "weak_public_key", f"The {what} lists a weak key: {str(messages)[:300]}"
+            ) from exc
+        raise refuse(422, "invalid_payload", f"Malformed {what}: {str(messages)[:300]}") from exc
     return loaded
 
 

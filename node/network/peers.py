@@ -58,7 +58,8 @@ def discover(http: requests.Session, url: str, now: datetime) -> tuple[dict[str,
     try:
         keydoc = verify_key_document(document, info["city_id"], keyring.ms(now))
     except (KeyDocumentError, SignatureError) as exc:
-        raise ValueError(f"{base}'s key document does not verify: {exc}") from exc
+        # Same class and code, a message naming the node: the caller tells a weak key apart.
+        raise type(exc)(f"{base}'s key document does not verify: {exc}", exc.code) from exc
     return info, keydoc
 
 
@@ -126,8 +127,11 @@ def request_twinning(
     try:
         info, keydoc = discover(http(), url, now)
     except ValueError as exc:
+        weak = isinstance(exc, KeyDocumentError) and exc.code == "weak_public_key"
         raise InvalidInputError(
-            str(exc), code="peer_unreachable", errors={"url": [str(exc)]}
+            str(exc),
+            code="weak_public_key" if weak else "peer_unreachable",
+            errors={"url": [str(exc)]},
         ) from exc
     city_id = info["city_id"]
     if city_id == config.city_id:

@@ -83,7 +83,7 @@ def build_payload(
         assert indicator is not None
         if themes is not None and indicator.right not in themes:
             continue
-        if comparable_only and not (indicator.core or indicator.maps_to):
+        if comparable_only and not (indicator.core or _maps_to_core(session, indicator)):
             continue
         figures = []
         for row in by_indicator[code]:
@@ -132,6 +132,15 @@ def build_payload(
         "small_cell_threshold": config.small_cell_threshold,
         "indicators": indicators,
     }
+
+
+def _maps_to_core(session: Session, indicator: Indicator) -> bool:
+    """A local indicator compares across the network only through a *current* core code (a
+    retired one is compared by no one any more)."""
+    if not indicator.maps_to:
+        return False
+    target = session.get(Indicator, indicator.maps_to)
+    return target is not None and target.core
 
 
 def _point(period: str | None, value: str | None) -> dict[str, Any] | None:

@@ -8,21 +8,42 @@ the best quartile and trend, and the envelope hashes the figures came from, so a
 re-verify them.
 
 Only each city's latest revision counts (older ones are replaced in ``benchmark_inputs``; the
-envelopes stay in the audit log), and only cities following the secretariat's catalogue
-version (benchmarks compare like with like). The maths is in :mod:`node.secretariat.stats`.
+envelopes stay in the audit log), only cities following the secretariat's catalogue version
+(benchmarks compare like with like), and only indicators that are core in it. The maths is in
+:mod:`node.secretariat.stats`.
 
-Speed matters here (1,000 cities × 100 indicators × 10 periods in under 2 s), so the hot paths
-read with the raw DB-API cursor in (indicator, period) order and write groups in one batch.
+Speed matters here: 1,000 cities × 100 indicators × 10 periods must be recomputed in under 2 s,
+and one new summary folded in in under 50 ms. So every group keeps its values, sorted, in the
+database (``BenchmarkGroup.sorted_values``). A new summary reads only the groups it touches
+(its indicators, in the network and in its city's region: one query), moves the city's value
+with a bisect, recomputes those groups' statistics from the sorted values and writes them
+back in one batch. The full recompute reads the inputs through the raw DB-API cursor
+(PostgreSQL groups and sorts them itself) and writes every group in one batch. Both paths
+compute the statistics with the same function from the same sorted values, so they agree to
+the last bit; tests check that they do.
+
+The incremental update is only right while what the groups were computed against — catalogue
+version, core indicators, ``benchmark_min_cities``, members and their regions — stays the same.
+That is recorded as a digest (:class:`BenchmarkBasis`); when it changed (a member removed, a
+new core catalogue), the next update or publication recomputes everything first.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
+from array import array
+from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
@@ -30,7 +51,7 @@ from node.models import Indicator
 from node.network import outbox
 from node.network.models import Peer
 from node.secretariat import stats
-from node.secretariat.models import BenchmarkGroup, BenchmarkInput
+from node.secretariat.models import BenchmarkBasis, BenchmarkGroup, BenchmarkInput
 from node.services import catalogue
 from schemas.fields import parse_decimal
 from schemas.periods import parse_period
@@ -38,8 +59,18 @@ from schemas.secretariat import BENCHMARK_STREAM, BENCHMARK_TYPE
 
 NETWORK = stats.NETWORK_SCOPE
 MEMBER_STATES = ("active", "suspended")  # a suspended city's earlier figures still count
+UNASSIGNED = "unassigned"  # the region of a member that has none
 
 GroupKey = tuple[str, str]  # (indicator, period)
+
+# Transaction-level advisory lock on PostgreSQL ("hrcbench" as a number). Why: two summaries
+# arriving at once would each read a group's sorted values, add their city and write them
+# back, and the second write would drop the first city (a lost update that, unlike before
+# the values were kept, no later summary repairs). Updates take well under 50 ms, so making
+# them wait for each other costs nothing noticeable. SQLite needs no lock of ours: it has one
+# writer at a time, and a summary reaches this code after the inbox stored its envelope in the
+# same transaction, which took that write lock before anything here is read.
+_PG_LOCK = int.from_bytes(b"hrcbench", "big")
 
 
 def catalogue_version(session: Session) -> str | None:
@@ -48,6 +79,7 @@ def catalogue_version(session: Session) -> str | None:
 
 
 def directions(session: Session) -> dict[str, str]:
+    """Indicator code → direction (``good_up``, ``good_down`` or ``context``)."""
     return {
         code: direction
         for code, direction in session.execute(select(Indicator.code, Indicator.direction))
@@ -55,39 +87,194 @@ def directions(session: Session) -> dict[str, str]:
 
 
 def regions(session: Session) -> dict[str, str]:
-    return {
-        city: region or "unassigned"
-        for city, region in session.execute(
-            select(Peer.city_id, Peer.region).where(
-                Peer.role == "city", Peer.state.in_(MEMBER_STATES)
-            )
-        )
-    }
+    """Member city → region (``unassigned`` when it has none): the cities that count."""
+    with _db(session) as db:
+        return _members(db)
 
 
-class _Reader:
-    """Raw DB-API reads: 1M rows through the ORM cost seconds, through the driver a fraction
-    of one. Statements use ``?`` placeholders, rewritten for PostgreSQL's driver."""
+# --- stored distributions -----------------------------------------------------------------------
+
+# IEEE 754 doubles in big-endian order, 8 bytes each: exactly what PostgreSQL's float8send
+# produces, so the server can pack a group's values itself (one aggregate) and Python only
+# swaps bytes, in C, on little-endian machines.
+_SWAP = sys.byteorder == "little"
+
+
+def pack_values(values: Iterable[float]) -> bytes:
+    """A group's values (ascending) as stored in ``BenchmarkGroup.sorted_values``."""
+    packed = array("d", values)
+    if _SWAP:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack_values(blob: bytes) -> array[float]:
+    """The values of a ``sorted_values`` blob, as an array of doubles (ascending)."""
+    values = array("d")
+    values.frombytes(blob)
+    if _SWAP:
+        values.byteswap()
+    return values
+
+
+# --- raw database access ------------------------------------------------------------------------
+
+
+class _Db:
+    """Raw DB-API statements on the session's own connection (so inside its transaction):
+    1M rows through the ORM cost seconds, through the driver a fraction of one. Statements
+    use ``?`` placeholders, rewritten for PostgreSQL's driver."""
 
     def __init__(self, session: Session) -> None:
         connection = session.connection()
-        self.sqlite = connection.dialect.name == "sqlite"
+        self.dialect = connection.dialect
+        self.sqlite = self.dialect.name == "sqlite"
         self.cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
-    def all(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        self.cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
+    def _sql(self, sql: str) -> str:
+        return sql if self.sqlite else sql.replace("?", "%s")
+
+    def all(
+        self, sql: str, params: Sequence[Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Every row; ``binary`` asks PostgreSQL for its binary format (blobs arrive as they
+        are instead of as hex text: measurably faster for the packed distributions)."""
+        if binary and not self.sqlite:
+            self.cursor.execute(self._sql(sql), params, binary=True)  # type: ignore[call-arg]
+        else:
+            self.cursor.execute(self._sql(sql), params)
         return list(self.cursor.fetchall())
 
-    def close(self) -> None:
-        self.cursor.close()
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self._sql(sql), params)
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.cursor.executemany(self._sql(sql), rows)
+
+    def lock(self) -> None:
+        """Serialise benchmark updates (PostgreSQL; see ``_PG_LOCK`` for why)."""
+        if not self.sqlite:
+            self.run("SELECT pg_advisory_xact_lock(?)", [_PG_LOCK])
+
+    def timestamp(self, now: datetime) -> Any:
+        """``now`` as the ``computed_at`` column stores it (the model's own conversion)."""
+        column_type = BenchmarkGroup.__table__.c.computed_at.type
+        process = column_type.bind_processor(self.dialect)
+        return process(now) if process is not None else now
+
+
+@contextmanager
+def _db(session: Session) -> Iterator[_Db]:
+    # Pending ORM changes first: the raw statements below must see them.
+    session.flush()
+    db = _Db(session)
+    try:
+        yield db
+    finally:
+        db.cursor.close()
+    # Objects of these tables the session may hold are stale now: reload them when used.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, (BenchmarkGroup, BenchmarkInput, BenchmarkBasis)):
+            session.expire(obj)
 
 
 def _raw(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    reader = _Reader(session)
-    try:
-        return reader.all(sql, params)
-    finally:
-        reader.close()
+    with _db(session) as db:
+        return db.all(sql, params)
+
+
+# --- what the groups are computed against --------------------------------------------------------
+
+
+def _members(db: _Db) -> dict[str, str]:
+    """:func:`regions` on an open raw connection."""
+    rows = db.all(
+        "SELECT city_id, region FROM peers WHERE role = 'city' AND state IN (?, ?)",
+        MEMBER_STATES,
+    )
+    return {city: region or UNASSIGNED for city, region in rows}
+
+
+def _basis(
+    config: NodeConfig, version: str | None, core: frozenset[str], members: dict[str, str]
+) -> str:
+    text = json.dumps(
+        [version, sorted(core), config.benchmark_min_cities, sorted(members.items())],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stored_basis(db: _Db) -> str | None:
+    rows = db.all("SELECT digest FROM benchmark_basis WHERE id = 1")
+    return rows[0][0] if rows else None
+
+
+def _catalogue(db: _Db) -> tuple[str | None, frozenset[str]]:
+    """:func:`catalogue_version` and the codes of the core indicators, in one raw query (the
+    summary path runs it for every summary)."""
+    rows = db.all("SELECT code, catalogue_version FROM indicators WHERE core = ?", [True])
+    versions = {version for _, version in rows if version}
+    newest = max(versions, key=catalogue.version_key) if versions else None
+    return newest, frozenset(code for code, _ in rows)
+
+
+def ensure_current(session: Session, config: NodeConfig, now: datetime) -> bool:
+    """Recompute every group if what they were computed against changed (members, regions,
+    catalogue, ``benchmark_min_cities``). Returns True when it did."""
+    with _db(session) as db:
+        db.lock()
+        version, core = _catalogue(db)
+        members = _members(db)
+        if _stored_basis(db) == _basis(config, version, core, members):
+            return False
+        _recompute_all(db, config, version, core, members, now)
+    return True
+
+
+# --- computing groups ----------------------------------------------------------------------------
+
+_INSERT_GROUP = (
+    "INSERT INTO benchmark_groups (n, suppressed, stats, sorted_values, computed_at, dirty, "
+    "indicator, period, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_GROUP = (
+    "UPDATE benchmark_groups SET n = ?, suppressed = ?, stats = ?, sorted_values = ?, "
+    "computed_at = ?, dirty = ? WHERE indicator = ? AND period = ? AND scope = ?"
+)
+_DELETE_GROUP = "DELETE FROM benchmark_groups WHERE indicator = ? AND period = ? AND scope = ?"
+
+
+# The model's JSON column would write json.dumps({...}); the same text, 6x faster. A float's
+# repr is its JSON form (statistics of decimal figures are always finite).
+_STATS_JSON = (
+    '{{"min": {0.min!r}, "q1": {0.q1!r}, "median": {0.median!r}, "q3": {0.q3!r}, '
+    '"max": {0.max!r}, "mean": {0.mean!r}}}'
+)
+
+
+def _group_row(
+    key: tuple[str, str, str],
+    values: Sequence[float],
+    keep: bool,
+    min_cities: int,
+    computed_at: Any,
+) -> tuple[Any, ...]:
+    """One group's row for ``_INSERT_GROUP`` / ``_UPDATE_GROUP`` from its ascending values,
+    kept (packed) with it when ``keep`` (regions), or not (the network: see ``_key_rows``)."""
+    n = len(values)
+    # Below the threshold no statistic is even computed: nothing exists that could leak.
+    group = stats.stats_of_sorted(values) if n >= min_cities else None
+    return (
+        n,
+        group is None,
+        "null" if group is None else _STATS_JSON.format(group),
+        pack_values(values) if keep else None,
+        computed_at,
+        True,  # dirty: to be sent to members
+        *key,
+    )
 
 
 _KEYS_SQL = (
@@ -105,175 +292,148 @@ def _group_values(
 ) -> Iterator[tuple[GroupKey, list[tuple[str, float]]]]:
     """(indicator, period) → [(city, value)], one indexed query per pair (the covering index
     answers each without touching the table, and only two columns become Python objects)."""
-    reader = _Reader(session)
-    try:
-        wanted = (
-            sorted(keys)
-            if keys is not None
-            else [(i, p) for i, p in reader.all(_KEYS_SQL, [version])]
-        )
-        for indicator, period in wanted:
-            yield (indicator, period), reader.all(_GROUP_SQL, [version, indicator, period])
-    finally:
-        reader.close()
+    with _db(session) as db:
+        yield from _pairs(db, version, keys)
 
 
-_PG_AGGREGATE_SQL = """
-SELECT i.indicator, i.period, GROUPING(COALESCE(p.region, 'unassigned')) AS whole_network,
-       COALESCE(p.region, 'unassigned') AS region, count(*), min(i.value),
-       percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY i.value),
-       max(i.value), avg(i.value)
-FROM benchmark_inputs i JOIN peers p ON p.city_id = i.city_id
-WHERE i.catalogue_version = %s AND p.role = 'city' AND p.state IN ('active', 'suspended')
-  {keys}
-GROUP BY GROUPING SETS ((i.indicator, i.period, COALESCE(p.region, 'unassigned')),
-                        (i.indicator, i.period))
-"""
+def _pairs(
+    db: _Db, version: str | None, keys: Iterable[GroupKey] | None
+) -> Iterator[tuple[GroupKey, list[tuple[str, float]]]]:
+    wanted = sorted(keys) if keys is not None else db.all(_KEYS_SQL, [version])
+    for indicator, period in wanted:
+        yield (indicator, period), db.all(_GROUP_SQL, [version, indicator, period])
 
 
-def _groups_postgresql(
-    session: Session,
+def _rows_sqlite(
+    db: _Db,
     version: str | None,
-    keys: set[GroupKey] | None,
-    min_cities: int,
-    now: datetime,
-) -> Iterator[dict[str, Any]]:
-    """The same groups, computed by PostgreSQL itself: one round trip instead of one per
-    (indicator, period). ``percentile_cont`` interpolates linearly between ranks, which is the
-    "inclusive" quartile method of ``stats.group_stats``; tests check both paths agree."""
-    params: list[Any] = [version]
-    key_filter = ""
-    if keys is not None:
-        key_filter = "AND i.indicator = ANY(%s) AND i.period = ANY(%s)"
-        params += [sorted({k[0] for k in keys}), sorted({k[1] for k in keys})]
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(_PG_AGGREGATE_SQL.format(keys=key_filter), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    for indicator, period, whole, region, n, low, quartiles, high, mean in rows:
-        q1, median, q3 = quartiles  # one sort per group for all three
-        if keys is not None and (indicator, period) not in keys:
-            continue
-        published = n >= min_cities
-        yield {
-            "indicator": indicator,
-            "period": period,
-            "scope": NETWORK if whole else region,
-            "n": n,
-            "suppressed": not published,
-            "stats": {
-                "min": low,
-                "q1": q1,
-                "median": median,
-                "q3": q3,
-                "max": high,
-                "mean": float(mean),
-            }
-            if published
-            else None,
-            "computed_at": now,
-            "dirty": True,
-        }
-
-
-def _groups(
-    session: Session,
-    version: str | None,
-    keys: set[GroupKey] | None,
+    core: frozenset[str],
     region_of: dict[str, str],
     min_cities: int,
-    now: datetime,
-) -> Iterator[dict[str, Any]]:
-    """The group rows to store for every (indicator, period) and scope."""
-    if session.connection().dialect.name == "postgresql":
-        yield from _groups_postgresql(session, version, keys, min_cities, now)
-        return
-    for (indicator, period), pairs in _group_values(session, version, keys):
+    computed_at: Any,
+) -> Iterator[tuple[Any, ...]]:
+    """Every group's row, one indexed query per (indicator, period), bucketed in Python."""
+    keys = [(i, p) for i, p in db.all(_KEYS_SQL, [version]) if i in core]
+    for (indicator, period), pairs in _pairs(db, version, keys):
         by_region: dict[str, list[float]] = defaultdict(list)
-        network: list[float] = []
         for city, value in pairs:
             region = region_of.get(city)
             if region is not None:  # removed members no longer count
-                network.append(value)
                 by_region[region].append(value)
-        for scope, values in ((NETWORK, network), *sorted(by_region.items())):
-            if not values:
-                continue
-            group = stats.group_stats(values, min_cities)
-            yield {
-                "indicator": indicator,
-                "period": period,
-                "scope": scope,
-                "n": len(values),
-                "suppressed": group is None,
-                "stats": None
-                if group is None
-                else {
-                    "min": group.min,
-                    "q1": group.q1,
-                    "median": group.median,
-                    "q3": group.q3,
-                    "max": group.max,
-                    "mean": group.mean,
-                },
-                "computed_at": now,
-                "dirty": True,
-            }
+        yield from _key_rows(indicator, period, by_region.items(), min_cities, computed_at)
 
 
-def _values(
-    session: Session, version: str | None, keys: set[GroupKey]
-) -> list[tuple[str, str, str, float]]:
-    """(indicator, period, city, value) for the given pairs."""
-    return [
-        (indicator, period, city, value)
-        for (indicator, period), pairs in _group_values(session, version, keys)
-        for city, value in pairs
-    ]
+def _key_rows(
+    indicator: str,
+    period: str,
+    by_region: Iterable[tuple[str, Sequence[float]]],
+    min_cities: int,
+    computed_at: Any,
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of one (indicator, period): each region's group (values kept, sorted) and
+    the network's, whose values are all the regions' together (so they are not kept twice:
+    a new summary then rewrites one small region blob, not the whole network's too)."""
+    network: list[float] = []
+    for region, values in by_region:
+        if not values:
+            continue
+        ordered = values if isinstance(values, array) else sorted(values)
+        network += ordered
+        yield _group_row((indicator, period, region), ordered, True, min_cities, computed_at)
+    if network:
+        network.sort()  # sorted runs: Timsort merges them
+        yield _group_row((indicator, period, NETWORK), network, False, min_cities, computed_at)
+
+
+_PG_GROUPS_SQL = """
+SELECT i.indicator, i.period, COALESCE(p.region, 'unassigned'),
+       string_agg(float8send(i.value), ''::bytea ORDER BY i.value)
+FROM benchmark_inputs i JOIN peers p ON p.city_id = i.city_id
+WHERE i.catalogue_version = ? AND p.role = 'city' AND p.state IN ('active', 'suspended')
+GROUP BY i.indicator, i.period, COALESCE(p.region, 'unassigned')
+ORDER BY i.indicator, i.period
+"""
+
+
+def _rows_postgresql(
+    db: _Db, version: str | None, core: frozenset[str], min_cities: int, computed_at: Any
+) -> Iterator[tuple[Any, ...]]:
+    """Every group's row: PostgreSQL groups, sorts and packs each region's values (float8send
+    is our storage format) in one round trip; the statistics are computed here, by the same
+    code as the incremental update, so both give the same floats. (Core indicators are picked
+    here, not in SQL: a filter on the indicator makes the planner drop the covering index.)"""
+    rows = db.all(_PG_GROUPS_SQL, [version], binary=True)
+    for (indicator, period), group in groupby(rows, key=itemgetter(0, 1)):
+        if indicator in core:
+            by_region = [(region, unpack_values(blob)) for _, _, region, blob in group]
+            yield from _key_rows(indicator, period, by_region, min_cities, computed_at)
+
+
+def _recompute_all(
+    db: _Db,
+    config: NodeConfig,
+    version: str | None,
+    core: frozenset[str],
+    members: dict[str, str],
+    now: datetime,
+) -> int:
+    computed_at = db.timestamp(now)
+    min_cities = config.benchmark_min_cities
+    if db.sqlite:
+        rows = list(_rows_sqlite(db, version, core, members, min_cities, computed_at))
+    else:
+        rows = list(_rows_postgresql(db, version, core, min_cities, computed_at))
+    db.run("DELETE FROM benchmark_groups")
+    db.many(_INSERT_GROUP, rows)
+    db.run("DELETE FROM benchmark_basis")
+    db.run(
+        "INSERT INTO benchmark_basis (id, digest, computed_at) VALUES (1, ?, ?)",
+        [_basis(config, version, core, members), computed_at],
+    )
+    return len(rows)
 
 
 def full_recompute(session: Session, config: NodeConfig, now: datetime) -> int:
-    """Recompute every group from every input (``hrcnet benchmarks recompute``)."""
-    groups = list(
-        _groups(
-            session,
-            catalogue_version(session),
-            None,
-            regions(session),
-            config.benchmark_min_cities,
-            now,
-        )
-    )
-    session.execute(delete(BenchmarkGroup))
-    if groups:
-        session.execute(insert(BenchmarkGroup), groups)
-    return len(groups)
+    """Recompute every group from every input (``hrcnet benchmarks recompute``); returns the
+    number of groups, published or suppressed."""
+    with _db(session) as db:
+        db.lock()
+        version, core = _catalogue(db)
+        return _recompute_all(db, config, version, core, _members(db), now)
 
 
-def recompute(session: Session, config: NodeConfig, keys: set[GroupKey], now: datetime) -> int:
-    """Recompute the groups of the given (indicator, period) pairs (incremental update)."""
-    if not keys:
-        return 0
-    groups = list(
-        _groups(
-            session,
-            catalogue_version(session),
-            keys,
-            regions(session),
-            config.benchmark_min_cities,
-            now,
-        )
-    )
-    session.execute(
-        delete(BenchmarkGroup).where(
-            tuple_(BenchmarkGroup.indicator, BenchmarkGroup.period).in_(sorted(keys))
-        )
-    )
-    if groups:
-        session.execute(insert(BenchmarkGroup), groups)
-    return len(groups)
+# --- one new summary -----------------------------------------------------------------------------
+
+_CITY_INPUTS_SQL = (
+    "SELECT indicator, id, revision, value, catalogue_version FROM benchmark_inputs "
+    "WHERE city_id = ? AND period = ?"
+)
+_INSERT_INPUT = (
+    "INSERT INTO benchmark_inputs (city_id, indicator, period, revision, value_text, value, "
+    "catalogue_version, envelope_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_INPUT = (
+    "UPDATE benchmark_inputs SET revision = ?, value_text = ?, value = ?, catalogue_version = ?, "
+    "envelope_sha256 = ? WHERE id = ?"
+)
+
+# (indicator, the city's value to take out of its groups, the value to put in): None where
+# the value did not / does not count (another catalogue version, or not a member).
+Move = tuple[str, float | None, float | None]
+
+
+def _totals(payload: dict[str, Any], core: frozenset[str]) -> dict[str, str]:
+    """Indicator → the city's total (decimal text) for the core indicators of a summary,
+    reported directly or through a local indicator's ``maps_to``."""
+    totals: dict[str, str] = {}
+    for indicator in payload["indicators"]:
+        code = indicator["code"] if indicator["core"] else indicator.get("maps_to")
+        if code not in core or indicator.get("value_type") == "boolean":
+            continue
+        total = next((f for f in indicator["results"] if not f["disaggregation"]), None)
+        if total is not None and isinstance(total["value"], str):
+            totals[code] = total["value"]
+    return totals
 
 
 def ingest_summary(
@@ -286,53 +446,98 @@ def ingest_summary(
     now: datetime,
 ) -> int:
     """Record a member's totals for core indicators (directly or via ``maps_to``) and update the
-    groups they fall in. A lower revision arriving late never replaces a higher one."""
-    core = set(session.scalars(select(Indicator.code).where(Indicator.core)))
+    groups they fall in. A lower revision arriving late never replaces a higher one. Returns
+    the number of indicators whose figure changed."""
     period, revision = payload["period"], payload["revision"]
-    totals: dict[str, str] = {}
-    for indicator in payload["indicators"]:
-        code = indicator["code"] if indicator["core"] else indicator.get("maps_to")
-        if code not in core or indicator.get("value_type") == "boolean":
-            continue
-        total = next((f for f in indicator["results"] if not f["disaggregation"]), None)
-        if total is not None and isinstance(total["value"], str):
-            totals[code] = total["value"]
-    if not totals:
-        return 0
-    existing = {
-        row.indicator: row
-        for row in session.scalars(
-            select(BenchmarkInput).where(
-                BenchmarkInput.city_id == peer.city_id, BenchmarkInput.period == period
-            )
-        )
-    }
-    new_rows = []
-    touched: set[GroupKey] = set()
-    for code, text in totals.items():
-        row = existing.get(code)
-        fields = {
-            "revision": revision,
-            "value_text": text,
-            "value": float(parse_decimal(text)),
-            "catalogue_version": payload.get("catalogue_version"),
-            "envelope_sha256": digest,
-        }
-        if row is None:
-            new_rows.append(
-                {"city_id": peer.city_id, "indicator": code, "period": period, **fields}
-            )
-        elif row.revision < revision:
-            for name, value in fields.items():
-                setattr(row, name, value)
-        else:
-            continue
-        touched.add((code, period))
-    if new_rows:
-        session.execute(insert(BenchmarkInput), new_rows)
-    session.flush()
-    recompute(session, config, touched, now)
-    return len(touched)
+    sent_version = payload.get("catalogue_version")
+    counts = peer.role == "city" and peer.state in MEMBER_STATES
+    with _db(session) as db:
+        version, core = _catalogue(db)
+        totals = _totals(payload, core)
+        if not totals:
+            return 0
+        db.lock()
+        existing = {row[0]: row[1:] for row in db.all(_CITY_INPUTS_SQL, [peer.city_id, period])}
+        inserts, updates, moves = [], [], []
+        for code, text in sorted(totals.items()):
+            # + 0.0 turns -0 into 0: one number, one bit pattern in the packed distributions.
+            value = float(parse_decimal(text)) + 0.0
+            new = value if counts and sent_version == version else None
+            before = existing.get(code)
+            if before is None:
+                inserts.append(
+                    (peer.city_id, code, period, revision, text, value, sent_version, digest)
+                )
+                moves.append((code, None, new))
+            elif before[1] < revision:
+                row_id, _, old_value, old_version = before
+                updates.append((revision, text, value, sent_version, digest, row_id))
+                moves.append((code, old_value if counts and old_version == version else None, new))
+        db.many(_INSERT_INPUT, inserts)
+        db.many(_UPDATE_INPUT, updates)
+        changing = [m for m in moves if m[1] is not None or m[2] is not None]
+        if changing:
+            members = _members(db)
+            basis = _basis(config, version, core, members)
+            region = members.get(peer.city_id, UNASSIGNED)
+            if _stored_basis(db) != basis or not _move(db, config, period, region, changing, now):
+                # The groups were computed against something else (or are not what the inputs
+                # say): recompute them all, this summary included.
+                _recompute_all(db, config, version, core, members, now)
+    return len(moves)
+
+
+def _move(
+    db: _Db, config: NodeConfig, period: str, region: str, moves: list[Move], now: datetime
+) -> bool:
+    """Apply the moves to the city's region groups and recompute the network groups from
+    their regions; False, writing nothing, when a stored group does not hold what it should
+    (the caller then recomputes everything)."""
+    indicators = sorted({m[0] for m in moves})
+    placeholders = ",".join("?" * len(indicators))  # only placeholders are interpolated
+    rows = db.all(
+        "SELECT indicator, scope, sorted_values FROM benchmark_groups "  # noqa: S608
+        f"WHERE period = ? AND indicator IN ({placeholders})",
+        [period, *indicators],
+        binary=True,
+    )
+    stored: dict[str, dict[str, bytes | None]] = defaultdict(dict)
+    for indicator, scope, blob in rows:
+        stored[indicator][scope] = blob
+    min_cities, computed_at = config.benchmark_min_cities, db.timestamp(now)
+    inserts, updates, deletes = [], [], []
+
+    def write(
+        key: tuple[str, str, str], existed: bool, values: Sequence[float], keep: bool
+    ) -> None:
+        if values:
+            row = _group_row(key, values, keep, min_cities, computed_at)
+            (updates if existed else inserts).append(row)
+        elif existed:
+            deletes.append(key)
+
+    for indicator, old, new in moves:
+        groups = stored[indicator]
+        network_existed = NETWORK in groups
+        groups.pop(NETWORK, None)
+        if any(blob is None for blob in groups.values()):
+            return False  # a region group without its values: written before they were kept
+        by_region = {scope: unpack_values(blob) for scope, blob in groups.items()}  # type: ignore[arg-type]
+        values = by_region.setdefault(region, array("d"))
+        if old is not None:
+            at = bisect_left(values, old)
+            if at == len(values) or values[at] != old:
+                return False
+            del values[at]
+        if new is not None:
+            insort(values, new)
+        write((indicator, period, region), region in groups, values, True)
+        network = sorted(chain.from_iterable(by_region.values()))
+        write((indicator, period, NETWORK), network_existed, network, False)
+    db.many(_UPDATE_GROUP, updates)
+    db.many(_INSERT_GROUP, inserts)
+    db.many(_DELETE_GROUP, deletes)
+    return True
 
 
 # --- what members are sent ------------------------------------------------------------------------
@@ -343,8 +548,8 @@ def _inputs_for(session: Session, keys: set[GroupKey]) -> dict[GroupKey, dict[st
     wanted = keys | {(i, str(parse_period(p).previous())) for i, p in keys}
     version = catalogue_version(session)
     by_key: dict[GroupKey, dict[str, float]] = defaultdict(dict)
-    for indicator, period, city, value in _values(session, version, wanted):
-        by_key[(indicator, period)][city] = value
+    for key, pairs in _group_values(session, version, wanted):
+        by_key[key].update(pairs)
     return by_key
 
 
@@ -420,6 +625,7 @@ def member_view(
 def publish_dirty(session: Session, config: NodeConfig, now: datetime) -> int:
     """Send every member the changed, publishable groups it is in (one envelope per member).
     Returns the number of members sent something."""
+    ensure_current(session, config, now)  # a member may have left since the last update
     dirty = list(session.scalars(select(BenchmarkGroup).where(BenchmarkGroup.dirty.is_(True))))
     if not dirty:
         return 0

@@ -20,6 +20,7 @@ from node.errors import ConflictError, InvalidInputError
 from node.network import keyring, outbox, peers
 from node.network.models import OutEnvelope, Peer, PeerKey
 from node.permissions import Actor, require
+from node.secretariat import benchmarks
 from schemas.secretariat import DIRECTORY_STREAM, DIRECTORY_TYPE
 
 DIRECTORY_VALIDITY = timedelta(days=7)
@@ -76,6 +77,9 @@ def change_membership(
     peer.answered_at = now
     session.flush()
     publish_directory(session, config, now)
+    # Who counts in the benchmarks (and in which region) may have changed: recompute now, in
+    # the secretariat's own request, rather than in the next member's summary delivery.
+    benchmarks.ensure_current(session, config, now)
     return peer
 
 
@@ -97,7 +101,15 @@ def rekey(
         raise ConflictError(f"{city_id} is not a member.", code="not_a_member")
     try:
         raw = fkeys.b64decode_unpadded(key_b64)
+        # Refuses small-order keys too: every member would trust this key on our word, and
+        # under such a key anyone can forge the member's signatures.
         fkeys.public_key_from_raw(raw)
+    except fkeys.WeakPublicKeyError as exc:
+        raise InvalidInputError(
+            f"Refused the new key for {city_id}: {exc}.",
+            code="weak_public_key",
+            errors={"key": [str(exc)]},
+        ) from exc
     except ValueError as exc:
         raise InvalidInputError("Not an Ed25519 public key.", errors={"key": [str(exc)]}) from exc
     key_id = fkeys.key_id_for(raw)

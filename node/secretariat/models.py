@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -58,8 +59,14 @@ class BenchmarkInput(Base):
 class BenchmarkGroup(Base):
     """Statistics of one (indicator, period, scope); scope is a region or ``network``.
 
-    Only the numbers are stored. Distributions, positions and sources are read from the
-    inputs when members are sent their benchmarks, so a full recompute writes little.
+    ``sorted_values`` keeps a region group's values, ascending, packed as IEEE 754 doubles
+    (:func:`node.secretariat.benchmarks.pack_values`): one new summary then changes the group
+    by a bisect-remove and an insert instead of re-reading every city's figure. A network
+    group keeps none (NULL): its values are those of its regions together, and storing them
+    twice would make every summary rewrite the biggest blob of all. They are the
+    secretariat's working data, never sent as such (members get the rounded distribution of
+    the groups they are in, and nothing of a suppressed group). Positions and sources are
+    read from the inputs when members are sent their benchmarks.
     """
 
     __tablename__ = "benchmark_groups"
@@ -74,6 +81,25 @@ class BenchmarkGroup(Base):
     )  # decimal strings; None if suppressed
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dirty: Mapped[bool] = mapped_column(Boolean, default=True)  # to be sent to members
+    # None for network groups, and in rows written before distributions were stored (the
+    # next update notices the missing basis, below, and recomputes everything first).
+    sorted_values: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class BenchmarkBasis(Base):
+    """What the stored groups were computed against (one row): a digest of the catalogue
+    version, the core indicators, ``benchmark_min_cities`` and every member with its region.
+
+    The incremental update is only right if none of these changed since; when one did (a
+    member removed, a region set, a new core catalogue), the next update or publication sees
+    a different digest and recomputes every group first.
+    """
+
+    __tablename__ = "benchmark_basis"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    digest: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # --- on a member city --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from node.errors import ConflictError, InvalidInputError, NotFoundError
 from node.network import outbox
 from node.network.models import Peer
 from node.permissions import Actor, require
+from node.secretariat import benchmarks
 from node.secretariat.models import CatalogueRelease
 from node.services import catalogue
 from schemas.catalogue import CatalogueFileSchema
@@ -50,6 +51,7 @@ def publish_release(
             f"Version {version} was already published; releases never change.",
             code="release_exists",
         )
+    _refuse_older(session, version)
     catalogue.load_catalogue(session, document, now=now)
     release = CatalogueRelease(version=version, document=document, published_at=now, adopted_at=now)
     session.add(release)
@@ -69,11 +71,26 @@ def publish_release(
     )
     outbox.queue(session, envelope, members, now)
     session.flush()
+    # Benchmarks follow the new version from now on (like with like): recompute them.
+    benchmarks.ensure_current(session, config, now)
     return release
 
 
+def _refuse_older(session: Session, version: str) -> None:
+    current = catalogue.current_version(session)
+    if current is not None and catalogue.version_key(version) < catalogue.version_key(current):
+        # Going back would retire what the newer version added, and benchmarks compare only
+        # cities on one version: an older one would be compared with no one.
+        raise ConflictError(
+            f"Catalogue {version} is older than {current}, which this node follows.",
+            code="release_outdated",
+        )
+
+
 def diff(session: Session, document: dict[str, Any]) -> dict[str, list[str]]:
-    """What adopting ``document`` would change in our core catalogue."""
+    """What adopting ``document`` would change in our core catalogue: ``added`` and
+    ``changed`` core indicators, and ``removed`` ones (adopting retires them: they become
+    local indicators, with their results, and are no longer compared as core)."""
     ours = {
         i.code: catalogue.indicator_to_wire(i)
         for i in catalogue.list_indicators(session, core=True)
@@ -100,13 +117,16 @@ def list_releases(session: Session) -> list[CatalogueRelease]:
 
 
 def adopt(session: Session, version: str, *, user: Actor | None, now: datetime) -> CatalogueRelease:
-    """Load a received release into our catalogue (local indicators are kept)."""
+    """Load a received release into our catalogue (local indicators are kept). Core indicators
+    the release no longer lists are retired: they become local, with all their results
+    (:func:`node.services.catalogue.retire_indicator`)."""
     require(user, "catalogue.write")
     release = session.get(CatalogueRelease, version)
     if release is None:
         raise NotFoundError(f"No catalogue release {version}.", code="release_not_found")
     if release.adopted_at is not None:
         raise ConflictError(f"Catalogue {version} is already adopted.", code="already_adopted")
+    _refuse_older(session, version)
     catalogue.load_catalogue(session, release.document, now=now)
     release.adopted_at = now
     session.flush()

@@ -61,6 +61,7 @@ __all__ = [
     "latest_revisions",
     "position",
     "previous_period",
+    "stats_of_sorted",
     "trend",
 ]
 
@@ -116,7 +117,7 @@ def _check_min_cities(min_cities: int) -> None:
         raise ValueError(f"min_cities must be an integer >= 1, not {min_cities!r}")
 
 
-def _mean(s: list[float]) -> float:
+def _mean(s: Sequence[float]) -> float:
     """``statistics.fmean`` of an ascending, non-empty list, without its cost where possible."""
     n = len(s)
     if s[0] >= 0.0 or s[-1] <= 0.0:
@@ -138,10 +139,18 @@ def _mean(s: list[float]) -> float:
     # huge finite values overflowed although their mean fits: divide first, then add.
     if not all(map(math.isfinite, s)):
         raise ValueError("benchmark values must be finite numbers")
-    return math.fsum(v / n for v in s)
+    try:
+        mean = math.fsum(v / n for v in s)
+    except OverflowError:
+        # Values at the very top of the float range: the n rounded quotients can add up to a
+        # hair above the largest float (3 x max/3). Halve once more (exact for such values)
+        # and scale back.
+        mean = math.fsum(v / (2 * n) for v in s) * 2
+    # A mean lies between the extremes; rounding must not push it out (or to infinity).
+    return min(max(mean, s[0]), s[-1])
 
 
-def _cut(s: list[float], i: int, m: int) -> float:
+def _cut(s: Sequence[float], i: int, m: int) -> float:
     """The i-th of the 3 quartile cut points of ascending ``s`` with ``m = len(s) - 1``.
 
     ``statistics.quantiles(method="inclusive")``: position i*m/4, interpolated between its
@@ -155,7 +164,7 @@ def _cut(s: list[float], i: int, m: int) -> float:
     return value
 
 
-def _stats_of_sorted(s: list[float]) -> GroupStats:
+def _stats_of_sorted(s: Sequence[float]) -> GroupStats:
     """Statistics of an ascending, non-empty list (it is kept, as a tuple, in the result)."""
     n = len(s)
     mean = _mean(s)
@@ -171,6 +180,14 @@ def _stats_of_sorted(s: list[float]) -> GroupStats:
         if math.isinf(median):
             median = s[half - 1] / 2 + s[half] / 2
     return GroupStats(n, s[0], _cut(s, 1, m), median, _cut(s, 3, m), s[-1], mean, tuple(s))
+
+
+def stats_of_sorted(values: Sequence[float]) -> GroupStats:
+    """Statistics of ``values`` that are already ascending and non-empty (not checked: that
+    would cost the O(n) this function exists to avoid). The incremental benchmark update keeps
+    each group's values sorted and calls this; :func:`group_stats` sorts first. Both give the
+    very same floats for the same values."""
+    return _stats_of_sorted(values)
 
 
 def group_stats(values: Sequence[float], min_cities: int) -> GroupStats | None:

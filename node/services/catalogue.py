@@ -27,6 +27,7 @@ class CatalogueLoadReport:
     dimensions: int
     indicators_added: int
     indicators_updated: int
+    indicators_retired: list[str]
 
 
 def _upsert_dimension(
@@ -88,7 +89,9 @@ def load_catalogue(
 ) -> CatalogueLoadReport:
     """Load (or update to) a core catalogue document in the seed catalogue's format.
 
-    Core indicators are upserted; local indicators and local codes are never touched.
+    Core indicators are upserted; local indicators and local codes are never touched. The
+    document is the whole core catalogue of its version: a core indicator it no longer lists
+    is *retired* (:func:`retire_indicator`), and a retired one it lists again is core again.
     """
     try:
         data = CatalogueFileSchema().load(document)
@@ -123,19 +126,39 @@ def load_catalogue(
             indicator = Indicator(code=entry["code"], created_at=now)
             session.add(indicator)
             added += 1
-        elif not indicator.core:
+        elif not indicator.core and indicator.retired_in is None:
             raise ConflictError(
                 f"Local indicator {entry['code']} has the code of a core indicator."
             )
         else:
-            updated += 1
+            updated += 1  # including a retired indicator that a later version takes back
         _apply_indicator_fields(indicator, entry)
-        indicator.core = True
+        indicator.core, indicator.retired_in = True, None
         indicator.catalogue_version = data["version"]
+    listed = {entry["code"] for entry in data["indicators"]}
+    retired = [
+        retire_indicator(indicator, data["version"])
+        for indicator in list_indicators(session, core=True)
+        if indicator.code not in listed
+    ]
     session.flush()
     return CatalogueLoadReport(
-        data["version"], len(data["disaggregation_dimensions"]), added, updated
+        data["version"], len(data["disaggregation_dimensions"]), added, updated, retired
     )
+
+
+def retire_indicator(indicator: Indicator, version: str) -> str:
+    """A core indicator that catalogue ``version`` dropped becomes the city's own.
+
+    What users expect of "the network no longer asks for this": nothing they recorded is
+    lost (results, targets, evidence and budget links stay; it can still be recorded and
+    shown), but it stops being core, so it is no longer sent for the network's benchmarks
+    nor compared as core. Its ``catalogue_version`` keeps the last version it was core in,
+    ``retired_in`` says which version dropped it; a later version listing it again makes it
+    core again. Returns its code.
+    """
+    indicator.core, indicator.retired_in = False, version
+    return indicator.code
 
 
 def get_indicator(session: Session, code: str) -> Indicator:
@@ -265,6 +288,7 @@ def indicator_to_wire(indicator: Indicator) -> dict[str, Any]:
         "notes": indicator.notes,
         "maps_to": indicator.maps_to,
         "catalogue_version": indicator.catalogue_version,
+        "retired_in": indicator.retired_in,
     }
     extra = indicator.extra or {}
     for key in _EXTRA_FIELDS:

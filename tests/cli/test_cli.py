@@ -156,3 +156,45 @@ def test_import_export_round_trip_and_bad_file(node_dir: Path, tmp_path: Path) -
     assert run("import", str(node_dir), str(garbage)).returncode == 1
     sdmx = run("export", str(node_dir), "--format", "sdmx-json")
     assert sdmx.returncode == 0 and '"dataSets"' in sdmx.stdout
+
+
+def test_members_rekey_refuses_a_weak_key_readably(tmp_path: Path, shared_dir: Path) -> None:
+    from datetime import UTC, datetime
+
+    from federation.keys import b64encode_unpadded, generate_signing_key
+    from node.config import load_config
+    from node.db import make_engine, make_sessionmaker, session_scope
+    from node.network.models import Peer
+
+    target = tmp_path / "secretariat"
+    args = [*INIT, "--role", "secretariat"]
+    args[args.index("--city-id") + 1] = "hrc-secretariat"
+    assert run("init", str(target), *args).returncode == 0
+    # A member (as admission leaves it; its own node is not needed here).
+    engine = make_engine(load_config(target).database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        session.add(
+            Peer(
+                city_id="fr-lyon",
+                name="Lyon",
+                base_url="http://127.0.0.1:5105",
+                role="city",
+                state="active",
+                requested_at=datetime(2026, 3, 1, tzinfo=UTC),
+                failures=0,
+                unavailable=False,
+                pulled_seq=0,
+            )
+        )
+    engine.dispose()
+    zero = b64encode_unpadded(bytes(32))
+    refused = run("members", "rekey", str(target), "fr-lyon", zero)
+    assert refused.returncode == 1
+    assert "Refused the new key for fr-lyon" in refused.stderr
+    assert "small order" in refused.stderr and "Traceback" not in refused.stderr
+    garbage = run("members", "rekey", str(target), "fr-lyon", "not base64!")
+    assert garbage.returncode == 1 and "Not an Ed25519 public key" in garbage.stderr
+    new_key = generate_signing_key()
+    accepted = run("members", "rekey", str(target), "fr-lyon", new_key.public_b64)
+    assert accepted.returncode == 0, accepted.stderr
+    assert new_key.key_id in accepted.stdout

@@ -189,3 +189,54 @@ def test_lost_key_recovery_through_the_secretariat(network) -> None:
     assert post(lyon, gent, canonical_bytes(stolen)).status_code == 401
     bad = secretariat.api("POST", "/members/fr-lyon/rekey", {"key": "!" * 43})
     assert bad.status_code == 422
+
+
+def test_a_release_that_drops_an_indicator_retires_it(network, shared_dir) -> None:
+    from sqlalchemy import select
+
+    from node.db import session_scope
+    from node.secretariat.models import BenchmarkInput
+    from tests.unit.core.test_catalogue_retirement import release
+
+    secretariat, gent = network(SECRETARIAT, "be-gent")
+    join(secretariat, [gent])
+    record(gent, "2025", {"HRC-HOU-01": "12.5", "HRC-EDU-01": "91"}, status="published")
+    for version in ("0.2.0", "0.3.0"):
+        document = release(shared_dir, version, drop=("HRC-HOU-01",))
+        published = secretariat.api("POST", "/catalogue/releases", {"document": document})
+        assert published.status_code == 201, published.get_json()
+    secretariat.deliver()
+    pending = gent.api("GET", "/catalogue/releases").get_json()["items"]
+    assert [r["changes"] for r in pending] == [
+        {"added": [], "removed": ["HRC-HOU-01"], "changed": []}
+    ] * 2
+    assert gent.api("POST", "/catalogue/releases/0.3.0/adopt").status_code == 200
+
+    # The indicator is the city's own now, with its figures; it is no longer core.
+    indicator = gent.api("GET", "/indicators/HRC-HOU-01").get_json()
+    assert indicator["core"] is False and indicator["retired_in"] == "0.3.0"
+    assert indicator["catalogue_version"] == "0.1.0"
+    core = {i["code"] for i in gent.api("GET", "/indicators?core=true").get_json()["items"]}
+    assert "HRC-HOU-01" not in core and "HRC-EDU-01" in core
+    figures = gent.api("GET", "/results?indicator=HRC-HOU-01").get_json()["items"]
+    assert [f["value"] for f in figures] == ["12.5"]
+    web = gent.app.test_client()
+    assert "local · retired from core in 0.3.0" in web.get("/catalogue").get_data(as_text=True)
+    page = web.get("/catalogue/HRC-HOU-01").get_data(as_text=True)
+    assert 'id="retired"' in page and "12.5" in page
+
+    # Going back is refused, on the city and on the secretariat.
+    outdated = gent.api("POST", "/catalogue/releases/0.2.0/adopt")
+    assert outdated.status_code == 409 and outdated.get_json()["code"] == "release_outdated"
+    older = secretariat.api(
+        "POST", "/catalogue/releases", {"document": release(shared_dir, "0.1.5")}
+    )
+    assert older.status_code == 409 and older.get_json()["code"] == "release_outdated"
+
+    # The network's copy of the summary no longer carries it: the secretariat compares the
+    # other indicator only.
+    assert gent.api("POST", "/summaries", {"period": "2025"}).status_code == 201
+    gent.deliver()
+    with session_scope(secretariat.runtime.sessions) as session:
+        inputs = session.scalars(select(BenchmarkInput))
+        assert {(i.indicator, i.catalogue_version) for i in inputs} == {("HRC-EDU-01", "0.3.0")}

@@ -12,6 +12,7 @@ import hashlib
 import math
 import random
 import statistics
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -130,6 +131,9 @@ def test_huge_values_do_not_overflow() -> None:
     assert math.isclose(stats.mean, 1.625e308, rel_tol=REL)
     mixed = group_stats([-1.7e308, 1.7e308, 1.0], 1)
     assert mixed is not None and mixed.median == 1.0 and math.isfinite(mixed.mean)
+    # The largest float, three times: the rounded thirds add up to a hair above it.
+    top = group_stats([sys.float_info.max] * 3, 1)
+    assert top is not None and top.mean == sys.float_info.max
 
 
 def test_mixed_signs_use_an_exact_sum() -> None:
