@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
@@ -32,14 +31,7 @@ from schemas.peer_review import (
 def _payload(schema: Any, envelope: dict[str, Any], expected_schema: str) -> dict[str, Any]:
     if envelope["schema"] != expected_schema:
         raise inbox.refuse(422, "unsupported_schema", f"Expected {expected_schema}.")
-    try:
-        loaded: dict[str, Any] = schema.load(envelope["payload"])
-    except ValidationError as exc:
-        raise inbox.refuse(
-            422,
-            "invalid_payload",
-            f"Malformed review message: {str(exc.normalized_messages())[:300]}",
-        ) from exc
+    loaded = inbox.load_payload(schema, envelope["payload"], "review message")
     if envelope["stream"] != review_stream(loaded["review_id"]):
         # Replay and rollback are checked per stream: one review, one stream.
         raise inbox.refuse(422, "wrong_stream", "A review message travels in its review's stream.")

@@ -750,18 +750,43 @@ def _fold_assignment(
         deadlines.close(session, subject, now)
 
 
+def _arm(
+    session: Session,
+    review: Review,
+    subject: str,
+    kind: str,
+    at: datetime,
+    now: datetime,
+    *,
+    title: str,
+    page: str = "",
+    roles: tuple[str, ...] = REVIEWER_DEADLINE_ROLES,
+) -> None:
+    """Arm one of this node's deadlines on a review, due the default period after ``at``
+    (the event's own time, so every node computes the same date)."""
+    deadlines.arm(
+        session,
+        subject=subject,
+        kind=kind,
+        due_at=deadlines.due_after(kind, at),
+        now=now,
+        title=f"{title} {review.title}",
+        link=f"/reviews/{review.id}" + (f"/{page}" if page else ""),
+        roles=roles,
+    )
+
+
 def _arm_invitation(
     session: Session, review: Review, city: str, at: datetime, now: datetime
 ) -> None:
-    deadlines.arm(
+    _arm(
         session,
-        subject=f"review:{review.id}:{city}",
-        kind="invitation_answer",
-        due_at=deadlines.due_after("invitation_answer", at),
-        now=now,
-        title=f"Answer the invitation to review {review.title}",
-        link=f"/reviews/{review.id}",
-        roles=REVIEWER_DEADLINE_ROLES,
+        review,
+        f"review:{review.id}:{city}",
+        "invitation_answer",
+        at,
+        now,
+        title="Answer the invitation to review",
     )
 
 
@@ -770,15 +795,14 @@ def _arm_reviews(
 ) -> None:
     mine = _assignment(session, review.id, config.city_id)
     if mine is not None and mine.state == "accepted":
-        deadlines.arm(
+        _arm(
             session,
-            subject=f"review:{review.id}:{config.city_id}",
-            kind="review_submission",
-            due_at=deadlines.due_after("review_submission", at),
-            now=now,
-            title=f"Submit your review of {review.title} (round {review.round})",
-            link=f"/reviews/{review.id}",
-            roles=REVIEWER_DEADLINE_ROLES,
+            review,
+            f"review:{review.id}:{config.city_id}",
+            "review_submission",
+            at,
+            now,
+            title=f"Submit your review (round {review.round}) of",
         )
 
 
@@ -885,14 +909,15 @@ def _arm_for_cur(
 ) -> None:
     """A deadline of the reviewed city: only its own node keeps (and reminds) it."""
     if review.cur_city == config.city_id:
-        deadlines.arm(
+        _arm(
             session,
-            subject=f"review:{review.id}",
-            kind=kind,
-            due_at=deadlines.due_after(kind, at),
-            now=now,
-            title=f"{title} {review.title}",
-            link=f"/reviews/{review.id}/{page}",
+            review,
+            f"review:{review.id}",
+            kind,
+            at,
+            now,
+            title=title,
+            page=page,
             roles=CUR_DEADLINE_ROLES,
         )
 
@@ -1013,33 +1038,6 @@ def participants(session: Session, review: Review) -> list[str]:
     return sorted(({review.cur_city} | panel_cities(session, review.id)) - {review.home_city})
 
 
-def _event_body_readable(
-    session: Session, config: NodeConfig, review: Review, event: ReviewEvent, city: str
-) -> bool:
-    readers = event.header["readers"]
-    if event.action == "comment":
-        comment = session.scalar(
-            select(ReviewComment).where(
-                ReviewComment.review_id == review.id, ReviewComment.event_index == event.index
-            )
-        )
-        readers = comment.readers if comment is not None else readers
-    return visibility.may_read(
-        city=city,
-        action=event.action,
-        author_city=event.actor_city,
-        author_role=event.actor_role,
-        readers=readers,
-        review_state=review.state,
-        home=review.home_city,
-        cur=review.cur_city,
-        panel=panel_cities(session, review.id),
-        submitted=submitted_cities(session, review.id),
-        home_is_secretariat=config.role == "secretariat",
-        public_outcome=review.public_outcome,
-    )
-
-
 def relay(session: Session, config: NodeConfig, review: Review, now: datetime) -> int:
     """Send every participant the events (and readable bodies) it does not have yet.
 
@@ -1054,6 +1052,29 @@ def relay(session: Session, config: NodeConfig, review: Review, now: datetime) -
             .order_by(ReviewEvent.index)
         )
     )
+    # Read once per relay, not per (event, city): a decision must stay cheap as the log grows.
+    panel, submitted = panel_cities(session, review.id), submitted_cities(session, review.id)
+    comment_readers = {
+        c.event_index: c.readers
+        for c in session.scalars(select(ReviewComment).where(ReviewComment.review_id == review.id))
+    }
+
+    def readable_by(event: ReviewEvent, city: str) -> bool:
+        return visibility.may_read(
+            city=city,
+            action=event.action,
+            author_city=event.actor_city,
+            author_role=event.actor_role,
+            readers=comment_readers.get(event.index, event.header["readers"]),
+            review_state=review.state,
+            home=review.home_city,
+            cur=review.cur_city,
+            panel=panel,
+            submitted=submitted,
+            home_is_secretariat=config.role == "secretariat",
+            public_outcome=review.public_outcome,
+        )
+
     sent = 0
     for city in participants(session, review):
         known = {
@@ -1065,9 +1086,11 @@ def relay(session: Session, config: NodeConfig, review: Review, now: datetime) -
             )
         }
         for event in events:
-            readable = _event_body_readable(session, config, review, event, city)
             disclosure = known.get(event.index)
-            if disclosure is not None and (disclosure.with_body or not readable):
+            if disclosure is not None and disclosure.with_body:
+                continue  # the city holds this event, body included: nothing more to send
+            readable = readable_by(event, city)
+            if disclosure is not None and not readable:
                 continue
             body = loads_strict(event.body) if readable and event.body else None
             envelope = sign_and_store(

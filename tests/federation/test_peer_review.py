@@ -387,6 +387,11 @@ def test_forged_and_out_of_turn_review_messages_are_refused(
         assert response.status_code in (403, 409, 422), response.get_json()
         return str(response.get_json()["code"])
 
+    # Malformed: a clear 422, nothing stored.
+    no_role = {**base, "action": "withdraw", "data": {}}
+    assert refused(gent, secretariat, "hrc.review.action", no_role, 899) == "invalid_payload"
+    bad_data = {**base, "action": "respond", "role": "validating_authority", "data": {"x": 1}}
+    assert refused(gent, secretariat, "hrc.review.action", bad_data, 899) == "validation_failed"
     # A city not on the panel cannot speak for the reviewed city, nor the CuR for the chair.
     claim = {**base, "action": "withdraw", "role": "validating_authority", "data": {}}
     assert refused(lyon, secretariat, "hrc.review.action", claim, 900) == "role_not_allowed"
