@@ -45,6 +45,10 @@ def _read_secret(config: NodeConfig) -> str:
     raise RuntimeError(f"{path} is missing; the node's data dir is incomplete.")
 
 
+def _served_over_https(config: NodeConfig) -> bool:
+    return str(config.base_url).lower().startswith("https://")
+
+
 def create_app(
     data_dir: str | os.PathLike[str] | None = None, test_config: dict[str, Any] | None = None
 ) -> Flask:
@@ -63,6 +67,12 @@ def create_app(
         MAX_FORM_MEMORY_SIZE=config.max_body_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind https the cookies must never travel over plain http (a network attacker would
+        # read them); on an http node (the local demo on 127.0.0.1) Secure would lose them.
+        SESSION_COOKIE_SECURE=_served_over_https(config),
+        REMEMBER_COOKIE_SECURE=_served_over_https(config),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
         BABEL_DEFAULT_LOCALE=config.default_locale,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         WTF_CSRF_TIME_LIMIT=None,
@@ -81,6 +91,11 @@ def create_app(
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
+    # Made now, not at the first unknown e-mail: that first sign-in would otherwise cost a hash
+    # generation more than the others and stand out.
+    from node.services.users import dummy_password_hash
+
+    dummy_password_hash()
     csrf.init_app(app)
 
     from node import errors_http
@@ -137,12 +152,21 @@ def _install_unit_of_work(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> Any:
+        """The user of a login cookie, if the cookie is still valid.
+
+        The cookie holds ``<id>.<session version>`` (``User.get_id``). A version other than the
+        user's current one means the cookie was issued before a logout or a password change: it
+        is refused, even though its signature is fine (a copied cookie must die with logout).
+        """
         from node.models import User
 
-        if not user_id.isdigit():
+        user_part, _, version_part = user_id.partition(".")
+        if not (user_part.isdigit() and version_part.isdigit()):
+            return None  # includes cookies from before session versions existed
+        user = db_session().get(User, int(user_part))
+        if user is None or not user.active or user.session_version != int(version_part):
             return None
-        user = db_session().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        return user
 
 
 def _install_request_guards(app: Flask) -> None:

@@ -188,9 +188,33 @@ def user_add(data_dir: Path, email: str, role: str) -> None:
     with node_session(data_dir) as (config, session):
         password = _read_password()
         user = users.create_user(
-            session, email=email, password=password, role=role, now=utcnow(), node_role=config.role
+            session,
+            email=email,
+            password=password,
+            role=role,
+            now=utcnow(),
+            node_role=config.role,
+            city_words=(config.city_id, config.name),
         )
         click.echo(f"User {user.email} ({user.role}) created.")
+
+
+@user_group.command("passwd")
+@DATA_DIR
+@click.option("--email", required=True)
+def user_passwd(data_dir: Path, email: str) -> None:
+    """Set a user's password (read from standard input); signs out all their sessions.
+
+    Also lifts a sign-in lock on the account: the operator has just chosen who holds it.
+    """
+    from node.services import throttle, users
+
+    with node_session(data_dir) as (config, session):
+        user = users.find_user(session, email)
+        password = _read_password()
+        users.change_password(session, user, password, city_words=(config.city_id, config.name))
+        throttle.clear(session, throttle.account_key(user.email))
+        click.echo(f"Password of {user.email} changed; their sessions are signed out.")
 
 
 @main.group("token")

@@ -117,6 +117,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(30))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Part of the login cookie's identity (``get_id``): bumped at logout and at a password
+    # change, so every cookie issued before stops working (a copied cookie dies with logout).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     # Flask-Login protocol
     @property
@@ -132,7 +135,7 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}.{self.session_version}"
 
 
 class ApiToken(Base):
@@ -148,6 +151,25 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account or per client address (``node.services.throttle``).
+
+    Kept in the node's own database so every gunicorn worker and process sees the same counts,
+    they survive a restart, and no extra server is needed. ``key`` is a SHA-256 of the scope and
+    the value, so the table stores no e-mail address an attacker typed, in any length.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))  # account | address
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the row no longer matters (no lock, no failure in the window): pruned after that.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Result(Base):

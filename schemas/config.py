@@ -49,6 +49,24 @@ class NodeConfigSchema(Schema):
     )
     smtp_port = fields.Integer(load_default=25, validate=validate.Range(1, 65535))
     mail_from = fields.String(load_default=None, allow_none=True)
+    # Login throttling (docs/security.md): after ``login_max_failures`` failed sign-ins for one
+    # account (or ``login_address_max_failures`` from one client address) within
+    # ``login_failure_window_seconds``, the account (address) is locked for
+    # ``login_lock_seconds``, doubled for each further failure, at most ``login_lock_max_seconds``.
+    login_max_failures = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
+    login_address_max_failures = fields.Integer(
+        load_default=20, validate=validate.Range(1, 100_000)
+    )
+    login_failure_window_seconds = fields.Integer(
+        load_default=900, validate=validate.Range(1, 7 * 86400)
+    )
+    login_lock_seconds = fields.Integer(load_default=60, validate=validate.Range(1, 86400))
+    login_lock_max_seconds = fields.Integer(
+        load_default=3600, validate=validate.Range(1, 7 * 86400)
+    )
+    # How many reverse proxies in front of the node append to X-Forwarded-For. 0 (default): the
+    # header is ignored, since any client can send it and would pick its own throttling address.
+    trusted_proxy_hops = fields.Integer(load_default=0, validate=validate.Range(0, 10))
 
     @validates_schema
     def _base_url_has_no_trailing_slash(self, data: dict[str, Any], **_: Any) -> None:

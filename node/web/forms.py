@@ -13,6 +13,16 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(1, 1000)])
 
 
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(1, 1000)]
+    )
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(1, 1000)])
+    repeat_password = PasswordField(
+        "New password again", validators=[DataRequired(), Length(1, 1000)]
+    )
+
+
 class EntryForm(FlaskForm):
     """Data entry for one indicator; one select per dimension is added by the view."""
 

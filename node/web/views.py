@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,11 +16,13 @@ from flask_login import login_required, login_user, logout_user
 from wtforms import SelectField
 
 from node.auth import page_user
+from node.db import session_scope
 from node.errors import DomainError, InvalidInputError
+from node.models import User
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
-from node.services import catalogue, exchange, monitoring, results, users
-from node.web.forms import EntryForm, ImportForm, LoginForm
+from node.services import catalogue, exchange, monitoring, results, throttle, users
+from node.web.forms import ChangePasswordForm, EntryForm, ImportForm, LoginForm
 from schemas.periods import parse_period
 
 bp = Blueprint("web", __name__)
@@ -50,18 +57,109 @@ def _can(permission: str) -> bool:
     return allowed(page_user(), permission)
 
 
+# Characters a browser drops or rewrites inside a URL (tab, CR, LF; "\\" read as "/"), which
+# turn "/\t/evil.example" into "//evil.example", an address on another site.
+_URL_REWRITTEN = re.compile(r"[\\\x00-\x20\x7f]")
+
+
+def _is_local_path(target: str) -> bool:
+    """True when ``target`` can only mean a path on this site, however a browser reads it."""
+    if _URL_REWRITTEN.search(target) or any(
+        unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs") for char in target
+    ):
+        return False
+    # Percent-encoding hides the same tricks ("/%09/evil", "/%2F%2Fevil"); decode until stable
+    # (a few rounds: double encoding) and judge every form.
+    forms = [target]
+    for _round in range(3):
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        forms.append(decoded)
+    else:
+        return False  # still changing after three rounds: nobody needs that
+    for form in forms:
+        if _URL_REWRITTEN.search(form) or not form.startswith("/") or form.startswith("//"):
+            return False
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return False
+    return True
+
+
 def _safe_next(target: str | None) -> str:
-    # Only same-site relative paths: an absolute URL here would be an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Where to go after signing in: ``target`` only if it is a path on this site.
+
+    Anything else (another site, a scheme, a control character, a backslash, an encoded form
+    of those) goes to the dashboard: an attacker's link must not send a freshly signed-in user
+    to a look-alike site, and a raw newline must never reach the Location header (HTTP 500).
+    """
+    if target and len(target) <= 2000 and _is_local_path(target):
         return target
     return url_for("web.dashboard")
+
+
+def _throttle_keys(email: str) -> list[throttle.ThrottleKey]:
+    config = runtime().config
+    address = throttle.client_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxy_hops
+    )
+    return [throttle.account_key(email), throttle.address_key(address)]
+
+
+def _locked_page(seconds: int) -> Any:
+    """HTTP 429 with a page saying when to try again (and ``Retry-After`` for programs)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    body = render_template("login_locked.html", minutes=minutes)
+    return body, 429, {"Retry-After": str(seconds)}
+
+
+def _check_password_throttled(
+    email: str, check: Callable[[], User | None]
+) -> tuple[User | None, int | None]:
+    """Run the password ``check`` unless the account or address is locked.
+
+    Returns (user, None) on success, (None, None) on a wrong password, and (None, seconds)
+    when locked (no password checked: a correct one is refused too, that is what a lock is).
+    Failures are written in their own unit of work: the page answers 400/429, which rolls the
+    request's own unit of work back, and a failure that is not kept would not count.
+    """
+    keys = _throttle_keys(email)
+    node = runtime()
+    rule = throttle.ThrottleRule.from_config(node.config)
+    with session_scope(node.sessions) as session:
+        wait = throttle.retry_after(session, keys, now=now())
+    if wait is not None:
+        return None, wait
+    user = check()
+    if user is not None:
+        # The account's counter is cleared; the address's is not (see node.services.throttle).
+        throttle.clear(db_session(), keys[0])
+        return user, None
+    with session_scope(node.sessions) as session:
+        for key in keys:
+            throttle.record_failure(session, key, rule, now=now())
+        throttle.prune(session, now=now())
+        wait = throttle.retry_after(session, keys, now=now())
+    return None, wait
+
+
+def _city_words() -> list[str]:
+    config = runtime().config
+    return [config.city_id, config.name]
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
-        user = users.authenticate(db_session(), form.email.data or "", form.password.data or "")
+        email = form.email.data or ""
+        password = form.password.data or ""
+        user, wait = _check_password_throttled(
+            email, lambda: users.authenticate(db_session(), email, password)
+        )
+        if wait is not None:
+            return _locked_page(wait)
         if user is not None:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
@@ -72,8 +170,52 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
+    user = page_user()
+    if user is not None:
+        # Every cookie of this user stops working, including copies taken before this moment.
+        users.end_sessions(db_session(), user)
     logout_user()
     return redirect(url_for("web.dashboard"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Any:
+    """A signed-in user changes their password; their other sessions end."""
+    form = ChangePasswordForm()
+    user = page_user()
+    assert user is not None  # login_required
+    if form.validate_on_submit():
+        current = form.current_password.data or ""
+        if form.new_password.data != form.repeat_password.data:
+            form.repeat_password.errors = [_("The two new passwords differ.")]
+        else:
+            checked, wait = _check_password_throttled(
+                user.email,
+                lambda: users.authenticate(db_session(), user.email, current),
+            )
+            if wait is not None:
+                return _locked_page(wait)
+            if checked is None:
+                form.current_password.errors = [_("This is not your current password.")]
+            else:
+                try:
+                    users.change_password(
+                        db_session(),
+                        checked,
+                        form.new_password.data or "",
+                        city_words=_city_words(),
+                    )
+                except InvalidInputError as exc:
+                    messages = (exc.errors or {}).get("password", [exc.detail])
+                    form.new_password.errors = list(messages)
+                else:
+                    # The old cookie (old version) is dead; this browser gets a fresh one.
+                    login_user(checked)
+                    flash(_("Your password is changed; your other sessions are signed out."))
+                    return redirect(url_for("web.dashboard"))
+    status = 200 if request.method == "GET" else 400
+    return render_template("password.html", form=form), status
 
 
 TYPE_ORDER = {"outcome": 0, "process": 1, "structural": 2}

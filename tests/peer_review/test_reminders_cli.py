@@ -25,7 +25,11 @@ def node_dir(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             users.create_user(
-                session, email="ana@gent.example", password="x" * 12, role="official", now=now
+                session,
+                email="ana@gent.example",
+                password="correct horse battery",
+                role="official",
+                now=now,
             )
             deadlines.arm(
                 session,
