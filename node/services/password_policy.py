@@ -100,9 +100,10 @@ def password_problems(password: str, *, email: str, city_words: Iterable[str] = 
     email_lowered = email.strip().lower()
     if email_lowered and email_lowered in lowered:
         return ["must not contain your e-mail address"]
-    if len(set(lowered)) == 1 or _is_repetition_of_short_unit(lowered):
+    squeezed = re.sub(r"\s+", "", lowered)
+    if len(set(lowered)) == 1 or any(map(_is_repetition_of_short_unit, (lowered, squeezed))):
         return ["must not be one character or a short piece repeated"]
-    if _is_run(re.sub(r"\s+", "", lowered)):
+    if _is_run(squeezed):
         return ["must not be a sequence such as abcdef…, 123456… or qwerty…"]
     if _is_common(lowered):
         return ["is one of the most common passwords; choose a longer passphrase"]
