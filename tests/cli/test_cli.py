@@ -6,9 +6,17 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from node.db import make_engine, make_sessionmaker, session_scope
+from node.models import User
+from node.services import users
 
 HRCNET = [sys.executable, "-m", "node"]
 INIT = [
@@ -198,3 +206,75 @@ def test_members_rekey_refuses_a_weak_key_readably(tmp_path: Path, shared_dir: P
     accepted = run("members", "rekey", str(target), "fr-lyon", new_key.public_b64)
     assert accepted.returncode == 0, accepted.stderr
     assert new_key.key_id in accepted.stdout
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("kx8#Tq2mWv9", "11 characters"),
+        ("aaaaaaaaaaaa", "one character repeated"),
+        ("password1234", "on the common list"),
+        ("Padova2024!!", "the city's name with trivial additions"),
+        ("lea@padova.it!!", "contains the e-mail"),
+        ("123456789012", "a sequence"),
+    ],
+)
+def test_user_add_refuses_weak_passwords(node_dir: Path, password: str, why: str) -> None:
+    refused = run(
+        "user", "add", str(node_dir), "--email", "lea@padova.it", "--role", "viewer",
+        stdin=password + "\n",
+    )  # fmt: skip
+    assert refused.returncode == 1, why
+    assert "password" in refused.stderr and "Traceback" not in refused.stderr
+    assert password not in refused.stderr  # never echoed
+    with _node_db(node_dir) as session:
+        assert session.scalar(select(User).where(User.email == "lea@padova.it")) is None
+
+
+def test_user_add_accepts_twelve_good_characters(node_dir: Path) -> None:
+    created = run(
+        "user", "add", str(node_dir), "--email", "ugo@padova.it", "--role", "viewer",
+        stdin="kx8#Tq2mWv9p\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+
+
+def test_user_passwd_changes_the_password_and_ends_sessions(node_dir: Path) -> None:
+    created = run(
+        "user", "add", str(node_dir), "--email", "eva@padova.it", "--role", "official",
+        stdin="the first long passphrase\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    weak = run("user", "passwd", str(node_dir), "--email", "eva@padova.it", stdin="short\n")
+    assert weak.returncode == 1 and "password" in weak.stderr
+    nobody = run(
+        "user", "passwd", str(node_dir), "--email", "nobody@padova.it",
+        stdin="the second long passphrase\n",
+    )  # fmt: skip
+    assert nobody.returncode == 1 and "no user" in nobody.stderr
+    with _node_db(node_dir) as session:
+        before = session.scalar(select(User).where(User.email == "eva@padova.it"))
+        assert before is not None
+        version_before = before.session_version
+
+    changed = run(
+        "user", "passwd", str(node_dir), "--email", "eva@padova.it",
+        stdin="the second long passphrase\n",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "eva@padova.it" in changed.stdout
+    with _node_db(node_dir) as session:
+        after = session.scalar(select(User).where(User.email == "eva@padova.it"))
+        assert after is not None and after.session_version == version_before + 1
+        assert users.authenticate(session, "eva@padova.it", "the second long passphrase")
+        assert users.authenticate(session, "eva@padova.it", "the first long passphrase") is None
+
+
+@contextmanager
+def _node_db(node_dir: Path) -> Iterator[Session]:
+    engine = make_engine(f"sqlite:///{node_dir / 'node.db'}")
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()

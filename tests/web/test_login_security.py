@@ -162,9 +162,7 @@ def test_unknown_accounts_are_throttled_like_known_ones(web: FlaskClient) -> Non
     assert answers == [400] * (ACCOUNT_LIMIT - 1) + [429]
 
 
-def test_failures_expire_after_the_window(
-    web: FlaskClient, official: Caller, clock: Clock
-) -> None:
+def test_failures_expire_after_the_window(web: FlaskClient, official: Caller, clock: Clock) -> None:
     for _ in range(ACCOUNT_LIMIT - 1):
         attempt(web, official.email, "wrong password here")
     clock.advance(seconds=WINDOW_SECONDS)
