@@ -539,3 +539,35 @@ def test_one_hash_check_whoever_the_account(
     with db() as session:
         real_hash = session.scalar(select(User.password_hash).where(User.email == official.email))
     assert users.dummy_password_hash().split("$")[0] == real_hash.split("$")[0]
+
+
+def test_concurrent_failures_are_all_counted(app: Flask, clock: Clock) -> None:
+    """Workers failing at the same moment lose no count (no read-modify-write race)."""
+    import threading
+
+    from node.db import session_scope
+    from node.services import throttle
+
+    runtime = app.extensions["hrcnet"]
+    rule = throttle.ThrottleRule.from_config(runtime.config)
+    key = throttle.account_key("target@example.org")
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=30)
+            for _ in range(3):
+                with session_scope(runtime.sessions) as session:
+                    throttle.record_failure(session, key, rule, now=clock())
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and not any(thread.is_alive() for thread in threads)
+    with runtime.sessions() as session:
+        assert session.scalar(text("SELECT failures FROM login_throttles")) == 18
