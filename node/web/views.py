@@ -62,12 +62,16 @@ def _can(permission: str) -> bool:
 _URL_REWRITTEN = re.compile(r"[\\\x00-\x20\x7f]")
 
 
+def _has_hidden_or_rewritten(text: str) -> bool:
+    # Also invisible and separator characters (U+2028, U+200B, NBSP…): no real path needs them
+    # and they make a link read differently from where it goes.
+    return bool(_URL_REWRITTEN.search(text)) or any(
+        unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs") for char in text
+    )
+
+
 def _is_local_path(target: str) -> bool:
     """True when ``target`` can only mean a path on this site, however a browser reads it."""
-    if _URL_REWRITTEN.search(target) or any(
-        unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs") for char in target
-    ):
-        return False
     # Percent-encoding hides the same tricks ("/%09/evil", "/%2F%2Fevil"); decode until stable
     # (a few rounds: double encoding) and judge every form.
     forms = [target]
@@ -79,7 +83,7 @@ def _is_local_path(target: str) -> bool:
     else:
         return False  # still changing after three rounds: nobody needs that
     for form in forms:
-        if _URL_REWRITTEN.search(form) or not form.startswith("/") or form.startswith("//"):
+        if _has_hidden_or_rewritten(form) or not form.startswith("/") or form.startswith("//"):
             return False
         parts = urlsplit(form)
         if parts.scheme or parts.netloc:

@@ -474,10 +474,11 @@ OFF_SITE = [
     "/%252F%252Fevil",
     "/\x00/evil.example",
     "/\u2028/evil.example",
+    "/%E2%80%A8/evil.example",
     "\\\\evil.example",
     "",
 ]
-LOCAL = ["/catalogue", "/reviews?x=1", "/catalogue/HRC-HOU-01"]
+LOCAL = ["/catalogue", "/reviews?x=1", "/catalogue/HRC-HOU-01", "/caf%C3%A9"]
 
 
 def test_next_accepted_only_as_a_local_path(web: FlaskClient, official: Caller) -> None:
