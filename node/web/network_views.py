@@ -86,7 +86,7 @@ def peers_page() -> Any:
         "peers.html",
         form=form,
         action=ActionForm(),
-        peers=[peers.peer_to_wire(p) for p in peers.list_peers(session)],
+        peers=[peers.peer_to_wire(p, session) for p in peers.list_peers(session)],
         publish=PublishForm(),
         own=summaries.own_summaries(session)[-10:],
         themes=sorted(peers.known_themes(session)),
@@ -167,7 +167,11 @@ def peer_page(city_id: str) -> Any:
         rows = []
         flash(_("That is not a period."), "error")
     return render_template(
-        "peer.html", peer=peers.peer_to_wire(peer), received=received, rows=rows, period=period
+        "peer.html",
+        peer=peers.peer_to_wire(peer, session),
+        received=received,
+        rows=rows,
+        period=period,
     )
 
 
