@@ -11,12 +11,12 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import URL, DataRequired, Length, Optional
 
 from node.auth import page_user
 from node.errors import DomainError
-from node.network import compare, inbox, peers, summaries
+from node.network import compare, inbox, peers, summaries, trust
 from node.network.models import OutboxItem
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
@@ -36,6 +36,28 @@ class TwinRequestForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """An empty form: only the CSRF token (accept / decline / end / publish buttons)."""
+
+
+class PinForm(FlaskForm):
+    """Pin an active twin as the secretariat: its fingerprint typed, and a confirmation."""
+
+    city_id = SelectField("Twin to trust as the secretariat", validators=[DataRequired()])
+    fingerprint = StringField(
+        "Its key fingerprint, as read to you by the secretariat (out of band)",
+        validators=[DataRequired(), Length(32, 200)],
+    )
+    confirm = BooleanField(
+        "I compared the fingerprint with the secretariat by phone or in person",
+        validators=[DataRequired()],
+    )
+
+
+class UnpinForm(FlaskForm):
+    city_id = StringField("Pinned secretariat", validators=[DataRequired(), Length(2, 63)])
+    confirm = BooleanField(
+        "Stop trusting this secretariat's directories, releases and benchmarks",
+        validators=[DataRequired()],
+    )
 
 
 class PublishForm(FlaskForm):
@@ -90,6 +112,7 @@ def peers_page() -> Any:
         publish=PublishForm(),
         own=summaries.own_summaries(session)[-10:],
         themes=sorted(peers.known_themes(session)),
+        pending_changes={c.city_id for c in trust.key_changes(session, pending_only=True)},
     ), status
 
 
