@@ -26,7 +26,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from federation import keys as fkeys
@@ -189,6 +189,7 @@ def pin(
         current = SecretariatAnchor(slot=1)
         session.add(current)
     elif current.city_id != city_id:
+        _forget_statements_of(session, current.city_id, now)
         _set_role(session, current.city_id, "city")
     key = matching[0]
     current.city_id, current.base_url = peer.city_id, peer.base_url
@@ -202,7 +203,8 @@ def pin(
 
 def unpin(session: Session, city_id: str, *, user: Actor | None, now: datetime) -> None:
     """Operator: trust no secretariat any more (``city_id`` must name the pinned one, as a
-    confirmation). Its documents are refused from now on; it stays a twin like any city."""
+    confirmation). Its documents are refused from now on, its directory is dropped and the key
+    changes it announced are superseded; it stays a twin like any city."""
     require(user, "trust.manage")
     current = anchor(session)
     if current is None or current.city_id != city_id:
@@ -210,9 +212,22 @@ def unpin(session: Session, city_id: str, *, user: Actor | None, now: datetime) 
             f"{city_id} is not this node's secretariat; nothing was changed.",
             code="not_pinned",
         )
+    _forget_statements_of(session, current.city_id, now)
     _set_role(session, current.city_id, "city")
     session.delete(current)
     session.flush()
+
+
+def _forget_statements_of(session: Session, city_id: str, now: datetime) -> None:
+    # What the former secretariat said stops counting with it: its directory (which vetoes keys
+    # it does not list, keyring.apply_key_document) and the key changes it announced.
+    from node.secretariat.models import DirectoryEntry
+
+    session.execute(delete(DirectoryEntry))
+    for change in session.scalars(
+        select(KeyChange).where(KeyChange.directory_origin == city_id, KeyChange.state == "pending")
+    ):
+        change.state, change.decided_at, change.decided_by = "superseded", now, "unpinned"
 
 
 def user_label(user: Actor | None) -> str:
@@ -308,7 +323,34 @@ def record_directory_keys(
     )
     session.add(change)
     session.flush()
+    _notify_officials(session, change, now)
     return change
+
+
+def _notify_officials(session: Session, change: KeyChange, now: datetime) -> None:
+    """Every active user who may confirm it is told in-app (the twin's page shows it too)."""
+    from node.models import User
+    from node.permissions import PERMISSIONS
+    from peer_review.notifications import notify
+
+    deciders = session.scalars(
+        select(User).where(User.active.is_(True), User.role.in_(PERMISSIONS["network.manage"]))
+    )
+    new = ", ".join(f"{k['key_id']} ({k['fingerprint']})" for k in change.new_keys)
+    for user in deciders:
+        notify(
+            session,
+            user.id,
+            kind="key_change",
+            title=f"Key change announced for {change.city_id}: confirm it after checking",
+            body=(
+                f"The network directory lists a new key for {change.city_id}: {new}. Nothing "
+                "changes until an official confirms it; compare the fingerprint with the city "
+                "by phone or in person first."
+            ),
+            link=f"/peers/{change.city_id}#key-changes",
+            now=now,
+        )
 
 
 def key_changes(

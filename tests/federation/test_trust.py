@@ -259,6 +259,9 @@ def test_a_key_change_is_shown_and_confirmed_on_the_twins_page(network) -> None:
     _directory_with_new_key(secretariat, new_key)
     web = _logged_in(gent)
     assert "key change to confirm" in web.get("/peers").get_data(as_text=True)
+    [told] = gent.api("GET", "/notifications").get_json()["items"]
+    assert told["kind"] == "key_change" and told["link"] == "/peers/fr-lyon#key-changes"
+    assert fingerprint_display(new_key.public_raw) in told["body"]
     answer = web.get("/peers/fr-lyon")
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200
@@ -373,6 +376,7 @@ def test_documents_follow_the_pin(network) -> None:
         main, ["secretariat", "unpin", str(gent.data_dir), "--city-id", SECRETARIAT]
     )
     assert unpinned.exit_code == 0, unpinned.output
+    assert gent.api("GET", "/directory").get_json()["items"] == []  # its statements go with it
 
     before = snapshot(gent)
     assert secretariat.api("POST", "/members/be-gent/suspend", {}).status_code == 200
