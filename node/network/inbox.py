@@ -342,8 +342,9 @@ def _prepare_requesting_peer(
         session.add(peer)
     peer.name, peer.base_url = node["name"], node["base_url"]
     # The role a requester declares is not trusted: every requester is a city. Only the
-    # secretariat this node joined (node.network.trust) is ever "secretariat".
-    peer.country, peer.region, peer.role = node.get("country"), node.get("region"), "city"
+    # secretariat this node pinned (node.network.trust) is ever "secretariat".
+    role = "secretariat" if trust.is_pinned_secretariat(session, envelope["origin"]) else "city"
+    peer.country, peer.region, peer.role = node.get("country"), node.get("region"), role
     for key in list(peer.keys):  # a new request after decline/end re-pins from scratch
         peer.keys.remove(key)
     session.flush()
