@@ -354,6 +354,7 @@ def _prepare_requesting_peer(
         )
     except keyring.KeyTrustError as exc:
         raise refuse(401, exc.code, exc.detail) from exc
+    trust.on_repin(session, peer, now)
     return peer
 
 

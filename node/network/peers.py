@@ -165,6 +165,7 @@ def request_twinning(
         raise InvalidInputError(exc.detail, code=exc.code, errors={"url": [exc.detail]}) from exc
     # Applying to a node that presents itself as a secretariat is a membership application:
     # remembered with the key pinned now, trusted only once that node admits us.
+    trust.on_repin(session, peer, now)
     trust.note_application(
         session, config, peer, info.get("role"), by=trust.user_label(user), now=now
     )

@@ -22,6 +22,7 @@ Who may say what, in one place:
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,8 @@ from node.errors import ConflictError, InvalidInputError, NotFoundError
 from node.network.models import KeyChange, Peer, PeerKey, SecretariatAnchor
 from node.permissions import Actor, require
 from schemas.secretariat import BENCHMARK_TYPE, CATALOGUE_TYPE, DIRECTORY_TYPE
+
+log = logging.getLogger(__name__)
 
 # Documents only the pinned secretariat may send (the directory also carries the rekey of a
 # member: lost-key recovery).
@@ -133,6 +136,23 @@ def on_admission(session: Session, peer: Peer, now: datetime) -> None:
         return  # the key pinned at the application is gone: an operator must pin by hand
     row.state, row.pinned_at = "pinned", now
     _set_role(session, peer.city_id, "secretariat")
+    session.flush()
+
+
+def on_repin(session: Session, peer: Peer, now: datetime) -> None:
+    """``peer``'s keys were pinned again from scratch (a new twinning request after an ended or
+    declined twinning). If it is our secretariat and the key we pinned for it is gone, the
+    anchor is dropped: whoever sent that request (perhaps not the secretariat at all) must not
+    inherit its trust; an operator pins it again after checking the fingerprint."""
+    row = anchor(session)
+    if row is None or row.city_id != peer.city_id:
+        return
+    if any(k.key_id == row.key_id and k.public_b64 == row.public_b64 for k in peer.keys):
+        return
+    log.warning("%s re-pinned with another key: no secretariat is trusted now", peer.city_id)
+    _forget_statements_of(session, peer.city_id, now)
+    _set_role(session, peer.city_id, "city")
+    session.delete(row)
     session.flush()
 
 

@@ -400,3 +400,46 @@ def test_documents_follow_the_pin(network) -> None:
         m["city_id"]: m["state"] for m in gent.api("GET", "/directory").get_json()["items"]
     }
     assert directory == {"be-gent": "active"}
+
+
+def test_someone_re_requesting_as_the_secretariat_with_another_key_inherits_nothing(
+    network,
+) -> None:
+    """The twinning with the secretariat ended; a request arrives in its name with another key
+    (a first contact, which re-pins). Even once an official accepts it, that key is not the one
+    pinned at membership: the anchor is dropped and its directories are refused."""
+    from federation.envelope import build_key_document
+
+    secretariat, gent, lyon = network(SECRETARIAT, "be-gent", "fr-lyon")
+    join(secretariat, [gent, lyon])
+    twin(gent, lyon)
+    assert gent.api("POST", f"/peers/{SECRETARIAT}/end").status_code == 200
+    impostor = generate_signing_key()
+    node = {
+        "city_id": SECRETARIAT,
+        "name": "HRC Network Secretariat",
+        "country": "AT",
+        "region": "network",
+        "role": "secretariat",
+        "base_url": secretariat.base_url,
+    }
+    keydoc = build_key_document(SECRETARIAT, impostor, now_ms=ms(gent), seq=ms(gent))
+    request = make_envelope(
+        "hrc.twinning.request", "hrc.twinning.request/1", SECRETARIAT, "twinning", 10**9,
+        ms(gent), impostor.key_id, [gent.city_id],
+        {"node": node, "themes": None, "key_document": keydoc},
+    )  # fmt: skip
+    body = canonical_bytes(sign_envelope(request, SECRETARIAT, impostor))
+    response = post(secretariat, gent, body, key=impostor)
+    assert response.status_code == 202, response.get_json()
+    assert gent.api("GET", "/trust").get_json()["secretariat"] is None
+    assert gent.api("POST", f"/peers/{SECRETARIAT}/accept").status_code == 200
+    before = snapshot(gent)
+    directory = make_envelope(
+        "hrc.directory", "hrc.directory/1", SECRETARIAT, "directory", 2**52, ms(gent),
+        impostor.key_id, [gent.city_id], {"members": [], "valid_until_ts": ms(gent) + 10**8},
+    )  # fmt: skip
+    forged = canonical_bytes(sign_envelope(directory, SECRETARIAT, impostor))
+    refused = post(secretariat, gent, forged, key=impostor)
+    assert refused.status_code == 403 and refused.get_json()["code"] == "not_secretariat"
+    assert snapshot(gent) == before
