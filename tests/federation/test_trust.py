@@ -388,6 +388,9 @@ def test_documents_follow_the_pin(network) -> None:
     bad = cli.invoke(main, ["secretariat", "pin", str(gent.data_dir), "--city-id", SECRETARIAT,
                             "--fingerprint", "00" * 32])  # fmt: skip
     assert bad.exit_code == 1 and "nothing was changed" in bad.output
+    stranger = cli.invoke(main, ["secretariat", "pin", str(gent.data_dir), "--city-id", "fr-lyon",
+                                 "--fingerprint", "00" * 32])  # fmt: skip
+    assert stranger.exit_code == 1 and "not an active twin" in stranger.output
     assert snapshot(gent) == before
     typed = fingerprint_display(secretariat.key.public_raw)
     good = cli.invoke(main, ["secretariat", "pin", str(gent.data_dir), "--city-id", SECRETARIAT,
