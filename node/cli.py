@@ -478,6 +478,68 @@ def members_rekey(data_dir: Path, city_id: str, key: str) -> None:
     )
 
 
+@main.group("secretariat")
+def secretariat_group() -> None:
+    """The secretariat this city trusts (its trust anchor): show, pin, unpin."""
+
+
+def _echo_anchor(described: dict | None) -> None:
+    if described is None:
+        click.echo(
+            "No secretariat is pinned: directories, catalogue releases and benchmarks are refused."
+        )
+        return
+    click.echo(
+        f"Secretariat:  {described['city_id']} ({described['state']}, by {described['how']})"
+    )
+    click.echo(f"Address:      {described['base_url']}")
+    click.echo(f"Key:          {described['key_id']}")
+    click.echo(f"Fingerprint:  {described['fingerprint']}")
+    when = described["pinned_at"] or described["applied_at"]
+    click.echo(f"Since:        {when:%Y-%m-%d %H:%M} UTC ({described['by'] or 'unknown'})")
+
+
+@secretariat_group.command("show")
+@DATA_DIR
+def secretariat_show(data_dir: Path) -> None:
+    """Show the pinned secretariat and its key fingerprint."""
+    from node.network import trust
+
+    with node_session(data_dir) as (_config, session):
+        _echo_anchor(trust.describe(session))
+
+
+@secretariat_group.command("pin")
+@DATA_DIR
+@click.option("--city-id", required=True, help="An active twin of this node.")
+@click.option(
+    "--fingerprint",
+    required=True,
+    help="The secretariat's key fingerprint, as read to you out of band (spaces allowed).",
+)
+def secretariat_pin(data_dir: Path, city_id: str, fingerprint: str) -> None:
+    """Trust CITY_ID as this city's secretariat. No network call: the node must already be
+    twinned with it, and FINGERPRINT must be the one of the key it holds."""
+    from node.network import trust
+
+    with node_session(data_dir) as (config, session):
+        trust.pin(session, config, city_id, fingerprint, user=OPERATOR, now=utcnow())
+        described = trust.describe(session)
+    _echo_anchor(described)
+
+
+@secretariat_group.command("unpin")
+@DATA_DIR
+@click.option("--city-id", required=True, help="The pinned secretariat (as a confirmation).")
+def secretariat_unpin(data_dir: Path, city_id: str) -> None:
+    """Stop trusting the pinned secretariat: its documents are refused from now on."""
+    from node.network import trust
+
+    with node_session(data_dir) as (_config, session):
+        trust.unpin(session, city_id, user=OPERATOR, now=utcnow())
+    click.echo(f"{city_id} is no longer this node's secretariat (it stays a twin).")
+
+
 @main.group("benchmarks")
 def benchmarks_group() -> None:
     """Regional benchmarks (secretariat)."""

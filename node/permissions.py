@@ -26,6 +26,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "network.manage": frozenset({"admin", "official", "secretariat"}),
     "summaries.publish": frozenset({"admin", "official"}),
     "network.status": frozenset({"admin", "official", "secretariat"}),
+    # which secretariat the node trusts (its trust anchor): administrators and the operator only
+    "trust.manage": frozenset({"admin"}),
     # the secretariat's own staff run the network: members, catalogue releases, benchmarks
     "members.manage": frozenset({"admin", "secretariat"}),
     "catalogue.publish": frozenset({"admin", "secretariat"}),

@@ -45,7 +45,7 @@ from node.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from node.network import keyring, outbox
+from node.network import keyring, outbox, trust
 from node.network.models import InEnvelope, OutEnvelope, Peer
 from node.permissions import MENTORING_ROLES, Actor
 from peer_review import deadlines
@@ -650,12 +650,9 @@ def _report_to_secretariat(
     """Tell the secretariat we joined (if any) that the state changed: metadata only."""
     if _suspended_member(session, config.city_id):
         return  # a suspended member's envelopes are refused; nothing is queued for them
-    secretariats = list(
-        session.scalars(
-            select(Peer.city_id).where(Peer.role == "secretariat", Peer.state == "active")
-        )
-    )
-    for city_id in secretariats:
+    # Only the secretariat this city joined (pinned, node.network.trust) gets the metadata.
+    secretariat = trust.secretariat_peer(session)
+    for city_id in [secretariat.city_id] if secretariat is not None else []:
         envelope = outbox.sign_and_store(
             session,
             config,

@@ -33,7 +33,7 @@ from federation.canonical import canonical_bytes, loads_strict
 from federation.envelope import envelope_sha256
 from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from node.network import keyring
+from node.network import keyring, trust
 from node.network.models import OutEnvelope, Peer
 from node.network.outbox import queue, sign_and_store
 from node.permissions import Actor
@@ -146,8 +146,8 @@ def recommendations(session: Session, review_id: str) -> list[Recommendation]:
 def _home_is_secretariat(session: Session, config: NodeConfig, review: Review) -> bool:
     if review.home_city == config.city_id:
         return bool(config.role == "secretariat")
-    peer = session.get(Peer, review.home_city)
-    return peer is not None and peer.role == "secretariat"
+    # The pinned secretariat only (node.network.trust): a twin's claimed role counts for nothing.
+    return trust.is_pinned_secretariat(session, review.home_city)
 
 
 def user_roles(
@@ -171,9 +171,7 @@ def user_roles(
 
 def default_home(session: Session, config: NodeConfig) -> str:
     """The secretariat this city joined: the default chair (and home node) of its reviews."""
-    secretariat = session.scalar(
-        select(Peer).where(Peer.role == "secretariat", Peer.state == "active")
-    )
+    secretariat = trust.secretariat_peer(session)
     if secretariat is None:
         raise ConflictError(
             "Join the network secretariat (or name a lead city twinned with you) first: "

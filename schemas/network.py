@@ -59,6 +59,13 @@ class PeerSchema(Schema):
     requested_at = fields.DateTime()
     answered_at = fields.DateTime(allow_none=True)
     keys = fields.List(fields.Nested(PeerKeySchema))
+    secretariat = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "pinned: the secretariat this node trusts; applied: membership "
+            "asked, not admitted yet; null: a city (a declared role counts for nothing)"
+        },
+    )
 
 
 class PublishSchema(Schema):
@@ -211,3 +218,42 @@ class DirectoryMemberViewSchema(Schema):
     base_url = fields.String()
     state = fields.String()
     keys = fields.List(fields.Dict())
+
+
+class KeyEntrySchema(Schema):
+    key_id = fields.String()
+    key = fields.String(metadata={"description": "base64url public key, unpadded"})
+    fingerprint = fields.String(metadata={"description": "sha256, groups of 4 hex characters"})
+
+
+class KeyChangeSchema(Schema):
+    """A twin's key that the secretariat's directory replaced, awaiting an official."""
+
+    id = fields.Integer()
+    city_id = fields.String()
+    old_keys = fields.List(fields.Nested(KeyEntrySchema))
+    new_keys = fields.List(fields.Nested(KeyEntrySchema))
+    directory_origin = fields.String()
+    directory_seq = fields.Integer()
+    state = fields.String(metadata={"description": "pending | confirmed | rejected | superseded"})
+    recorded_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+
+
+class SecretariatAnchorSchema(Schema):
+    """The secretariat this node trusts (pinned at membership or by an operator)."""
+
+    city_id = fields.String()
+    base_url = fields.String()
+    key_id = fields.String()
+    fingerprint = fields.String()
+    state = fields.String(metadata={"description": "applied | pinned"})
+    how = fields.String(metadata={"description": "membership | operator"})
+    by = fields.String(allow_none=True)
+    applied_at = fields.DateTime(allow_none=True)
+    pinned_at = fields.DateTime(allow_none=True)
+
+
+class TrustSchema(Schema):
+    secretariat = fields.Nested(SecretariatAnchorSchema, allow_none=True)

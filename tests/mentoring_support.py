@@ -30,6 +30,25 @@ def add_peer(db: Any, clock: Clock, city_id: str = PARTNER, role: str = "city") 
                 unavailable=False,
             )
         )
+        if role == "secretariat":
+            # The secretariat a city joined is the pinned one (node.network.trust), not a peer
+            # whose role says so: pin it as membership would.
+            from federation.keys import generate_signing_key
+            from node.network.models import SecretariatAnchor
+
+            key = generate_signing_key()
+            session.add(
+                SecretariatAnchor(
+                    slot=1,
+                    city_id=city_id,
+                    base_url="http://127.0.0.1:5102",
+                    key_id=key.key_id,
+                    public_b64=key.public_b64,
+                    state="pinned",
+                    how="membership",
+                    pinned_at=clock(),
+                )
+            )
 
 
 def receive_proposal(

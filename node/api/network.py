@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import InvalidInputError
-from node.network import compare, inbox, keyring, peers, summaries
+from node.network import compare, inbox, keyring, peers, summaries, trust
 from node.network.models import OutboxItem, Peer
 from node.permissions import require
 from node.runtime import db_session, now, runtime
@@ -22,12 +22,14 @@ from schemas.network import (
     ComparisonQuerySchema,
     ComparisonRowSchema,
     FederationStatusSchema,
+    KeyChangeSchema,
     OwnSummarySchema,
     PeerAnswerSchema,
     PeerRequestSchema,
     PeerSchema,
     PublishSchema,
     ReceivedSummarySchema,
+    TrustSchema,
 )
 
 blp = Blueprint("network", __name__, description="Twinning, summaries, federation status")
@@ -41,7 +43,9 @@ class Peers(MethodView):
     def get(self) -> dict[str, Any]:
         """Twinning partners and requests, with their pinned key fingerprints."""
         require(api_user(), "results.read_unpublished")
-        return {"items": [peers.peer_to_wire(p) for p in peers.list_peers(db_session())]}
+        return {
+            "items": [peers.peer_to_wire(p, db_session()) for p in peers.list_peers(db_session())]
+        }
 
     @blp.arguments(PeerRequestSchema)
     @blp.response(201, PeerSchema)
@@ -58,7 +62,7 @@ class Peers(MethodView):
             now=now(),
             http=runtime().http_session,
         )
-        return peers.peer_to_wire(peer)
+        return peers.peer_to_wire(peer, db_session())
 
 
 def _answer(city_id: str, decision: str) -> dict[str, Any]:
@@ -85,7 +89,7 @@ def _answer(city_id: str, decision: str) -> dict[str, Any]:
         user=user,
         now=now(),
     )
-    return peers.peer_to_wire(peer)
+    return peers.peer_to_wire(peer, db_session())
 
 
 _ANSWER_BODY = {
@@ -122,6 +126,60 @@ class PeerEnd(MethodView):
     def post(self, city_id: str) -> dict[str, Any]:
         """End a twinning (or withdraw our request)."""
         return _answer(city_id, "end")
+
+
+@blp.route("/peers/<city_id>/key-changes")
+class PeerKeyChanges(MethodView):
+    @blp.response(200, items_schema(KeyChangeSchema, "KeyChangeList"))
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 404)
+    def get(self, city_id: str) -> dict[str, Any]:
+        """Key changes of a twin announced by the secretariat's directory (pending first)."""
+        require(api_user(), "results.read_unpublished")
+        session = db_session()
+        peers.get_peer(session, city_id)
+        changes = trust.key_changes(session, city_id)
+        changes.sort(key=lambda c: c.state != "pending")
+        return {"items": [trust.key_change_to_wire(c) for c in changes]}
+
+
+@blp.route("/peers/<city_id>/key-changes/<int:change_id>/confirm")
+class PeerKeyChangeConfirm(MethodView):
+    @blp.response(200, KeyChangeSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 404, 409)
+    def post(self, city_id: str, change_id: int) -> dict[str, Any]:
+        """Confirm a key change after comparing the new fingerprint with the twin out of band:
+        the new key becomes current, the dropped one is revoked."""
+        change = trust.confirm_key_change(
+            db_session(), city_id, change_id, user=api_user(), now=now()
+        )
+        return trust.key_change_to_wire(change)
+
+
+@blp.route("/peers/<city_id>/key-changes/<int:change_id>/reject")
+class PeerKeyChangeReject(MethodView):
+    @blp.response(200, KeyChangeSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 404, 409)
+    def post(self, city_id: str, change_id: int) -> dict[str, Any]:
+        """Reject a key change (the fingerprint did not match): the twin's keys stay as they are."""
+        change = trust.reject_key_change(
+            db_session(), city_id, change_id, user=api_user(), now=now()
+        )
+        return trust.key_change_to_wire(change)
+
+
+@blp.route("/trust")
+class Trust(MethodView):
+    @blp.response(200, TrustSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403)
+    def get(self) -> dict[str, Any]:
+        """The secretariat this node trusts (null: none). Changed only by an operator (CLI or
+        the Secretariat page), never through the API."""
+        require(api_user(), "network.status")
+        return {"secretariat": trust.describe(db_session())}
 
 
 @blp.route("/peers/<city_id>/summaries")

@@ -6,6 +6,7 @@ because storing happens last, in the caller's single transaction):
 1. size (the app's body limit, 413) → 2. strict parse (duplicate keys, NaN, floats, unsafe
 integers: 400/422) → 3. envelope shape (422) → 4. the sender may post to us at all (deny by
 default: active twins; twinning requests from anyone, carrying their key document) (403) →
+4b. documents only the pinned secretariat may send (403 ``not_secretariat``) →
 5. key lookup (pinned, or one deduplicated fetch of the origin's key document) (401) →
 6. signature (401) → 7. not dated in the future (422) → 8. replay / equivocation / rollback
 (200 duplicate / 409) → 9. payload schema and twinning scope (422 / 403) → 10. store the
@@ -38,7 +39,7 @@ from federation.envelope import (
 from node import disaggregation as disagg
 from node.config import NodeConfig
 from node.errors import DomainError
-from node.network import keyring
+from node.network import keyring, trust
 from node.network.client import fetch_json
 from node.network.models import (
     FederationIncident,
@@ -193,6 +194,13 @@ def ingest_envelope(
         raise refuse(403, "not_twinned", f"{origin} is not twinned with this node.")
     elif peer.state != "active" and not envelope["type"].startswith("hrc.twinning."):
         raise refuse(403, "not_twinned", f"{origin} is not an active twin ({peer.state}).")
+    if envelope["type"] in trust.SECRETARIAT_TYPES and not trust.is_pinned_secretariat(
+        session, origin
+    ):
+        # Directories (keys of every member), catalogue releases and benchmarks come from the
+        # secretariat this node joined and nobody else, whatever role the sender claims; refused
+        # before any key lookup or fetch, so such a sender cannot even make us work for it.
+        raise refuse(403, "not_secretariat", f"{origin} is not this node's secretariat.")
 
     _verify(session, envelope, peer, now, http)
     try:
@@ -333,7 +341,10 @@ def _prepare_requesting_peer(
         )
         session.add(peer)
     peer.name, peer.base_url = node["name"], node["base_url"]
-    peer.country, peer.region, peer.role = node.get("country"), node.get("region"), node["role"]
+    # The role a requester declares is not trusted: every requester is a city. Only the
+    # secretariat this node pinned (node.network.trust) is ever "secretariat".
+    role = "secretariat" if trust.is_pinned_secretariat(session, envelope["origin"]) else "city"
+    peer.country, peer.region, peer.role = node.get("country"), node.get("region"), role
     for key in list(peer.keys):  # a new request after decline/end re-pins from scratch
         peer.keys.remove(key)
     session.flush()
@@ -343,6 +354,7 @@ def _prepare_requesting_peer(
         )
     except keyring.KeyTrustError as exc:
         raise refuse(401, exc.code, exc.detail) from exc
+    trust.on_repin(session, peer, now)
     return peer
 
 

@@ -5,6 +5,9 @@ Trust rules, in one place:
 - a newer key document of a peer is accepted only if it is signed by a key we already trust
   for that peer (rotation overlap: the new document is co-signed by the old key), and never if
   its ``seq`` is lower than one we saw (rollback);
+- the secretariat's directory (the notary) may refuse a key it does not list for a member,
+  but never makes a key trusted by itself: a replacement it announces is recorded and waits
+  for an official's confirmation (``node.network.trust``);
 - a revoked key verifies nothing; an old key verifies only documents created before its
   ``expired_ts``.
 """
@@ -215,7 +218,10 @@ def apply_key_document(
                 f"{peer.city_id}'s key {stray[0]} is not the one the network directory lists.",
                 code="key_not_in_directory",
             )
-    if not first_contact and not vouched:
+    # Outside first contact a newer key document must be co-signed by a key we already trust,
+    # directory or not: the directory may veto keys (above) but never vouch for one on its own;
+    # a key it announces as a replacement waits for an official (node.network.trust).
+    if not first_contact:
         trusted = [
             kid
             for kid in doc.signed_by

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -191,3 +192,50 @@ class FederationIncident(Base):
     kind: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SecretariatAnchor(Base):
+    """The secretariat this node trusts (its trust anchor): one row at most.
+
+    Written when this city's official applies to a secretariat (``state = applied``) and made
+    ``pinned`` by that secretariat's signed admission, or pinned directly by an operator. Only
+    the pinned secretariat may send directories, catalogue releases and benchmarks; a peer's
+    self-declared role never counts (see ``node.network.trust``).
+    """
+
+    __tablename__ = "secretariat_anchor"
+    # One row at most: the slot is the primary key and can only be 1.
+    __table_args__ = (CheckConstraint("slot = 1", name="one_anchor"),)
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
+    city_id: Mapped[str] = mapped_column(String(63))
+    base_url: Mapped[str] = mapped_column(String(500))
+    key_id: Mapped[str] = mapped_column(String(64))
+    public_b64: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))  # applied | pinned
+    how: Mapped[str] = mapped_column(String(20))  # membership | operator
+    by: Mapped[str | None] = mapped_column(String(200))  # who applied / pinned (e-mail, "CLI")
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KeyChange(Base):
+    """A twin's key the secretariat's directory replaced: it takes effect only when an official
+    confirms it, after comparing the new fingerprint with the twin out of band."""
+
+    __tablename__ = "key_changes"
+    __table_args__ = (Index("ix_key_changes_city_state", "city_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    city_id: Mapped[str] = mapped_column(ForeignKey("peers.city_id", ondelete="CASCADE"))
+    # The keys we hold as current that the directory dropped, and the ones it lists instead.
+    old_keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    new_keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    new_key_ids: Mapped[str] = mapped_column(String(400))  # sorted, comma-joined (dedup)
+    directory_origin: Mapped[str] = mapped_column(String(63))
+    directory_seq: Mapped[int] = mapped_column(BigInteger)
+    # pending | confirmed | rejected | superseded (a later directory listed other keys)
+    state: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from federation.envelope import KeyDocumentError, SignatureError, verify_key_document
 from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError, NotFoundError
-from node.network import keyring, outbox
+from node.network import keyring, outbox, trust
 from node.network.client import fetch_json
 from node.network.models import OutboxItem, Peer
 from node.permissions import Actor, require
@@ -151,7 +151,10 @@ def request_twinning(
     peer.name = str(info.get("name") or city_id)[:200]
     peer.base_url = str(info.get("base_url") or url).rstrip("/")
     peer.country, peer.region = info.get("country"), info.get("region")
-    peer.role = "secretariat" if info.get("role") == "secretariat" else "city"
+    # A discovered role decides nothing (anyone can serve a well-known saying "secretariat"):
+    # the peer is a city until it becomes the pinned secretariat (node.network.trust).
+    if peer.role != "secretariat" or not trust.is_pinned_secretariat(session, city_id):
+        peer.role = "city"
     peer.state, peer.themes, peer.requested_at, peer.answered_at = "requested", themes, now, None
     session.flush()
     try:
@@ -160,6 +163,12 @@ def request_twinning(
         )
     except keyring.KeyTrustError as exc:
         raise InvalidInputError(exc.detail, code=exc.code, errors={"url": [exc.detail]}) from exc
+    # Applying to a node that presents itself as a secretariat is a membership application:
+    # remembered with the key pinned now, trusted only once that node admits us.
+    trust.on_repin(session, peer, now)
+    trust.note_application(
+        session, config, peer, info.get("role"), by=trust.user_label(user), now=now
+    )
     _send(session, config, peer, TWINNING_REQUEST, now, themes, with_keys=True)
     return peer
 
@@ -234,6 +243,7 @@ def apply_remote(
         if peer.themes is not None and (agreed is None or not set(agreed) <= set(peer.themes)):
             raise RemoteTransitionError("The accepted themes are not among those we asked for.")
         peer.state, peer.themes, peer.answered_at = "active", agreed, now
+        trust.on_admission(session, peer, now)
     elif type_ == TWINNING_DECLINE:
         if peer.state != "requested":
             raise RemoteTransitionError(f"We have no open request to {peer.city_id}.")
@@ -260,7 +270,9 @@ def list_peers(session: Session) -> list[Peer]:
     return list(session.scalars(select(Peer).order_by(Peer.city_id)))
 
 
-def peer_to_wire(peer: Peer) -> dict[str, Any]:
+def peer_to_wire(peer: Peer, session: Session | None = None) -> dict[str, Any]:
+    """A peer for the API and pages; with ``session``, whether it is our secretariat."""
+    anchor = trust.anchor(session) if session is not None else None
     return {
         "city_id": peer.city_id,
         "name": peer.name,
@@ -273,4 +285,8 @@ def peer_to_wire(peer: Peer) -> dict[str, Any]:
         "requested_at": peer.requested_at,
         "answered_at": peer.answered_at,
         "keys": keyring.fingerprints(peer),
+        # "pinned": the secretariat this node trusts; "applied": asked to join, not admitted yet
+        "secretariat": anchor.state
+        if anchor is not None and anchor.city_id == peer.city_id
+        else None,
     }

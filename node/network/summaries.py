@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from node.config import NodeConfig
 from node.errors import InvalidInputError
 from node.models import Indicator, Result
-from node.network import outbox, peers
+from node.network import outbox, peers, trust
 from node.network.models import OutEnvelope, ReceivedSummary
 from node.permissions import Actor, require
 from node.services import catalogue, monitoring
@@ -198,7 +198,9 @@ def publish_summary(
     scopes: dict[tuple[str, ...] | None, list[str]] = defaultdict(list)
     secretariats: list[str] = []
     for twin in peers.active_twins(session):
-        if twin.role == "secretariat":
+        if trust.is_pinned_secretariat(session, twin.city_id):
+            # The network's copy goes to the secretariat we joined (pinned), whatever a twin
+            # says it is.
             if not _suspended(session, config.city_id):
                 secretariats.append(twin.city_id)
             continue

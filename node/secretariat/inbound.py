@@ -14,8 +14,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
-from node.network import inbox
-from node.network.models import InEnvelope, Peer, PeerKey
+from node.network import inbox, trust
+from node.network.models import InEnvelope, Peer
 from node.secretariat.models import CatalogueRelease, DirectoryEntry, ReceivedBenchmark
 from schemas.secretariat import (
     BENCHMARK_TYPE,
@@ -27,8 +27,11 @@ from schemas.secretariat import (
 )
 
 
-def _from_secretariat(peer: Peer) -> None:
-    if peer.role != "secretariat":
+def _from_secretariat(session: Session, peer: Peer) -> None:
+    # The inbox already refuses these types from anyone but the pinned secretariat; checked
+    # again here so that no other path into a handler can skip it. The peer's role is a claim
+    # and is not looked at.
+    if not trust.is_pinned_secretariat(session, peer.city_id):
         raise inbox.refuse(403, "not_secretariat", "Only the network secretariat sends this.")
 
 
@@ -44,8 +47,8 @@ def handle_directory(
     stored: InEnvelope,
     now: datetime,
 ) -> None:
-    """Replace our copy of the directory; update twins' keys the secretariat vouches for."""
-    _from_secretariat(peer)
+    """Replace our copy of the directory; record (never apply) key changes it announces."""
+    _from_secretariat(session, peer)
     payload = _load(DirectoryPayloadSchema(), envelope["payload"])
     inbox.store(session, stored)
     session.execute(delete(DirectoryEntry))
@@ -64,35 +67,17 @@ def handle_directory(
             )
         )
         twin = session.get(Peer, member["city_id"])
-        if twin is not None and twin.role == "city":
-            _apply_notary_keys(session, twin, member["keys"], now)
-    session.flush()
-
-
-def _apply_notary_keys(
-    session: Session, twin: Peer, listed: list[dict[str, Any]], now: datetime
-) -> None:
-    """Lost-key recovery: a key the directory lists becomes trusted; one it dropped while we
-    still hold it as current is revoked (the secretariat replaced it)."""
-    listed_ids = {k["key_id"] for k in listed}
-    known = {k.key_id: k for k in twin.keys}
-    for entry in listed:
-        if entry["key_id"] not in known:
-            twin.keys.append(
-                PeerKey(
-                    city_id=twin.city_id,
-                    key_id=entry["key_id"],
-                    public_b64=entry["key"],
-                    state=entry["state"],
-                    expired_ts=entry.get("expired_ts"),
-                    source="notary",
-                    first_seen=now,
-                )
+        if twin is not None and twin.city_id != peer.city_id:
+            # Never applied silently: a replaced key waits for an official's confirmation.
+            trust.record_directory_keys(
+                session,
+                twin,
+                member["keys"],
+                directory_origin=peer.city_id,
+                directory_seq=envelope["seq"],
+                now=now,
             )
-    for key_id, key in known.items():
-        if key_id not in listed_ids and key.state == "current":
-            key.state = "revoked"
-            key.revoked_ts = int(now.timestamp() * 1000)
+    session.flush()
 
 
 def directory_keys(session: Session, city_id: str) -> dict[str, str]:
@@ -111,7 +96,7 @@ def handle_catalogue(
     stored: InEnvelope,
     now: datetime,
 ) -> None:
-    _from_secretariat(peer)
+    _from_secretariat(session, peer)
     payload = _load(CataloguePayloadSchema(), envelope["payload"])
     inbox.store(session, stored)
     release = session.get(CatalogueRelease, payload["version"])
@@ -140,7 +125,7 @@ def handle_benchmark(
     stored: InEnvelope,
     now: datetime,
 ) -> None:
-    _from_secretariat(peer)
+    _from_secretariat(session, peer)
     payload = _load(BenchmarkPayloadSchema(), envelope["payload"])
     inbox.store(session, stored)
     for group in payload["groups"]:

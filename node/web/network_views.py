@@ -11,12 +11,12 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import URL, DataRequired, Length, Optional
 
 from node.auth import page_user
-from node.errors import DomainError
-from node.network import compare, inbox, peers, summaries
+from node.errors import DomainError, InvalidInputError
+from node.network import compare, inbox, peers, summaries, trust
 from node.network.models import OutboxItem
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
@@ -36,6 +36,28 @@ class TwinRequestForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """An empty form: only the CSRF token (accept / decline / end / publish buttons)."""
+
+
+class PinForm(FlaskForm):
+    """Pin an active twin as the secretariat: its fingerprint typed, and a confirmation."""
+
+    city_id = SelectField("Twin to trust as the secretariat", validators=[DataRequired()])
+    fingerprint = StringField(
+        "Its key fingerprint, as read to you by the secretariat (out of band)",
+        validators=[DataRequired(), Length(32, 200)],
+    )
+    confirm = BooleanField(
+        "I compared the fingerprint with the secretariat by phone or in person",
+        validators=[DataRequired()],
+    )
+
+
+class UnpinForm(FlaskForm):
+    unpin_city_id = StringField("Pinned secretariat", validators=[DataRequired(), Length(2, 63)])
+    unpin_confirm = BooleanField(
+        "Stop trusting this secretariat's directories, releases and benchmarks",
+        validators=[DataRequired()],
+    )
 
 
 class PublishForm(FlaskForm):
@@ -86,10 +108,11 @@ def peers_page() -> Any:
         "peers.html",
         form=form,
         action=ActionForm(),
-        peers=[peers.peer_to_wire(p) for p in peers.list_peers(session)],
+        peers=[peers.peer_to_wire(p, session) for p in peers.list_peers(session)],
         publish=PublishForm(),
         own=summaries.own_summaries(session)[-10:],
         themes=sorted(peers.known_themes(session)),
+        pending_changes={c.city_id for c in trust.key_changes(session, pending_only=True)},
     ), status
 
 
@@ -167,8 +190,91 @@ def peer_page(city_id: str) -> Any:
         rows = []
         flash(_("That is not a period."), "error")
     return render_template(
-        "peer.html", peer=peers.peer_to_wire(peer), received=received, rows=rows, period=period
+        "peer.html",
+        peer=peers.peer_to_wire(peer, session),
+        received=received,
+        rows=rows,
+        period=period,
+        key_changes=[trust.key_change_to_wire(c) for c in trust.key_changes(session, city_id)],
+        action=ActionForm(),
     )
+
+
+@bp.post("/peers/<city_id>/key-changes/<int:change_id>/<decision>")
+@login_required
+def decide_key_change(city_id: str, change_id: int, decision: str) -> Any:
+    """Confirm or reject a key change the secretariat's directory announced for a twin."""
+    if decision not in ("confirm", "reject"):
+        abort(404)
+    _require("network.manage")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    decide = trust.confirm_key_change if decision == "confirm" else trust.reject_key_change
+    try:
+        decide(db_session(), city_id, change_id, user=page_user(), now=now())
+    except DomainError as exc:
+        flash(exc.detail, "error")
+    else:
+        flash(
+            _("Key change confirmed: the new key of %(city)s is trusted now.", city=city_id)
+            if decision == "confirm"
+            else _("Key change rejected: the keys of %(city)s stay as they were.", city=city_id),
+            "success",
+        )
+    return redirect(url_for("network_web.peer_page", city_id=city_id))
+
+
+@bp.route("/network/secretariat", methods=["GET", "POST"])
+@login_required
+def secretariat_page() -> Any:
+    """The secretariat this node trusts: shown with its fingerprint, pinned or unpinned by an
+    administrator only (no network call: the key must already be known)."""
+    _require("trust.manage")
+    session = db_session()
+    form, unpin_form = PinForm(), UnpinForm()
+    twins = peers.active_twins(session)
+    form.city_id.choices = [(p.city_id, f"{p.name} ({p.city_id})") for p in twins]
+    status = 200
+    if request.method == "POST":
+        try:
+            if "unpin_city_id" in request.form:
+                if not unpin_form.validate_on_submit():
+                    raise _form_error(_("Tick the confirmation to unpin."))
+                trust.unpin(
+                    session, unpin_form.unpin_city_id.data or "", user=page_user(), now=now()
+                )
+                flash(_("The secretariat is no longer trusted."), "success")
+            else:
+                if not form.validate_on_submit():
+                    raise _form_error(_("Choose a twin, type its fingerprint and confirm."))
+                trust.pin(
+                    session,
+                    runtime().config,
+                    form.city_id.data or "",
+                    form.fingerprint.data or "",
+                    user=page_user(),
+                    now=now(),
+                )
+                flash(
+                    _("%(city)s is now this node's secretariat.", city=form.city_id.data),
+                    "success",
+                )
+        except DomainError as exc:
+            flash(exc.detail, "error")
+            status = exc.status
+        else:
+            return redirect(url_for("network_web.secretariat_page"))
+    return render_template(
+        "secretariat_trust.html",
+        anchor=trust.describe(session),
+        form=form,
+        unpin_form=unpin_form,
+        twins=[peers.peer_to_wire(p, session) for p in twins],
+    ), status
+
+
+def _form_error(detail: str) -> DomainError:
+    return InvalidInputError(detail, code="invalid_form")
 
 
 @bp.get("/network/status")

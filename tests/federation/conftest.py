@@ -117,7 +117,7 @@ def _node_templates(
     def template(city_id: str, port: int) -> Path:
         if city_id not in cache:
             target = tmp_path_factory.mktemp(f"tpl-{city_id}") / "node"
-            secretariat = city_id == SECRETARIAT
+            secretariat = city_id in SECRETARIATS
             init_node(
                 target,
                 city_id=city_id,
@@ -135,6 +135,8 @@ def _node_templates(
 
 
 SECRETARIAT = "hrc-secretariat"
+OTHER_SECRETARIAT = "hrc-secretariat-b"  # a second (real) secretariat node
+SECRETARIATS = (SECRETARIAT, OTHER_SECRETARIAT)
 CITIES = {
     "be-gent": 5101,
     "it-padova": 5102,
@@ -143,6 +145,7 @@ CITIES = {
     "fr-lyon": 5105,
     "nl-utrecht": 5106,
     SECRETARIAT: 5100,
+    OTHER_SECRETARIAT: 5107,
 }
 REGIONS = {
     "be-gent": "europe-west",
@@ -182,9 +185,9 @@ def network(
                     session,
                     email=f"official@{city_id}.example",
                     password="correct horse battery",
-                    role="secretariat" if city_id == SECRETARIAT else "official",
+                    role="secretariat" if city_id in SECRETARIATS else "official",
                     now=clock(),
-                    node_role="secretariat" if city_id == SECRETARIAT else "city",
+                    node_role="secretariat" if city_id in SECRETARIATS else "city",
                 )
                 token = users.create_token(session, user, now=clock())
             made.append(

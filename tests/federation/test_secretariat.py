@@ -25,7 +25,9 @@ def join(secretariat: Node, cities: list[Node]) -> None:
     for city in cities:
         asked = city.api("POST", "/peers", {"url": secretariat.base_url})
         assert asked.status_code == 201, asked.get_json()
-        assert asked.get_json()["role"] == "secretariat"
+        # An application, not yet trust: the secretariat is pinned when it admits the city.
+        assert asked.get_json()["secretariat"] == "applied"
+        assert asked.get_json()["role"] == "city"
         city.deliver()
     pending = {
         m["city_id"]: m["state"] for m in secretariat.api("GET", "/members").get_json()["items"]
@@ -35,6 +37,10 @@ def join(secretariat: Node, cities: list[Node]) -> None:
         admitted = secretariat.api("POST", f"/members/{city.city_id}/admit", {})
         assert admitted.status_code == 200, admitted.get_json()
     secretariat.deliver()
+    for city in cities:
+        trusted = city.api("GET", "/trust").get_json()["secretariat"]
+        assert trusted["city_id"] == secretariat.city_id and trusted["state"] == "pinned"
+        assert trusted["how"] == "membership" and trusted["key_id"] == secretariat.key.key_id
 
 
 def test_network_of_five(network) -> None:
@@ -172,21 +178,42 @@ def test_lost_key_recovery_through_the_secretariat(network) -> None:
     rekeyed = secretariat.api("POST", "/members/fr-lyon/rekey", {"key": new_key.public_b64})
     assert rekeyed.status_code == 200, rekeyed.get_json()
     secretariat.deliver()
-    keys = {
-        k["key_id"]: k
-        for k in gent.api("GET", "/peers").get_json()["items"][
-            [p["city_id"] for p in gent.api("GET", "/peers").get_json()["items"]].index("fr-lyon")
-        ]["keys"]
-    }
-    assert keys[new_key.key_id]["state"] == "current" and keys[new_key.key_id]["source"] == "notary"
-    assert keys[lyon.key.key_id]["state"] == "revoked"
-    # A summary signed with the new key is accepted by Gent; one with the lost key is not.
+
+    def lyon_keys() -> dict[str, dict]:
+        listed = gent.api("GET", "/peers").get_json()["items"]
+        return {
+            k["key_id"]: k for k in next(p for p in listed if p["city_id"] == "fr-lyon")["keys"]
+        }
+
+    # The directory's replacement is recorded and waits: Lyon's pinned key stays as it is.
+    assert set(lyon_keys()) == {lyon.key.key_id}
+    assert lyon_keys()[lyon.key.key_id]["state"] == "current"
+    [change] = gent.api("GET", "/peers/fr-lyon/key-changes").get_json()["items"]
+    assert change["state"] == "pending" and change["directory_origin"] == SECRETARIAT
+    assert [k["key_id"] for k in change["old_keys"]] == [lyon.key.key_id]
+    assert [k["key_id"] for k in change["new_keys"]] == [new_key.key_id]
+    from federation.keys import fingerprint_display
+
+    assert change["new_keys"][0]["fingerprint"] == fingerprint_display(new_key.public_raw)
     from tests.federation.test_inbox_refusals import envelope as make_summary
 
-    good = make_summary(lyon, gent, 500, key=new_key)
-    assert post(lyon, gent, canonical_bytes(good), key=new_key).status_code == 202
+    early = make_summary(lyon, gent, 500, key=new_key)
+    refused = post(lyon, gent, canonical_bytes(early), key=new_key)
+    assert refused.status_code == 401 and refused.get_json()["code"] == "unknown_key"
+
+    # An official compares the fingerprint with Lyon by phone, then confirms.
+    confirmed = gent.api("POST", f"/peers/fr-lyon/key-changes/{change['id']}/confirm")
+    assert confirmed.status_code == 200 and confirmed.get_json()["state"] == "confirmed"
+    keys = lyon_keys()
+    assert keys[new_key.key_id]["state"] == "current" and keys[new_key.key_id]["source"] == "notary"
+    assert keys[lyon.key.key_id]["state"] == "revoked"
+    # A summary signed with the new key is accepted by Gent (the sender's retry); one with the
+    # lost key is not.
+    assert post(lyon, gent, canonical_bytes(early), key=new_key).status_code == 202
     stolen = make_summary(lyon, gent, 501)
     assert post(lyon, gent, canonical_bytes(stolen)).status_code == 401
+    again = gent.api("POST", f"/peers/fr-lyon/key-changes/{change['id']}/confirm")
+    assert again.status_code == 409 and again.get_json()["code"] == "key_change_decided"
     bad = secretariat.api("POST", "/members/fr-lyon/rekey", {"key": "!" * 43})
     assert bad.status_code == 422
 

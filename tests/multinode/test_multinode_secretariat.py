@@ -150,9 +150,11 @@ def _join(network: Network) -> None:
     sec = network.secretariat
     for city in network.cities.values():
         asked = city.call("POST", "/peers", {"url": sec.node.base_url}, expect=201)
-        assert (asked["city_id"], asked["role"], asked["state"]) == (
+        # A membership application: trusted (pinned) only once the secretariat admits the city.
+        assert (asked["city_id"], asked["role"], asked["secretariat"], asked["state"]) == (
             SECRETARIAT,
-            "secretariat",
+            "city",
+            "applied",
             "requested",
         ), asked
     # Carried by the cities' schedulers (deliver_outbox every 5 s).
@@ -229,9 +231,10 @@ def test_directory_lists_every_member_with_its_own_key(network: Network) -> None
         # The city knows only the secretariat as a peer, pinned with the secretariat's key.
         [peer] = city.items("/peers")
         sec_key = sec.key()
-        assert (peer["city_id"], peer["role"], peer["state"]) == (
+        assert (peer["city_id"], peer["role"], peer["secretariat"], peer["state"]) == (
             SECRETARIAT,
             "secretariat",
+            "pinned",
             "active",
         )
         assert sec_key.key_id in {k["key_id"] for k in peer["keys"]}, peer
