@@ -1,7 +1,7 @@
 """pinned secretariat (trust anchor) and directory key changes awaiting confirmation
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06 12:45:00
 
 A peer's role used to come from what the peer declared about itself; from now on only the
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
