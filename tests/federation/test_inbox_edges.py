@@ -4,6 +4,8 @@
   ``rollback``, an incident, nothing stored), ``last`` again is a harmless duplicate when it is
   the same document and an equivocation (409 ``equivocation``) when it is not, ``last + 1`` is
   accepted.
+* ``created_ts`` may be at most 300 000 ms ahead of the receiver's clock: exactly that is
+  accepted, one millisecond more is 422 ``future_document``.
 * Provenance: a twin may deliver only its own envelopes. A third twin relaying another city's
   genuinely signed envelope is refused with 403 ``origin_mismatch`` and nothing is stored.
 """
@@ -106,3 +108,14 @@ def test_a_third_twin_relaying_another_citys_envelope_is_refused(trio) -> None:
     assert _seqs(padova, "be-gent") == []
     # The same bytes from their author are fine: the refusal was about who delivered them.
     assert post(gent, padova, relayed).status_code == 202
+
+
+def test_created_ts_at_the_future_limit_and_one_ms_beyond(trio) -> None:
+    gent, padova, _ = trio
+    now_ms = int(padova.clock().timestamp() * 1000)
+    beyond = envelope(gent, padova, 101, created_ms=now_ms + 300_001)
+    expect(post(gent, padova, canonical_bytes(beyond)), 422, "future_document")
+    assert _seqs(padova, "be-gent") == []
+    limit = envelope(gent, padova, 102, created_ms=now_ms + 300_000)
+    assert post(gent, padova, canonical_bytes(limit)).status_code == 202
+    assert _seqs(padova, "be-gent") == [102]
