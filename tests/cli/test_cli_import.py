@@ -29,7 +29,7 @@ def fresh_node(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Pa
     ):
         added = run(
             "user", "add", str(target), "--email", email, "--role", role,
-            stdin="correct horse battery\ncorrect horse battery\n",
+            stdin="a long enough password\n",  # passes the password policy
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
     return target
