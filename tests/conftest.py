@@ -207,3 +207,61 @@ def official(create_user: Callable[..., Caller]) -> Caller:
 @pytest.fixture
 def admin(create_user: Callable[..., Caller]) -> Caller:
     return create_user("admin")
+
+
+# --- lanes that could not run say so at the end ----------------------------------------------
+
+# A skip whose reason names one of these is a whole lane that did not run on this machine. With
+# ``CI`` set the fixtures fail instead (above, and ``tests/browser/conftest.py``); locally they
+# skip, and a green run must not hide that: the summary below says which lane and how to get it.
+MISSING_LANES = {
+    POSTGRES_ENV: (
+        "PostgreSQL lane",
+        "install PostgreSQL (apt-get install postgresql) and run `make test` "
+        "(scripts/with-postgres.sh starts a throwaway server), or set "
+        f"{POSTGRES_ENV}=postgresql+psycopg://user@127.0.0.1:PORT/postgres",
+    ),
+    "chromium not found": (
+        "browser lane",
+        "apt-get install chromium (Debian's /usr/bin/chromium; no browser is downloaded)",
+    ),
+}
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr or "")
+
+
+def missing_lanes(skipped: list[pytest.TestReport]) -> dict[str, tuple[int, str]]:
+    """Lanes whose tests were skipped for a missing server or browser: name → (count, how)."""
+    found: dict[str, tuple[int, str]] = {}
+    for report in skipped:
+        reason = _skip_reason(report).lower()
+        for needle, (lane, how) in MISSING_LANES.items():
+            if needle.lower() in reason:
+                count, _ = found.get(lane, (0, how))
+                found[lane] = (count + 1, how)
+    return found
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Say loudly, after the final count line, which lanes did not run (locally; CI fails)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):  # xdist workers: the controller says it
+        return
+    lanes = missing_lanes(list(reporter.stats.get("skipped", [])))
+    if not lanes:
+        return
+    reporter.section("LANES THAT DID NOT RUN", sep="!", red=True, bold=True)
+    for lane, (count, how) in sorted(lanes.items()):
+        reporter.write_line(
+            f"NOT TESTED: the {lane} ({count} skipped) - to run it: {how}", red=True, bold=True
+        )
+    reporter.write_line(
+        "This green run does not cover those lanes; with CI=1 they fail instead of skipping.",
+        red=True,
+        bold=True,
+    )

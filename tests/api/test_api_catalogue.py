@@ -66,22 +66,26 @@ def test_local_indicator_errors(client: FlaskClient, official: Caller) -> None:
         return client.post("/api/v1/indicators", json=data, headers=official.headers)
 
     response = post({**LOCAL, "disaggregations": ["NOPE"], "maps_to": "GENT-X"})
-    assert response.status_code == 422
+    assert (response.status_code, response.get_json()["code"]) == (422, "validation_failed")
     assert set(response.get_json()["errors"]) == {"disaggregations", "maps_to"}
     response = post({**LOCAL, "type": "outputs", "extra_field": 1})
-    assert response.status_code == 422
+    assert (response.status_code, response.get_json()["code"]) == (422, "validation_failed")
     assert {"type", "extra_field"} <= set(response.get_json()["errors"])
-    assert post({**LOCAL, "core": True}).status_code == 422
+    core = post({**LOCAL, "core": True})
+    assert (core.status_code, core.get_json()["code"]) == (422, "validation_failed")
+    assert client.get("/api/v1/indicators/GENT-HOU-01").status_code == 404  # none was added
 
 
 def test_writes_need_a_token_and_a_role(client: FlaskClient, create_user: Any) -> None:
-    assert client.post("/api/v1/indicators", json=LOCAL).status_code == 401
+    anonymous = client.post("/api/v1/indicators", json=LOCAL)
+    assert (anonymous.status_code, anonymous.get_json()["code"]) == (401, "authentication_required")
     viewer = create_user("viewer")
     response = client.post("/api/v1/indicators", json=LOCAL, headers=viewer.headers)
     assert response.status_code == 403 and response.get_json()["code"] == "role_not_allowed"
     bad = client.post("/api/v1/indicators", json=LOCAL, headers={"Authorization": "Bearer hrc_x"})
     assert bad.status_code == 401 and bad.get_json()["code"] == "invalid_token"
     assert "Bearer" in bad.headers["WWW-Authenticate"]
+    assert client.get("/api/v1/indicators/GENT-HOU-01").status_code == 404  # none was added
 
 
 def test_dimensions_and_local_codes(client: FlaskClient, official: Caller) -> None:

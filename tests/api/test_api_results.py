@@ -68,6 +68,8 @@ def test_same_figure_twice_in_one_batch_is_refused(client: FlaskClient, official
         client, official, [ONE, {**ONE, "disaggregation": {"SEX": "F", "TENURE": "_T"}}]
     )
     assert response.status_code == 422 and "twice" in str(response.get_json()["errors"])
+    assert response.get_json()["code"] == "validation_failed"
+    assert client.get("/api/v1/results", headers=official.headers).get_json()["total"] == 0
 
 
 def test_correction_updates_in_place(client: FlaskClient, official: Caller) -> None:
@@ -90,8 +92,11 @@ def test_boolean_and_ordinal_values(client: FlaskClient, official: Caller) -> No
     assert [i["value"] for i in ok.get_json()["items"]] == [True, "4"]
     bad = post(client, official, {"indicator": "HRC-CSO-01", "period": "2024", "value": "6"})
     assert bad.status_code == 422 and "between 1 and 5" in str(bad.get_json()["errors"])
+    assert bad.get_json()["code"] == "validation_failed"
     frac = post(client, official, {"indicator": "HRC-CSO-01", "period": "2024", "value": "2.5"})
-    assert frac.status_code == 422
+    assert (frac.status_code, frac.get_json()["code"]) == (422, "validation_failed")
+    stored = client.get("/api/v1/results?indicator=HRC-CSO-01", headers=official.headers)
+    assert [i["value"] for i in stored.get_json()["items"]] == ["4"]  # neither refusal wrote
 
 
 def test_data_collector_enters_drafts_only(
@@ -101,16 +106,28 @@ def test_data_collector_enters_drafts_only(
     assert post(client, collector, {**ONE, "status": "draft"}).status_code == 201
     refused = post(client, collector, ONE)
     assert refused.status_code == 422 and "officials" in str(refused.get_json()["errors"])
+    assert refused.get_json()["code"] == "validation_failed"
+    [draft] = client.get("/api/v1/results", headers=official.headers).get_json()["items"]
+    assert draft["status"] == "draft"  # the refused validated copy did not replace it
     post(client, official, ONE)  # validated now
     locked = post(client, collector, {**ONE, "status": "draft", "value": "1"})
     assert locked.status_code == 403 and locked.get_json()["code"] == "result_locked"
+    [kept] = client.get("/api/v1/results", headers=official.headers).get_json()["items"]
+    assert (kept["value"], kept["status"]) == ("12.50", "validated")
 
 
 def test_roles_that_may_not_write(client: FlaskClient, create_user: Any) -> None:
     for role in ("viewer", "cso_partner", "reviewer"):
         response = post(client, create_user(role), ONE)
         assert response.status_code == 403, role
-    assert client.post("/api/v1/results", json=ONE).status_code == 401
+        assert response.get_json()["code"] == "role_not_allowed", role
+    anonymous = client.post("/api/v1/results", json=ONE)
+    assert (anonymous.status_code, anonymous.get_json()["code"]) == (
+        401,
+        "authentication_required",
+    )
+    admin = create_user("admin")
+    assert client.get("/api/v1/results", headers=admin.headers).get_json()["total"] == 0
 
 
 def test_validate_and_publish_a_period(
@@ -123,19 +140,21 @@ def test_validate_and_publish_a_period(
     )
     collector = create_user("data_collector")
     body = {"status": "published", "period": "2025"}
-    assert (
-        client.post("/api/v1/results/status", json=body, headers=collector.headers).status_code
-        == 403
-    )
+    refused = client.post("/api/v1/results/status", json=body, headers=collector.headers)
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "role_not_allowed")
+    statuses = client.get("/api/v1/results", headers=official.headers).get_json()["items"]
+    assert [i["status"] for i in statuses] == ["draft", "draft"]  # nothing was published
+    assert client.get("/api/v1/results").get_json()["total"] == 0
     response = client.post("/api/v1/results/status", json=body, headers=official.headers)
     assert response.get_json() == {"changed": 2}
     assert client.get("/api/v1/results").get_json()["total"] == 2
     none = client.post("/api/v1/results/status", json={"status": "draft"}, headers=official.headers)
-    assert none.status_code == 422
+    assert (none.status_code, none.get_json()["code"]) == (422, "validation_failed")
     missing = client.post(
         "/api/v1/results/status", json={"status": "draft", "ids": [999]}, headers=official.headers
     )
     assert missing.status_code == 404
+    assert client.get("/api/v1/results").get_json()["total"] == 2  # still published
 
 
 def test_progress_against_baseline_and_target(client: FlaskClient, official: Caller) -> None:
@@ -173,7 +192,7 @@ def test_progress_against_baseline_and_target(client: FlaskClient, official: Cal
         headers=official.headers,
         json={**target, "baseline": {"period": "2031", "value": "x"}},
     )
-    assert bad.status_code == 422
+    assert (bad.status_code, bad.get_json()["code"]) == (422, "validation_failed")
     assert "value" in bad.get_json()["errors"]["baseline"]
 
 
@@ -191,10 +210,9 @@ def test_evidence_and_budget(client: FlaskClient, official: Caller, create_user:
     assert created.status_code == 201 and created.get_json()["status"] == "submitted"
     assert client.get("/api/v1/evidence").get_json()["items"] == []
     evidence_id = created.get_json()["id"]
-    assert (
-        client.post(f"/api/v1/evidence/{evidence_id}/publish", headers=cso.headers).status_code
-        == 403
-    )
+    refused = client.post(f"/api/v1/evidence/{evidence_id}/publish", headers=cso.headers)
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "role_not_allowed")
+    assert client.get("/api/v1/evidence").get_json()["items"] == []  # still not public
     published = client.post(f"/api/v1/evidence/{evidence_id}/publish", headers=official.headers)
     assert published.get_json()["status"] == "published"
     assert len(client.get("/api/v1/evidence").get_json()["items"]) == 1
@@ -215,4 +233,5 @@ def test_evidence_and_budget(client: FlaskClient, official: Caller, create_user:
         json={**line, "currency": "euro", "allocated": "-1"},
         headers=official.headers,
     )
-    assert bad.status_code == 422
+    assert (bad.status_code, bad.get_json()["code"]) == (422, "validation_failed")
+    assert len(client.get("/api/v1/budget-lines").get_json()["items"]) == 1  # the first only

@@ -485,7 +485,8 @@ def test_deadlines_follow_the_review_extension_withdrawal_and_cancel(
     run_sweep(lyon.runtime.sessions, lyon.runtime.config, lyon.clock())
     assert len(lyon.api("GET", "/notifications").get_json()["items"]) == 1  # never twice
     # Withdrawal by the reviewed city closes everything on every node.
-    act(gent, rid, "withdraw", status=403)  # a focal point cannot commit the city
+    # A focal point cannot commit the city.
+    assert act(gent, rid, "withdraw", status=403)["code"] == "role_not_allowed"
     act(gent, rid, "withdraw", token=gent_admin)
     sync(gent, secretariat, lyon)
     assert view(lyon, rid)["state"] == "withdrawn" and view(lyon, rid)["deadlines"] == []

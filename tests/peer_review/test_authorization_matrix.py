@@ -1,65 +1,229 @@
-"""The authorization matrix: every review role × every declared transition, from every state.
+"""The peer-review authorization matrix, written out here by hand from the rules.
 
-The tables in ``peer_review.workflow`` are the single source; this test walks all of them and
-checks that :meth:`Workflow.check` allows exactly the roles a row names, refuses every other
-role with ``role_not_allowed``, and refuses every undeclared (state, action) pair with
-``undeclared_transition``. The role mapping (local user role → review roles) and the home
+The expected answers come from the design note (``../shared/design/peer_review.md``: roles,
+states, "withdrawn (by the CuR, before awaiting_response) · cancelled (by the secretariat)",
+"open_round needs at least two accepted reviewers", ...) and the rules of ``docs/peer_review.md``
+("Who is who", "Recommendations and co-signatures"), typed in below — never read from
+``peer_review.workflow``, the table :meth:`Workflow.check` itself reads. A change to the table
+(a focal point allowed to adopt, a precondition dropped, a state added to a row) fails here.
+
+The sweep takes every review role (and ``public``, who holds none) × every action × every state
+and checks :meth:`Workflow.check` allows exactly what the table below allows (and leads to the
+state it names), refuses every other role with ``role_not_allowed`` (403) and every undeclared
+(state, action) pair with ``undeclared_transition`` (409). The precondition *facts* (how many
+reviewers are accepted, who has co-signed) are pinned at their edges on a real database in
+``test_review_preconditions.py``. The role mapping (local user role → review roles) and the home
 node's rule on which city may claim which role are checked as tables too.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from peer_review.statemachine import TransitionRefused, Workflow
+from peer_review.statemachine import SAME, TransitionRefused, Workflow
 from peer_review.workflow import ASSIGNMENT, REVIEW, city_may_claim, review_roles_of
 from schemas.peer_review import ACTION_DATA, REVIEW_ROLES
 
 ROLES = (*REVIEW_ROLES, "public")
-CASES = [
-    (workflow, state, action, role)
-    for workflow in (REVIEW, ASSIGNMENT)
-    for state in workflow.states
-    for action in workflow.actions
+
+# The review's states, from the design note's graph.
+REVIEW_STATES = {
+    "draft",
+    "requested",
+    "panel_forming",
+    "in_review",
+    "consolidating",
+    "revision_requested",
+    "factual_check",
+    "awaiting_response",
+    "responded",
+    "follow_up",
+    "closed",
+    "withdrawn",
+    "cancelled",
+}
+REVIEW_FINAL = {"closed", "withdrawn", "cancelled"}
+# Shared by the home node with every participant once the request is submitted: every open
+# state but the CuR's local draft (the chair and the secretariat know nothing of a draft).
+SHARED_OPEN = REVIEW_STATES - REVIEW_FINAL - {"draft"}
+# Comments and threads: from the request until the recommendations leave the factual check.
+DISCUSSION = {
+    "requested",
+    "panel_forming",
+    "in_review",
+    "consolidating",
+    "revision_requested",
+    "factual_check",
+}
+# "withdrawn (by the CuR, before awaiting_response)".
+BEFORE_RESPONSE = {
+    "draft",
+    "requested",
+    "panel_forming",
+    "in_review",
+    "consolidating",
+    "revision_requested",
+    "factual_check",
+}
+VA = {"validating_authority"}  # the only role whose actions commit the city's position
+CUR = {"validating_authority", "focal_point"}
+PANEL = {"reviewer", "chair"}
+
+# action: (who may, from which states, to which state — SAME keeps it, preconditions)
+REVIEW_MATRIX: dict[str, tuple[set[str], set[str], str, set[str]]] = {
+    "submit": (VA, {"draft"}, "requested", {"pinned_summary", "scope", "questions"}),
+    "form_panel": ({"chair"}, {"requested"}, "panel_forming", set()),
+    "invite": ({"chair"}, {"requested", "panel_forming", "in_review"}, SAME, set()),
+    "open_round": ({"chair"}, {"panel_forming"}, "in_review", {"enough_reviewers"}),
+    "close_round": ({"chair"}, {"in_review"}, "consolidating", {"reviews_in"}),
+    "request_revision": ({"chair"}, {"consolidating"}, "revision_requested", set()),
+    "submit_revision": (VA, {"revision_requested"}, "in_review", {"newer_summary"}),
+    "draft_recommendation": (PANEL, {"in_review", "consolidating"}, SAME, set()),
+    "cosign_recommendation": (PANEL, {"in_review", "consolidating"}, SAME, set()),
+    "start_factual_check": (
+        {"chair"},
+        {"consolidating"},
+        "factual_check",
+        {"recommendations_cosigned"},
+    ),
+    "issue": ({"chair"}, {"factual_check"}, "awaiting_response", set()),
+    "respond": (VA, {"awaiting_response"}, "responded", {"every_position"}),
+    "adopt": ({"chair"}, {"responded"}, "follow_up", set()),
+    "report_follow_up": (VA, {"follow_up"}, SAME, set()),
+    "assess": ({"reviewer"}, {"follow_up"}, SAME, set()),
+    "close": ({"chair"}, {"follow_up"}, "closed", {"follow_up_reported"}),
+    # Observers add stakeholder input (the kind is checked beside the table); they resolve nothing.
+    "comment": (PANEL | CUR | {"observer"}, DISCUSSION, SAME, set()),
+    "resolve": (PANEL | CUR, DISCUSSION, SAME, set()),
+    "widen_readers": ({"chair"}, SHARED_OPEN, SAME, set()),  # nobody but the chair widens
+    "extend_deadline": ({"chair"}, SHARED_OPEN, SAME, set()),
+    "withdraw": (VA, BEFORE_RESPONSE, "withdrawn", set()),
+    "cancel": ({"secretariat"}, SHARED_OPEN, "cancelled", set()),
+}
+
+# "invited → accepted | declined → submitted → acknowledged; the chair may cancel, re-invite, or
+# send a submitted review back."
+ASSIGNMENT_STATES = {"invited", "accepted", "declined", "submitted", "acknowledged", "cancelled"}
+ASSIGNMENT_MATRIX: dict[str, tuple[set[str], set[str], str, set[str]]] = {
+    "reinvite": ({"chair"}, {"declined", "cancelled"}, "invited", set()),
+    "accept": ({"reviewer"}, {"invited"}, "accepted", set()),
+    "decline": ({"reviewer"}, {"invited"}, "declined", set()),
+    "submit_review": ({"reviewer"}, {"accepted"}, "submitted", {"round_open"}),
+    "acknowledge": ({"chair"}, {"submitted"}, "acknowledged", set()),
+    "send_back": ({"chair"}, {"submitted"}, "accepted", set()),
+    "cancel_assignment": ({"chair"}, {"invited", "accepted", "submitted"}, "cancelled", set()),
+}
+
+Matrix = dict[str, tuple[set[str], set[str], str, set[str]]]
+TABLES: dict[str, tuple[Workflow, Matrix, set[str]]] = {
+    "review": (REVIEW, REVIEW_MATRIX, REVIEW_STATES),
+    "assignment": (ASSIGNMENT, ASSIGNMENT_MATRIX, ASSIGNMENT_STATES),
+}
+# Every precondition holds: the sweep is about roles and states, the facts are tested apart.
+SATISFIED: dict[str, Any] = {
+    "has_pinned_summary": True,
+    "has_scope": True,
+    "questions_ok": True,
+    "accepted_reviewers": 2,
+    "min_reviewers": 2,
+    "all_reviews_in": True,
+    "has_newer_summary": True,
+    "recommendations_cosigned": True,
+    "every_position": True,
+    "follow_up_reported": True,
+    "round_open": True,
+}
+SWEEP = [
+    (table, action, role)
+    for table, (_w, matrix, _s) in TABLES.items()
+    for action in matrix
     for role in ROLES
 ]
 
 
-def _expected(workflow: Workflow, state: str, action: str, role: str) -> str:
-    rows = workflow.candidates(state, action)
-    if not rows:
-        return "undeclared_transition"
-    return "ok" if any(role in t.roles for t in rows) else "role_not_allowed"
+def test_the_states_and_actions_are_the_design_notes() -> None:
+    for workflow, matrix, states in TABLES.values():
+        assert set(workflow.states) == states, workflow.name
+        assert set(workflow.actions) == set(matrix), workflow.name
+    assert REVIEW.terminal == REVIEW_FINAL
+    assert ASSIGNMENT.terminal == {"acknowledged"}
+
+
+@pytest.mark.parametrize(("table", "action", "role"), SWEEP)
+def test_every_role_every_transition(table: str, action: str, role: str) -> None:
+    """Every state × this action × this role: allowed (to the right state) or refused, and why."""
+    workflow, matrix, states = TABLES[table]
+    who, sources, target, _pre = matrix[action]
+    for state in sorted(states):
+        if state not in sources:
+            with pytest.raises(TransitionRefused) as refused:
+                workflow.check(state, action, [role], SATISFIED)
+            assert (refused.value.code, refused.value.status) == (
+                "undeclared_transition",
+                409,
+            ), (state, action, role)
+        elif role in who:
+            transition = workflow.check(state, action, [role], SATISFIED)
+            assert transition.action == action
+            expected = state if target == SAME else target
+            assert transition.target_from(state) == expected, (state, action)
+        else:
+            with pytest.raises(TransitionRefused) as refused:
+                workflow.check(state, action, [role], SATISFIED)
+            assert (refused.value.code, refused.value.status) == ("role_not_allowed", 403), (
+                state,
+                action,
+                role,
+            )
 
 
 @pytest.mark.parametrize(
-    ("workflow", "state", "action", "role"),
-    CASES,
-    ids=[f"{w.name[:6]}-{s}-{a}-{r}" for w, s, a, r in CASES],
+    ("table", "action"), [(t, a) for t, (_w, m, _s) in TABLES.items() for a in m]
 )
-def test_every_role_every_transition(
-    workflow: Workflow, state: str, action: str, role: str
-) -> None:
-    expected = _expected(workflow, state, action, role)
-    if expected == "ok":
-        transition = workflow.check(state, action, [role], enforce_preconditions=False)
-        assert role in transition.roles and state in transition.sources
-        return
-    with pytest.raises(TransitionRefused) as refused:
-        workflow.check(state, action, [role], enforce_preconditions=False)
-    assert refused.value.code == expected
-    assert refused.value.status == (403 if expected == "role_not_allowed" else 409)
+def test_each_action_needs_exactly_its_preconditions(table: str, action: str) -> None:
+    """Each precondition the rules name, broken alone, refuses the move; no other one does."""
+    workflow, matrix, _states = TABLES[table]
+    who, sources, _target, needed = matrix[action]
+    state, role = sorted(sources)[0], sorted(who)[0]
+    broken_one = {
+        "pinned_summary": {"has_pinned_summary": False},
+        "scope": {"has_scope": False},
+        "questions": {"questions_ok": False},
+        "enough_reviewers": {"accepted_reviewers": 1},
+        "reviews_in": {"all_reviews_in": False},
+        "newer_summary": {"has_newer_summary": False},
+        "recommendations_cosigned": {"recommendations_cosigned": False},
+        "every_position": {"every_position": False},
+        "follow_up_reported": {"follow_up_reported": False},
+        "round_open": {"round_open": False},
+    }
+    for name, broken in broken_one.items():
+        context = {**SATISFIED, **broken}
+        if name in needed:
+            with pytest.raises(TransitionRefused) as refused:
+                workflow.check(state, action, [role], context)
+            assert refused.value.code == "precondition_failed", (action, name)
+            assert refused.value.extra["precondition"] == name
+        else:
+            assert workflow.check(state, action, [role], context).action == action, (action, name)
+    # A participant replaying the home's decision checks state and role, not the facts.
+    nothing = {key: False for key in SATISFIED} | {"accepted_reviewers": 0}
+    assert workflow.check(state, action, [role], nothing, enforce_preconditions=False)
 
 
-def test_the_matrix_is_not_trivial() -> None:
-    outcomes = [_expected(w, s, a, r) for w, s, a, r in CASES]
-    assert {"ok", "role_not_allowed", "undeclared_transition"} == set(outcomes)
-    # The position-committing moves belong to the validating authority alone.
-    for action in ("submit", "submit_revision", "respond", "report_follow_up", "withdraw"):
-        roles = set().union(*(t.roles for t in REVIEW.transitions if t.action == action))
-        assert roles == {"validating_authority"}, action
-    # Terminal states allow nothing at all.
-    for state in REVIEW.terminal:
+def test_position_committing_moves_and_final_states() -> None:
+    """The rules' own summary, as a cross-check of the table above."""
+    committing = {a for a, (who, *_rest) in REVIEW_MATRIX.items() if who == VA}
+    assert committing == {
+        "submit",
+        "submit_revision",
+        "respond",
+        "report_follow_up",
+        "withdraw",
+    }
+    for state in REVIEW_FINAL:
         assert REVIEW.available(state, ROLES) == []
 
 
