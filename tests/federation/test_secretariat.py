@@ -23,9 +23,10 @@ VALUES = {
 
 def join(secretariat: Node, cities: list[Node]) -> None:
     for city in cities:
-        asked = city.api("POST", "/peers", {"url": secretariat.base_url})
-        assert asked.status_code == 201, asked.get_json()
-        assert asked.get_json()["role"] == "secretariat"
+        asked = city.request_twin({"url": secretariat.base_url})
+        assert asked["state"] == "requested", asked
+        roles = {p["city_id"]: p["role"] for p in city.api("GET", "/peers").get_json()["items"]}
+        assert roles[secretariat.city_id] == "secretariat"
         city.deliver()
     pending = {
         m["city_id"]: m["state"] for m in secretariat.api("GET", "/members").get_json()["items"]
