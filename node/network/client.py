@@ -278,7 +278,6 @@ def outbound_session(allow_private: bool = False) -> requests.Session:
     session = requests.Session()
     # Proxies from the environment would connect on our behalf and bypass the policy.
     session.trust_env = False
-    session.max_redirects = 0
     adapter = PolicyAdapter(allow_private)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -367,7 +366,11 @@ def _read_capped(response: requests.Response, max_bytes: int, limit: Deadline) -
             if limit.expired:
                 raise OutboundError(f"no complete answer within {limit.seconds:g} s")
             chunks.append(chunk)
+    except OutboundError:
+        raise
     except (OSError, ValueError) as exc:  # urllib3 errors surface as requests' or OSError
+        if limit.expired:
+            raise OutboundError(f"no complete answer within {limit.seconds:g} s") from exc
         raise OutboundError(f"answer cut off ({exc.__class__.__name__})") from exc
     return b"".join(chunks)
 
