@@ -69,7 +69,8 @@ class PeerDiscoverySchema(Schema):
     themes = fields.List(fields.String(), allow_none=True)
     state = fields.String(
         metadata={
-            "description": "queued (the job checks it within a minute) | requested (discovered, "
+            "description": "queued (the job checks it within a minute) | checking | requested "
+            "(discovered, "
             "key pinned, signed request sent: see city_id and keys) | failed (see reason)"
         }
     )

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +36,7 @@ MAX_ATTEMPTS = 5
 RETRY_AFTER_S = 60
 FETCHES_PER_RUN = 20
 RUN_BUDGET_S = 60.0  # the job stops starting new fetches after this (each one has a deadline)
+CLAIM_S = 120  # longer than one fetch's deadline: a crashed run's claim simply expires
 
 
 def queue_key_fetch(
@@ -96,23 +97,20 @@ def run_key_fetches(node: NodeRuntime) -> str:
     for origin in due:
         if time.monotonic() - started > RUN_BUDGET_S:
             break
+        if not _claim(node, origin):
+            continue  # another process (serve's scheduler beside ``hrcnet sync``) has it
         with session_scope(node.sessions) as session:
-            row = session.get(KeyFetch, origin)
             peer = session.get(Peer, origin)
-            if row is None:
-                continue
             if peer is None or peer.state not in FETCHABLE_STATES:
-                session.delete(row)
+                session.execute(delete(KeyFetch).where(KeyFetch.origin == origin))
                 continue
             problem = fetch_and_apply(session, peer, node.now(), node.http_session)
             if problem is None:
-                session.delete(row)
+                session.execute(delete(KeyFetch).where(KeyFetch.origin == origin))
                 fetched += 1
                 continue
             failed += 1
             log.warning("key document of %s not usable: %s", origin, problem)
-        # The failure is recorded in a fresh transaction: the one above may hold half-applied
-        # keys from a document that did not pass the trust rules.
         with session_scope(node.sessions) as session:
             row = session.get(KeyFetch, origin)
             if row is None:
@@ -120,7 +118,23 @@ def run_key_fetches(node: NodeRuntime) -> str:
             row.attempts += 1
             row.last_error = problem[:2000]
             if row.attempts >= MAX_ATTEMPTS:
-                session.delete(row)  # the sender's next retry queues it again
+                # Given up; the sender's next retry (another unknown-key refusal) queues it again.
+                session.execute(delete(KeyFetch).where(KeyFetch.origin == origin))
             else:
                 row.next_attempt_at = node.now() + timedelta(seconds=RETRY_AFTER_S * row.attempts)
     return f"{fetched} key documents applied, {failed} failed, {len(due)} due"
+
+
+def _claim(node: NodeRuntime, origin: str) -> bool:
+    """Take one queued fetch for this run (one process fetches a given origin at a time)."""
+    now = node.now()
+    with session_scope(node.sessions) as session:
+        result = session.execute(
+            update(KeyFetch)
+            .where(
+                KeyFetch.origin == origin,
+                (KeyFetch.next_attempt_at.is_(None)) | (KeyFetch.next_attempt_at <= now),
+            )
+            .values(next_attempt_at=now + timedelta(seconds=CLAIM_S))
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -6,13 +6,14 @@ twinning request aside, which carries its sender's key document).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from federation.envelope import KeyDocumentError, SignatureError, verify_key_document
@@ -34,6 +35,7 @@ from schemas.twinning import (
 )
 
 TWINNING_SCHEMA_SUFFIX = "/1"
+log = logging.getLogger(__name__)
 
 
 def node_info(config: NodeConfig) -> dict[str, Any]:
@@ -237,6 +239,8 @@ def run_discoveries(node: NodeRuntime) -> str:
     for discovery_id, url, themes in due:
         if time.monotonic() - started > DISCOVERY_RUN_BUDGET_S:
             break
+        if not _claim_discovery(node, discovery_id):
+            continue  # another process (serve's scheduler beside ``hrcnet sync``) took it
         now = node.now()
         city_id: str | None = None
         problem: DomainError | None = None
@@ -249,6 +253,9 @@ def run_discoveries(node: NodeRuntime) -> str:
                 ).city_id
         except DomainError as exc:
             problem = exc
+        except Exception:  # noqa: BLE001 - one broken discovery must not stay "checking"
+            log.exception("discovery of %s failed", url)
+            problem = DomainError("The check failed unexpectedly; ask again later.")
         with session_scope(node.sessions) as session:
             discovery = session.get(PeerDiscovery, discovery_id)
             if discovery is None:
@@ -263,6 +270,17 @@ def run_discoveries(node: NodeRuntime) -> str:
                 discovery.reason, discovery.code = problem.detail[:2000], problem.code[:40]
                 failed += 1
     return f"{done} twinning requests sent, {failed} failed"
+
+
+def _claim_discovery(node: NodeRuntime, discovery_id: int) -> bool:
+    # queued → checking in one UPDATE: exactly one process discovers a given request.
+    with session_scope(node.sessions) as session:
+        result = session.execute(
+            update(PeerDiscovery)
+            .where(PeerDiscovery.id == discovery_id, PeerDiscovery.state == "queued")
+            .values(state="checking", checked_at=node.now())
+        )
+        return bool(getattr(result, "rowcount", 0))
 
 
 def discovery_to_wire(session: Session, discovery: PeerDiscovery) -> dict[str, Any]:
