@@ -145,13 +145,14 @@ def post_inbox() -> Response:
         # No ``http``: an unknown envelope key is refused at once and queued for the job.
         status = inbox.ingest_envelope(session, config, body, now=now(), via="push", sender=origin)
     except inbox.InboxRefusal as refusal:
-        if refusal.code == "unknown_key":
-            keyfetch.queue_key_fetch(runtime().sessions, origin, _envelope_key_id(body), now())
         incidents = session.info.pop("incidents", [])
-        session.rollback()
+        session.rollback()  # first: this unit of work may hold SQLite's write lock
         if incidents:
             inbox.record_incidents(session, incidents)
             session.commit()
+        if refusal.code == "unknown_key":
+            # The envelope names a key we lack: the job fetches, the sender's retry verifies.
+            keyfetch.queue_key_fetch(runtime().sessions, origin, _envelope_key_id(body), now())
         return problem_response(refusal.to_problem())
     session.commit()
     result = {"status": "accepted" if status == 202 else "duplicate"}

@@ -352,3 +352,17 @@ def test_a_slow_twin_does_not_delay_delivery_to_the_others(network, short_deadli
             session.scalars(select(OutboxItem.destination).where(OutboxItem.state == "pending"))
         )
     assert pending == ["at-graz"]  # not delivered: still queued, for the next run
+
+
+def test_an_envelope_key_we_lack_is_queued_too(network) -> None:
+    # The request is signed with a key padova knows, the envelope with one it does not.
+    gent, padova = network("be-gent", "it-padova")
+    twin(gent, padova)
+    unknown = generate_signing_key()
+    body = canonical_bytes(envelope(gent, padova, 100, key=unknown))
+    refused, elapsed = timed(lambda: signed_post(padova, gent.city_id, gent.key, body))
+    expect(refused, 401, "unknown_key")
+    assert elapsed < QUICK_S
+    with session_scope(padova.runtime.sessions) as session:
+        row = session.get(KeyFetch, gent.city_id)
+        assert row is not None and row.key_id == unknown.key_id
