@@ -307,8 +307,14 @@ def list_discoveries(session: Session, limit: int = 100) -> list[PeerDiscovery]:
     )
 
 
+MAX_ROW_ID = 2**31 - 1  # an INTEGER column: larger ids cannot exist (PostgreSQL would refuse)
+
+
 def get_discovery(session: Session, discovery_id: int) -> PeerDiscovery:
-    discovery = session.get(PeerDiscovery, discovery_id)
+    """One queued twinning request, or 404 (also for ids no INTEGER column can hold)."""
+    discovery = (
+        session.get(PeerDiscovery, discovery_id) if 0 < discovery_id <= MAX_ROW_ID else None
+    )
     if discovery is None:
         raise NotFoundError(f"No twinning request {discovery_id}.", code="not_found")
     return discovery

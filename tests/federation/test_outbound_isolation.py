@@ -366,3 +366,9 @@ def test_an_envelope_key_we_lack_is_queued_too(network) -> None:
     with session_scope(padova.runtime.sessions) as session:
         row = session.get(KeyFetch, gent.city_id)
         assert row is not None and row.key_id == unknown.key_id
+
+
+@pytest.mark.parametrize("ident", [0, 2**31, 231936531283537])
+def test_unknown_discovery_ids_are_404(network, ident: int) -> None:
+    [gent] = network("be-gent")
+    expect(gent.api("GET", f"/peer-discoveries/{ident}"), 404, "not_found")
