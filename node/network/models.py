@@ -229,5 +229,6 @@ class PeerDiscovery(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     code: Mapped[str | None] = mapped_column(String(40))
     city_id: Mapped[str | None] = mapped_column(String(63))
+    requested_by: Mapped[str | None] = mapped_column(String(200))  # who asked, for the record
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

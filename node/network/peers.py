@@ -156,7 +156,13 @@ def queue_twinning_request(
             f"{MAX_QUEUED_DISCOVERIES} twinning requests are already waiting to be checked; "
             "try again in a minute."
         )
-    discovery = PeerDiscovery(url=base, themes=themes, state="queued", created_at=now)
+    discovery = PeerDiscovery(
+        url=base,
+        themes=themes,
+        state="queued",
+        created_at=now,
+        requested_by=str(getattr(user, "email", None) or "operator")[:200],
+    )
     session.add(discovery)
     session.flush()
     return discovery
@@ -171,9 +177,11 @@ def complete_twinning_request(
     themes: list[str] | None,
     *,
     now: datetime,
+    requested_by: str | None = None,
 ) -> Peer:
     """After discovery (in a job): check, pin the partner's key, set its fields, queue the
-    signed twinning request through the outbox."""
+    signed twinning request through the outbox. ``requested_by``: the official who asked (the
+    job acts for them; permission was checked when the request was queued)."""
     city_id = info["city_id"]
     if city_id == config.city_id:
         raise InvalidInputError("That is this node's own address.", errors={"url": ["own node"]})
@@ -227,7 +235,7 @@ def run_discoveries(node: NodeRuntime) -> str:
     started = time.monotonic()
     with session_scope(node.sessions) as session:
         due = [
-            (d.id, d.url, d.themes)
+            (d.id, d.url, d.themes, d.requested_by)
             for d in session.scalars(
                 select(PeerDiscovery)
                 .where(PeerDiscovery.state == "queued")
@@ -236,7 +244,7 @@ def run_discoveries(node: NodeRuntime) -> str:
             )
         ]
     done = failed = 0
-    for discovery_id, url, themes in due:
+    for discovery_id, url, themes, requested_by in due:
         if time.monotonic() - started > DISCOVERY_RUN_BUDGET_S:
             break
         if not _claim_discovery(node, discovery_id):
@@ -249,7 +257,14 @@ def run_discoveries(node: NodeRuntime) -> str:
             # session_scope rolls back on a refusal: no half-made peer is left behind.
             with session_scope(node.sessions) as session:
                 city_id = complete_twinning_request(
-                    session, node.config, url, info, keydoc, themes, now=now
+                    session,
+                    node.config,
+                    url,
+                    info,
+                    keydoc,
+                    themes,
+                    now=now,
+                    requested_by=requested_by,
                 ).city_id
         except DomainError as exc:
             problem = exc
@@ -312,9 +327,7 @@ MAX_ROW_ID = 2**31 - 1  # an INTEGER column: larger ids cannot exist (PostgreSQL
 
 def get_discovery(session: Session, discovery_id: int) -> PeerDiscovery:
     """One queued twinning request, or 404 (also for ids no INTEGER column can hold)."""
-    discovery = (
-        session.get(PeerDiscovery, discovery_id) if 0 < discovery_id <= MAX_ROW_ID else None
-    )
+    discovery = session.get(PeerDiscovery, discovery_id) if 0 < discovery_id <= MAX_ROW_ID else None
     if discovery is None:
         raise NotFoundError(f"No twinning request {discovery_id}.", code="not_found")
     return discovery

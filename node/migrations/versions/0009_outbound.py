@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("code", sa.String(length=40), nullable=True),
         sa.Column("city_id", sa.String(length=63), nullable=True),
+        sa.Column("requested_by", sa.String(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_peer_discoveries")),
