@@ -361,10 +361,13 @@ def export_command(
 @main.command("sync")
 @DATA_DIR
 def sync_command(data_dir: Path) -> None:
-    """Run the federation jobs once: deliver the outbox (ignoring backoff), pull from every twin."""
-    from node.network import outbox
+    """Run the federation jobs once: check queued twinning requests and key fetches, deliver the
+    outbox (ignoring backoff), pull from every twin."""
+    from node.network import keyfetch, outbox, peers
 
     with node_jobs(data_dir) as node:
+        click.echo(f"discovery: {peers.run_discoveries(node)}")
+        click.echo(f"keys: {keyfetch.run_key_fetches(node)}")
         if node.config.role == "secretariat":
             from node.jobs import publish_benchmarks
 

@@ -53,6 +53,20 @@ def checkpoint_wal(node: NodeRuntime) -> str:
     return f"checkpointed {moved}/{log_frames} frames (busy={busy})"
 
 
+@job("discover_peers", 10, "check queued twinning requests: discover, pin the key, send")
+def discover_peers(node: NodeRuntime) -> str:
+    from node.network import peers
+
+    return peers.run_discoveries(node)
+
+
+@job("fetch_peer_keys", 10, "fetch key documents of peers that signed with a key we lack")
+def fetch_peer_keys(node: NodeRuntime) -> str:
+    from node.network import keyfetch
+
+    return keyfetch.run_key_fetches(node)
+
+
 @job("deliver_outbox", 5, "send queued envelopes to peers (backoff per destination)")
 def deliver_outbox(node: NodeRuntime) -> str:
     from node.network import outbox

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from node.config import NodeConfig
+from node.network.client import outbound_session, session_factory
 
 
 def utcnow() -> datetime:
@@ -24,8 +25,13 @@ class NodeRuntime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = field(default=utcnow)
-    # Outgoing HTTP to other nodes; tests swap in a session that routes to in-process apps.
-    http_session: Callable[[], requests.Session] = field(default=requests.Session)
+    # Outgoing HTTP to other nodes (node.network.client's policy session); tests swap in a
+    # session that routes to in-process apps.
+    http_session: Callable[[], requests.Session] = field(default=outbound_session)
+
+    def __post_init__(self) -> None:
+        if self.http_session is outbound_session:
+            self.http_session = session_factory(bool(self.config.values.get("allow_private_peers")))
 
     def now(self) -> datetime:
         return self.clock()

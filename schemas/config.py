@@ -67,6 +67,14 @@ class NodeConfigSchema(Schema):
     # How many reverse proxies in front of the node append to X-Forwarded-For. 0 (default): the
     # header is ignored, since any client can send it and would pick its own throttling address.
     trusted_proxy_hops = fields.Integer(load_default=0, validate=validate.Range(0, 10))
+    # Peers on loopback, private, link-local... addresses are refused unless this is on (tests,
+    # the demo and closed networks set it): a stranger's base_url must not reach internal hosts.
+    allow_private_peers = fields.Boolean(load_default=False)
+    # Twinning requests from strangers kept waiting for an official's answer: past this many,
+    # new ones get 429 (throw-away city ids cannot grow the peers table without limit).
+    max_pending_twinning_requests = fields.Integer(
+        load_default=50, validate=validate.Range(1, 10_000)
+    )
 
     @validates_schema
     def _base_url_has_no_trailing_slash(self, data: dict[str, Any], **_: Any) -> None:

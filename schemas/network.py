@@ -68,6 +68,27 @@ class PeerSchema(Schema):
     )
 
 
+class PeerDiscoverySchema(Schema):
+    """A twinning request typed in by an official, checked by the discover_peers job."""
+
+    id = fields.Integer()
+    url = fields.String()
+    themes = fields.List(fields.String(), allow_none=True)
+    state = fields.String(
+        metadata={
+            "description": "queued (the job checks it within a minute) | checking | requested "
+            "(discovered, "
+            "key pinned, signed request sent: see city_id and keys) | failed (see reason)"
+        }
+    )
+    reason = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    city_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    checked_at = fields.DateTime(allow_none=True)
+    keys = fields.List(fields.Nested(PeerKeySchema))
+
+
 class PublishSchema(Schema):
     class Meta:
         unknown = RAISE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import request
+from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
@@ -25,6 +25,7 @@ from schemas.network import (
     KeyChangeSchema,
     OwnSummarySchema,
     PeerAnswerSchema,
+    PeerDiscoverySchema,
     PeerRequestSchema,
     PeerSchema,
     PublishSchema,
@@ -48,21 +49,44 @@ class Peers(MethodView):
         }
 
     @blp.arguments(PeerRequestSchema)
-    @blp.response(201, PeerSchema)
+    @blp.response(202, PeerDiscoverySchema)
     @blp.doc(security=BEARER)
-    @problems(blp, 401, 403, 409, 422)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Ask another node to twin: pins its key and queues a signed twinning request."""
-        peer = peers.request_twinning(
-            db_session(),
-            runtime().config,
-            data["url"],
-            data["themes"],
-            user=api_user(),
-            now=now(),
-            http=runtime().http_session,
+    @problems(blp, 401, 403, 422, 429)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Queue a twinning request: a job discovers the node (within a minute), pins its key
+        and sends the signed request. Follow ``Location`` (``/peer-discoveries/{id}``)."""
+        session = db_session()
+        discovery = peers.queue_twinning_request(
+            session, runtime().config, data["url"], data["themes"], user=api_user(), now=now()
         )
-        return peers.peer_to_wire(peer, db_session())
+        location = url_for("network.PeerDiscoveryItem", discovery_id=discovery.id)
+        return peers.discovery_to_wire(session, discovery), 202, {"Location": location}
+
+
+@blp.route("/peer-discoveries")
+class PeerDiscoveries(MethodView):
+    @blp.response(200, items_schema(PeerDiscoverySchema, "PeerDiscoveryList"))
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403)
+    def get(self) -> dict[str, Any]:
+        """Twinning requests typed in here, newest first: queued, requested or failed (reason)."""
+        require(api_user(), "results.read_unpublished")
+        session = db_session()
+        return {
+            "items": [peers.discovery_to_wire(session, d) for d in peers.list_discoveries(session)]
+        }
+
+
+@blp.route("/peer-discoveries/<int:discovery_id>")
+class PeerDiscoveryItem(MethodView):
+    @blp.response(200, PeerDiscoverySchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 404)
+    def get(self, discovery_id: int) -> dict[str, Any]:
+        """One queued twinning request and what the discovery job made of it."""
+        require(api_user(), "results.read_unpublished")
+        session = db_session()
+        return peers.discovery_to_wire(session, peers.get_discovery(session, discovery_id))
 
 
 def _answer(city_id: str, decision: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node.config import load_config
+from node.config import CONFIG_FILE, load_config
 from node.db import make_engine, make_sessionmaker, session_scope
 from node.permissions import OPERATOR
 from node.runtime import utcnow
@@ -65,6 +65,9 @@ def build_demo_node(data_dir: Path, port: int, report: Report) -> str:
     """Create and fill the demo node; return the administrator's password."""
     _fresh_dir(data_dir)
     created = init_node(data_dir, base_url=f"http://127.0.0.1:{port}", database_url=None, **CITY)
+    # The demo lives on 127.0.0.1: peers there are refused unless the node allows private ones.
+    with (data_dir / CONFIG_FILE).open("a", encoding="utf-8") as toml:
+        toml.write("allow_private_peers = true\n")
     report.check(
         "node created", True, f"{created.indicators} core indicators, key {created.key_id}"
     )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from federation import httpsig
 from federation.canonical import CanonicalJSONError, loads_strict
 from node.errors_http import problem_response
-from node.network import inbox, keyring
+from node.network import inbox, keyfetch, keyring
 from node.network.models import OutboxItem, OutEnvelope, Peer
 from node.runtime import db_session, now, runtime
 
@@ -79,12 +79,11 @@ def _verify_request(
         if embedded_key is not None and (origin, key_id) in embedded_key:
             return embedded_key[(origin, key_id)]
         key = keyring.request_key(session, origin, key_id)
-        peer = session.get(Peer, origin) if key is None else None
-        if peer is not None and peer.state in ("active", "requested", "pending"):
-            # A known peer signing with a key we have not seen (it rotated): read its key
-            # document once (deduplicated per origin), then look again.
-            inbox.fetch_keys_once(session, peer, now(), runtime().http_session)
-            key = keyring.request_key(session, origin, key_id)
+        if key is None:
+            # A known peer signing with a key we have not seen (it rotated): no fetch here, a
+            # request thread never calls out (a hostile key server would hold this worker).
+            # The origin is queued for the fetch_peer_keys job; the sender's retry verifies.
+            keyfetch.queue_key_fetch(runtime().sessions, origin, key_id, now())
         return key
 
     return httpsig.verify_request(
@@ -120,6 +119,15 @@ def _embedded_request_key(body: bytes) -> dict[tuple[str, str], bytes] | None:
     return {(keydoc.origin, kid): raw for kid, raw in keydoc.verify_keys.items()}
 
 
+def _envelope_key_id(body: bytes) -> str:
+    try:
+        envelope = loads_strict(body)
+    except CanonicalJSONError:
+        return ""
+    key_id = envelope.get("key_id") if isinstance(envelope, dict) else None
+    return key_id if isinstance(key_id, str) else ""
+
+
 @bp.post("/inbox")
 def post_inbox() -> Response:
     body = request.get_data(cache=False)  # the app's MAX_CONTENT_LENGTH already gave 413
@@ -134,15 +142,17 @@ def post_inbox() -> Response:
     session = db_session()
     config = runtime().config
     try:
-        status = inbox.ingest_envelope(
-            session, config, body, now=now(), via="push", sender=origin, http=runtime().http_session
-        )
+        # No ``http``: an unknown envelope key is refused at once and queued for the job.
+        status = inbox.ingest_envelope(session, config, body, now=now(), via="push", sender=origin)
     except inbox.InboxRefusal as refusal:
         incidents = session.info.pop("incidents", [])
-        session.rollback()
+        session.rollback()  # first: this unit of work may hold SQLite's write lock
         if incidents:
             inbox.record_incidents(session, incidents)
             session.commit()
+        if refusal.code == "unknown_key":
+            # The envelope names a key we lack: the job fetches, the sender's retry verifies.
+            keyfetch.queue_key_fetch(runtime().sessions, origin, _envelope_key_id(body), now())
         return problem_response(refusal.to_problem())
     session.commit()
     result = {"status": "accepted" if status == 202 else "duplicate"}

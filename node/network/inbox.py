@@ -40,7 +40,6 @@ from node import disaggregation as disagg
 from node.config import NodeConfig
 from node.errors import DomainError
 from node.network import keyring, trust
-from node.network.client import fetch_json
 from node.network.models import (
     FederationIncident,
     InEnvelope,
@@ -118,15 +117,17 @@ def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ign
 def fetch_keys_once(
     session: Session, peer: Peer, now: datetime, http: Callable[[], requests.Session]
 ) -> None:
-    """Unknown key id: fetch the origin's key document once (deduplicated per origin)."""
+    """Unknown key id met by a job (a pull): fetch the origin's key document once per minute.
+
+    Jobs only: a request thread queues the fetch instead (``keyfetch.queue_key_fetch``).
+    """
     if not keyring.FETCH_GATE.allow(peer.city_id):
         return
-    try:
-        document = fetch_json(http(), f"{peer.base_url}/federation/v1/keys")
-        keydoc = verify_key_document(document, peer.city_id, keyring.ms(now))
-        keyring.apply_key_document(session, peer, keydoc, now=now, source="key_document")
-    except (ValueError, KeyDocumentError, SignatureError, keyring.KeyTrustError) as exc:
-        log.warning("key document of %s not usable: %s", peer.city_id, exc)
+    from node.network.keyfetch import fetch_and_apply
+
+    problem = fetch_and_apply(session, peer, now, http)
+    if problem is not None:
+        log.warning("key document of %s not usable: %s", peer.city_id, problem)
 
 
 def _verify(
@@ -144,6 +145,8 @@ def _verify(
         return keyring.peer_public_key(session, origin, kid, created_ts)
 
     if lookup(origin, key_id, envelope["created_ts"]) is None and http is not None:
+        # Only jobs pass ``http`` (the pull); the inbox's request thread never fetches: its
+        # caller queues the origin for the fetch_peer_keys job on this refusal.
         fetch_keys_once(session, peer, now, http)
     if lookup(origin, key_id, envelope["created_ts"]) is None:
         raise refuse(
@@ -189,6 +192,7 @@ def ingest_envelope(
     peer = session.get(Peer, origin)
     twinning_request = envelope["type"] == "hrc.twinning.request"
     if twinning_request and (peer is None or peer.state in ("declined", "ended")):
+        _check_pending_cap(session, config)
         peer = _prepare_requesting_peer(session, envelope, peer, now)
     elif peer is None:
         raise refuse(403, "not_twinned", f"{origin} is not twinned with this node.")
@@ -293,14 +297,10 @@ def still_verifies(session: Session, raw: str) -> bool:
 def refresh_keys(
     session: Session, peer: Peer, now: datetime, http: Callable[[], requests.Session]
 ) -> str | None:
-    """Re-read a twin's key document (rotations, revocations); None when it went well."""
-    try:
-        document = fetch_json(http(), f"{peer.base_url}/federation/v1/keys")
-        keydoc = verify_key_document(document, peer.city_id, keyring.ms(now))
-        keyring.apply_key_document(session, peer, keydoc, now=now, source="key_document")
-    except (ValueError, KeyDocumentError, SignatureError, keyring.KeyTrustError) as exc:
-        return str(exc)
-    return None
+    """Re-read a twin's key document (rotations, revocations); None when it went well. Jobs only."""
+    from node.network.keyfetch import fetch_and_apply
+
+    return fetch_and_apply(session, peer, now, http)
 
 
 def _incident(session: Session, origin: str, kind: str, now: datetime, **detail: Any) -> None:
@@ -315,6 +315,19 @@ def record_incidents(session: Session, incidents: list[dict[str, Any]]) -> None:
     for incident in incidents:
         session.add(FederationIncident(**incident))
     session.flush()
+
+
+def _check_pending_cap(session: Session, config: NodeConfig) -> None:
+    # Anyone may send a twinning request, and each one keeps a Peer row (and may queue a key
+    # fetch) until an official answers: past the cap, throw-away city ids are turned away
+    # before anything is written. 429: a genuine sender retries later, after officials answer.
+    waiting = session.scalar(select(func.count()).select_from(Peer).where(Peer.state == "pending"))
+    if (waiting or 0) >= config.max_pending_twinning_requests:
+        raise refuse(
+            429,
+            "too_many_requests",
+            "Too many twinning requests are waiting for an answer here; try again later.",
+        )
 
 
 def _prepare_requesting_peer(

@@ -239,3 +239,42 @@ class KeyChange(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(200))
+class KeyFetch(Base):
+    """A known peer signed with a key id we do not have: a job fetches its key document.
+
+    One row per origin (the primary key deduplicates), only for peers we already know, and the
+    table is bounded (``keyfetch.MAX_QUEUED``): a request thread never fetches anything itself.
+    """
+
+    __tablename__ = "key_fetches"
+
+    origin: Mapped[str] = mapped_column(
+        ForeignKey("peers.city_id", ondelete="CASCADE"), primary_key=True
+    )
+    key_id: Mapped[str] = mapped_column(String(64))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PeerDiscovery(Base):
+    """An official's request to twin with the node at ``url``, discovered later by a job.
+
+    queued → requested (discovered, key pinned, signed request in the outbox; ``city_id`` set)
+    or failed (``reason`` says why, in words that never tell a refused address from a closed
+    port).
+    """
+
+    __tablename__ = "peer_discoveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    themes: Mapped[list[str] | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(40))
+    city_id: Mapped[str | None] = mapped_column(String(63))
+    requested_by: Mapped[str | None] = mapped_column(String(200))  # who asked, for the record
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -35,6 +37,10 @@ from node.runtime import NodeRuntime
 log = logging.getLogger(__name__)
 
 DELIVERY_LOCK_S = 120
+# Per run and destination: stop starting new requests after this (each request has its own
+# deadline, client.CALL_DEADLINE_S, and quick retries), well inside the delivery lock.
+DESTINATION_BUDGET_S = 45.0
+DELIVERY_THREADS = 4
 MAX_ITEMS_PER_RUN = 200
 PULL_PAGE = 100
 _rng = Random()
@@ -238,7 +244,11 @@ def deliver_to(
                 lambda: node.now().timestamp(),
             )
             base_url = peer.base_url
+        started = time.monotonic()
         for item_id, raw in [(i.id, i.envelope.raw.encode("utf-8")) for i in items]:
+            if time.monotonic() - started > DESTINATION_BUDGET_S:
+                # This destination had its share of the run; the rest stays queued, in order.
+                break
             outcome = (
                 _post_with_quick_retries(client, base_url, raw)
                 if quick_retries
@@ -288,10 +298,44 @@ def destinations_with_pending(node: NodeRuntime) -> list[str]:
 
 
 def deliver_outbox(node: NodeRuntime, *, ignore_backoff: bool = False) -> DeliveryReport:
-    """One delivery run over every destination with pending envelopes."""
+    """One delivery run over every destination with pending envelopes.
+
+    Destinations are served side by side by a small pool of threads, each destination by one
+    thread (its claim keeps one request in flight, in seq order): a slow or dead twin holds
+    only its own thread, for at most its time budget, never the deliveries to the others.
+    """
+    destinations = destinations_with_pending(node)
+    reports = {city_id: DeliveryReport() for city_id in destinations}
+    if len(destinations) <= 1:
+        for city_id in destinations:
+            deliver_to(node, city_id, ignore_backoff=ignore_backoff, report=reports[city_id])
+    else:
+        with ThreadPoolExecutor(
+            max_workers=min(DELIVERY_THREADS, len(destinations)), thread_name_prefix="deliver"
+        ) as pool:
+            futures = [
+                pool.submit(
+                    deliver_to,
+                    node,
+                    city_id,
+                    ignore_backoff=ignore_backoff,
+                    report=reports[city_id],
+                )
+                for city_id in destinations
+            ]
+            for future in futures:
+                future.result()  # re-raise a crash of one destination after all have run
+    return _merge(reports[city_id] for city_id in destinations)
+
+
+def _merge(parts: Iterable[DeliveryReport]) -> DeliveryReport:
     report = DeliveryReport()
-    for city_id in destinations_with_pending(node):
-        deliver_to(node, city_id, ignore_backoff=ignore_backoff, report=report)
+    for part in parts:
+        report.delivered += part.delivered
+        report.dead += part.dead
+        report.skipped += part.skipped
+        report.failed_destinations.update(part.failed_destinations)
+        report.busy.extend(part.busy)
     return report
 
 

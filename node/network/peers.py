@@ -6,21 +6,25 @@ twinning request aside, which carries its sender's key document).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from federation.envelope import KeyDocumentError, SignatureError, verify_key_document
 from node.config import NodeConfig
-from node.errors import ConflictError, InvalidInputError, NotFoundError
+from node.db import session_scope
+from node.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from node.network import keyring, outbox, trust
 from node.network.client import fetch_json
-from node.network.models import OutboxItem, Peer
+from node.network.models import OutboxItem, Peer, PeerDiscovery
 from node.permissions import Actor, require
+from node.runtime import NodeRuntime
 from schemas.fields import CITY_ID_RE
 from schemas.twinning import (
     TWINNING_ACCEPT,
@@ -31,6 +35,7 @@ from schemas.twinning import (
 )
 
 TWINNING_SCHEMA_SUFFIX = "/1"
+log = logging.getLogger(__name__)
 
 
 def node_info(config: NodeConfig) -> dict[str, Any]:
@@ -106,7 +111,19 @@ def known_themes(session: Session) -> set[str]:
     return {i.right for i in catalogue.list_indicators(session)}
 
 
-def request_twinning(
+class TooManyRequestsError(DomainError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
+# Queued discoveries an official may have waiting at once (each one costs the job two GETs).
+MAX_QUEUED_DISCOVERIES = 20
+DISCOVERIES_PER_RUN = 10
+DISCOVERY_RUN_BUDGET_S = 60.0
+
+
+def queue_twinning_request(
     session: Session,
     config: NodeConfig,
     url: str,
@@ -114,25 +131,57 @@ def request_twinning(
     *,
     user: Actor | None,
     now: datetime,
-    http: Callable[[], requests.Session],
-) -> Peer:
-    """Ask the node at ``url`` to twin: discover it, pin its key, send a signed request.
+) -> PeerDiscovery:
+    """Ask the node at ``url`` to twin: queued, answered at once; the ``discover_peers`` job
+    discovers it, pins its key and sends the signed request (:func:`complete_twinning_request`).
 
-    The discovery is the one network call made during an API request, on purpose: the official
-    must see the partner's fingerprint at once to compare it out of band. It is two small GETs
-    with short timeouts; the request itself goes through the outbox.
+    No network call here: an official's page or API request must not wait for (or probe) the
+    address typed in; the job's result and the partner's fingerprint show on the peers list.
     """
     require(user, "network.manage")
     themes = _check_themes(themes, known_themes(session))
-    try:
-        info, keydoc = discover(http(), url, now)
-    except ValueError as exc:
-        weak = isinstance(exc, KeyDocumentError) and exc.code == "weak_public_key"
-        raise InvalidInputError(
-            str(exc),
-            code="weak_public_key" if weak else "peer_unreachable",
-            errors={"url": [str(exc)]},
-        ) from exc
+    base = url.strip().rstrip("/")
+    if base == config.base_url.rstrip("/"):
+        raise InvalidInputError("That is this node's own address.", errors={"url": ["own node"]})
+    queued = session.scalar(
+        select(PeerDiscovery).where(PeerDiscovery.state == "queued", PeerDiscovery.url == base)
+    )
+    if queued is not None:
+        return queued  # the same request twice before the job ran: one discovery
+    waiting = session.scalar(
+        select(func.count()).select_from(PeerDiscovery).where(PeerDiscovery.state == "queued")
+    )
+    if (waiting or 0) >= MAX_QUEUED_DISCOVERIES:
+        raise TooManyRequestsError(
+            f"{MAX_QUEUED_DISCOVERIES} twinning requests are already waiting to be checked; "
+            "try again in a minute."
+        )
+    discovery = PeerDiscovery(
+        url=base,
+        themes=themes,
+        state="queued",
+        created_at=now,
+        requested_by=str(getattr(user, "email", None) or "operator")[:200],
+    )
+    session.add(discovery)
+    session.flush()
+    return discovery
+
+
+def complete_twinning_request(
+    session: Session,
+    config: NodeConfig,
+    url: str,
+    info: dict[str, Any],
+    keydoc: Any,
+    themes: list[str] | None,
+    *,
+    now: datetime,
+    requested_by: str | None = None,
+) -> Peer:
+    """After discovery (in a job): check, pin the partner's key, set its fields, queue the
+    signed twinning request through the outbox. ``requested_by``: the official who asked (the
+    job acts for them; permission was checked when the request was queued)."""
     city_id = info["city_id"]
     if city_id == config.city_id:
         raise InvalidInputError("That is this node's own address.", errors={"url": ["own node"]})
@@ -167,10 +216,130 @@ def request_twinning(
     # remembered with the key pinned now, trusted only once that node admits us.
     trust.on_repin(session, peer, now)
     trust.note_application(
-        session, config, peer, info.get("role"), by=trust.user_label(user), now=now
+        session, config, peer, info.get("role"), by=requested_by or "operator", now=now
     )
     _send(session, config, peer, TWINNING_REQUEST, now, themes, with_keys=True)
     return peer
+
+
+def _discover_for_official(
+    http: Callable[[], requests.Session], url: str, now: datetime
+) -> tuple[dict[str, Any], Any]:
+    try:
+        return discover(http(), url, now)
+    except ValueError as exc:
+        weak = isinstance(exc, KeyDocumentError) and exc.code == "weak_public_key"
+        raise InvalidInputError(
+            str(exc),
+            code="weak_public_key" if weak else "peer_unreachable",
+            errors={"url": [str(exc)]},
+        ) from exc
+
+
+def run_discoveries(node: NodeRuntime) -> str:
+    """The ``discover_peers`` job: discover queued partners, pin their keys, send the requests.
+
+    The network part runs outside any transaction; each outcome is stored on its queued row.
+    """
+    started = time.monotonic()
+    with session_scope(node.sessions) as session:
+        due = [
+            (d.id, d.url, d.themes, d.requested_by)
+            for d in session.scalars(
+                select(PeerDiscovery)
+                .where(PeerDiscovery.state == "queued")
+                .order_by(PeerDiscovery.id)
+                .limit(DISCOVERIES_PER_RUN)
+            )
+        ]
+    done = failed = 0
+    for discovery_id, url, themes, requested_by in due:
+        if time.monotonic() - started > DISCOVERY_RUN_BUDGET_S:
+            break
+        if not _claim_discovery(node, discovery_id):
+            continue  # another process (serve's scheduler beside ``hrcnet sync``) took it
+        now = node.now()
+        city_id: str | None = None
+        problem: DomainError | None = None
+        try:
+            info, keydoc = _discover_for_official(node.http_session, url, now)
+            # session_scope rolls back on a refusal: no half-made peer is left behind.
+            with session_scope(node.sessions) as session:
+                city_id = complete_twinning_request(
+                    session,
+                    node.config,
+                    url,
+                    info,
+                    keydoc,
+                    themes,
+                    now=now,
+                    requested_by=requested_by,
+                ).city_id
+        except DomainError as exc:
+            problem = exc
+        except Exception:  # noqa: BLE001 - one broken discovery must not stay "checking"
+            log.exception("discovery of %s failed", url)
+            problem = DomainError("The check failed unexpectedly; ask again later.")
+        with session_scope(node.sessions) as session:
+            discovery = session.get(PeerDiscovery, discovery_id)
+            if discovery is None:
+                continue
+            discovery.checked_at = node.now()
+            if problem is None:
+                discovery.state, discovery.city_id = "requested", city_id
+                discovery.reason = discovery.code = None
+                done += 1
+            else:
+                discovery.state = "failed"
+                discovery.reason, discovery.code = problem.detail[:2000], problem.code[:40]
+                failed += 1
+    return f"{done} twinning requests sent, {failed} failed"
+
+
+def _claim_discovery(node: NodeRuntime, discovery_id: int) -> bool:
+    # queued → checking in one UPDATE: exactly one process discovers a given request.
+    with session_scope(node.sessions) as session:
+        result = session.execute(
+            update(PeerDiscovery)
+            .where(PeerDiscovery.id == discovery_id, PeerDiscovery.state == "queued")
+            .values(state="checking", checked_at=node.now())
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def discovery_to_wire(session: Session, discovery: PeerDiscovery) -> dict[str, Any]:
+    """A queued/checked twinning request as the API and the page show it."""
+    peer = session.get(Peer, discovery.city_id) if discovery.city_id else None
+    return {
+        "id": discovery.id,
+        "url": discovery.url,
+        "themes": discovery.themes,
+        "state": discovery.state,
+        "reason": discovery.reason,
+        "code": discovery.code,
+        "city_id": discovery.city_id,
+        "created_at": discovery.created_at,
+        "checked_at": discovery.checked_at,
+        "keys": keyring.fingerprints(peer) if peer is not None else [],
+    }
+
+
+def list_discoveries(session: Session, limit: int = 100) -> list[PeerDiscovery]:
+    """Newest first: what the discovery job did with the twinning requests typed in."""
+    return list(
+        session.scalars(select(PeerDiscovery).order_by(PeerDiscovery.id.desc()).limit(limit))
+    )
+
+
+MAX_ROW_ID = 2**31 - 1  # an INTEGER column: larger ids cannot exist (PostgreSQL would refuse)
+
+
+def get_discovery(session: Session, discovery_id: int) -> PeerDiscovery:
+    """One queued twinning request, or 404 (also for ids no INTEGER column can hold)."""
+    discovery = session.get(PeerDiscovery, discovery_id) if 0 < discovery_id <= MAX_ROW_ID else None
+    if discovery is None:
+        raise NotFoundError(f"No twinning request {discovery_id}.", code="not_found")
+    return discovery
 
 
 def get_peer(session: Session, city_id: str) -> Peer:

@@ -80,14 +80,9 @@ def peers_page() -> Any:
         _require("network.manage")
         themes = [t.strip() for t in (form.themes.data or "").split(",") if t.strip()] or None
         try:
-            peer = peers.request_twinning(
-                session,
-                runtime().config,
-                form.url.data or "",
-                themes,
-                user=page_user(),
-                now=now(),
-                http=runtime().http_session,
+            # Queued, never fetched here: the page answers at once whatever the address does.
+            discovery = peers.queue_twinning_request(
+                session, runtime().config, form.url.data or "", themes, user=page_user(), now=now()
             )
         except DomainError as exc:
             flash(exc.detail, "error")
@@ -95,9 +90,10 @@ def peers_page() -> Any:
         else:
             flash(
                 _(
-                    "Twinning request queued for %(city)s. Compare the fingerprint below with "
+                    "Twinning request for %(url)s queued: it will be checked within a minute. "
+                    "Once the node is found, its key fingerprint shows below: compare it with "
                     "them by phone or e-mail before sharing anything.",
-                    city=peer.name,
+                    url=discovery.url,
                 ),
                 "success",
             )
@@ -109,6 +105,7 @@ def peers_page() -> Any:
         form=form,
         action=ActionForm(),
         peers=[peers.peer_to_wire(p, session) for p in peers.list_peers(session)],
+        discoveries=[peers.discovery_to_wire(session, d) for d in peers.list_discoveries(session)],
         publish=PublishForm(),
         own=summaries.own_summaries(session)[-10:],
         themes=sorted(peers.known_themes(session)),

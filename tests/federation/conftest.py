@@ -54,6 +54,7 @@ class Router(BaseAdapter):
         response.status_code = answer.status_code
         response.headers = CaseInsensitiveDict(dict(answer.headers))
         response._content = answer.get_data()
+        response._content_consumed = True  # the outbound client streams it (iter_content)
         response.url = request.url or ""
         response.request = request
         return response
@@ -92,6 +93,23 @@ class Node:
         return self.app.test_client().open(
             f"/api/v1{path}", method=method, json=json, headers=headers
         )
+
+    def sync(self) -> tuple[str, str]:
+        """Run the jobs that act on queued work: discovery of twinning requests, key fetches."""
+        from node.network import keyfetch, peers
+
+        return peers.run_discoveries(self.runtime), keyfetch.run_key_fetches(self.runtime)
+
+    def request_twin(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /peers (queued, 202), run the discovery job, return what it made of it."""
+        queued = self.api("POST", "/peers", body)
+        assert queued.status_code == 202, queued.get_json()
+        assert queued.get_json()["state"] == "queued"
+        self.sync()
+        done = self.api("GET", f"/peer-discoveries/{queued.get_json()['id']}")
+        assert done.status_code == 200, done.get_json()
+        result: dict[str, Any] = done.get_json()
+        return result
 
     def deliver(self) -> Any:
         from node.network import outbox
@@ -176,7 +194,8 @@ def network(
             data_dir = tmp_path / city_id
             shutil.copytree(_node_templates(city_id, port), data_dir)
             # Each copy keeps the template's key: fine, every city has its own template.
-            app = create_app(data_dir, {"clock": clock})
+            # Loopback peers: allowed, as in every test setup (the Router replaces the sockets).
+            app = create_app(data_dir, {"clock": clock, "allow_private_peers": True})
             app.config["TESTING"] = True
             app.extensions["hrcnet"].http_session = session_factory
             router.apps[f"127.0.0.1:{port}"] = app
@@ -205,8 +224,8 @@ def twin(a: Node, b: Node, themes: list[str] | None = None) -> None:
     body: dict[str, Any] = {"url": b.base_url}
     if themes is not None:
         body["themes"] = themes
-    response = a.api("POST", "/peers", body)
-    assert response.status_code == 201, response.get_json()
+    discovery = a.request_twin(body)
+    assert discovery["state"] == "requested", discovery
     a.deliver()
     accepted = b.api("POST", f"/peers/{a.city_id}/accept")
     assert accepted.status_code == 200, accepted.get_json()

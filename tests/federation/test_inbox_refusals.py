@@ -359,8 +359,8 @@ def test_summary_in_another_stream_is_refused(pair) -> None:
 
 def test_simultaneous_requests_end_active_on_both_sides(network) -> None:
     gent, padova = network("be-gent", "it-padova")
-    assert gent.api("POST", "/peers", {"url": padova.base_url}).status_code == 201
-    assert padova.api("POST", "/peers", {"url": gent.base_url}).status_code == 201
+    assert gent.request_twin({"url": padova.base_url})["state"] == "requested"
+    assert padova.request_twin({"url": gent.base_url})["state"] == "requested"
     gent.deliver()
     padova.deliver()
     assert padova.api("POST", "/peers/be-gent/accept").status_code == 200

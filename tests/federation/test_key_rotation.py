@@ -42,6 +42,11 @@ def test_rotation_then_revocation(network) -> None:
     gent.clock.advance(minutes=5)
     record(gent, "2025", {"HRC-HOU-01": "11"})
     gent.api("POST", "/summaries", {"period": "2025"})
+    # Padova does not know the new key: 401 unknown_key at once, no fetch in its inbox request;
+    # its fetch_peer_keys job reads Gent's key document; Gent's retry then goes through.
+    first = gent.deliver()
+    assert first.delivered == 0 and "unknown_key" in first.failed_destinations["it-padova"]
+    padova.sync()
     assert gent.deliver().delivered == 1  # Padova fetched the new key, trusted via the old one
     items = summaries(padova, "be-gent")
     assert [i["envelope"]["key_id"] for i in items] == [old_id, new_id]

@@ -420,7 +420,7 @@ def test_inbox_refusals_store_nothing(network) -> None:
     before = stored(padova)
 
     # Not twinned: Graz asked Padova to twin, Padova has not answered yet.
-    ok(graz.api("POST", "/peers", {"url": padova.base_url}), 201)
+    assert graz.request_twin({"url": padova.base_url})["state"] == "requested"
     graz.deliver()
     proposal = {
         "relationship_id": "ab" * 16,

@@ -58,8 +58,14 @@ def test_twinning_and_publishing_from_the_pages(network) -> None:
     token = csrf_token(web, "/peers")
     asked = web.post("/peers", data={"csrf_token": token, "url": padova.base_url, "themes": ""})
     assert asked.status_code == 302
+    # Queued, not fetched in the request: the page says so, the job discovers the node.
+    html = web.get("/peers").get_data(as_text=True)
+    assert "checked within a minute" in html and "it-padova" not in html
+    assert 'class="fp"' not in html
+    gent.sync()
     html = web.get("/peers").get_data(as_text=True)
     assert "it-padova" in html and "requested" in html and 'class="fp"' in html
+    assert "request sent" in html  # the queued request's row, with the fingerprint
     gent.deliver()
 
     other = padova.app.test_client()

@@ -23,11 +23,12 @@ VALUES = {
 
 def join(secretariat: Node, cities: list[Node]) -> None:
     for city in cities:
-        asked = city.api("POST", "/peers", {"url": secretariat.base_url})
-        assert asked.status_code == 201, asked.get_json()
+        asked = city.request_twin({"url": secretariat.base_url})
+        assert asked["state"] == "requested", asked
+        listed = {p["city_id"]: p for p in city.api("GET", "/peers").get_json()["items"]}
         # An application, not yet trust: the secretariat is pinned when it admits the city.
-        assert asked.get_json()["secretariat"] == "applied"
-        assert asked.get_json()["role"] == "city"
+        assert listed[secretariat.city_id]["secretariat"] == "applied"
+        assert listed[secretariat.city_id]["role"] == "city"
         city.deliver()
     pending = {
         m["city_id"]: m["state"] for m in secretariat.api("GET", "/members").get_json()["items"]

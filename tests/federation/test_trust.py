@@ -199,10 +199,11 @@ def test_applying_to_a_second_secretariat_is_refused(network) -> None:
     secretariat, other, gent = network(SECRETARIAT, OTHER_SECRETARIAT, "be-gent")
     join(secretariat, [gent])
     before = snapshot(gent)
-    refused = gent.api("POST", "/peers", {"url": other.base_url})
-    assert refused.status_code == 409, refused.get_json()
-    assert refused.get_json()["code"] == "secretariat_already_pinned"
-    assert "hrcnet secretariat unpin" in refused.get_json()["detail"]
+    # The application is queued (no network call in the request); the discovery job refuses it.
+    refused = gent.request_twin({"url": other.base_url})
+    assert refused["state"] == "failed", refused
+    assert refused["code"] == "secretariat_already_pinned"
+    assert "hrcnet secretariat unpin" in refused["reason"]
     assert snapshot(gent) == before
     with session_scope(gent.runtime.sessions) as session:
         assert session.get(Peer, OTHER_SECRETARIAT) is None

@@ -10,10 +10,11 @@ from tests.federation.conftest import record, twin
 
 def test_twinning_handshake_pins_fingerprints_both_ways(network) -> None:
     gent, padova = network("be-gent", "it-padova")
-    asked = gent.api("POST", "/peers", {"url": padova.base_url, "themes": ["Adequate housing"]})
-    assert asked.status_code == 201
-    peer = asked.get_json()
+    asked = gent.request_twin({"url": padova.base_url, "themes": ["Adequate housing"]})
+    assert asked["city_id"] == "it-padova" and asked["state"] == "requested"
+    (peer,) = gent.api("GET", "/peers").get_json()["items"]
     assert peer["city_id"] == "it-padova" and peer["state"] == "requested"
+    assert asked["keys"] == peer["keys"]
     assert peer["keys"][0]["key_id"] == padova.key.key_id
     assert len(peer["keys"][0]["fingerprint"].replace(" ", "")) == 64
     assert gent.deliver().delivered == 1
@@ -26,13 +27,13 @@ def test_twinning_handshake_pins_fingerprints_both_ways(network) -> None:
     padova.deliver()
     states = {p["city_id"]: p["state"] for p in gent.api("GET", "/peers").get_json()["items"]}
     assert states == {"it-padova": "active"}
-    again = gent.api("POST", "/peers", {"url": padova.base_url})
-    assert again.status_code == 409 and again.get_json()["code"] == "peer_active"
+    again = gent.request_twin({"url": padova.base_url})
+    assert (again["state"], again["code"]) == ("failed", "peer_active")
 
 
 def test_decline_and_end(network) -> None:
     gent, padova = network("be-gent", "it-padova")
-    gent.api("POST", "/peers", {"url": padova.base_url})
+    gent.request_twin({"url": padova.base_url})
     gent.deliver()
     assert padova.api("POST", "/peers/be-gent/decline").get_json()["state"] == "declined"
     padova.deliver()

@@ -77,6 +77,8 @@ def child_env(
         current = env.get(name)
         env[name] = f"{current},{loopback}" if current else loopback
     env["PYTHONUNBUFFERED"] = "1"  # log lines reach the file before a crash, not after
+    # Every test node lives on 127.0.0.1: the outbound policy refuses loopback peers otherwise.
+    env["NODE_ALLOW_PRIVATE_PEERS"] = "1"
     if extra:
         env.update(extra)
     return env

@@ -134,10 +134,18 @@ def twin(asker: City, partner: City, *, sync: bool) -> None:
     """The handshake through the API. Both messages travel through the outboxes: by the nodes'
     schedulers, or sooner by ``hrcnet sync`` (which simply finds nothing when the scheduler got
     there first)."""
-    asked = asker.call("POST", "/api/v1/peers", json={"url": partner.base_url}, expect=201)
-    assert (asked["city_id"], asked["state"]) == (partner.city_id, "requested")
+    # Queued (202): the discover_peers job (scheduler, or ``hrcnet sync``) discovers the partner.
+    asked = asker.call("POST", "/api/v1/peers", json={"url": partner.base_url}, expect=202)
+    assert (asked["url"], asked["state"]) == (partner.base_url, "queued")
     if sync:
         asker.sync()
+    wait_until(
+        f"{asker.city_id} discovered {partner.city_id}",
+        lambda: (
+            asker.call("GET", f"/api/v1/peer-discoveries/{asked['id']}")["state"] == "requested"
+        ),
+        asker,
+    )
     wait_until(
         f"{partner.city_id} sees the request of {asker.city_id}",
         lambda: partner.peer_states().get(asker.city_id) == "pending",

@@ -85,7 +85,7 @@ def start(factory: NodeFactory) -> tuple[Member, Member, Member]:
 
 def join_and_twin(sec: Member, gent: Member, padova: Member) -> None:
     for city in (gent, padova):
-        city.call("POST", "/peers", {"url": sec.base_url}, expect=201)
+        city.call("POST", "/peers", {"url": sec.base_url}, expect=202)  # queued for discovery
     wait_until(
         "the secretariat lists both applications",
         lambda: len(sec.items("/members")) == 2,
@@ -93,7 +93,7 @@ def join_and_twin(sec: Member, gent: Member, padova: Member) -> None:
     )  # fmt: skip
     for city in (gent, padova):
         sec.call("POST", f"/members/{city.city_id}/admit", {})
-    gent.call("POST", "/peers", {"url": padova.base_url}, expect=201)
+    gent.call("POST", "/peers", {"url": padova.base_url}, expect=202)
     wait_until(
         "Padova sees Gent's twinning request",
         lambda: padova.peer_states().get("be-gent") == "pending",

@@ -71,7 +71,7 @@ def cast(
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda m: m.node.start(), [chair, *members.values()]))
         for member in members.values():
-            member.call("POST", "/peers", {"url": sec.base_url}, expect=201)
+            member.call("POST", "/peers", {"url": sec.base_url}, expect=202)
         wait_until("three applications", lambda: len(chair.items("/members")) == 3, chair)
         for city_id in CITIES:
             chair.call("POST", f"/members/{city_id}/admit", {})
