@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -57,6 +58,7 @@ def create_app(
     config = load_config(Path(data_dir), overrides)
 
     app = Flask(__name__)
+    app.json = GuardedJSONProvider(app)
     app.config.update(
         SECRET_KEY=_read_secret(config),
         MAX_CONTENT_LENGTH=config.max_body_bytes,
@@ -145,8 +147,54 @@ def _install_unit_of_work(app: Flask) -> None:
         return user if user is not None and user.active else None
 
 
+class GuardedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, but ``loads`` refuses hostile nesting and invalid text.
+
+    ``request.get_json()`` (and anything else parsing JSON through ``flask.json``) goes through
+    here, so a route written tomorrow is covered too: 100,000 nested ``[`` would otherwise
+    overflow the parser's stack (a 500).
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        from node.input_guard import parse_json_text
+
+        if kwargs:
+            return super().loads(s, **kwargs)
+        return parse_json_text(s)
+
+
+def _is_json_body() -> bool:
+    return request.mimetype == "application/json" or request.mimetype.endswith("+json")
+
+
 def _install_request_guards(app: Flask) -> None:
     json_methods = {"POST", "PUT", "PATCH"}
+
+    @app.before_request
+    def _refuse_hostile_input() -> None:
+        # Every request of every route, before any view or parser sees it: a NUL (refused by
+        # PostgreSQL, stored by SQLite) or a lone surrogate (no UTF-8 form) in a query string
+        # or a form field, or JSON nested deep enough to overflow the parser, is refused with
+        # 422 (invalid_text / too_deep) instead of failing later as a 500, with nothing stored.
+        from node.input_guard import check_text, check_text_fields, parse_json_text
+
+        check_text_fields(request.args)
+        if request.method not in json_methods:
+            return
+        if request.path.startswith("/federation/"):
+            # Signed federation documents are parsed by federation.canonical.loads_strict (its
+            # own nesting bound) and refused with the protocol's codes (docs/protocol.md §3.2).
+            return
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            check_text_fields(request.form)
+            for upload in request.files.values():
+                check_text(upload.filename or "", "filename")
+            return
+        if _is_json_body() and (request.content_length or 0) > 0:
+            try:
+                parse_json_text(request.get_data(cache=True))
+            except ValueError:
+                return  # not JSON at all: the route's own parser answers 400 invalid_json
 
     @app.before_request
     def _json_only() -> None:
@@ -159,7 +207,5 @@ def _install_request_guards(app: Flask) -> None:
         has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
             "Transfer-Encoding", ""
         ).lower()
-        if has_body and not (
-            request.mimetype == "application/json" or request.mimetype.endswith("+json")
-        ):
+        if has_body and not _is_json_body():
             raise UnsupportedMediaType("Send the request body as application/json.")
