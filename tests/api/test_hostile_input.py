@@ -57,7 +57,7 @@ def count(app: Flask, model: Any) -> int:
         ('{"a":' * MAX_JSON_DEPTH + "1" + "}" * MAX_JSON_DEPTH, False),
         ('{"a":' * (MAX_JSON_DEPTH + 1) + "1" + "}" * (MAX_JSON_DEPTH + 1), True),
         # brackets inside strings do not nest, escaped quotes do not end a string
-        (json.dumps(["[" * 1000, "\\\"[[[" * 100]), False),
+        (json.dumps(["[" * 1000, '\\"[[[' * 100]), False),
         (json.dumps({"k": "{" * 5000}), False),
         # many shallow siblings are not deep
         ("[" + ",".join(["[[1]]"] * 10_000) + "]", False),
