@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from federation.canonical import MAX_NESTING_DEPTH, nesting_exceeds
 from node.errors import InvalidInputError
 
 __all__ = [
@@ -41,17 +42,13 @@ __all__ = [
 
 # Arrays/objects nested deeper than this are refused before parsing. 64 is the federation's
 # limit (docs/protocol.md §3.2) and far beyond any document the node reads (profiles nest 4).
-MAX_JSON_DEPTH = 64
-
-# A JSON string literal: quote, then runs of ordinary bytes and escape pairs, then quote.
-# "Unrolled loop" form, so the regex engine does not backtrack or recurse per character.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-# After strings are removed, keep only brackets; objects and arrays count alike for depth.
-_ONLY_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
-_OBJECTS_AS_ARRAYS = bytes.maketrans(b"{}", b"[]")
+MAX_JSON_DEPTH = MAX_NESTING_DEPTH
 
 # NUL (PostgreSQL refuses it in text) and lone surrogates (no UTF-8 form; only reachable
 # through JSON "\udXXX" escapes, since decoding UTF-8 bytes never yields them).
+# The pre-scan lives beside the federation's strict parser (both apply the same bound).
+json_nesting_exceeds = nesting_exceeds
+
 _INVALID_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -67,32 +64,6 @@ class InvalidTextError(InvalidInputError):
 
     code = "invalid_text"
     title = "Invalid characters in the input"
-
-
-def json_nesting_exceeds(data: bytes | bytearray | str, max_depth: int = MAX_JSON_DEPTH) -> bool:
-    """Whether JSON text nests arrays/objects deeper than ``max_depth`` (checked unparsed).
-
-    Linear and cheap (every step is a C-level bytes operation): string literals are removed
-    (brackets inside strings do not nest), every other byte but brackets is dropped, then at
-    most ``max_depth`` passes remove the innermost ``[]`` pairs; a pair still left means deeper
-    nesting. Unbalanced input with more than ``max_depth`` unmatched openers also counts as too
-    deep (the parser would recurse into them before finding the syntax error).
-    """
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-    if raw.count(b"[") + raw.count(b"{") <= max_depth:
-        return False  # the common case: a small document cannot be deep
-    brackets = _JSON_STRING.sub(b"", raw).translate(_OBJECTS_AS_ARRAYS, _ONLY_BRACKETS)
-    if brackets.count(b"[") <= max_depth:
-        return False
-    if b"[" * (max_depth + 1) in brackets:
-        return True  # the usual attack, "[[[[...", found by one substring search
-    for _ in range(max_depth):
-        # Each pass removes every innermost pair, so the deepest chain loses exactly one level.
-        reduced = brackets.replace(b"[]", b"")
-        if len(reduced) == len(brackets):
-            break
-        brackets = reduced
-    return b"[]" in brackets or brackets.count(b"[") > max_depth
 
 
 def invalid_text_reason(text: str) -> str | None:
@@ -161,7 +132,7 @@ def parse_json_text(data: bytes | bytearray | str, *, what: str = "body") -> Any
     Raises :class:`TooDeepError`, :class:`InvalidTextError`, or ``ValueError`` (including
     ``json.JSONDecodeError``) for text that is not JSON at all.
     """
-    if json_nesting_exceeds(data):
+    if nesting_exceeds(data):
         raise TooDeepError(
             f"The {what} nests arrays or objects more than {MAX_JSON_DEPTH} levels deep.",
             errors={what: [f"nested more than {MAX_JSON_DEPTH} levels deep"]},
