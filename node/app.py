@@ -167,34 +167,83 @@ def _is_json_body() -> bool:
     return request.mimetype == "application/json" or request.mimetype.endswith("+json")
 
 
+def _check_request_input(json_methods: set[str]) -> None:
+    """Refuse hostile text and JSON nesting in the current request (see the guard below)."""
+    from node.input_guard import check_text, check_text_fields, parse_json_text
+
+    check_text_fields(request.args)
+    if request.method not in json_methods:
+        return
+    if request.path.startswith("/federation/"):
+        # Signed federation documents are parsed by federation.canonical.loads_strict (same
+        # nesting bound, checked before parsing) and refused with the protocol's codes
+        # (docs/protocol.md §3.2): nesting_too_deep, invalid_string.
+        return
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        check_text_fields(request.form)
+        for upload in request.files.values():
+            check_text(upload.filename or "", "filename")
+        return
+    if _is_json_body() and (request.content_length or 0) > 0:
+        try:
+            parse_json_text(request.get_data(cache=True))
+        except ValueError:
+            return  # not JSON at all: the route's own parser answers 400 invalid_json
+
+
+def _invalid_text_page(error: Exception) -> Any:
+    """The readable refusal of a page form holding invalid text, showing what was typed.
+
+    The values are shown back (escaped by the template, the invalid characters replaced by
+    U+FFFD) so nothing typed is lost; passwords, CSRF tokens and files are not echoed.
+    """
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    from node.input_guard import INVALID_TEXT
+
+    submitted = [
+        (INVALID_TEXT.sub("\ufffd", name), INVALID_TEXT.sub("\ufffd", value))
+        for name, value in request.form.items(multi=True)
+        if name != "csrf_token" and "password" not in name.lower()
+    ]
+    detail = _(
+        "Part of what you sent contains a character that cannot be saved (a NUL character or "
+        "a broken Unicode character), often pasted from another program. Nothing was saved. "
+        "Go back, remove it and send the form again."
+    )
+    return (
+        render_template(
+            "error.html",
+            title=_("Invalid characters"),
+            detail=detail,
+            status=422,
+            field_errors=getattr(error, "errors", None),
+            submitted=submitted,
+        ),
+        422,
+    )
+
+
 def _install_request_guards(app: Flask) -> None:
     json_methods = {"POST", "PUT", "PATCH"}
 
     @app.before_request
-    def _refuse_hostile_input() -> None:
+    def _refuse_hostile_input() -> Any:
         # Every request of every route, before any view or parser sees it: a NUL (refused by
         # PostgreSQL, stored by SQLite) or a lone surrogate (no UTF-8 form) in a query string
         # or a form field, or JSON nested deep enough to overflow the parser, is refused with
         # 422 (invalid_text / too_deep) instead of failing later as a 500, with nothing stored.
-        from node.input_guard import check_text, check_text_fields, parse_json_text
+        from node.errors_http import wants_machine_answer
+        from node.input_guard import InvalidTextError
 
-        check_text_fields(request.args)
-        if request.method not in json_methods:
-            return
-        if request.path.startswith("/federation/"):
-            # Signed federation documents are parsed by federation.canonical.loads_strict (its
-            # own nesting bound) and refused with the protocol's codes (docs/protocol.md §3.2).
-            return
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            check_text_fields(request.form)
-            for upload in request.files.values():
-                check_text(upload.filename or "", "filename")
-            return
-        if _is_json_body() and (request.content_length or 0) > 0:
-            try:
-                parse_json_text(request.get_data(cache=True))
-            except ValueError:
-                return  # not JSON at all: the route's own parser answers 400 invalid_json
+        try:
+            _check_request_input(json_methods)
+        except InvalidTextError as exc:
+            if wants_machine_answer():
+                raise
+            return _invalid_text_page(exc)
+        return None
 
     @app.before_request
     def _json_only() -> None:

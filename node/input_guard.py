@@ -29,6 +29,7 @@ from federation.canonical import MAX_NESTING_DEPTH, nesting_exceeds
 from node.errors import InvalidInputError
 
 __all__ = [
+    "INVALID_TEXT",
     "MAX_JSON_DEPTH",
     "InvalidTextError",
     "TooDeepError",
@@ -49,7 +50,7 @@ MAX_JSON_DEPTH = MAX_NESTING_DEPTH
 # The pre-scan lives beside the federation's strict parser (both apply the same bound).
 json_nesting_exceeds = nesting_exceeds
 
-_INVALID_TEXT = re.compile("[\x00\ud800-\udfff]")
+INVALID_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 class TooDeepError(InvalidInputError):
@@ -68,7 +69,7 @@ class InvalidTextError(InvalidInputError):
 
 def invalid_text_reason(text: str) -> str | None:
     """Why ``text`` cannot be accepted (NUL or lone surrogate), or None when it is fine."""
-    found = _INVALID_TEXT.search(text)
+    found = INVALID_TEXT.search(text)
     if found is None:
         return None
     if found.group() == "\x00":

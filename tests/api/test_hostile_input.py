@@ -266,3 +266,115 @@ def test_openapi_document_is_valid_openapi_3(client: FlaskClient) -> None:
     assert {"file", "layout", "indicator", "profile"} <= set(schema["properties"])
     assert schema["properties"]["file"]["format"] == "binary"
     assert "file" in schema.get("required", [])
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web(app: Flask) -> FlaskClient:
+    app.config["WTF_CSRF_ENABLED"] = True
+    return app.test_client()
+
+
+def test_page_form_with_nul_gives_a_readable_page_keeping_the_input(
+    app: Flask, web: FlaskClient, official: Caller
+) -> None:
+    from tests.web.test_pages import csrf_token, login
+
+    login(web, official)
+    token = csrf_token(web, "/enter?indicator=HRC-HOU-01")
+    data = {
+        "csrf_token": token,
+        "indicator": "HRC-HOU-01",
+        "period": "2025",
+        "value": "11.5",
+        "status": "published",
+        "note": "Counted by hand\x00 in March",
+        "dim_SEX": "_T",
+    }
+    response = web.post("/enter?indicator=HRC-HOU-01", data=data)
+    assert response.status_code == 422
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "cannot be saved" in html and "Nothing was saved" in html
+    assert "Counted by hand\ufffd in March" in html  # what was typed is shown back
+    assert "<dt>csrf_token</dt>" not in html  # the CSRF token is not echoed back
+    assert count(app, Result) == 0
+
+
+def test_import_page_with_a_deep_profile_keeps_the_form(
+    app: Flask, web: FlaskClient, official: Caller
+) -> None:
+    from tests.web.test_pages import csrf_token, login
+
+    login(web, official)
+    response = web.post(
+        "/import",
+        data={
+            "csrf_token": csrf_token(web, "/import"),
+            "layout": "open-sdg",
+            "profile": "[" * 100_000,
+            "file": (io.BytesIO(CSV), "figures.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "more than 64 levels deep" in html
+    assert 'name="profile"' in html  # the form is shown again
+    assert count(app, Result) == 0
+
+
+def _far_row_workbook() -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for column, name in enumerate(("indicator", "period", "value"), start=1):
+        sheet.cell(row=1, column=column, value=name)
+    sheet.cell(row=1_048_576, column=1, value="HRC-HOU-01")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_far_row_xlsx_refused_fast_through_the_api(
+    app: Flask, client: FlaskClient, official: Caller
+) -> None:
+    data = _far_row_workbook()
+    assert len(data) < 8_000
+    started = time.perf_counter()
+    response = client.post(
+        "/api/v1/results/import",
+        data={"file": (io.BytesIO(data), "book.xlsx"), "layout": "own"},
+        content_type="multipart/form-data",
+        headers=official.headers,
+    )
+    elapsed = time.perf_counter() - started
+    body = assert_problem(response, 422, "unreadable_file")
+    assert "1,048,576" in body["detail"]
+    assert elapsed < 2.0
+    assert count(app, Result) == 0
+
+
+def test_far_row_xlsx_refused_fast_on_the_import_page(
+    app: Flask, web: FlaskClient, official: Caller
+) -> None:
+    from tests.web.test_pages import csrf_token, login
+
+    login(web, official)
+    token = csrf_token(web, "/import")
+    started = time.perf_counter()
+    response = web.post(
+        "/import",
+        data={
+            "csrf_token": token,
+            "layout": "own",
+            "file": (io.BytesIO(_far_row_workbook()), "book.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert time.perf_counter() - started < 2.0
+    assert response.status_code == 422
+    assert "1,048,576" in response.get_data(as_text=True)
