@@ -378,3 +378,29 @@ def test_far_row_xlsx_refused_fast_on_the_import_page(
     assert time.perf_counter() - started < 2.0
     assert response.status_code == 422
     assert "1,048,576" in response.get_data(as_text=True)
+
+
+# --- headers are never built from raw input ----------------------------------------------------
+
+INJECTION = "%0d%0aSet-Cookie:%20pwned=1%0d%0aX-Injected:%201"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/export?format=csv&indicator=HRC-HOU-01{INJECTION}",
+        f"/api/v1/export?format=csv{INJECTION}",
+        f"/api/v1/export?format=csv&period=2025{INJECTION}",
+        f"/api/v1/results?indicator={INJECTION}",
+        f"/api/v1/nothing{INJECTION}",
+        f"/catalogue/HRC-HOU-01{INJECTION}",
+        f"/benchmarks/X{INJECTION}",
+        f"/login?next=/{INJECTION}",
+    ],
+)
+def test_hostile_query_values_never_reach_response_headers(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code < 500
+    for name, value in response.headers.items():
+        assert "pwned" not in value and "\r" not in value and "\n" not in value, name
+    assert "X-Injected" not in response.headers
