@@ -331,3 +331,18 @@ def test_blank_rows_between_data_keep_their_row_numbers() -> None:
 def test_csv_cells_with_invalid_text_are_refused() -> None:
     with pytest.raises(TableError):
         read_table("x.csv", b"indicator,period\nX\x00,2025\n")
+
+
+def test_cells_with_invalid_text_are_errors_of_their_row() -> None:
+    # XML cannot carry these characters, so no real workbook holds them; the rule still holds
+    # for any reader feeding the table builder.
+    records = [
+        (1, ["indicator", "period", "note"], []),
+        (2, ["HRC-HOU-01", "2025", "fine"], []),
+        (3, ["HRC-HOU-01", "2026", "bad\x00"], []),
+        (4, ["HRC-HOU-01", "2027", "bad\ud800"], []),
+    ]
+    table = table_module._build_table(records, strict_width=False)
+    assert [r.row for r in table.rows] == [2]
+    assert [(e.row, e.column) for e in table.errors] == [(3, "note"), (4, "note")]
+    assert all("not valid text" in e.message for e in table.errors)
