@@ -171,6 +171,9 @@ def _check_request_input(json_methods: set[str]) -> None:
     """Refuse hostile text and JSON nesting in the current request (see the guard below)."""
     from node.input_guard import check_text, check_text_fields, parse_json_text
 
+    # The path too: "%00" in a path segment becomes a NUL in the view's arguments (a code
+    # looked up in PostgreSQL would fail with a 500).
+    check_text(request.path, "path")
     check_text_fields(request.args)
     if request.method not in json_methods:
         return

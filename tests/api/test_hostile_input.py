@@ -404,3 +404,13 @@ def test_hostile_query_values_never_reach_response_headers(client: FlaskClient, 
     for name, value in response.headers.items():
         assert "pwned" not in value and "\r" not in value and "\n" not in value, name
     assert "X-Injected" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/indicators/HRC%00HOU", "/catalogue/HRC%00HOU", "/benchmarks/A%00B"]
+)
+def test_nul_in_a_path_segment_is_refused(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 422
+    if path.startswith("/api/"):
+        assert response.get_json()["code"] == "invalid_text"
