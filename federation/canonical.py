@@ -50,12 +50,12 @@ MAX_NESTING_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-# A JSON string literal: quote, then runs of ordinary bytes and escape pairs, then quote.
-# "Unrolled loop" form, so the regex engine does not backtrack or recurse per character.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 # After strings are removed, keep only brackets; objects and arrays count alike for depth.
 _ONLY_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _OBJECTS_AS_ARRAYS = bytes.maketrans(b"{}", b"[]")
+_BRACKET_RUNS = re.compile(rb"\[+|\]+")
+_OPEN = ord("[")
+_PRESCAN_PASSES = 4
 
 
 def nesting_exceeds(
@@ -63,27 +63,45 @@ def nesting_exceeds(
 ) -> bool:
     """Whether JSON text nests arrays/objects deeper than ``max_depth`` (checked unparsed).
 
-    Linear and cheap (every step is a C-level bytes operation): string literals are removed
-    (brackets inside strings do not nest), every other byte but brackets is dropped, then at
-    most ``max_depth`` passes remove the innermost ``[]`` pairs; a pair still left means deeper
-    nesting. Unbalanced input with more than ``max_depth`` unmatched openers also counts as too
-    deep (the parser would recurse into them before finding the syntax error).
+    Linear and cheap (C-level bytes operations, then one step per *run* of brackets): string
+    literals are removed (brackets inside strings do not nest), every other byte but brackets
+    is dropped, a few passes remove the innermost ``[]`` pairs (each lowers the depth by exactly
+    one), and the depth of what is left is summed run by run. Unbalanced input counts its
+    unmatched openers (the parser would recurse into them before finding the syntax error).
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if raw.count(b"[") + raw.count(b"{") <= max_depth:
         return False  # the common case: a small document cannot be deep
-    brackets = _JSON_STRING.sub(b"", raw).translate(_OBJECTS_AS_ARRAYS, _ONLY_BRACKETS)
+    if b"\\" in raw:
+        # Escape pairs go first, read left to right as a parser reads them: escaped
+        # backslashes, then escaped quotes; every quote left then opens or closes a string.
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Outside strings = every other piece between quotes (C-level split and join).
+    outside = b"".join(raw.split(b'"')[::2])
+    brackets = outside.translate(_OBJECTS_AS_ARRAYS, _ONLY_BRACKETS)
     if brackets.count(b"[") <= max_depth:
         return False
     if b"[" * (max_depth + 1) in brackets:
         return True  # the usual attack, "[[[[...", found by one substring search
-    for _ in range(max_depth):
-        # Each pass removes every innermost pair, so the deepest chain loses exactly one level.
+    # A few passes remove every innermost pair ("[]"): each pass lowers the deepest chain by
+    # exactly one level and removes the shallow noise (sibling leaves) in C.
+    passes = 0
+    while passes < _PRESCAN_PASSES:
         reduced = brackets.replace(b"[]", b"")
         if len(reduced) == len(brackets):
             break
-        brackets = reduced
-    return b"[]" in brackets or brackets.count(b"[") > max_depth
+        brackets, passes = reduced, passes + 1
+    # Then the exact depth of what is left, run by run ("[[[" then "]]"...), so the work is
+    # per run of brackets, not per byte.
+    depth = deepest = 0
+    for run in _BRACKET_RUNS.findall(brackets):
+        if run[0] == _OPEN:
+            depth += len(run)
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= len(run)
+    return deepest + passes > max_depth
 
 
 class CanonicalJSONError(ValueError):

@@ -364,3 +364,33 @@ def test_loads_strict_refuses_100000_levels_before_parsing() -> None:
     with pytest.raises(NestingTooDeepError):
         loads_strict(b"[" * 100_000 + b"]" * 100_000)
     assert time.perf_counter() - started < 1.0
+
+
+def _depth(value: Any) -> int:
+    """Reference: nesting depth of a decoded value, counted the slow obvious way."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _nest(value: Any, levels: int, as_object: bool) -> Any:
+    for _ in range(levels):
+        value = {"k[{": value} if as_object else [value, "]}["]
+    return value
+
+
+@FUZZ
+@given(
+    payloads,
+    st.integers(min_value=0, max_value=80),
+    st.booleans(),
+    st.integers(min_value=1, max_value=80),
+)
+def test_nesting_prescan_agrees_with_the_parsed_depth(
+    payload: Any, levels: int, as_object: bool, max_depth: int
+) -> None:
+    document = _nest(payload, levels, as_object)
+    text = json.dumps(document)
+    assert canonical.nesting_exceeds(text, max_depth) is (_depth(document) > max_depth)
