@@ -34,6 +34,7 @@ __all__ = [
     "check_payload_rules",
     "loads_payload",
     "loads_strict",
+    "nesting_exceeds",
 ]
 
 # Largest integer an IEEE 754 double holds exactly; beyond it, JavaScript (and JCS) peers would
@@ -47,6 +48,60 @@ MAX_NESTING_DEPTH = 64
 # Lone UTF-16 surrogates (reachable through "\ud800" escapes) are not Unicode scalar values:
 # I-JSON (RFC 7493), which JCS requires, forbids them and they have no UTF-8 encoding.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+# After strings are removed, keep only brackets; objects and arrays count alike for depth.
+_ONLY_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_OBJECTS_AS_ARRAYS = bytes.maketrans(b"{}", b"[]")
+_BRACKET_RUNS = re.compile(rb"\[+|\]+")
+_OPEN = ord("[")
+_PRESCAN_PASSES = 4
+
+
+def nesting_exceeds(
+    data: bytes | bytearray | memoryview | str, max_depth: int = MAX_NESTING_DEPTH
+) -> bool:
+    """Whether JSON text nests arrays/objects deeper than ``max_depth`` (checked unparsed).
+
+    Linear and cheap (C-level bytes operations, then one step per *run* of brackets): string
+    literals are removed (brackets inside strings do not nest), every other byte but brackets
+    is dropped, a few passes remove the innermost ``[]`` pairs (each lowers the depth by exactly
+    one), and the depth of what is left is summed run by run. Unbalanced input counts its
+    unmatched openers (the parser would recurse into them before finding the syntax error).
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return False  # the common case: a small document cannot be deep
+    if b"\\" in raw:
+        # Escape pairs go first, read left to right as a parser reads them: escaped
+        # backslashes, then escaped quotes; every quote left then opens or closes a string.
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Outside strings = every other piece between quotes (C-level split and join).
+    outside = b"".join(raw.split(b'"')[::2])
+    brackets = outside.translate(_OBJECTS_AS_ARRAYS, _ONLY_BRACKETS)
+    if brackets.count(b"[") <= max_depth:
+        return False
+    if b"[" * (max_depth + 1) in brackets:
+        return True  # the usual attack, "[[[[...", found by one substring search
+    # A few passes remove every innermost pair ("[]"): each pass lowers the deepest chain by
+    # exactly one level and removes the shallow noise (sibling leaves) in C.
+    passes = 0
+    while passes < _PRESCAN_PASSES:
+        reduced = brackets.replace(b"[]", b"")
+        if len(reduced) == len(brackets):
+            break
+        brackets, passes = reduced, passes + 1
+    # Then the exact depth of what is left, run by run ("[[[" then "]]"...), so the work is
+    # per run of brackets, not per byte.
+    depth = deepest = 0
+    for run in _BRACKET_RUNS.findall(brackets):
+        if run[0] == _OPEN:
+            depth += len(run)
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= len(run)
+    return deepest + passes > max_depth
 
 
 class CanonicalJSONError(ValueError):
@@ -151,7 +206,11 @@ INVALID, FAST_JCS, REFERENCE_JCS = 0, 1, 2
 
 
 def _scan_tree(
-    value: Any, max_depth: int, forbid_floats: bool, check_int_range: bool = True
+    value: Any,
+    max_depth: int,
+    forbid_floats: bool,
+    check_int_range: bool = True,
+    forbid_nul: bool = False,
 ) -> int:
     """Fast check of the rules of :func:`_validate_tree`, building no paths.
 
@@ -170,6 +229,8 @@ def _scan_tree(
         if kind is str:
             if not item.isascii() and _SURROGATE.search(item):
                 return INVALID
+            if forbid_nul and "\x00" in item:
+                return INVALID
         elif kind is int:
             if check_int_range and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                 return INVALID
@@ -178,6 +239,8 @@ def _scan_tree(
                 return INVALID
             for key, child in item.items():
                 if type(key) is not str:
+                    return INVALID
+                if forbid_nul and "\x00" in key:
                     return INVALID
                 if not key.isascii():
                     if _SURROGATE.search(key):
@@ -232,6 +295,7 @@ def _validate_tree(
     max_depth: int,
     forbid_floats: bool,
     check_int_range: bool,
+    forbid_nul: bool = False,
 ) -> None:
     """Walk a decoded JSON value and enforce the structural rules (recursion depth is bounded)."""
     if value is None or isinstance(value, bool):
@@ -252,6 +316,8 @@ def _validate_tree(
     if isinstance(value, str):
         if _SURROGATE.search(value):
             raise InvalidStringError("string contains a lone surrogate", path=path or "/")
+        if forbid_nul and "\x00" in value:
+            raise InvalidStringError("string contains a NUL character", path=path or "/")
         return
     if isinstance(value, (list, dict)):
         if depth >= max_depth:
@@ -265,6 +331,7 @@ def _validate_tree(
                     max_depth=max_depth,
                     forbid_floats=forbid_floats,
                     check_int_range=check_int_range,
+                    forbid_nul=forbid_nul,
                 )
             return
         for key, item in value.items():
@@ -274,6 +341,8 @@ def _validate_tree(
                 )
             if _SURROGATE.search(key):
                 raise InvalidStringError("object key contains a lone surrogate", path=path or "/")
+            if forbid_nul and "\x00" in key:
+                raise InvalidStringError("object key contains a NUL character", path=path or "/")
             _validate_tree(
                 item,
                 path=_pointer(path, key),
@@ -281,6 +350,7 @@ def _validate_tree(
                 max_depth=max_depth,
                 forbid_floats=forbid_floats,
                 check_int_range=check_int_range,
+                forbid_nul=forbid_nul,
             )
         return
     # Tuples, sets, bytes, Decimals, enums...: refuse rather than guess a JSON mapping, so the
@@ -310,6 +380,10 @@ def loads_strict(
         text = data
     else:
         raise InvalidJSONError(f"expected bytes or str, got {type(data).__name__}")
+    if nesting_exceeds(text, max_depth):
+        # Refused before parsing: json.loads recurses once per bracket (a linear pre-scan
+        # costs milliseconds on a mebibyte; the parser's stack overflow would cost far more).
+        raise NestingTooDeepError(f"nesting deeper than {max_depth}")
     try:
         value = json.loads(
             text,
@@ -344,13 +418,23 @@ def check_payload_rules(obj: Any, *, max_depth: int = MAX_NESTING_DEPTH) -> None
     """Enforce the federation payload rules on a decoded JSON value.
 
     No floats anywhere (values travel as decimal strings), integers within ±(2**53-1), only
-    JSON types (dict with str keys, list, str, int, bool, None), no lone surrogates, bounded
-    nesting. Raises a :class:`CanonicalJSONError` subclass on the first violation.
+    JSON types (dict with str keys, list, str, int, bool, None), no lone surrogates and no NUL
+    character in strings or member names, bounded nesting. Raises a
+    :class:`CanonicalJSONError` subclass on the first violation.
     """
-    if _tree_is_valid(obj, max_depth, forbid_floats=True):
+    # NUL ("\u0000") is valid JSON, but PostgreSQL refuses it in text columns while SQLite
+    # stores it: a peer's document holding one would be a 500 (retried forever by the sender)
+    # on one database and stored on the other. Refused as invalid_string (422, permanent).
+    if _scan_tree(obj, max_depth, forbid_floats=True, forbid_nul=True) != INVALID:
         return
     _validate_tree(
-        obj, path="", depth=0, max_depth=max_depth, forbid_floats=True, check_int_range=True
+        obj,
+        path="",
+        depth=0,
+        max_depth=max_depth,
+        forbid_floats=True,
+        check_int_range=True,
+        forbid_nul=True,
     )
 
 

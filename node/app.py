@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -61,6 +62,7 @@ def create_app(
     config = load_config(Path(data_dir), overrides)
 
     app = Flask(__name__)
+    app.json = GuardedJSONProvider(app)
     app.config.update(
         SECRET_KEY=_read_secret(config),
         MAX_CONTENT_LENGTH=config.max_body_bytes,
@@ -169,8 +171,106 @@ def _install_unit_of_work(app: Flask) -> None:
         return user
 
 
+class GuardedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, but ``loads`` refuses hostile nesting and invalid text.
+
+    ``request.get_json()`` (and anything else parsing JSON through ``flask.json``) goes through
+    here, so a route written tomorrow is covered too: 100,000 nested ``[`` would otherwise
+    overflow the parser's stack (a 500).
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        from node.input_guard import parse_json_text
+
+        if kwargs:
+            return super().loads(s, **kwargs)
+        return parse_json_text(s)
+
+
+def _is_json_body() -> bool:
+    return request.mimetype == "application/json" or request.mimetype.endswith("+json")
+
+
+def _check_request_input(json_methods: set[str]) -> None:
+    """Refuse hostile text and JSON nesting in the current request (see the guard below)."""
+    from node.input_guard import check_text, check_text_fields, parse_json_text
+
+    # The path too: "%00" in a path segment becomes a NUL in the view's arguments (a code
+    # looked up in PostgreSQL would fail with a 500).
+    check_text(request.path, "path")
+    check_text_fields(request.args)
+    if request.method not in json_methods:
+        return
+    if request.path.startswith("/federation/"):
+        # Signed federation documents are parsed by federation.canonical.loads_strict (same
+        # nesting bound, checked before parsing) and refused with the protocol's codes
+        # (docs/protocol.md §3.2): nesting_too_deep, invalid_string.
+        return
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        check_text_fields(request.form)
+        for upload in request.files.values():
+            check_text(upload.filename or "", "filename")
+        return
+    if _is_json_body() and (request.content_length or 0) > 0:
+        try:
+            parse_json_text(request.get_data(cache=True))
+        except ValueError:
+            return  # not JSON at all: the route's own parser answers 400 invalid_json
+
+
+def _invalid_text_page(error: Exception) -> Any:
+    """The readable refusal of a page form holding invalid text, showing what was typed.
+
+    The values are shown back (escaped by the template, the invalid characters replaced by
+    U+FFFD) so nothing typed is lost; passwords, CSRF tokens and files are not echoed.
+    """
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    from node.input_guard import INVALID_TEXT
+
+    submitted = [
+        (INVALID_TEXT.sub("\ufffd", name), INVALID_TEXT.sub("\ufffd", value))
+        for name, value in request.form.items(multi=True)
+        if name != "csrf_token" and "password" not in name.lower()
+    ]
+    detail = _(
+        "Part of what you sent contains a character that cannot be saved (a NUL character or "
+        "a broken Unicode character), often pasted from another program. Nothing was saved. "
+        "Go back, remove it and send the form again."
+    )
+    return (
+        render_template(
+            "error.html",
+            title=_("Invalid characters"),
+            detail=detail,
+            status=422,
+            field_errors=getattr(error, "errors", None),
+            submitted=submitted,
+        ),
+        422,
+    )
+
+
 def _install_request_guards(app: Flask) -> None:
     json_methods = {"POST", "PUT", "PATCH"}
+
+    @app.before_request
+    def _refuse_hostile_input() -> Any:
+        # Every request of every route, before any view or parser sees it: a NUL (refused by
+        # PostgreSQL, stored by SQLite) or a lone surrogate (no UTF-8 form) in a query string
+        # or a form field, or JSON nested deep enough to overflow the parser, is refused with
+        # 422 (invalid_text / too_deep) instead of failing later as a 500, with nothing stored.
+        from node.errors_http import wants_machine_answer
+        from node.input_guard import InvalidTextError
+
+        try:
+            _check_request_input(json_methods)
+        except InvalidTextError as exc:
+            if wants_machine_answer():
+                raise
+            return _invalid_text_page(exc)
+        return None
 
     @app.before_request
     def _json_only() -> None:
@@ -183,7 +283,5 @@ def _install_request_guards(app: Flask) -> None:
         has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
             "Transfer-Encoding", ""
         ).lower()
-        if has_body and not (
-            request.mimetype == "application/json" or request.mimetype.endswith("+json")
-        ):
+        if has_body and not _is_json_body():
             raise UnsupportedMediaType("Send the request body as application/json.")

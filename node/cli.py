@@ -78,7 +78,40 @@ def node_jobs(data_dir: Path) -> Iterator[NodeRuntime]:
         node.engine.dispose()
 
 
-@click.group(help="hrcnet: human rights cities monitoring node.")
+class _CheckedGroup(click.Group):
+    """The command group, refusing arguments that hold text no database can store.
+
+    Python decodes undecodable argument bytes to lone surrogates (``surrogateescape``), which
+    would fail later, half-way through a command, when stored or encoded.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from node.input_guard import invalid_text_reason
+
+        for argument in args:
+            reason = invalid_text_reason(argument)
+            if reason:
+                raise CliError(f"The argument {argument!r} {reason}")
+        return super().parse_args(ctx, args)
+
+
+def _read_json_file(file: Path) -> Any:
+    """A JSON file given on the command line, parsed with the hostile-input guards.
+
+    Nesting beyond 64 levels (which would overflow the parser) and NUL or lone surrogates in
+    strings are refused with a readable message, like bad JSON.
+    """
+    from node.input_guard import parse_json_text
+
+    try:
+        return parse_json_text(file.read_bytes(), what=file.name)
+    except DomainError as exc:
+        raise CliError(f"{file}: {_explain(exc)}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{file} is not valid JSON: {exc}") from exc
+
+
+@click.group(cls=_CheckedGroup, help="hrcnet: human rights cities monitoring node.")
 @click.version_option(package_name="hrcnet")
 def main() -> None:
     pass
@@ -248,10 +281,7 @@ def catalogue_load(data_dir: Path, file: Path) -> None:
     """Load or update the core catalogue (seed catalogue format)."""
     from node.services import catalogue
 
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CliError(f"{file} is not valid JSON: {exc}") from exc
+    document = _read_json_file(file)
     with node_session(data_dir) as (_config, session):
         report = catalogue.load_catalogue(session, document, now=utcnow())
     retired = (
@@ -273,10 +303,7 @@ def catalogue_add(data_dir: Path, file: Path) -> None:
     """Add local dimensions, codes and indicators from a JSON file (see docs/cli.md)."""
     from node.services import exchange
 
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CliError(f"{file} is not valid JSON: {exc}") from exc
+    document = _read_json_file(file)
     with node_session(data_dir) as (_config, session):
         summary = exchange.apply_catalogue_additions(session, document, now=utcnow())
     click.echo(summary)
@@ -306,10 +333,7 @@ def import_command(
 
     profile_data = None
     if profile is not None:
-        try:
-            profile_data = json.loads(profile.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CliError(f"{profile} is not valid JSON: {exc}") from exc
+        profile_data = _read_json_file(profile)
     with node_session(data_dir) as (_config, session):
         # Without --as the operator imports with the node's own (administrator) authority.
         user = users.find_user(session, as_email) if as_email else OPERATOR
@@ -573,10 +597,7 @@ def catalogue_publish(data_dir: Path, file: Path, notes: str | None) -> None:
     """Sign and send a core catalogue release to every member (secretariat)."""
     from node.secretariat import releases
 
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CliError(f"{file} is not valid JSON: {exc}") from exc
+    document = _read_json_file(file)
     with node_session(data_dir) as (config, session):
         release = releases.publish_release(
             session, config, document, notes=notes, user=OPERATOR, now=utcnow()

@@ -81,6 +81,33 @@ class DecimalString(fields.Field):
             raise self.make_error("invalid", reason=str(exc)) from exc
 
 
+class DecimalText(fields.String):
+    """A decimal number written as plain text and kept as text (e.g. a received statistic).
+
+    Refuses what a page could not turn into a number: ``"abc"``, ``"nan"``, ``"inf"``,
+    exponents, more than 28 significant digits or 12 decimal places (the rules of
+    :func:`parse_decimal`). Optional ``minimum``/``maximum`` bound the value itself.
+    """
+
+    def __init__(
+        self, *, minimum: Decimal | None = None, maximum: Decimal | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.minimum, self.maximum = minimum, maximum
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            number = parse_decimal(text)
+        except ValueError as exc:
+            raise ValidationError(f"Not a decimal number: {exc}") from exc
+        if self.minimum is not None and number < self.minimum:
+            raise ValidationError(f"Must be at least {self.minimum}.")
+        if self.maximum is not None and number > self.maximum:
+            raise ValidationError(f"Must be at most {self.maximum}.")
+        return text.strip()
+
+
 class PeriodString(fields.String):
     """A period of the grammar ``2025``, ``2025-H1``, ``2025-Q3``, ``2025-07`` (kept as text)."""
 

@@ -3,15 +3,20 @@ catalogue releases (``hrc.catalogue/1``) and benchmarks (``hrc.benchmark/1``).""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from schemas.fields import CityId, Code, PeriodString
+from schemas.catalogue import DIRECTIONS
+from schemas.fields import CityId, Code, DecimalText, PeriodString
 from schemas.keys import validate_public_key_b64
 
 DIRECTORY_TYPE, DIRECTORY_STREAM = "hrc.directory", "directory"
 CATALOGUE_TYPE, CATALOGUE_STREAM = "hrc.catalogue", "catalogue"
 BENCHMARK_TYPE, BENCHMARK_STREAM = "hrc.benchmark", "benchmarks"
 NETWORK_AUDIENCE = "network"
+# The trends a benchmark position may carry (node.secretariat.stats.TRENDS).
+TRENDS = ("improving", "worsening", "stable", "no_data")
 
 
 class DirectoryKeySchema(Schema):
@@ -65,28 +70,32 @@ class CataloguePayloadSchema(Schema):
 
 
 class BenchmarkStatsSchema(Schema):
+    # Every statistic is drawn as a number by the benchmark page: decimal text only (no "nan",
+    # "inf" or "abc" from a peer), refused at the inbox with 422 invalid_payload.
     class Meta:
         unknown = EXCLUDE
 
-    min = fields.String(required=True)
-    q1 = fields.String(required=True)
-    median = fields.String(required=True)
-    q3 = fields.String(required=True)
-    max = fields.String(required=True)
-    mean = fields.String(required=True)
+    min = DecimalText(required=True)
+    q1 = DecimalText(required=True)
+    median = DecimalText(required=True)
+    q3 = DecimalText(required=True)
+    max = DecimalText(required=True)
+    mean = DecimalText(required=True)
 
 
 class BenchmarkPositionSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    value = fields.String(required=True)
-    rank = fields.Integer(strict=True, allow_none=True)
-    percentile = fields.String(allow_none=True)
-    quartile = fields.Integer(strict=True, allow_none=True)
-    distance_to_best_quartile = fields.String(allow_none=True)
-    previous_value = fields.String(allow_none=True, load_default=None)
-    trend = fields.String(allow_none=True, load_default=None)
+    value = DecimalText(required=True)
+    rank = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+    percentile = DecimalText(
+        allow_none=True, minimum=Decimal(0), maximum=Decimal(100), load_default=None
+    )
+    quartile = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 4))
+    distance_to_best_quartile = DecimalText(allow_none=True, load_default=None)
+    previous_value = DecimalText(allow_none=True, load_default=None)
+    trend = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(TRENDS))
 
 
 class BenchmarkGroupSchema(Schema):
@@ -96,11 +105,13 @@ class BenchmarkGroupSchema(Schema):
     indicator = Code(required=True)
     period = PeriodString(required=True)
     scope = fields.String(required=True, validate=validate.Length(1, 100))
-    direction = fields.String(required=True)
-    n = fields.Integer(strict=True, required=True)
+    direction = fields.String(required=True, validate=validate.OneOf(DIRECTIONS))
+    n = fields.Integer(strict=True, required=True, validate=validate.Range(0, 1_000_000))
     stats = fields.Nested(BenchmarkStatsSchema, required=True)
-    distribution = fields.List(fields.String(), required=True)  # sorted, anonymous
-    previous_median = fields.String(allow_none=True, load_default=None)
+    distribution = fields.List(  # sorted, anonymous
+        DecimalText(), required=True, validate=validate.Length(max=100_000)
+    )
+    previous_median = DecimalText(allow_none=True, load_default=None)
     sources = fields.List(fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), required=True)
     position = fields.Nested(BenchmarkPositionSchema, allow_none=True, load_default=None)
 

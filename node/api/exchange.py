@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response
@@ -14,6 +13,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from node.api.common import BEARER, problems
 from node.auth import api_user
 from node.errors import InvalidInputError
+from node.input_guard import parse_json_text
 from node.runtime import db_session, now, runtime
 from node.services import exchange
 from schemas.fields import Code, PeriodString
@@ -22,6 +22,8 @@ blp = Blueprint("exchange", __name__, description="Import (CSV, XLSX) and export
 
 
 class ImportFormSchema(Schema):
+    """The whole ``multipart/form-data`` import form: the file and its options."""
+
     class Meta:
         unknown = RAISE
 
@@ -39,10 +41,7 @@ class ImportFormSchema(Schema):
             "description": "JSON import profile: Units and column mapping for Open SDG files"
         },
     )
-
-
-class ImportFileSchema(Schema):
-    file = Upload(required=True)
+    file = Upload(required=True, metadata={"description": "the CSV (UTF-8) or XLSX file"})
 
 
 class ImportReportSchema(Schema):
@@ -64,23 +63,24 @@ class ExportQuerySchema(Schema):
 
 @blp.route("/results/import")
 class ResultsImport(MethodView):
-    @blp.arguments(ImportFormSchema, location="form")
-    @blp.arguments(ImportFileSchema, location="files")
+    @blp.arguments(ImportFormSchema, location="multipart")
     @blp.response(201, ImportReportSchema)
     @blp.doc(security=BEARER)
     @problems(blp, 401, 403, 413, 422)
-    def post(self, form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+    def post(self, form: dict[str, Any]) -> dict[str, Any]:
         """Import results from a CSV or XLSX file, all-or-nothing, with per-row errors."""
         user = api_user()
         profile = None
         if form.get("profile"):
             try:
-                profile = json.loads(form["profile"])
+                # Guarded parse: a profile of 100,000 nested "[" is refused (422 too_deep)
+                # before json.loads could overflow its stack; NUL/surrogates → invalid_text.
+                profile = parse_json_text(form["profile"], what="profile")
             except ValueError as exc:
                 raise InvalidInputError(
                     "The profile is not valid JSON.", errors={"profile": ["not valid JSON"]}
                 ) from exc
-        upload = files["file"]
+        upload = form["file"]
         report = exchange.import_file(
             db_session(),
             upload.filename or "upload",

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import InvalidInputError
+from node.input_guard import parse_json_text
 from node.network import compare, inbox, keyring, peers, summaries, trust
 from node.network.models import OutboxItem, Peer
 from node.permissions import require
@@ -96,7 +97,7 @@ def _answer(city_id: str, decision: str) -> dict[str, Any]:
     data: dict[str, Any] = {"themes": None}
     if raw.strip():
         try:
-            data = PeerAnswerSchema().load(json.loads(raw))
+            data = PeerAnswerSchema().load(parse_json_text(raw))
         except (ValueError, ValidationError) as exc:
             errors = (
                 exc.normalized_messages()

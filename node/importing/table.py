@@ -16,23 +16,31 @@ from __future__ import annotations
 import csv
 import io
 import math
-import operator
+import re
 import warnings
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from itertools import repeat
 from typing import Any, NamedTuple
 
 MAX_ROWS = 200_000
 MAX_COLUMNS = 500
-# Excel's own row limit: a workbook claiming more rows was not written by a spreadsheet program.
-MAX_SHEET_ROWS = 1_048_576
-# A 1 MiB upload can inflate to gigabytes (a "zip bomb"); real sheets of our size stay far below.
+# XLSX bounds, checked while the sheet's XML is read and before any row is built: a cell below
+# row MAX_XLSX_ROW (the data rows plus room for blank and title rows) or a filled cell right of
+# column MAX_COLUMNS refuses the file at once. A 1.5 KB workbook with one cell at row 1,048,576
+# used to make openpyxl build a million empty rows (11-23 s of a worker).
+MAX_XLSX_ROW = MAX_ROWS + 10_000
+# Cells present in the sheet's XML (styled empty cells included): bounds the parsing work.
+MAX_XLSX_CELLS = 4_000_000
+# A 1 MiB upload can inflate to gigabytes (a "zip bomb"): the sizes the archive declares are
+# checked before anything is decompressed (zipfile never inflates a member past its declared
+# size), and the whole workbook may not unpack beyond this.
 MAX_XLSX_UNPACKED_BYTES = 100 * 1024 * 1024
 MAX_XLSX_MEMBERS = 10_000
+# NUL (refused by PostgreSQL) and lone surrogates (no UTF-8 form) are never valid cell text.
+_INVALID_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc) files
@@ -234,10 +242,9 @@ def _read_xlsx(data: bytes) -> Table:
             if not workbook.worksheets:
                 raise TableError("The workbook has no worksheet with data.")
             sheet = workbook.worksheets[0]
-            # The size recorded in the file may be wrong (then rows would be cut off silently);
-            # forgetting it makes openpyxl read every row that is really there.
-            sheet.reset_dimensions()
-            return _build_table(_xlsx_records(sheet), strict_width=False)
+            # The size the sheet declares (<dimension>) is not trusted in either direction:
+            # rows are read as they really are in the XML, with the bounds checked per cell.
+            return _build_table(_xlsx_records(workbook, sheet), strict_width=False)
         except TableError:
             raise
         except Exception as exc:  # the sheet is read lazily: damage may show only now
@@ -249,29 +256,61 @@ def _read_xlsx(data: bytes) -> Table:
             workbook.close()
 
 
-def _xlsx_records(sheet: Any) -> Iterator[tuple[int, list[str], list[tuple[int, str]]]]:
-    from openpyxl.cell.read_only import EMPTY_CELL
+def _xlsx_records(
+    workbook: Any, sheet: Any
+) -> Iterator[tuple[int, list[str], list[tuple[int, str]]]]:
+    """The rows really present in the sheet's XML, with their row numbers; bounded.
 
-    # max_col bounds the work per row: a crafted sheet cannot make every row 16,384 cells wide.
-    for number, row in enumerate(sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS), start=1):
-        if number > MAX_SHEET_ROWS:
-            raise TableError("The worksheet has more rows than a spreadsheet can hold.")
-        # Find the last real cell with C-level operations (map/is_not, list.index): most of the
-        # MAX_COLUMNS cells of a row are padding, and a Python loop over them would be slow.
-        present = list(map(operator.is_not, row, repeat(EMPTY_CELL)))
-        if True not in present:
-            yield number, [], []
-            continue
-        last = len(present) - 1 - present[::-1].index(True)
-        cells: list[str] = []
-        problems: list[tuple[int, str]] = []
-        for index in range(last + 1):
-            try:
-                cells.append(_cell_text(row[index]))
-            except ValueError as exc:
-                problems.append((index, str(exc)))
-                cells.append("")
-        yield number, cells, problems
+    openpyxl's own ``iter_rows`` pads every missing row (and every row to the widest one) with
+    empty cells in Python, so one cell at row 1,048,576 costs a million empty rows. Its
+    worksheet parser (what ``iter_rows`` uses inside) yields only the rows present, so the
+    work follows the file's real content, and the bounds are checked before a row is built.
+    """
+    from openpyxl.cell.read_only import ReadOnlyCell
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    cells_seen = 0
+    with workbook._archive.open(sheet._worksheet_path) as source:
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,
+            data_only=workbook.data_only,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, raw_cells in parser.parse():
+            if number > MAX_XLSX_ROW:
+                raise TableError(
+                    f"The worksheet has cells in row {number:,}; an import reads rows 1 to "
+                    f"{MAX_XLSX_ROW:,} (at most {MAX_ROWS:,} data rows). Delete the rows "
+                    "below your data (select them, right-click, Delete) and save again."
+                )
+            cells_seen += len(raw_cells)
+            if cells_seen > MAX_XLSX_CELLS:
+                raise TableError(
+                    "The worksheet has too many cells to import. Split it into smaller files."
+                )
+            filled = [cell for cell in raw_cells if cell["value"] is not None]
+            if not filled:
+                yield number, [], []
+                continue
+            last = max(cell["column"] for cell in filled)
+            if last > MAX_COLUMNS:
+                raise TableError(
+                    f"Row {number} has a value in column {_column_letter(last - 1)}; an import "
+                    f"reads at most {MAX_COLUMNS} columns."
+                )
+            cells = [""] * last
+            problems: list[tuple[int, str]] = []
+            for cell in filled:
+                index = cell["column"] - 1
+                try:
+                    cells[index] = _cell_text(ReadOnlyCell(sheet, **cell))
+                except ValueError as exc:
+                    problems.append((index, str(exc)))
+            problems.sort()
+            yield number, cells, problems
 
 
 def _cell_text(cell: Any) -> str:
@@ -323,6 +362,8 @@ def _build_table(
     data_rows = 0
     for number, raw_cells, problems in records:
         cells = [cell.strip() for cell in raw_cells]
+        if _INVALID_TEXT.search("".join(cells)):
+            problems = problems + _invalid_text_cells(cells)
         if header is None:
             if not any(cells):
                 continue
@@ -379,6 +420,15 @@ def _build_table(
     if header is None:
         raise TableError("The file has no header row: the first row must name the columns.")
     return Table(header=header, rows=rows, errors=errors, header_row=header_row)
+
+
+def _invalid_text_cells(cells: list[str]) -> list[tuple[int, str]]:
+    """(column, message) for cells holding NUL or a lone surrogate (which no database stores)."""
+    return [
+        (index, "holds a character that is not valid text (NUL or a lone surrogate).")
+        for index, cell in enumerate(cells)
+        if _INVALID_TEXT.search(cell)
+    ]
 
 
 def _check_header(cells: list[str], number: int) -> list[str]:

@@ -104,8 +104,13 @@ def _embedded_request_key(body: bytes) -> dict[tuple[str, str], bytes] | None:
     document inside the envelope (itself verified before anything is stored)."""
     try:
         envelope = loads_strict(body)
-    except CanonicalJSONError:
-        return None
+    except CanonicalJSONError as exc:
+        if exc.code in ("invalid_json", "invalid_utf8"):
+            return None
+        # Valid JSON that breaks a rule no signature can mend (a lone surrogate, nesting beyond
+        # 64, duplicate keys...): refused for good with 422 whoever sent it, so a sender's
+        # outbox dead-letters it instead of retrying on a 401 forever.
+        raise inbox.refuse(422, exc.code, f"The envelope breaks the JSON rules: {exc}") from exc
     if not isinstance(envelope, dict) or envelope.get("type") != "hrc.twinning.request":
         return None
     try:

@@ -239,6 +239,8 @@ class KeyChange(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(200))
+
+
 class KeyFetch(Base):
     """A known peer signed with a key id we do not have: a job fetches its key document.
 

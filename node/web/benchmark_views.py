@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -17,6 +19,21 @@ from node.secretariat.models import ReceivedBenchmark
 from schemas.periods import parse_period
 
 bp = Blueprint("benchmarks_web", __name__)
+log = logging.getLogger(__name__)
+
+
+def _number(text: Any) -> float | None:
+    """A received decimal string as a float, or None when it is not a finite number.
+
+    The inbox validates benchmark numbers (schemas.secretariat), but rows stored before that
+    rule, or by an older version, must still never crash the page: what cannot be read is
+    left out of the chart.
+    """
+    try:
+        value = float(str(text))
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _trusted_svg(svg: str) -> Markup:
@@ -58,47 +75,62 @@ def benchmark_page(indicator: str) -> Any:
     for row in _received(session, indicator):
         by_scope[row.scope].append(row.group)
     sections = []
+    unreadable = 0
     for scope, groups in sorted(by_scope.items(), key=lambda kv: (kv[0] != "network", kv[0])):
-        groups.sort(key=lambda g: parse_period(g["period"]).sort_key)
-        newest = groups[-1]
-        values = [float(v) for v in newest["distribution"]]
-        group_stats = stats.group_stats(values, 1) if values else None
-        position = newest.get("position") or {}
-        mine = float(position["value"]) if position.get("value") is not None else None
-        distribution = _trusted_svg(
-            charts.distribution_svg(
-                group_stats,
-                mine,
-                label=f"{label} — {newest['period']}, {scope}",
-                unit=unit,
-                direction=newest["direction"],
-                chart_id=f"dist-{scope}",
-            )
-        )
-        trend = _trusted_svg(
-            charts.trend_svg(
-                [
-                    (
-                        g["period"],
-                        float(g["position"]["value"]) if g.get("position") else None,
-                        float(g["stats"]["median"]),
-                    )
-                    for g in groups
-                ],
-                label=f"{label}, {scope}",
-                unit=unit,
-                chart_id=f"trend-{scope}",
-            )
-        )
-        sections.append(
-            {
-                "scope": scope,
-                "newest": newest,
-                "groups": groups,
-                "distribution": distribution,
-                "trend": trend,
-            }
-        )
+        try:
+            sections.append(_section(scope, groups, label, unit))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A malformed stored group (received before the inbox checked numbers) is left
+            # out with a note on the page, never a 500.
+            log.warning("benchmark %s/%s unreadable: %s", indicator, scope, exc)
+            unreadable += 1
     return render_template(
-        "benchmark.html", indicator=indicator, label=label, unit=unit, sections=sections
+        "benchmark.html",
+        indicator=indicator,
+        label=label,
+        unit=unit,
+        sections=sections,
+        unreadable=unreadable,
     )
+
+
+def _section(scope: str, groups: list[dict[str, Any]], label: str, unit: str) -> dict[str, Any]:
+    """One scope's charts and position, from the stored groups (oldest first after sorting)."""
+    groups.sort(key=lambda g: parse_period(g["period"]).sort_key)
+    newest = groups[-1]
+    values = [v for v in map(_number, newest["distribution"]) if v is not None]
+    group_stats = stats.group_stats(values, 1) if values else None
+    position = newest.get("position") or {}
+    mine = _number(position.get("value"))
+    distribution = _trusted_svg(
+        charts.distribution_svg(
+            group_stats,
+            mine,
+            label=f"{label} — {newest['period']}, {scope}",
+            unit=unit,
+            direction=newest["direction"],
+            chart_id=f"dist-{scope}",
+        )
+    )
+    trend = _trusted_svg(
+        charts.trend_svg(
+            [
+                (
+                    g["period"],
+                    _number((g.get("position") or {}).get("value")),
+                    _number((g.get("stats") or {}).get("median")),
+                )
+                for g in groups
+            ],
+            label=f"{label}, {scope}",
+            unit=unit,
+            chart_id=f"trend-{scope}",
+        )
+    )
+    return {
+        "scope": scope,
+        "newest": newest,
+        "groups": groups,
+        "distribution": distribution,
+        "trend": trend,
+    }

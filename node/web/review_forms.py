@@ -8,7 +8,6 @@ dates. Which actions a person may take is for the workflow tables alone.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -29,6 +28,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from node.errors import DomainError
+from node.input_guard import parse_json_text
 from schemas.peer_review import COMMENT_KINDS
 
 # --- words ---------------------------------------------------------------------------------------
@@ -344,8 +345,8 @@ class CommentForm(ReviewActionForm):
 
     def validate_disaggregation(self, field: Any) -> None:
         try:
-            value = json.loads(field.data) if field.data else {}
-        except ValueError:
+            value = parse_json_text(field.data, what="breakdown") if field.data else {}
+        except (ValueError, DomainError):  # not JSON, too deep, or invalid text
             value = None
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -366,7 +367,7 @@ class CommentForm(ReviewActionForm):
                 "summary_sha256": self.summary_sha256.data,
                 "indicator": self.indicator.data or None,
                 "period": self.period.data or None,
-                "disaggregation": json.loads(self.disaggregation.data or "{}"),
+                "disaggregation": parse_json_text(self.disaggregation.data or "{}"),
             }
         elif _text(self.section):
             data["anchor"] = {"section": _text(self.section)}

@@ -18,6 +18,7 @@ from wtforms import SelectField
 from node.auth import page_user
 from node.db import session_scope
 from node.errors import DomainError, InvalidInputError
+from node.input_guard import parse_json_text
 from node.models import User
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
@@ -373,7 +374,9 @@ def import_page() -> Any:
         profile = None
         try:
             if form.profile.data and form.profile.data.strip():
-                profile = json.loads(form.profile.data)
+                # Guarded: 100,000 nested "[" would overflow json.loads (a 500); NUL or
+                # lone surrogates cannot be stored. Both come back as a message on the page.
+                profile = parse_json_text(form.profile.data, what="profile")
             report = exchange.import_file(
                 db_session(),
                 upload.filename or "upload",

@@ -278,3 +278,30 @@ def _node_db(node_dir: Path) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def test_hostile_json_files_and_arguments_get_a_message_not_a_traceback(
+    node_dir: Path, tmp_path: Path
+) -> None:
+    figures = tmp_path / "figures.csv"
+    figures.write_text("indicator,period,value\nHRC-HOU-01,2024,1\n", encoding="utf-8")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000, encoding="utf-8")
+    refused = run(
+        "import", str(node_dir), str(figures), "--layout", "open-sdg", "--profile", str(deep)
+    )
+    assert refused.returncode == 1
+    assert "64 levels" in refused.stderr and "Traceback" not in refused.stderr
+    nul = tmp_path / "nul.json"
+    nul.write_text('{"source": "a\\u0000b"}', encoding="utf-8")
+    refused = run(
+        "import", str(node_dir), str(figures), "--layout", "open-sdg", "--profile", str(nul)
+    )
+    assert refused.returncode == 1
+    assert "NUL" in refused.stderr and "Traceback" not in refused.stderr
+    # An undecodable byte in an argument reaches Python as a lone surrogate (surrogateescape).
+    refused = run("import", str(node_dir), str(figures), "--as", "x\udcff@example.org")
+    assert refused.returncode == 1
+    assert "surrogate" in refused.stderr and "Traceback" not in refused.stderr
+    exported = run("export", str(node_dir), "--format", "csv", "--indicator", "HRC-HOU-01")
+    assert "HRC-HOU-01,2024,1\n" not in exported.stdout  # nothing was imported by the above

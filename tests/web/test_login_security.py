@@ -485,6 +485,8 @@ def test_next_accepted_only_as_a_local_path(web: FlaskClient, official: Caller) 
     wrong = {}
     for target in OFF_SITE:
         response = attempt(web, official.email, official.password, next_url=target)
+        if "\x00" in target and response.status_code == 422 and "Location" not in response.headers:
+            continue  # refused before the login by the input guard (NUL in the query string)
         if response.status_code != 302 or response.headers["Location"] != "/":
             wrong[target] = (response.status_code, response.headers.get("Location"))
     for target in LOCAL:

@@ -16,6 +16,8 @@ from federation.canonical import (
     MAX_NESTING_DEPTH,
     MAX_SAFE_INTEGER,
     CanonicalJSONError,
+    InvalidStringError,
+    NestingTooDeepError,
     canonical_bytes,
     check_payload_rules,
     loads_payload,
@@ -24,20 +26,25 @@ from federation.canonical import (
 
 FUZZ = settings(max_examples=400, deadline=None)
 
+# Payload text: any Unicode scalar value but NUL, which the payload rules refuse (PostgreSQL
+# cannot store it); see test_payload_rules_refuse_nul.
+payload_text = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+
 json_scalars = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
-    | st.text(max_size=20)
+    | st.text(payload_text, max_size=20)
 )
 payloads = st.recursive(
     json_scalars,
     lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.text(payload_text, max_size=8), children, max_size=5)
     ),
     max_leaves=40,
 )
-payload_objects = st.dictionaries(st.text(max_size=8), payloads, max_size=6)
+payload_objects = st.dictionaries(st.text(payload_text, max_size=8), payloads, max_size=6)
 
 
 def _code(data: Any) -> str:
@@ -320,3 +327,70 @@ def test_astral_keys_sort_by_utf16_like_jcs(key: str) -> None:
 
     document = {key: 1, "\ue000b": 2, "\U00010000": 3, "z": 4}
     assert canonical_bytes(document) == rfc8785.dumps(document)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"name": "a\x00b"}, {"a\x00": 1}, {"list": ["ok", ["\x00"]]}, {"deep": {"x": "\x00"}}],
+)
+def test_payload_rules_refuse_nul(document: dict[str, Any]) -> None:
+    # Rule (docs/protocol.md §3.2): no NUL in payload strings or member names; loads_strict
+    # (generic JSON, e.g. the JCS vectors) still accepts it.
+    with pytest.raises(InvalidStringError) as caught:
+        check_payload_rules(document)
+    assert caught.value.code == "invalid_string"
+    with pytest.raises(InvalidStringError):
+        loads_payload(json.dumps(document))
+    assert loads_strict(json.dumps(document)) == document
+
+
+@pytest.mark.parametrize(
+    ("depth", "refused"),
+    [(MAX_NESTING_DEPTH - 1, False), (MAX_NESTING_DEPTH, False), (MAX_NESTING_DEPTH + 1, True)],
+)
+def test_loads_strict_nesting_edges(depth: int, refused: bool) -> None:
+    text = "[" * depth + "]" * depth
+    if refused:
+        with pytest.raises(NestingTooDeepError):
+            loads_strict(text)
+    else:
+        loads_strict(text)
+
+
+def test_loads_strict_refuses_100000_levels_before_parsing() -> None:
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(NestingTooDeepError):
+        loads_strict(b"[" * 100_000 + b"]" * 100_000)
+    assert time.perf_counter() - started < 1.0
+
+
+def _depth(value: Any) -> int:
+    """Reference: nesting depth of a decoded value, counted the slow obvious way."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _nest(value: Any, levels: int, as_object: bool) -> Any:
+    for _ in range(levels):
+        value = {"k[{": value} if as_object else [value, "]}["]
+    return value
+
+
+@FUZZ
+@given(
+    payloads,
+    st.integers(min_value=0, max_value=80),
+    st.booleans(),
+    st.integers(min_value=1, max_value=80),
+)
+def test_nesting_prescan_agrees_with_the_parsed_depth(
+    payload: Any, levels: int, as_object: bool, max_depth: int
+) -> None:
+    document = _nest(payload, levels, as_object)
+    text = json.dumps(document)
+    assert canonical.nesting_exceeds(text, max_depth) is (_depth(document) > max_depth)

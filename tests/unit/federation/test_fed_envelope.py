@@ -319,7 +319,8 @@ def test_any_changed_byte_in_signature_fails(index: int, xor: int) -> None:
 @settings(max_examples=100, deadline=None)
 @given(
     st.sampled_from(["type", "schema", "stream", "seq", "created_ts", "audience", "payload"]),
-    st.text(max_size=5),
+    # NUL is refused by the payload rules before the signature is looked at (another error).
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=5),
 )
 def test_any_changed_member_fails(field: str, suffix: str) -> None:
     envelope = _signed()

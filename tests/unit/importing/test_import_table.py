@@ -232,3 +232,117 @@ def test_damaged_workbooks_never_crash(changes: list[tuple[int, int]]) -> None:
     for position, byte in changes:
         data[position] = byte
     _read_or_refuse("x.xlsx", bytes(data))
+
+
+# --- XLSX bounds (hostile workbooks) ----------------------------------------------------------
+
+
+def _sparse_workbook(cells: dict[tuple[int, int], object]) -> bytes:
+    """A workbook holding only ``cells`` ((row, column) → value), written by openpyxl."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for (row, column), value in cells.items():
+        sheet.cell(row=row, column=column, value=value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_one_cell_at_the_last_excel_row_is_refused_fast() -> None:
+    import time
+
+    data = _sparse_workbook({(1, 1): "indicator", (1_048_576, 1): "x"})
+    assert len(data) < 8_000  # a tiny upload...
+    started = time.perf_counter()
+    with pytest.raises(TableError, match="row 1,048,576"):
+        read_table("book.xlsx", data)
+    # ...used to keep a worker 11-23 s; the rule refuses it while reading row 1,048,576.
+    assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("row", "refused"),
+    [
+        (table_module.MAX_XLSX_ROW - 1, False),
+        (table_module.MAX_XLSX_ROW, False),
+        (table_module.MAX_XLSX_ROW + 1, True),
+    ],
+)
+def test_last_readable_row_edges(row: int, refused: bool) -> None:
+    data = _sparse_workbook(
+        {(1, 1): "indicator", (1, 2): "period", (row, 1): "X", (row, 2): "2025"}
+    )
+    if refused:
+        with pytest.raises(TableError, match=f"row {row:,}"):
+            read_table("book.xlsx", data)
+    else:
+        table = read_table("book.xlsx", data)
+        assert [r.row for r in table.rows] == [row]
+        assert table.rows[0].cells == ["X", "2025"]
+
+
+@pytest.mark.parametrize(
+    ("column", "refused"),
+    [
+        (table_module.MAX_COLUMNS, False),
+        (table_module.MAX_COLUMNS + 1, True),
+        (16_384, True),
+    ],
+)
+def test_last_readable_column_edges(column: int, refused: bool) -> None:
+    data = _sparse_workbook({(1, 1): "indicator", (2, 1): "X", (2, column): "far"})
+    if refused:
+        with pytest.raises(TableError, match=f"at most {table_module.MAX_COLUMNS} columns"):
+            read_table("book.xlsx", data)
+    else:
+        table = read_table("book.xlsx", data)
+        assert table.errors and "right of the last named column" in table.errors[0].message
+
+
+def test_declared_dimension_is_not_trusted() -> None:
+    # A sheet claiming A1:XFD1048576 but holding two rows reads as two rows, quickly.
+    import time
+    import zipfile
+
+    data = workbook_bytes([["indicator", "period"], ["X", "2025"]])
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(
+                    b'<dimension ref="A1:B2" />', b'<dimension ref="A1:XFD1048576" />'
+                )
+                assert b"XFD1048576" in content
+            target.writestr(item, content)
+    started = time.perf_counter()
+    table = read_table("book.xlsx", out.getvalue())
+    assert time.perf_counter() - started < 2.0
+    assert [r.cells for r in table.rows] == [["X", "2025"]]
+
+
+def test_blank_rows_between_data_keep_their_row_numbers() -> None:
+    data = _sparse_workbook({(1, 1): "a", (1, 2): "b", (5, 1): "1", (9, 2): "2"})
+    table = read_table("book.xlsx", data)
+    assert [(r.row, r.cells) for r in table.rows] == [(5, ["1", ""]), (9, ["", "2"])]
+
+
+def test_csv_cells_with_invalid_text_are_refused() -> None:
+    with pytest.raises(TableError):
+        read_table("x.csv", b"indicator,period\nX\x00,2025\n")
+
+
+def test_cells_with_invalid_text_are_errors_of_their_row() -> None:
+    # XML cannot carry these characters, so no real workbook holds them; the rule still holds
+    # for any reader feeding the table builder.
+    records = [
+        (1, ["indicator", "period", "note"], []),
+        (2, ["HRC-HOU-01", "2025", "fine"], []),
+        (3, ["HRC-HOU-01", "2026", "bad\x00"], []),
+        (4, ["HRC-HOU-01", "2027", "bad\ud800"], []),
+    ]
+    table = table_module._build_table(records, strict_width=False)
+    assert [r.row for r in table.rows] == [2]
+    assert [(e.row, e.column) for e in table.errors] == [(3, "note"), (4, "note")]
+    assert all("not valid text" in e.message for e in table.errors)
