@@ -23,7 +23,7 @@ enforces, whatever the peer does:
 
 Why not ``requests-hardened``: its IP filter checks only the first resolved address and can
 allow loopback but not private ranges, and it has neither a total deadline nor a byte cap; the
-adapter below is small and tested with real sockets (tests/network/test_outbound_client.py).
+adapter below is small and tested with real sockets (tests/outbound/test_outbound_client.py).
 
 Tests route peer calls to in-process apps by swapping ``NodeRuntime.http_session`` for a
 session with their own adapter; the deadline and cap logic here still applies to those calls.
