@@ -175,13 +175,55 @@ REGIONS = {
 }
 
 
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""Parametrise ``federation_backend`` with these (``indirect=True``) to run a test on both
+databases: ``@pytest.mark.parametrize("federation_backend", BACKENDS, indirect=True)``."""
+
+
+@pytest.fixture
+def federation_backend(request: pytest.FixtureRequest) -> str:
+    """The database every node of ``network`` runs on: SQLite unless a test parametrises it."""
+    backend: str = getattr(request, "param", "sqlite")
+    return backend
+
+
 @pytest.fixture
 def network(
-    tmp_path: Path, clock: Clock, _node_templates: Callable[[str, int], Path]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    clock: Clock,
+    _node_templates: Callable[[str, int], Path],
+    federation_backend: str,
 ) -> Iterator[Callable[..., list[Node]]]:
-    """``network("be-gent", "it-padova")`` → nodes sharing one router and one clock."""
+    """``network("be-gent", "it-padova")`` → nodes sharing one router and one clock.
+
+    On PostgreSQL each node gets its own fresh database (created, migrated by ``init_node``,
+    dropped at the end), exactly as separate cities would run.
+    """
     router = Router()
     made: list[Node] = []
+    databases: list[str] = []
+    server = request.getfixturevalue("postgres") if federation_backend == "postgresql" else None
+
+    def prepare(city_id: str, port: int, data_dir: Path) -> dict[str, Any]:
+        if server is None:
+            shutil.copytree(_node_templates(city_id, port), data_dir)
+            # Each copy keeps the template's key: fine, every city has its own template.
+            return {}
+        url = server.create_database()
+        databases.append(url)
+        secretariat = city_id in SECRETARIATS
+        init_node(
+            data_dir,
+            city_id=city_id,
+            name=city_id.split("-")[-1].title(),
+            country="AT" if secretariat else city_id[:2].upper(),
+            region=REGIONS.get(city_id, "network"),
+            role="secretariat" if secretariat else "city",
+            base_url=f"http://127.0.0.1:{port}",
+            database_url=url,
+        )
+        return {"database_url": url}
 
     def session_factory() -> requests.Session:
         http = requests.Session()
@@ -192,10 +234,9 @@ def network(
         for city_id in city_ids:
             port = CITIES[city_id]
             data_dir = tmp_path / city_id
-            shutil.copytree(_node_templates(city_id, port), data_dir)
-            # Each copy keeps the template's key: fine, every city has its own template.
+            database = prepare(city_id, port, data_dir)
             # Loopback peers: allowed, as in every test setup (the Router replaces the sockets).
-            app = create_app(data_dir, {"clock": clock, "allow_private_peers": True})
+            app = create_app(data_dir, {"clock": clock, "allow_private_peers": True, **database})
             app.config["TESTING"] = True
             app.extensions["hrcnet"].http_session = session_factory
             router.apps[f"127.0.0.1:{port}"] = app
@@ -217,6 +258,8 @@ def network(
     yield make
     for node in made:
         node.runtime.engine.dispose()
+    for url in databases:
+        server.drop_database(url)  # type: ignore[union-attr]
 
 
 def twin(a: Node, b: Node, themes: list[str] | None = None) -> None:

@@ -21,8 +21,12 @@ from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256
 from node.db import session_scope
 from node.network.models import FederationIncident, InEnvelope
-from tests.federation.conftest import Node, twin
+from tests.federation.conftest import BACKENDS, Node, twin
 from tests.federation.test_inbox_refusals import envelope, expect, post, stored, summary_payload
+
+# Every test here runs on SQLite and, in the PostgreSQL lane, on PostgreSQL: each node
+# has its own database, as separate cities would.
+pytestmark = pytest.mark.parametrize("federation_backend", BACKENDS, indirect=True)
 
 LAST = 200
 

@@ -14,7 +14,11 @@ from federation.envelope import make_envelope, sign_envelope
 from federation.keys import SigningKey, generate_signing_key
 from node.db import session_scope
 from node.network.models import InEnvelope
-from tests.federation.conftest import Node, record, twin
+from tests.federation.conftest import BACKENDS, Node, record, twin
+
+# Every test here runs on SQLite and, in the PostgreSQL lane, on PostgreSQL: each node
+# has its own database, as separate cities would.
+pytestmark = pytest.mark.parametrize("federation_backend", BACKENDS, indirect=True)
 
 
 def summary_payload(

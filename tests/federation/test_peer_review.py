@@ -9,8 +9,12 @@ import pytest
 
 from node.db import session_scope
 from node.services import users
-from tests.federation.conftest import SECRETARIAT, Node, record, twin
+from tests.federation.conftest import BACKENDS, SECRETARIAT, Node, record, twin
 from tests.federation.test_secretariat import join
+
+# Every test here runs on SQLite and, in the PostgreSQL lane, on PostgreSQL: each node
+# has its own database, as separate cities would.
+pytestmark = pytest.mark.parametrize("federation_backend", BACKENDS, indirect=True)
 
 THEME = "Adequate housing"
 
