@@ -175,3 +175,36 @@ def hold(release: threading.Event, limit_s: float = 30.0) -> Behaviour:
         release.wait(limit_s)
 
     return behave
+
+
+def stranger_twinning_request(
+    city_id: str, base_url: str, key: Any, to_city: str, now_ms: int
+) -> bytes:
+    """A signed twinning request from a node nobody knows, whose key server is ``base_url``
+    (the attacker's choice: a dripping, huge or redirecting server, or an internal address)."""
+    from federation.canonical import canonical_bytes
+    from federation.envelope import build_key_document, make_envelope, sign_envelope
+
+    request = make_envelope(
+        "hrc.twinning.request",
+        "hrc.twinning.request/1",
+        city_id,
+        "twinning",
+        1,
+        now_ms,
+        key.key_id,
+        [to_city],
+        {
+            "node": {
+                "city_id": city_id,
+                "name": city_id,
+                "country": "FR",
+                "region": "europe-west",
+                "role": "city",
+                "base_url": base_url,
+            },
+            "themes": None,
+            "key_document": build_key_document(city_id, key, now_ms=now_ms, seq=1),
+        },
+    )
+    return canonical_bytes(sign_envelope(request, city_id, key))

@@ -126,6 +126,21 @@ class Node:
         (self.router.down.add if down else self.router.down.discard)(netloc)
 
 
+def init_test_node(target: Path, city_id: str, port: int, *, database_url: str | None) -> None:
+    """``hrcnet init`` for one of the test cities (name, country and region from its id)."""
+    secretariat = city_id in SECRETARIATS
+    init_node(
+        target,
+        city_id=city_id,
+        name=city_id.split("-")[-1].title(),
+        country="AT" if secretariat else city_id[:2].upper(),
+        region=REGIONS.get(city_id, "network"),
+        role="secretariat" if secretariat else "city",
+        base_url=f"http://127.0.0.1:{port}",
+        database_url=database_url,
+    )
+
+
 @pytest.fixture(scope="session")
 def _node_templates(
     tmp_path_factory: pytest.TempPathFactory, shared_dir: Path
@@ -135,17 +150,7 @@ def _node_templates(
     def template(city_id: str, port: int) -> Path:
         if city_id not in cache:
             target = tmp_path_factory.mktemp(f"tpl-{city_id}") / "node"
-            secretariat = city_id in SECRETARIATS
-            init_node(
-                target,
-                city_id=city_id,
-                name=city_id.split("-")[-1].title(),
-                country="AT" if secretariat else city_id[:2].upper(),
-                region=REGIONS.get(city_id, "network"),
-                role="secretariat" if secretariat else "city",
-                base_url=f"http://127.0.0.1:{port}",
-                database_url=None,
-            )
+            init_test_node(target, city_id, port, database_url=None)
             cache[city_id] = target
         return cache[city_id]
 
@@ -212,17 +217,7 @@ def network(
             return {}
         url = server.create_database()
         databases.append(url)
-        secretariat = city_id in SECRETARIATS
-        init_node(
-            data_dir,
-            city_id=city_id,
-            name=city_id.split("-")[-1].title(),
-            country="AT" if secretariat else city_id[:2].upper(),
-            region=REGIONS.get(city_id, "network"),
-            role="secretariat" if secretariat else "city",
-            base_url=f"http://127.0.0.1:{port}",
-            database_url=url,
-        )
+        init_test_node(data_dir, city_id, port, database_url=url)
         return {"database_url": url}
 
     def session_factory() -> requests.Session:

@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 
 from federation import httpsig
 from federation.canonical import canonical_bytes
-from federation.envelope import build_key_document, make_envelope, sign_envelope
 from federation.keys import SigningKey, generate_signing_key
 from node.db import session_scope
 from node.network import client, keyring
@@ -28,7 +27,16 @@ from node.network.client import PolicyAdapter
 from node.network.models import InEnvelope, KeyFetch, OutboxItem, Peer, PeerKey
 from tests.federation.conftest import Node, Router, record, twin
 from tests.federation.test_inbox_refusals import envelope, expect
-from tests.hostile import HostileServer, drip, hold, hostile, huge, json_document, redirect
+from tests.hostile import (
+    HostileServer,
+    drip,
+    hold,
+    hostile,
+    huge,
+    json_document,
+    redirect,
+    stranger_twinning_request,
+)
 
 QUICK_S = 1.0  # "answers at once": generous for a loaded 2-core machine, far below any drip
 
@@ -48,29 +56,7 @@ def signed_post(to: Node, origin: str, key: SigningKey, body: bytes) -> Any:
 def stranger_request(to: Node, city_id: str, base_url: str, key: SigningKey) -> bytes:
     """A twinning request from a node nobody knows, whose key server is ``base_url``."""
     ms = int(to.clock().timestamp() * 1000)
-    request = make_envelope(
-        "hrc.twinning.request",
-        "hrc.twinning.request/1",
-        city_id,
-        "twinning",
-        1,
-        ms,
-        key.key_id,
-        [to.city_id],
-        {
-            "node": {
-                "city_id": city_id,
-                "name": city_id,
-                "country": "FR",
-                "region": "europe-west",
-                "role": "city",
-                "base_url": base_url,
-            },
-            "themes": None,
-            "key_document": build_key_document(city_id, key, now_ms=ms, seq=1),
-        },
-    )
-    return canonical_bytes(sign_envelope(request, city_id, key))
+    return stranger_twinning_request(city_id, base_url, key, to.city_id, ms)
 
 
 def route_also_to(node: Node, *servers: HostileServer, allow_private: bool = True) -> None:

@@ -16,10 +16,8 @@ import pytest
 import requests
 
 from federation import httpsig
-from federation.canonical import canonical_bytes
-from federation.envelope import build_key_document, make_envelope, sign_envelope
 from federation.keys import SigningKey, generate_signing_key
-from tests.hostile import drip, hostile
+from tests.hostile import drip, hostile, stranger_twinning_request
 from tests.multinode.harness import NodeFactory, NodeProcess
 
 pytestmark = pytest.mark.multinode
@@ -40,30 +38,7 @@ def _post(node: NodeProcess, origin: str, key: SigningKey, body: bytes) -> tuple
 
 
 def _twinning_request(node: NodeProcess, city_id: str, base_url: str, key: SigningKey) -> bytes:
-    ms = int(time.time() * 1000)
-    envelope = make_envelope(
-        "hrc.twinning.request",
-        "hrc.twinning.request/1",
-        city_id,
-        "twinning",
-        1,
-        ms,
-        key.key_id,
-        [node.city_id],
-        {
-            "node": {
-                "city_id": city_id,
-                "name": city_id,
-                "country": "FR",
-                "region": "europe-west",
-                "role": "city",
-                "base_url": base_url,
-            },
-            "themes": None,
-            "key_document": build_key_document(city_id, key, now_ms=ms, seq=1),
-        },
-    )
-    return canonical_bytes(sign_envelope(envelope, city_id, key))
+    return stranger_twinning_request(city_id, base_url, key, node.city_id, int(time.time() * 1000))
 
 
 def test_hostile_key_servers_do_not_stall_a_real_node(node_factory: NodeFactory) -> None:
