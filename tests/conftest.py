@@ -124,6 +124,14 @@ def postgres() -> PostgresServer:
     return PostgresServer(url)
 
 
+@pytest.fixture
+def federation_backend(request: pytest.FixtureRequest) -> str:
+    """The database every node of the in-process ``network`` fixture (tests/federation) runs
+    on: SQLite unless a test parametrises it (here, so modules that import ``network`` get it)."""
+    backend: str = getattr(request, "param", "sqlite")
+    return backend
+
+
 @dataclass
 class NodeHandle:
     data_dir: Path

@@ -186,13 +186,6 @@ databases: ``@pytest.mark.parametrize("federation_backend", BACKENDS, indirect=T
 
 
 @pytest.fixture
-def federation_backend(request: pytest.FixtureRequest) -> str:
-    """The database every node of ``network`` runs on: SQLite unless a test parametrises it."""
-    backend: str = getattr(request, "param", "sqlite")
-    return backend
-
-
-@pytest.fixture
 def network(
     request: pytest.FixtureRequest,
     tmp_path: Path,
