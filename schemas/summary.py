@@ -110,6 +110,4 @@ class SummaryPayloadSchema(Schema):
     )
     # Where the figures come from; "sample" = generated sample data, not a city's real figures
     # (the demo's cities). Optional: summaries without it (all before it existed) stay valid.
-    source = fields.String(
-        allow_none=True, load_default=None, validate=validate.Length(1, 100)
-    )
+    source = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 100))

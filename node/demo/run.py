@@ -264,26 +264,28 @@ def check_network(network: Network, facts: dict[str, Any], report: Report) -> No
 
 # --- serving and following the logs --------------------------------------------------------------
 
-# Lines worth a person's attention when not --verbose: what crossed the network, what a
-# workflow did, what failed. Polls and routine access lines are not.
-_MEANINGFUL = re.compile(
-    r"error|exception|traceback|refus|fail|dead.letter|"
-    r"summar(y|ies) (sent|received)|delivered [1-9]|received [1-9]|benchmarks queued for [1-9]|"
-    r"review|mentoring|reminder|twinning",
-    re.IGNORECASE,
-)
-_ACCESS = re.compile(r'"(GET|HEAD|POST|PUT|DELETE|PATCH) \S+ HTTP/[\d.]+" (\d{3})')
+# Lines worth a person's attention when not --verbose: what crossed the network, what a job
+# actually did, what failed. Polls, idle job runs and routine page/API access are not.
+_ACCESS = re.compile(r'"(GET|HEAD|POST|PUT|DELETE|PATCH) (\S+) HTTP/[\d.]+" (\d{3})')
+_JOB = re.compile(r" scheduler (\w+): (.*)$")
+_TROUBLE = re.compile(r"\b(ERROR|CRITICAL|WARNING|Traceback)\b")
 
 
 def meaningful(line: str) -> bool:
     """Whether a node's log line is shown without ``--verbose``."""
     access = _ACCESS.search(line)
     if access:
-        # Access lines: only failures (a 5xx) and what peers sent us that we refused (4xx on the
-        # federation inbox) say something; everything else is routine polling.
-        status = int(access.group(2))
-        return status >= 500 or (status >= 400 and "/federation/" in line)
-    return bool(_MEANINGFUL.search(line))
+        path, status = access.group(2), int(access.group(3))
+        # An envelope arriving from a peer (accepted or refused) is an event; a server error
+        # always is; everything else is a person's or the demo's routine request.
+        return status >= 500 or path.startswith("/federation/v1/inbox")
+    if _TROUBLE.search(line):
+        return True
+    job = _JOB.search(line)
+    if job:
+        # A job that did something names a count above zero ("delivered 2", "1 sent").
+        return bool(re.search(r"\b[1-9]\d*\b", job.group(2)))
+    return False
 
 
 class LogFollower:
