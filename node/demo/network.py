@@ -110,7 +110,7 @@ def sample_figures(city_id: str, period: str) -> list[dict[str, Any]]:
                 "indicator": code,
                 "period": period,
                 "value": f"{levels[city_id] * drift:.1f}",
-                "status": "validated",
+                "status": "published",
                 # Carried into the node's exports (their source column).
                 "source": SAMPLE_NOTE,
             }
@@ -389,7 +389,7 @@ def publish_summaries(network: Network, progress: Progress) -> int:
                         "indicator": BENCHMARK_INDICATOR,
                         "period": period,
                         "value": la_values[period],
-                        "status": "validated",
+                        "status": "published",
                     }
                 ]
             client.call("POST", "/results", figures, expect=201)
