@@ -478,12 +478,18 @@ def _build(
         return build_network(root, ports, progress, started_hook=holder.__setitem__)
     except BaseException:
         if "network" in holder:
+            for sig in (signal.SIGINT, signal.SIGTERM):  # see _stop
+                signal.signal(sig, signal.SIG_IGN)
             stop_nodes(holder["network"].served())
         raise
 
 
 def _stop(network: Network, out: Callable[[str], None]) -> None:
+    """Stop every node (within 10 s, then killed); a second Ctrl-C does not cut it short,
+    since an interrupted stop is what would leave orphans behind."""
     started = time.monotonic()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     killed = stop_nodes(network.served())
     for node in network.nodes.values():
         node.close_clients()
