@@ -606,16 +606,30 @@ def catalogue_publish(data_dir: Path, file: Path, notes: str | None) -> None:
 
 
 @main.command("demo")
-@click.option("--check", is_flag=True, help="run to the end, print a report, exit 0 if all held")
+@click.option(
+    "--check", is_flag=True, help="build in a temporary dir, check every step, exit 0 if all held"
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-data"),
     show_default=True,
 )
-@click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
-def demo_command(check: bool, data_dir: Path, port: int) -> None:
-    """The main job: a city node with real Los Angeles figures, served on 127.0.0.1."""
+@click.option(
+    "--port-base",
+    type=click.IntRange(1, 65530),
+    default=None,
+    help="serve the nodes on N, N+1, ... (default: the first free block from 8000)",
+)
+@click.option("--reset", is_flag=True, help="rebuild the network from scratch (asks first)")
+@click.option("--yes", is_flag=True, help="do not ask (for scripts)")
+@click.option("--verbose", is_flag=True, help="show every log line of the nodes")
+def demo_command(
+    check: bool, data_dir: Path, port_base: int | None, reset: bool, yes: bool, verbose: bool
+) -> None:
+    """The main job: a living network (a secretariat and four cities) on 127.0.0.1."""
     from node.demo.run import run_demo
 
-    sys.exit(run_demo(data_dir, port=port, check=check))
+    sys.exit(
+        run_demo(data_dir, port_base=port_base, check=check, reset=reset, yes=yes, verbose=verbose)
+    )

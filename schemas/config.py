@@ -38,6 +38,9 @@ class NodeConfigSchema(Schema):
     benchmark_min_cities = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
     default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}$"))
     scheduler = fields.Boolean(load_default=True)
+    # The node's figures are generated sample data (the demo's cities): every page, export
+    # and signed summary says so, so a sample figure is never mistaken for a city's real one.
+    sample_data = fields.Boolean(load_default=False)
     # Reminders by e-mail go through this SMTP server (usually the host's own MTA); without it
     # they are in-app only (also when empty). A host name or IP only: nothing else to parse.
     smtp_host = fields.String(

@@ -108,3 +108,6 @@ class SummaryPayloadSchema(Schema):
     indicators = fields.List(
         fields.Nested(SummaryIndicatorSchema), required=True, validate=validate.Length(max=2000)
     )
+    # Where the figures come from; "sample" = generated sample data, not a city's real figures
+    # (the demo's cities). Optional: summaries without it (all before it existed) stay valid.
+    source = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 100))

@@ -1,85 +1,83 @@
-"""``hrcnet demo``: one city node with the real Los Angeles figures, served on 127.0.0.1.
+"""``hrcnet demo``: a living network on this machine — a secretariat and four cities.
 
-Steps: create the node (seed catalogue), add Los Angeles' local indicators, import the six Open
-SDG files with their profiles, set baselines, publish, create an administrator, then serve (or,
-with ``--check``, verify every step and exit 0 only if all held).
+- ``hrcnet demo`` builds the network in ``demo-data/`` (see :mod:`node.demo.network`), prints
+  the table of nodes and logins, writes ``demo-data/network.json`` and keeps serving, showing
+  one line per meaningful event of the nodes' logs (``--verbose``: every line), until Ctrl-C or
+  SIGTERM; then it stops every node within 10 s.
+- A second ``hrcnet demo`` finds the complete network and serves it again in seconds: same
+  keys, same data, everything users entered kept. ``--reset`` rebuilds, after asking.
+- ``hrcnet demo --check`` builds the same network in a temporary directory (``demo-data/`` is
+  never touched), checks every step from outside the nodes, stops them and exits 0 only if
+  every check held.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
+import re
 import shutil
-import tomllib
+import signal
+import tempfile
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from node.config import CONFIG_FILE, load_config
+import click
+import requests
+
+from federation.envelope import EnvelopeError, verify_envelope, verify_key_document
+from node.config import load_config
 from node.db import make_engine, make_sessionmaker, session_scope
+from node.demo.driver import DemoError, ServedNode, port_is_free, stop_nodes
+from node.demo.network import (
+    BUILDING_MARKER,
+    COMPLETE_MARKER,
+    LOS_ANGELES,
+    MENTEE,
+    MENTOR,
+    NETWORK_FILE,
+    NODES,
+    REVIEWED,
+    REVIEWERS,
+    SECRETARIAT,
+    Network,
+    build_network,
+    choose_ports,
+    load_network,
+    print_table,
+    twins_of,
+    write_table,
+)
 from node.permissions import OPERATOR
 from node.runtime import utcnow
-from node.services import exchange, monitoring, results, users
-from node.setup import REPO_ROOT, init_node
+from node.services import exchange, monitoring, results
+from node.setup import REPO_ROOT
 
 PROFILES = Path(__file__).parent / "los_angeles"
 DATASET = REPO_ROOT.parent / "shared" / "datasets" / "los-angeles-open-sdg"
-CITY = {
-    "city_id": "us-los-angeles",
-    "name": "Los Angeles",
-    "country": "US",
-    "region": "north-america",
-}
-ADMIN_EMAIL = "admin@los-angeles.example"
 
 
-@dataclass
-class Report:
-    steps: list[tuple[str, bool, str]] = field(default_factory=list)
-
-    def check(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.steps.append((name, ok, detail))
-        print(f"  [{'ok' if ok else 'FAILED'}] {name}{': ' + detail if detail else ''}")
-        return ok
-
-    @property
-    def ok(self) -> bool:
-        return all(ok for _, ok, _ in self.steps)
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: stop the nodes and leave."""
 
 
-def _fresh_dir(data_dir: Path) -> None:
-    """Start from scratch, but only ever delete a previous demo node (never anything else)."""
-    if not data_dir.exists():
-        return
-    config = data_dir / "node.toml"
-    if config.is_file() and tomllib.loads(config.read_text()).get("city_id") == CITY["city_id"]:
-        shutil.rmtree(data_dir)
-    elif data_dir.is_dir() and not any(data_dir.iterdir()):
-        data_dir.rmdir()
-    else:
-        raise SystemExit(f"{data_dir} exists and is not a previous demo node; choose --data-dir.")
+# --- Los Angeles' own node: its real figures -----------------------------------------------------
 
 
-def build_demo_node(data_dir: Path, port: int, report: Report) -> str:
-    """Create and fill the demo node; return the administrator's password."""
-    _fresh_dir(data_dir)
-    created = init_node(data_dir, base_url=f"http://127.0.0.1:{port}", database_url=None, **CITY)
-    # The demo lives on 127.0.0.1: peers there are refused unless the node allows private ones.
-    with (data_dir / CONFIG_FILE).open("a", encoding="utf-8") as toml:
-        toml.write("allow_private_peers = true\n")
-    report.check(
-        "node created", True, f"{created.indicators} core indicators, key {created.key_id}"
-    )
+def import_los_angeles(data_dir: Path) -> int:
+    """Los Angeles' operator imports its six Open SDG files into its own node (before it serves):
+    local indicators, figures with their profiles, baselines, all published. Returns the count."""
     config = load_config(data_dir)
     engine = make_engine(config.database_url)
     sessions = make_sessionmaker(engine)
-    password = secrets.token_urlsafe(12)
+    imported = 0
     try:
         with session_scope(sessions) as session:
             additions = json.loads((PROFILES / "catalogue_additions.json").read_text())
-            summary = exchange.apply_catalogue_additions(session, additions, now=utcnow())
-            report.check("Los Angeles local indicators added", True, summary)
+            exchange.apply_catalogue_additions(session, additions, now=utcnow())
         for csv_path in sorted(DATASET.glob("indicator_*.csv")):
             profile = json.loads((PROFILES / f"{csv_path.stem}.json").read_text())
             with session_scope(sessions) as session:
@@ -92,15 +90,10 @@ def build_demo_node(data_dir: Path, port: int, report: Report) -> str:
                     user=OPERATOR,
                     now=utcnow(),
                 )
-            report.check(
-                f"imported {csv_path.name}",
-                outcome.imported > 0,
-                f"{outcome.imported} results, {outcome.skipped} rows skipped "
-                "(no value, or a repeated total)",
-            )
+            imported += outcome.imported
         with session_scope(sessions) as session:
-            _set_baselines(session, report)
-            published = results.change_status(
+            _set_baselines(session)
+            results.change_status(
                 session,
                 status="published",
                 user=OPERATOR,
@@ -110,16 +103,12 @@ def build_demo_node(data_dir: Path, port: int, report: Report) -> str:
                     for r in results.list_results(session, published_only=False, limit=1_000_000)[0]
                 ],
             )
-            report.check("figures published", published > 0, f"{published} results")
-            users.create_user(
-                session, email=ADMIN_EMAIL, password=password, role="admin", now=utcnow()
-            )
     finally:
         engine.dispose()
-    return password
+    return imported
 
 
-def _set_baselines(session: Any, report: Report) -> None:
+def _set_baselines(session: Any) -> int:
     """Baseline = the first published year of each local indicator's total (no invented targets)."""
     count = 0
     for row in monitoring.progress(session, published_only=False):
@@ -146,74 +135,421 @@ def _set_baselines(session: Any, report: Report) -> None:
             now=utcnow(),
         )
         count += 1
-    report.check("baselines set from the first year on record", count > 0, f"{count} indicators")
+    return count
 
 
-def verify(data_dir: Path, report: Report) -> None:
-    """The checks of ``--check``: the served app answers, progress and exports hold."""
-    from node.app import create_app
+# --- the checks of --check, from outside the nodes ---------------------------------------------
 
-    app = create_app(data_dir)
-    client = app.test_client()
-    report.check("health", client.get("/healthz").status_code == 200)
-    progress = client.get("/api/v1/progress").get_json()["items"]
-    assessed = [
-        p for p in progress if p["indicator"].startswith("LA-") and p["status"] not in ("no_data",)
+
+class Report:
+    """The steps of ``--check``, each held or not, printed as they come."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.steps: list[tuple[str, bool, str]] = []
+        self._out = out
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.steps.append((name, ok, detail))
+        self._out(f"  [{'ok' if ok else 'FAILED'}] {name}{': ' + detail if detail else ''}")
+        return ok
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(ok for _, ok, _ in self.steps)
+
+
+def _key_document(url: str, city_id: str) -> Any:
+    """A node's published key document, verified as that city's (federation code)."""
+    with requests.Session() as http:
+        http.trust_env = False
+        response = http.get(f"{url}/federation/v1/keys", timeout=10)
+    response.raise_for_status()
+    return verify_key_document(response.json(), city_id, int(time.time() * 1000))
+
+
+def check_network(network: Network, facts: dict[str, Any], report: Report) -> None:
+    """Every promise of the demo, checked through the nodes' public interfaces."""
+    keydocs = {
+        node.city_id: _key_document(node.served.base_url, node.city_id)
+        for node in network.nodes.values()
+    }
+    for city in network.cities():
+        client = city.api("official")
+        for twin_id in twins_of(city.city_id):
+            received = client.items(f"/peers/{twin_id}/summaries")
+            keydoc = keydocs[twin_id]
+            verified = 0
+            for item in received:
+                try:
+                    signers = verify_envelope(
+                        item["envelope"],
+                        lambda origin, key_id, created_ts, keydoc=keydoc: (
+                            keydoc.public_key_for(key_id, created_ts)
+                            if origin == keydoc.origin
+                            else None
+                        ),
+                    )
+                except EnvelopeError:
+                    continue
+                verified += signers[0][0] == twin_id
+            periods = sorted({item["period"] for item in received})
+            report.check(
+                f"{city.city_id} holds {twin_id}'s summaries, verified against its key document",
+                bool(received) and verified == len(received) and len(periods) >= 3,
+                f"{verified}/{len(received)} verify, periods {', '.join(periods)}",
+            )
+    query = "/benchmarks?indicator=HRC-HOU-04&period=2020"
+    for city in network.cities():
+        client = city.api("official")
+        groups = [g for g in client.items(query) if g["scope"] == "network"]
+        own = {s["envelope_sha256"] for s in client.items("/summaries")}
+        ok = (
+            bool(groups)
+            and groups[0]["position"] is not None
+            and bool(own & set(groups[0]["sources"]))
+        )
+        report.check(
+            f"{city.city_id} holds the secretariat's signed benchmark (verified on arrival)",
+            ok,
+            f"rank {groups[0]['position']['rank']} of {groups[0]['n']}" if ok else "missing",
+        )
+    rid = facts["review"]
+    participants = [network.secretariat.api("secretariat")] + [
+        network.nodes[c].api("official") for c in (REVIEWED, *REVIEWERS)
     ]
+    heads = {
+        c.city_id: (c.peek(f"/reviews/{rid}/events") or {}).get("head_hash") for c in participants
+    }
+    view = participants[0].call("GET", f"/reviews/{rid}")
+    cosigned = [r for r in view["recommendations"] if len(r.get("cosigned_by") or []) >= 2]
     report.check(
-        "progress per Los Angeles indicator",
-        len(assessed) >= 6,
-        ", ".join(f"{p['indicator']}={p['status']}" for p in assessed[:8]),
+        "the review's event-log head is identical on every participating node",
+        len(set(heads.values())) == 1 and None not in heads.values(),
+        f"{view['state']}, round {view['round']}, {len(view['comments'])} comment(s), "
+        f"{len(cosigned)} co-signed recommendation(s)",
     )
-    sdmx = client.get("/api/v1/export?format=sdmx-json")
-    report.check("SDMX-JSON export", sdmx.status_code == 200 and _valid_sdmx(sdmx.get_json()))
-    csv_export = client.get("/api/v1/export?format=csv")
-    lines = csv_export.get_data(as_text=True).count("\n")
-    report.check("CSV export", csv_export.status_code == 200 and lines > 100, f"{lines} lines")
-    page = client.get("/")
-    report.check("dashboard page", page.status_code == 200 and b"LA-" in page.data)
-    app.extensions["hrcnet"].engine.dispose()
+    report.check("a recommendation is co-signed", bool(cosigned))
+    rel_id = facts["mentoring"]
+
+    def mentoring_state(city_id: str) -> Any:
+        v = network.nodes[city_id].api("official").call("GET", f"/mentoring/{rel_id}")
+        return (
+            v["state"],
+            v["state_version"],
+            [(d["version"], d["sha256"], d["cosigned"]) for d in v["agreement"]],
+            [(s["id"], s["state"]) for s in v["sessions"]],
+        )
+
+    mentor_state, mentee_state = mentoring_state(MENTOR), mentoring_state(MENTEE)
+    report.check(
+        "the mentoring state agrees on both nodes",
+        mentor_state == mentee_state and mentor_state[0] == "active",
+        f"{mentor_state[0]}, agreement co-signed: {mentor_state[2][0][2]}, "
+        f"sessions {mentor_state[3]}",
+    )
+    report.check(
+        "a deadline reminder reached a user's notifications",
+        facts["reminder"]["count"] > 0,
+        f"{facts['reminder']['count']} on {facts['reminder']['city_id']}",
+    )
+    for city in network.cities():
+        twin_id = twins_of(city.city_id)[0]
+        rows = city.api("official").items(f"/peers/{twin_id}/comparison?period=2020")
+        report.check(
+            f"{city.city_id}'s comparison shows {twin_id}'s figures",
+            bool(rows),
+            f"{len(rows)} rows",
+        )
 
 
-def _valid_sdmx(document: Any) -> bool:
-    schema_path = (
-        REPO_ROOT.parent
-        / "shared"
-        / "vectors"
-        / "sdmx"
-        / "schemas"
-        / "sdmx-json-data-schema-2.1.0.json"
-    )
+# --- serving and following the logs --------------------------------------------------------------
+
+# Lines worth a person's attention when not --verbose: what crossed the network, what a job
+# actually did, what failed. Polls, idle job runs and routine page/API access are not.
+_ACCESS = re.compile(r'"(GET|HEAD|POST|PUT|DELETE|PATCH) (\S+) HTTP/[\d.]+" (\d{3})')
+_JOB = re.compile(r" scheduler (\w+): (.*)$")
+_TROUBLE = re.compile(r"\b(ERROR|CRITICAL|WARNING|Traceback)\b")
+
+
+def meaningful(line: str) -> bool:
+    """Whether a node's log line is shown without ``--verbose``."""
+    access = _ACCESS.search(line)
+    if access:
+        path, status = access.group(2), int(access.group(3))
+        # An envelope arriving from a peer (accepted or refused) is an event; a server error
+        # always is; everything else is a person's or the demo's routine request.
+        return status >= 500 or path.startswith("/federation/v1/inbox")
+    if _TROUBLE.search(line):
+        return True
+    job = _JOB.search(line)
+    if job:
+        # A job that did something names a count above zero ("delivered 2", "1 sent").
+        return bool(re.search(r"\b[1-9]\d*\b", job.group(2)))
+    return False
+
+
+class LogFollower:
+    """Follow every node's ``serve.log`` from its current end, one prefixed line per event."""
+
+    def __init__(self, nodes: list[ServedNode], verbose: bool, out: Callable[[str], None]) -> None:
+        self.nodes, self.verbose, self.out = nodes, verbose, out
+        self.offsets = {n.city_id: _size(n.log_path) for n in nodes}
+        self.width = max(len(n.city_id) for n in nodes)
+
+    def poll(self) -> None:
+        for node in self.nodes:
+            try:
+                with node.log_path.open("rb") as log:
+                    log.seek(self.offsets[node.city_id])
+                    chunk = log.read()
+            except OSError:
+                continue
+            complete = chunk.rfind(b"\n") + 1
+            self.offsets[node.city_id] += complete
+            for raw in chunk[:complete].decode("utf-8", "replace").splitlines():
+                if raw.strip() and (self.verbose or meaningful(raw)):
+                    self.out(f"{node.city_id:>{self.width}} | {raw}")
+
+
+def _size(path: Path) -> int:
     try:
-        import jsonschema
-    except ImportError:  # the demo does not need the test tools installed
-        return "data" in document
-    validator = jsonschema.Draft201909Validator(
-        json.loads(schema_path.read_text()),
-        format_checker=jsonschema.Draft201909Validator.FORMAT_CHECKER,
-    )
-    return not list(validator.iter_errors(document))
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _raise_interrupted(_signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted
+
+
+def serve_until_stopped(network: Network, verbose: bool, out: Callable[[str], None]) -> None:
+    """Follow the logs until Ctrl-C/SIGTERM or until a node dies."""
+    follower = LogFollower(network.served(), verbose, out)
+    out("Serving. The nodes' events follow (--verbose: every log line). Stop with Ctrl-C.")
+    while True:
+        follower.poll()
+        dead = [n.city_id for n in network.served() if not n.running]
+        if dead:
+            raise DemoError(
+                f"node(s) stopped unexpectedly: {', '.join(dead)} (see their serve.log)"
+            )
+        time.sleep(0.5)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _is_ours(root: Path) -> bool:
+    """Whether ``root`` is a demo network directory (built, or an unfinished build)."""
+    return any((root / name).exists() for name in (NETWORK_FILE, COMPLETE_MARKER, BUILDING_MARKER))
+
+
+def _remove(root: Path) -> None:
+    """Delete a demo network directory; never anything that is not one."""
+    if not _is_ours(root):
+        raise DemoError(
+            f"{root} exists and is not an hrcnet demo network; nothing was deleted. "
+            "Choose another directory with --data-dir."
+        )
+    shutil.rmtree(root)
+
+
+def _start(network: Network) -> None:
+    for node in network.served():
+        node.start()
+    for node in network.served():
+        node.wait_ready()
+
+
+def _check_ports_free(network: Network) -> None:
+    for node in network.served():
+        if not port_is_free(node.port):
+            raise DemoError(
+                f"Port {node.port} ({node.city_id}) on 127.0.0.1 is busy: stop what uses it "
+                "(another hrcnet demo?), or rebuild the network on other ports with "
+                "`hrcnet demo --reset --port-base N`."
+            )
 
 
 def run_demo(
-    data_dir: Path, *, port: int, check: bool, serve: Callable[..., None] | None = None
+    data_dir: Path,
+    *,
+    port_base: int | None = None,
+    check: bool = False,
+    reset: bool = False,
+    yes: bool = False,
+    verbose: bool = False,
+    out: Callable[[str], None] = print,
 ) -> int:
-    """Build the demo node, then verify it (``check``) or serve it until interrupted."""
-    report = Report()
-    print(f"hrcnet demo: building the Los Angeles node in {data_dir}")
-    password = build_demo_node(data_dir, port, report)
-    if check:
-        verify(data_dir, report)
-        print(f"hrcnet demo --check: {'all steps held' if report.ok else 'SOME STEPS FAILED'}")
-        return 0 if report.ok else 1
-    print()
-    print(f"  Open    http://127.0.0.1:{port}/")
-    print(f"  Sign in {ADMIN_EMAIL} / {password}")
-    print(f"  API     http://127.0.0.1:{port}/api/openapi.json")
-    print("  Stop with Ctrl-C.")
-    if serve is None:
-        from node.server import serve as serve_node
+    """``hrcnet demo``: build or reuse the network and serve it; or ``--check`` it."""
+    previous = {
+        sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        if check:
+            return _check(port_base, out)
+        return _serve(data_dir.resolve(), port_base, reset, yes, verbose, out)
+    except DemoError as exc:
+        out(f"hrcnet demo: {exc}")
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-        serve = serve_node
-    serve(data_dir, host="127.0.0.1", port=port)
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%H:%M:%S")
+
+
+def _progress(out: Callable[[str], None], started: float) -> Callable[[str], None]:
+    def progress(line: str) -> None:
+        out(f"[{time.monotonic() - started:6.1f}s] {line}")
+
+    return progress
+
+
+def _serve(
+    root: Path,
+    port_base: int | None,
+    reset: bool,
+    yes: bool,
+    verbose: bool,
+    out: Callable[[str], None],
+) -> int:
+    if reset and root.exists() and any(root.iterdir()):
+        if not yes and not click.confirm(
+            f"Delete the demo network in {root}, with everything entered in it, and rebuild?",
+            default=False,
+        ):
+            out("Nothing was deleted.")
+            return 1
+        _remove(root)
+    network = load_network(root)
+    started = time.monotonic()
+    if network is not None:
+        _check_ports_free(network)
+        out(f"hrcnet demo: reusing the network in {root} (hrcnet demo --reset rebuilds it)")
+        try:
+            _start(network)
+            out(f"{len(network.nodes)} nodes serving in {time.monotonic() - started:.1f} s")
+            print_table(network, out)
+            serve_until_stopped(network, verbose, out)
+        except Interrupted:
+            out("Stopping...")
+        finally:
+            _stop(network, out)
+        return 0
+    if root.exists() and any(root.iterdir()):
+        if (root / BUILDING_MARKER).exists() and not (root / COMPLETE_MARKER).exists():
+            # An interrupted build: its logins were never shown, so no one entered anything.
+            out(f"hrcnet demo: {root} holds an unfinished build; building it again")
+            _remove(root)
+        else:
+            raise DemoError(
+                f"{root} exists but holds no complete demo network. Rebuild it with "
+                "`hrcnet demo --reset` (asks first), or choose another --data-dir."
+            )
+    ports = choose_ports(len(NODES), port_base)
+    out(f"hrcnet demo: building a network of {len(NODES)} nodes in {root} (about 2-3 minutes)")
+    progress = _progress(out, started)
+    built: Network | None = None
+    try:
+        built, facts = _build(root, ports, progress)
+        write_table(root, built)
+        progress(
+            f"network ready in {facts['build_seconds']} s; table written to {root / NETWORK_FILE}"
+        )
+        print_table(built, out)
+        serve_until_stopped(built, verbose, out)
+    except Interrupted:
+        out("Stopping...")
+    finally:
+        if built is not None:
+            _stop(built, out)
     return 0
+
+
+def _build(
+    root: Path, ports: list[int], progress: Callable[[str], None]
+) -> tuple[Network, dict[str, Any]]:
+    """Build, stopping every started node if the build fails or is interrupted."""
+    holder: dict[str, Network] = {}
+    try:
+        return build_network(root, ports, progress, started_hook=holder.__setitem__)
+    except BaseException:
+        if "network" in holder:
+            for sig in (signal.SIGINT, signal.SIGTERM):  # see _stop
+                signal.signal(sig, signal.SIG_IGN)
+            stop_nodes(holder["network"].served())
+        raise
+
+
+def _stop(network: Network, out: Callable[[str], None]) -> None:
+    """Stop every node (within 10 s, then killed); a second Ctrl-C does not cut it short,
+    since an interrupted stop is what would leave orphans behind."""
+    started = time.monotonic()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    killed = stop_nodes(network.served())
+    for node in network.nodes.values():
+        node.close_clients()
+    if killed:
+        out(f"Stopped in {time.monotonic() - started:.1f} s (killed: {', '.join(killed)}).")
+    else:
+        out(f"Stopped every node in {time.monotonic() - started:.1f} s.")
+
+
+def _check(port_base: int | None, out: Callable[[str], None]) -> int:
+    started = time.monotonic()
+    root = Path(tempfile.mkdtemp(prefix="hrcnet-demo-check-"))
+    out(f"hrcnet demo --check: building the network in {root} (demo-data/ is not touched)")
+    report = Report(out)
+    network: Network | None = None
+    holder: dict[str, Network] = {}
+    try:
+        ports = choose_ports(len(NODES), port_base) if port_base else _kernel_ports()
+        try:
+            network, facts = build_network(
+                root, ports, _progress(out, started), started_hook=holder.__setitem__
+            )
+        except DemoError as exc:
+            report.check("the network was built", False, str(exc)[:3000])
+        else:
+            report.check("the network was built", True, f"{facts['build_seconds']} s")
+            write_table(root, network)
+            table = json.loads((root / NETWORK_FILE).read_text())
+            roles = {(row["city_id"], login["role"]) for row in table for login in row["logins"]}
+            report.check(
+                "network.json lists every node with a login per role",
+                len(table) == len(NODES)
+                and all((LOS_ANGELES, r) in roles for r in ("admin", "official", "viewer"))
+                and (SECRETARIAT, "secretariat") in roles,
+                f"{len(table)} nodes, {len(roles)} logins",
+            )
+            check_network(network, facts, report)
+    except Interrupted:
+        report.check("not interrupted", False)
+    finally:
+        nodes = network or holder.get("network")
+        if nodes is not None:
+            killed = stop_nodes(nodes.served())
+            for node in nodes.nodes.values():
+                node.close_clients()
+            report.check("every node stopped within 10 s", not killed, ", ".join(killed))
+        shutil.rmtree(root, ignore_errors=True)
+    seconds = time.monotonic() - started
+    verdict = "every step held" if report.ok else "SOME STEPS FAILED"
+    out(f"hrcnet demo --check: {verdict} ({seconds:.0f} s)")
+    return 0 if report.ok else 1
+
+
+def _kernel_ports() -> list[int]:
+    from node.demo.driver import kernel_free_port
+
+    ports: set[int] = set()
+    while len(ports) < len(NODES):
+        ports.add(kernel_free_port())
+    return sorted(ports)
+
+
+__all__ = ["run_demo", "import_los_angeles", "DATASET"]

@@ -51,6 +51,10 @@ def suppress(row: Result, unit_code: str, threshold: int) -> bool:
     return False
 
 
+# The ``source`` of a summary whose figures are generated sample data (``sample_data = true``).
+SAMPLE_SOURCE = "sample"
+
+
 def build_payload(
     session: Session,
     config: NodeConfig,
@@ -116,7 +120,7 @@ def build_payload(
                 "target": _point(target.target_period, target.target_value) if target else None,
             }
         )
-    return {
+    payload: dict[str, Any] = {
         "city": {
             "city_id": config.city_id,
             "name": config.name,
@@ -132,6 +136,11 @@ def build_payload(
         "small_cell_threshold": config.small_cell_threshold,
         "indicators": indicators,
     }
+    if config.values.get("sample_data"):
+        # Generated figures (the demo's cities) say so inside what is signed: a twin, a
+        # benchmark or a reader of the public copy can never take them for real ones.
+        payload["source"] = SAMPLE_SOURCE
+    return payload
 
 
 def _maps_to_core(session: Session, indicator: Indicator) -> bool:

@@ -426,13 +426,22 @@ def _totals(payload: dict[str, Any], core: frozenset[str]) -> dict[str, str]:
     """Indicator → the city's total (decimal text) for the core indicators of a summary,
     reported directly or through a local indicator's ``maps_to``."""
     totals: dict[str, str] = {}
+    direct: set[str] = set()
     for indicator in payload["indicators"]:
         code = indicator["code"] if indicator["core"] else indicator.get("maps_to")
         if code not in core or indicator.get("value_type") == "boolean":
             continue
+        # A city's own figure for the core indicator is what the core indicator means; a local
+        # indicator mapped to it (often a related measure in another unit, e.g. a count or a
+        # percent for a rate per 10,000) only stands in when there is none, and the first one
+        # found counts: a later mapped one must not overwrite it.
+        if code in direct or (code in totals and not indicator["core"]):
+            continue
         total = next((f for f in indicator["results"] if not f["disaggregation"]), None)
         if total is not None and isinstance(total["value"], str):
             totals[code] = total["value"]
+            if indicator["core"]:
+                direct.add(code)
     return totals
 
 

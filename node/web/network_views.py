@@ -18,6 +18,7 @@ from node.auth import page_user
 from node.errors import DomainError, InvalidInputError
 from node.network import compare, inbox, peers, summaries, trust
 from node.network.models import OutboxItem
+from node.network.summaries import SAMPLE_SOURCE
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
 
@@ -177,6 +178,8 @@ def peer_page(city_id: str) -> Any:
             "via": s.envelope.via,
             "verified": inbox.still_verifies(session, s.envelope.raw),
             "suppressed": json.loads(s.envelope.raw)["payload"].get("suppressed_cells", 0),
+            # The twin signed that these figures are generated sample data: say so.
+            "sample": json.loads(s.envelope.raw)["payload"].get("source") == SAMPLE_SOURCE,
         }
         for s in summaries.received(session, city_id)
     ]
@@ -190,6 +193,7 @@ def peer_page(city_id: str) -> Any:
         "peer.html",
         peer=peers.peer_to_wire(peer, session),
         received=received,
+        twin_sample=any(s["sample"] for s in received),
         rows=rows,
         period=period,
         key_changes=[trust.key_change_to_wire(c) for c in trust.key_changes(session, city_id)],

@@ -48,6 +48,8 @@ def _globals() -> dict[str, Any]:
         "node_name": config.name,
         "node_city_id": config.city_id,
         "node_role": config.role,
+        # A node of generated figures (the demo's cities) says so on every page.
+        "sample_data": bool(config.values.get("sample_data")),
         "user": page_user(),
         "status_labels": STATUS_LABELS,
         "can": _can,

@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import requests
 
 from node.config import load_config
 from node.db import session_scope
+from node.demo.driver import child_env as demo_child_env
+from node.demo.driver import kernel_free_port
 from node.jobs import node_runtime
 from node.runtime import utcnow
 from node.services import users
@@ -54,30 +55,22 @@ def free_port() -> int:
     There is a small race until the node binds it; in practice the kernel does not hand out the
     same ephemeral port again so soon.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return kernel_free_port()
 
 
 def child_env(
     database_url: str | None = None, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """The environment for node processes: ours, isolated from the developer's node settings.
+    """The environment for node processes: the demo driver's (no ``NODE_*`` of the developer's,
+    loopback never proxied, unbuffered output), plus the backend and private peers.
 
-    Every ``NODE_*`` variable is dropped (a stray ``NODE_DATABASE_URL`` or ``NODE_BASE_URL``
-    would silently point the test node at someone else's database or address); the PostgreSQL
-    URL is put back when the caller asks for that backend.
+    Every test node lives on 127.0.0.1: the outbound policy refuses loopback peers unless
+    ``NODE_ALLOW_PRIVATE_PEERS`` is set; the PostgreSQL URL is put back when the caller asks
+    for that backend.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NODE_")}
+    env = demo_child_env()
     if database_url:
         env["NODE_DATABASE_URL"] = database_url
-    loopback = f"{LOOPBACK},localhost"
-    for name in ("NO_PROXY", "no_proxy"):
-        current = env.get(name)
-        env[name] = f"{current},{loopback}" if current else loopback
-    env["PYTHONUNBUFFERED"] = "1"  # log lines reach the file before a crash, not after
-    # Every test node lives on 127.0.0.1: the outbound policy refuses loopback peers otherwise.
     env["NODE_ALLOW_PRIVATE_PEERS"] = "1"
     if extra:
         env.update(extra)
