@@ -16,6 +16,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from node.config import NodeConfig, load_config
 from node.db import make_engine, make_sessionmaker
+from node.routing import RowIdConverter
 from node.runtime import NodeRuntime, db_session, utcnow
 
 SUPPORTED_LOCALES = ("en", "fr")
@@ -62,6 +63,7 @@ def create_app(
     config = load_config(Path(data_dir), overrides)
 
     app = Flask(__name__)
+    app.url_map.converters["rowid"] = RowIdConverter
     app.json = GuardedJSONProvider(app)
     app.config.update(
         SECRET_KEY=_read_secret(config),

@@ -186,7 +186,7 @@ _document_route(
 )
 
 
-@blp.route('/mentoring/<rel_id>/<any(agreement,"closure-report"):kind>/<int:version>/sign')
+@blp.route('/mentoring/<rel_id>/<any(agreement,"closure-report"):kind>/<rowid:version>/sign')
 class Sign(MethodView):
     @blp.arguments(SignRequestSchema)
     @blp.response(201, SignatureViewSchema)

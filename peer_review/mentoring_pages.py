@@ -174,7 +174,7 @@ def transition(rel_id: str, action: str) -> Any:
     return _space(rel_id)
 
 
-@bp.post('/mentoring/<rel_id>/<any(agreement,"closure-report"):kind>/<int:version>/sign')
+@bp.post('/mentoring/<rel_id>/<any(agreement,"closure-report"):kind>/<rowid:version>/sign')
 @login_required
 def sign(rel_id: str, kind: str, version: int) -> Any:
     _viewer()

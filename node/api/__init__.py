@@ -13,6 +13,7 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import MultiDict
 
+from node.routing import RowIdConverter, row_id_parameter_schema
 from schemas.problem import ProblemSchema
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -94,6 +95,7 @@ def init_api(app: Flask) -> Api:
         },
     )
     api = ProblemApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
+    api.register_converter(RowIdConverter, row_id_parameter_schema)
     from node.api import catalogue, exchange, monitoring, network, results, reviews, secretariat
     from peer_review import mentoring_api
     from schemas.network import PeerAnswerSchema

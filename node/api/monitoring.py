@@ -85,7 +85,7 @@ class EvidenceList(MethodView):
         return monitoring.evidence_to_wire(row, session)
 
 
-@blp.route("/evidence/<int:evidence_id>/publish")
+@blp.route("/evidence/<rowid:evidence_id>/publish")
 class EvidencePublish(MethodView):
     @blp.response(200, EvidenceSchema)
     @blp.doc(security=BEARER)

@@ -78,7 +78,7 @@ class PeerDiscoveries(MethodView):
         }
 
 
-@blp.route("/peer-discoveries/<int:discovery_id>")
+@blp.route("/peer-discoveries/<rowid:discovery_id>")
 class PeerDiscoveryItem(MethodView):
     @blp.response(200, PeerDiscoverySchema)
     @blp.doc(security=BEARER)
@@ -168,7 +168,7 @@ class PeerKeyChanges(MethodView):
         return {"items": [trust.key_change_to_wire(c) for c in changes]}
 
 
-@blp.route("/peers/<city_id>/key-changes/<int:change_id>/confirm")
+@blp.route("/peers/<city_id>/key-changes/<rowid:change_id>/confirm")
 class PeerKeyChangeConfirm(MethodView):
     @blp.response(200, KeyChangeSchema)
     @blp.doc(security=BEARER)
@@ -182,7 +182,7 @@ class PeerKeyChangeConfirm(MethodView):
         return trust.key_change_to_wire(change)
 
 
-@blp.route("/peers/<city_id>/key-changes/<int:change_id>/reject")
+@blp.route("/peers/<city_id>/key-changes/<rowid:change_id>/reject")
 class PeerKeyChangeReject(MethodView):
     @blp.response(200, KeyChangeSchema)
     @blp.doc(security=BEARER)

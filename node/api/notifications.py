@@ -48,7 +48,7 @@ class Notifications(MethodView):
         }
 
 
-@blp.route("/notifications/<int:notification_id>/read")
+@blp.route("/notifications/<rowid:notification_id>/read")
 class NotificationRead(MethodView):
     @blp.response(200, NotificationSchema)
     @blp.doc(security=BEARER)

@@ -201,7 +201,7 @@ def peer_page(city_id: str) -> Any:
     )
 
 
-@bp.post("/peers/<city_id>/key-changes/<int:change_id>/<decision>")
+@bp.post("/peers/<city_id>/key-changes/<rowid:change_id>/<decision>")
 @login_required
 def decide_key_change(city_id: str, change_id: int, decision: str) -> Any:
     """Confirm or reject a key change the secretariat's directory announced for a twin."""

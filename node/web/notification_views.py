@@ -51,7 +51,7 @@ def notifications_page() -> Any:
     return render_template("notifications.html", rows=rows)
 
 
-@bp.post("/notifications/<int:notification_id>/read")
+@bp.post("/notifications/<rowid:notification_id>/read")
 @login_required
 def mark_read(notification_id: int) -> Any:
     if not ReadForm().validate_on_submit():
