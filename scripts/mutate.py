@@ -71,6 +71,12 @@ def summarise(module: str) -> dict[str, int]:
     tally = ", ".join(f"{status} {count}" for status, count in sorted(counts.items()))
     print(f"\n== {module}: {total} mutants, {tally} -> {score:.1f}% killed"
           " (before equivalent mutants are set aside)")
+    by_function: dict[str, Counter[str]] = {}
+    for name, status in statuses.items():
+        function = name.rsplit(".", 1)[1].split("__mutmut_")[0].removeprefix("x_")
+        by_function.setdefault(function.replace("xǁ", "").replace("ǁ", "."), Counter())[status] += 1
+    for function, tally_of in sorted(by_function.items()):
+        print(f"   {function:40} " + ", ".join(f"{k} {v}" for k, v in sorted(tally_of.items())))
     for name, status in sorted(statuses.items()):
         if status not in ("killed", "timeout"):
             print(f"   {status:10} {name}")
