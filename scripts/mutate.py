@@ -77,10 +77,30 @@ def summarise(module: str) -> dict[str, int]:
         by_function.setdefault(function.replace("xǁ", "").replace("ǁ", "."), Counter())[status] += 1
     for function, tally_of in sorted(by_function.items()):
         print(f"   {function:40} " + ", ".join(f"{k} {v}" for k, v in sorted(tally_of.items())))
-    for name, status in sorted(statuses.items()):
-        if status not in ("killed", "timeout"):
-            print(f"   {status:10} {name}")
+    survivors = [(n, s) for n, s in sorted(statuses.items()) if s not in ("killed", "timeout")]
+    for name, status in survivors:
+        print(f"   {status:10} {name}")
+    write_report(module, survivors)
     return dict(counts)
+
+
+def write_report(module: str, survivors: list[tuple[str, str]]) -> None:
+    """Keep the diffs of the mutants that lived in mutants-reports/ (git-ignored), since the
+    next module's run starts from a clean mutants/ and ``mutmut show`` needs it."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant  # noqa: PLC0415
+
+    reports = ROOT / "mutants-reports"
+    reports.mkdir(exist_ok=True)
+    lines = []
+    for name, status in survivors:
+        try:
+            diff = get_diff_for_mutant(name, path=module)
+        except Exception as exc:  # noqa: BLE001 - a report line, never a crash
+            diff = f"(no diff: {exc})"
+        lines.append(f"# {name}: {status}\n{diff}\n")
+    target = reports / (module.replace("/", "_") + ".txt")
+    target.write_text("\n".join(lines), "utf-8")
+    print(f"   diffs of these mutants: {target.relative_to(ROOT)}")
 
 
 def child(module: str, children: int, tests: list[str]) -> None:

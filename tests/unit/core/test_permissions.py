@@ -102,7 +102,7 @@ def test_no_user_is_asked_to_sign_in() -> None:
         require(None, "results.write")
     assert refused.value.status == 401
     assert refused.value.code == "authentication_required"
-    assert "Sign in" in refused.value.detail
+    assert refused.value.detail == "Sign in or send 'Authorization: Bearer <token>' to do this."
 
 
 def test_the_operator_is_an_active_administrator() -> None:
