@@ -145,3 +145,28 @@ def test_sources_are_distinct_even_if_two_cities_cite_one_envelope() -> None:
         "r1": ("other", "same"),
         "r2": ("same",),
     }
+
+
+def test_a_mixed_sign_group_with_small_values_is_summed_exactly() -> None:
+    # -1 + 1e-20 + 1: a plain left-to-right sum loses the 1e-20 (it gives 0); the mean of the
+    # exact sum is 1e-20 / 3.
+    stats = group_stats([-1.0, 1.0, 1e-20], 1)
+    assert stats is not None
+    assert stats.mean == 1e-20 / 3
+
+
+@pytest.mark.parametrize(
+    ("values", "mean"),
+    [
+        # Sums beyond the largest float: the mean still fits and lies where it lies, below
+        # the second value or above the second-to-last.
+        ([1.0e308, 1.7e308, 1.7e308], 1.0e308 / 3 + 1.7e308 / 3 * 2),
+        ([1.0e308, 1.0e308, 1.7e308], 1.0e308 / 3 * 2 + 1.7e308 / 3),
+    ],
+)
+def test_the_mean_of_huge_values_is_not_pulled_to_a_neighbour(
+    values: list[float], mean: float
+) -> None:
+    stats = group_stats(values, 1)
+    assert stats is not None
+    assert math.isclose(stats.mean, mean, rel_tol=1e-12)
