@@ -80,6 +80,11 @@ def test_roles_add_up_when_a_city_has_several_parts() -> None:
         "admin", this_city="home", node_role="city", review_home="home", review_cur="cur",
         panel=True,
     ) == {"chair", "reviewer"}
+    # A secretariat home whose administrator also sits on the panel keeps all three.
+    assert review_roles_of(
+        "admin", this_city="home", node_role="secretariat", review_home="home",
+        review_cur="cur", panel=True,
+    ) == {"chair", "secretariat", "reviewer"}
 
 
 # city -> roles it may claim, for home "home" (a secretariat or not), CuR "cur", panel {p1, p2}
