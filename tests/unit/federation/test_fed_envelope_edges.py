@@ -15,11 +15,15 @@ from federation.envelope import (
     KEYS_SCHEMA,
     KEYS_STREAM,
     KEYS_TYPE,
+    EnvelopeError,
     KeyDocumentError,
+    OldVerifyKey,
     SignatureError,
     build_key_document,
+    envelope_sha256,
     make_envelope,
     sign_envelope,
+    validate_envelope,
     verify_envelope_signature,
     verify_key_document,
 )
@@ -127,3 +131,125 @@ def test_a_missing_signature_is_missing(signatures: Any) -> None:
 
 def test_the_right_signature_verifies() -> None:
     verify_envelope_signature(_signed_summary(), ORIGIN, KEY.key_id, KEY.public_raw)
+
+
+# --- shape limits at their edges -----------------------------------------------------------
+
+MAX_SAFE = 2**53 - 1
+
+
+def _shape(**changes: Any) -> dict[str, Any]:
+    envelope = _signed_summary()
+    envelope.update(changes)
+    return envelope
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"seq": MAX_SAFE}, None),
+        ({"seq": MAX_SAFE + 1}, "invalid_field"),
+        ({"created_ts": 0}, None),
+        ({"created_ts": -1}, "invalid_field"),
+        ({"type": "t" * 200}, None),
+        ({"type": "t" * 201}, "invalid_field"),
+        ({"stream": ""}, "invalid_field"),
+        ({"v": 2}, "unsupported_version"),
+        ({"signatures": {ORIGIN: {f"ed25519:k{i}": "AAAA" for i in range(16)}}}, None),
+        (
+            {"signatures": {ORIGIN: {f"ed25519:k{i}": "AAAA" for i in range(17)}}},
+            "too_many_signatures",
+        ),
+        ({"signatures": {ORIGIN: {KEY.key_id: 5}}}, "invalid_field"),
+        ({"signatures": {ORIGIN: "AAAA"}}, "invalid_field"),
+    ],
+)
+def test_shape_limits(changes: dict[str, Any], code: str | None) -> None:
+
+    if code is None:
+        validate_envelope(_shape(**changes))
+    else:
+        with pytest.raises(EnvelopeError) as refused:
+            validate_envelope(_shape(**changes))
+        assert refused.value.code == code
+
+
+def test_a_non_object_is_not_an_envelope() -> None:
+
+    for bad in ([], "x", 1):
+        with pytest.raises(EnvelopeError) as refused:
+            validate_envelope(bad)
+        assert refused.value.code == "invalid_envelope"
+        assert str(refused.value) == "envelope must be a JSON object"
+    with pytest.raises(EnvelopeError) as refused:
+        envelope_sha256(b"[1, 2]")
+    assert refused.value.code == "invalid_envelope"
+    assert str(refused.value) == "envelope must be a JSON object"
+
+
+def test_wrapped_errors_keep_the_underlying_code() -> None:
+
+    with pytest.raises(EnvelopeError) as refused:
+        envelope_sha256(b'{"a": 1, "a": 2}')  # duplicate member: the strict parser's code
+    assert refused.value.code not in ("invalid_envelope", None)
+    doc = build_key_document(ORIGIN, KEY, now_ms=NOW)
+    doc["v"] = 2
+    with pytest.raises(KeyDocumentError) as refused_doc:
+        verify_key_document(doc, ORIGIN, NOW)
+    assert refused_doc.value.code == "unsupported_version"
+
+
+# --- key documents: validity edges --------------------------------------------------------------
+
+
+def test_a_current_key_verifies_up_to_and_including_valid_until() -> None:
+    keydoc = verify_key_document(
+        build_key_document(ORIGIN, KEY, now_ms=NOW, valid_for_ms=HOUR), ORIGIN, NOW
+    )
+    assert keydoc.valid_until_ts == NOW + HOUR
+    assert keydoc.public_key_for(KEY.key_id, NOW + HOUR) == KEY.public_raw
+    assert keydoc.public_key_for(KEY.key_id, NOW + HOUR + 1) is None
+    assert (keydoc.seq, keydoc.created_ts) == (0, NOW)
+
+
+@pytest.mark.parametrize(
+    ("valid_for_ms", "ok"),
+    [(0, False), (1, True), (7 * 86_400_000, True), (7 * 86_400_000 + 1, False), (-1, False)],
+)
+def test_key_document_validity_window(valid_for_ms: int, ok: bool) -> None:
+    if ok:
+        build_key_document(ORIGIN, KEY, now_ms=NOW, valid_for_ms=valid_for_ms)
+    else:
+        with pytest.raises(KeyDocumentError) as refused:
+            build_key_document(ORIGIN, KEY, now_ms=NOW, valid_for_ms=valid_for_ms)
+        assert refused.value.code == "invalid_key_document"
+
+
+@pytest.mark.parametrize(("now_ms", "ok"), [(1, True), (0, False), (-1, False)])
+def test_key_document_creation_time_must_be_positive(now_ms: int, ok: bool) -> None:
+    if ok:
+        assert build_key_document(ORIGIN, KEY, now_ms=now_ms)["created_ts"] == now_ms
+    else:
+        with pytest.raises(KeyDocumentError):
+            build_key_document(ORIGIN, KEY, now_ms=now_ms)
+
+
+def test_a_revoked_key_cannot_be_listed_as_a_verify_key() -> None:
+    with pytest.raises(KeyDocumentError):
+        build_key_document(ORIGIN, KEY, now_ms=NOW, revoked={KEY.key_id: NOW})
+    old = OldVerifyKey(OLD.key_id, OLD.public_raw, NOW + HOUR)
+    with pytest.raises(KeyDocumentError):
+        build_key_document(ORIGIN, KEY, [old], now_ms=NOW, revoked={OLD.key_id: NOW})
+    # A key in neither list may be revoked.
+    other = SigningKey.from_seed(bytes(range(9, 41)))
+    doc = build_key_document(ORIGIN, KEY, [old], now_ms=NOW, revoked={other.key_id: NOW})
+    assert verify_key_document(doc, ORIGIN, NOW).revoked == {other.key_id: NOW}
+
+
+def test_an_old_key_with_a_malformed_public_key_is_refused() -> None:
+    with pytest.raises(KeyDocumentError):
+        build_key_document(ORIGIN, KEY, [OldVerifyKey(OLD.key_id, bytes(31), NOW + HOUR)],
+                           now_ms=NOW)
+    with pytest.raises(KeyDocumentError):
+        build_key_document(ORIGIN, KEY, [OldVerifyKey(KEY.key_id, KEY.public_raw, NOW + HOUR)],
+                           now_ms=NOW)
