@@ -24,6 +24,7 @@ from federation.envelope import (
     make_envelope,
     sign_envelope,
     validate_envelope,
+    verify_envelope,
     verify_envelope_signature,
     verify_key_document,
 )
@@ -253,3 +254,117 @@ def test_an_old_key_with_a_malformed_public_key_is_refused() -> None:
     with pytest.raises(KeyDocumentError):
         build_key_document(ORIGIN, KEY, [OldVerifyKey(KEY.key_id, KEY.public_raw, NOW + HOUR)],
                            now_ms=NOW)
+
+
+# --- signing and co-signatures --------------------------------------------------------------
+
+NOTARY = SigningKey.from_seed(bytes(range(2, 34)))
+NOTARY_2 = SigningKey.from_seed(bytes(range(3, 35)))
+
+
+def test_a_signer_must_be_a_city_id() -> None:
+    with pytest.raises(EnvelopeError) as refused:
+        sign_envelope(_signed_summary(), "Not A City", KEY)
+    assert refused.value.code == "invalid_field"
+
+
+def test_the_payload_is_copied_deeply_when_the_envelope_is_made() -> None:
+    payload = {"period": "2025", "figures": [{"value": "1"}]}
+    envelope = make_envelope(
+        "hrc.summary", "hrc.summary/1", ORIGIN, "summaries", 1, NOW, KEY.key_id, ["network"],
+        payload,
+    )
+    payload["figures"][0]["value"] = "2"
+    assert envelope["payload"]["figures"] == [{"value": "1"}]
+
+
+def test_every_known_co_signature_is_verified_and_listed() -> None:
+    # The origin signs with its key and, rotating, with a second key; a notary signs with two
+    # keys of which the lookup knows only the second.
+    envelope = sign_envelope(_signed_summary(), ORIGIN, OLD)
+    envelope = sign_envelope(envelope, "hrc-secretariat", NOTARY)
+    envelope = sign_envelope(envelope, "hrc-secretariat", NOTARY_2)
+    known = {
+        (ORIGIN, KEY.key_id): KEY.public_raw,
+        (ORIGIN, OLD.key_id): OLD.public_raw,
+        ("hrc-secretariat", NOTARY_2.key_id): NOTARY_2.public_raw,
+    }
+    asked: list[tuple[str, str]] = []
+
+    def lookup(signer: str, key_id: str, created_ts: int) -> bytes | None:
+        asked.append((signer, key_id))
+        return known.get((signer, key_id))
+
+    verified = verify_envelope(envelope, lookup)
+    assert sorted(verified) == sorted(known)
+    assert ("hrc-secretariat", NOTARY.key_id) in asked
+
+
+def test_junk_signer_names_are_never_looked_up() -> None:
+    envelope = _signed_summary()
+    envelope["signatures"]["Bad Name"] = {KEY.key_id: envelope["signatures"][ORIGIN][KEY.key_id]}
+    envelope["signatures"]["it-padova"] = {"not-a-key-id": "AAAA"}
+    asked: list[tuple[str, str]] = []
+
+    def lookup(signer: str, key_id: str, created_ts: int) -> bytes | None:
+        asked.append((signer, key_id))
+        return KEY.public_raw
+
+    assert verify_envelope(envelope, lookup) == [(ORIGIN, KEY.key_id)]
+    assert asked == [(ORIGIN, KEY.key_id)]
+
+
+def test_an_envelope_without_signatures_is_refused_as_unsigned() -> None:
+    envelope = _signed_summary()
+    del envelope["signatures"]
+    with pytest.raises(SignatureError) as refused:
+        verify_envelope(envelope, lambda *_: KEY.public_raw)
+    assert refused.value.code == "missing_signature"
+
+
+# --- hand-built key documents ---------------------------------------------------------------
+
+
+def _key_document_with(payload: dict[str, Any]) -> dict[str, Any]:
+    envelope = make_envelope(
+        KEYS_TYPE, KEYS_SCHEMA, ORIGIN, KEYS_STREAM, 1, NOW, KEY.key_id, ["network"], payload
+    )
+    return sign_envelope(envelope, ORIGIN, KEY)
+
+
+def test_old_verify_keys_may_be_left_out() -> None:
+    doc = _key_document_with(
+        {"verify_keys": {KEY.key_id: {"key": KEY.public_b64}}, "valid_until_ts": NOW + HOUR}
+    )
+    keydoc = verify_key_document(doc, ORIGIN, NOW)
+    assert keydoc.old_verify_keys == {} and keydoc.revoked == {}
+
+
+def test_a_key_both_revoked_and_old_is_refused() -> None:
+    doc = _key_document_with(
+        {
+            "verify_keys": {KEY.key_id: {"key": KEY.public_b64}},
+            "old_verify_keys": {OLD.key_id: {"key": OLD.public_b64, "expired_ts": NOW + HOUR}},
+            "valid_until_ts": NOW + HOUR,
+            "revoked_keys": {OLD.key_id: {"revoked_ts": NOW}},
+        }
+    )
+    with pytest.raises(KeyDocumentError) as refused:
+        verify_key_document(doc, ORIGIN, NOW)
+    assert refused.value.code == "invalid_key_document"
+    old_key = verify_key_document(
+        _key_document_with(
+            {
+                "verify_keys": {KEY.key_id: {"key": KEY.public_b64}},
+                "old_verify_keys": {OLD.key_id: {"key": OLD.public_b64, "expired_ts": NOW + 5}},
+                "valid_until_ts": NOW + HOUR,
+            }
+        ),
+        ORIGIN,
+        NOW,
+    ).old_verify_keys[OLD.key_id]
+    assert (old_key.key_id, old_key.public_raw, old_key.expired_ts) == (
+        OLD.key_id,
+        OLD.public_raw,
+        NOW + 5,
+    )
