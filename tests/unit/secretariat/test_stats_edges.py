@@ -162,6 +162,8 @@ def test_a_mixed_sign_group_with_small_values_is_summed_exactly() -> None:
         # the second value or above the second-to-last.
         ([1.0e308, 1.7e308, 1.7e308], 1.0e308 / 3 + 1.7e308 / 3 * 2),
         ([1.0e308, 1.0e308, 1.7e308], 1.0e308 / 3 * 2 + 1.7e308 / 3),
+        # Mixed signs whose exact sum overflows on the way (fsum raises): divided first.
+        ([-1.0e308, 1.7e308, 1.7e308], 1.7e308 / 3 * 2 - 1.0e308 / 3),
     ],
 )
 def test_the_mean_of_huge_values_is_not_pulled_to_a_neighbour(
