@@ -21,6 +21,7 @@ from federation.envelope import (
     SignatureError,
     build_key_document,
     envelope_sha256,
+    envelope_signing_bytes,
     make_envelope,
     sign_envelope,
     validate_envelope,
@@ -368,3 +369,30 @@ def test_a_key_both_revoked_and_old_is_refused() -> None:
         OLD.public_raw,
         NOW + 5,
     )
+
+
+def test_a_junk_key_id_does_not_hide_the_signer_s_next_signature() -> None:
+    envelope = sign_envelope(_signed_summary(), "hrc-secretariat", NOTARY)
+    by_key = envelope["signatures"]["hrc-secretariat"]
+    envelope["signatures"]["hrc-secretariat"] = {"not-a-key-id": "AAAA", **by_key}
+
+    def lookup(signer: str, key_id: str, created_ts: int) -> bytes | None:
+        return {KEY.key_id: KEY.public_raw, NOTARY.key_id: NOTARY.public_raw}.get(key_id)
+
+    assert verify_envelope(envelope, lookup) == [
+        (ORIGIN, KEY.key_id),
+        ("hrc-secretariat", NOTARY.key_id),
+    ]
+
+
+def test_signing_bytes_refuse_what_cannot_be_canonicalised_with_its_code() -> None:
+    with pytest.raises(EnvelopeError) as refused:
+        envelope_signing_bytes([])  # type: ignore[arg-type]
+    assert (refused.value.code, str(refused.value)) == (
+        "invalid_envelope",
+        "envelope must be a JSON object",
+    )
+    with pytest.raises(EnvelopeError) as refused:
+        envelope_signing_bytes({"payload": {"x": 1.5}})
+    assert refused.value.code not in (None, "invalid_envelope")
+    assert "float" in str(refused.value)
