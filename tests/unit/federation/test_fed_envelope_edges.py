@@ -396,3 +396,92 @@ def test_signing_bytes_refuse_what_cannot_be_canonicalised_with_its_code() -> No
         envelope_signing_bytes({"payload": {"x": 1.5}})
     assert refused.value.code not in (None, "invalid_envelope")
     assert "float" in str(refused.value)
+
+
+# --- what a refusal says (the detail a peer reads in the problem document) ------------------------
+
+
+def _message(call: Any) -> str:
+    with pytest.raises(EnvelopeError) as refused:
+        call()
+    return str(refused.value)
+
+
+def _verify_with(value: Any) -> Any:
+    return lambda: verify_envelope_signature(
+        _with_signature(value), ORIGIN, KEY.key_id, KEY.public_raw
+    )
+
+
+def test_signature_refusals_say_what_is_wrong() -> None:
+    assert _message(_verify_with(12345)) == "signature must be a base64 string"
+    assert _message(_verify_with(b64encode_unpadded(bytes(63)))) == (
+        "an Ed25519 signature is 64 bytes"
+    )
+    assert _message(_verify_with("!!not base64!!")).startswith("signature is not base64: ")
+    assert _message(_verify_with(b64encode_unpadded(bytes(64)))) == (
+        f"signature by {ORIGIN} with {KEY.key_id} does not verify"
+    )
+    envelope = _signed_summary()
+    envelope["signatures"] = {}
+    assert _message(
+        lambda: verify_envelope_signature(envelope, ORIGIN, KEY.key_id, KEY.public_raw)
+    ) == f"no signature by {ORIGIN} with {KEY.key_id}"
+
+
+def test_shape_refusals_say_what_is_wrong() -> None:
+    assert _message(lambda: validate_envelope(_shape(seq=-1))) == "seq must be within 0..2**53-1"
+    assert _message(lambda: validate_envelope(_shape(type=""))) == (
+        "type must be a non-empty string"
+    )
+    assert _message(lambda: validate_envelope(_shape(v=2))) == "unsupported envelope version 2"
+    many = {ORIGIN: {f"ed25519:k{i}": "AAAA" for i in range(17)}}
+    assert _message(lambda: validate_envelope(_shape(signatures=many))) == (
+        "more than 16 signatures"
+    )
+    assert _message(lambda: validate_envelope(_shape(signatures={ORIGIN: "x"}))) == (
+        "signatures must map signer -> key_id -> string"
+    )
+    assert _message(lambda: sign_envelope(_signed_summary(), "Bad", KEY)) == (
+        "signer 'Bad' is not a valid city id"
+    )
+
+
+def test_key_document_refusals_say_what_is_wrong() -> None:
+    assert _message(lambda: build_key_document(ORIGIN, KEY, now_ms=0)) == (
+        "now_ms must be a positive millisecond timestamp"
+    )
+    assert _message(lambda: build_key_document(ORIGIN, KEY, now_ms=NOW, valid_for_ms=0)) == (
+        "valid_for_ms must be within (0, 7 days]"
+    )
+    assert _message(
+        lambda: build_key_document(ORIGIN, KEY, now_ms=NOW, revoked={KEY.key_id: NOW})
+    ) == "a revoked key cannot also be listed as a verify key"
+    old = OldVerifyKey(OLD.key_id, bytes(31), NOW + HOUR)
+    assert _message(lambda: build_key_document(ORIGIN, KEY, [old], now_ms=NOW)) == (
+        f"old key {OLD.key_id} is current or malformed"
+    )
+    assert _message(lambda: verify_key_document(_key_document(["x"]), ORIGIN, NOW)) == (
+        "revoked_keys must be an object"
+    )
+    assert _message(lambda: verify_key_document(_key_document({OLD.key_id: {}}), ORIGIN, NOW)) == (
+        f"revoked_keys[{OLD.key_id!r}] needs an integer revoked_ts"
+    )
+    assert _message(
+        lambda: verify_key_document(build_key_document(ORIGIN, KEY, now_ms=NOW), "it-padova", NOW)
+    ) == "key document is for 'be-gent', expected 'it-padova'"
+    no_keys = _key_document_with({"verify_keys": {}, "valid_until_ts": NOW + HOUR})
+    assert _message(lambda: verify_key_document(no_keys, ORIGIN, NOW)) == (
+        "verify_keys must be a non-empty object"
+    )
+    bad_old = _key_document_with(
+        {"verify_keys": {KEY.key_id: {"key": KEY.public_b64}}, "old_verify_keys": [],
+         "valid_until_ts": NOW + HOUR}
+    )
+    assert _message(lambda: verify_key_document(bad_old, ORIGIN, NOW)) == (
+        "old_verify_keys must be an object"
+    )
+    no_until = _key_document_with({"verify_keys": {KEY.key_id: {"key": KEY.public_b64}}})
+    assert _message(lambda: verify_key_document(no_until, ORIGIN, NOW)) == (
+        "valid_until_ts must be an integer"
+    )
