@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench lock clean
+.PHONY: demo test test-fast lint typecheck bench lock clean mutate
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	scripts/with-postgres.sh $(BIN)/python -m bench
 
+# Mutation testing with mutmut 3 (slow; not part of `make test` or CI). One module:
+#   make mutate MODULE=node/secretariat/stats.py      (MUTATE_CHILDREN=2 for two workers)
+# Modules and the tests run for each: [tool.hrcnet.mutate] in pyproject.toml.
+MODULE ?=
+MUTATE_CHILDREN ?= 1
+mutate: $(STAMP)
+	MUTATE_CHILDREN=$(MUTATE_CHILDREN) $(BIN)/python scripts/mutate.py $(MODULE)
+
 # Regenerate the lock file from pyproject.toml (run after changing dependencies).
 lock:
 	rm -rf /tmp/hrcnet-lock && $(PYTHON) -m venv /tmp/hrcnet-lock
@@ -37,4 +45,4 @@ lock:
 	/tmp/hrcnet-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-data mutants .pytest_cache .mypy_cache .ruff_cache
