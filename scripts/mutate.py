@@ -69,8 +69,10 @@ def summarise(module: str) -> dict[str, int]:
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     score = 100.0 * killed / total if total else 0.0
     tally = ", ".join(f"{status} {count}" for status, count in sorted(counts.items()))
-    print(f"\n== {module}: {total} mutants, {tally} -> {score:.1f}% killed"
-          " (before equivalent mutants are set aside)")
+    print(
+        f"\n== {module}: {total} mutants, {tally} -> {score:.1f}% killed"
+        " (before equivalent mutants are set aside)"
+    )
     by_function: dict[str, Counter[str]] = {}
     for name, status in statuses.items():
         function = name.rsplit(".", 1)[1].split("__mutmut_")[0].removeprefix("x_")

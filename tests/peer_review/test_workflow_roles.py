@@ -14,8 +14,15 @@ import pytest
 
 from peer_review.workflow import PRECONDITIONS, city_may_claim, review_roles_of
 
-LOCAL_ROLES = ("admin", "official", "data_collector", "cso_partner", "reviewer", "viewer",
-               "secretariat")
+LOCAL_ROLES = (
+    "admin",
+    "official",
+    "data_collector",
+    "cso_partner",
+    "reviewer",
+    "viewer",
+    "secretariat",
+)
 
 # (where the user's city stands, node role) -> local role -> expected review roles
 CUR_ONLY = {
@@ -31,7 +38,11 @@ HOME_SECRETARIAT = {"admin": {"chair", "secretariat"}, "secretariat": {"chair", 
 @pytest.mark.parametrize("local_role", LOCAL_ROLES)
 def test_roles_in_the_city_under_review(local_role: str) -> None:
     roles = review_roles_of(
-        local_role, this_city="cur", node_role="city", review_home="home", review_cur="cur",
+        local_role,
+        this_city="cur",
+        node_role="city",
+        review_home="home",
+        review_cur="cur",
         panel=False,
     )
     assert roles == CUR_ONLY.get(local_role, set())
@@ -40,7 +51,11 @@ def test_roles_in_the_city_under_review(local_role: str) -> None:
 @pytest.mark.parametrize("local_role", LOCAL_ROLES)
 def test_roles_on_a_panel_city(local_role: str) -> None:
     roles = review_roles_of(
-        local_role, this_city="p1", node_role="city", review_home="home", review_cur="cur",
+        local_role,
+        this_city="p1",
+        node_role="city",
+        review_home="home",
+        review_cur="cur",
         panel=True,
     )
     assert roles == PANEL_ONLY.get(local_role, set())
@@ -49,7 +64,11 @@ def test_roles_on_a_panel_city(local_role: str) -> None:
 @pytest.mark.parametrize("local_role", LOCAL_ROLES)
 def test_roles_on_a_home_city_node(local_role: str) -> None:
     roles = review_roles_of(
-        local_role, this_city="home", node_role="city", review_home="home", review_cur="cur",
+        local_role,
+        this_city="home",
+        node_role="city",
+        review_home="home",
+        review_cur="cur",
         panel=False,
     )
     assert roles == HOME_CITY.get(local_role, set())
@@ -58,8 +77,12 @@ def test_roles_on_a_home_city_node(local_role: str) -> None:
 @pytest.mark.parametrize("local_role", LOCAL_ROLES)
 def test_roles_on_a_home_secretariat_node(local_role: str) -> None:
     roles = review_roles_of(
-        local_role, this_city="home", node_role="secretariat", review_home="home",
-        review_cur="cur", panel=False,
+        local_role,
+        this_city="home",
+        node_role="secretariat",
+        review_home="home",
+        review_cur="cur",
+        panel=False,
     )
     assert roles == HOME_SECRETARIAT.get(local_role, set())
 
@@ -68,8 +91,12 @@ def test_roles_on_a_home_secretariat_node(local_role: str) -> None:
 def test_a_city_with_no_part_holds_no_role(local_role: str) -> None:
     for node_role in ("city", "secretariat"):
         roles = review_roles_of(
-            local_role, this_city="elsewhere", node_role=node_role, review_home="home",
-            review_cur="cur", panel=False,
+            local_role,
+            this_city="elsewhere",
+            node_role=node_role,
+            review_home="home",
+            review_cur="cur",
+            panel=False,
         )
         assert roles == set()
 
@@ -77,13 +104,21 @@ def test_a_city_with_no_part_holds_no_role(local_role: str) -> None:
 def test_roles_add_up_when_a_city_has_several_parts() -> None:
     # The home city also on the panel: its administrator chairs and reviews.
     assert review_roles_of(
-        "admin", this_city="home", node_role="city", review_home="home", review_cur="cur",
+        "admin",
+        this_city="home",
+        node_role="city",
+        review_home="home",
+        review_cur="cur",
         panel=True,
     ) == {"chair", "reviewer"}
     # A secretariat home whose administrator also sits on the panel keeps all three.
     assert review_roles_of(
-        "admin", this_city="home", node_role="secretariat", review_home="home",
-        review_cur="cur", panel=True,
+        "admin",
+        this_city="home",
+        node_role="secretariat",
+        review_home="home",
+        review_cur="cur",
+        panel=True,
     ) == {"chair", "secretariat", "reviewer"}
 
 
@@ -105,10 +140,17 @@ def test_what_each_city_may_claim(role: str, home_is_secretariat: bool) -> None:
         expected = city in CLAIMS.get(role, set())
         if role == "secretariat" and not home_is_secretariat:
             expected = False
-        assert city_may_claim(
-            role, city=city, home="home", cur="cur", panel_cities={"p1", "p2"},
-            home_is_secretariat=home_is_secretariat,
-        ) is expected, (role, city)
+        assert (
+            city_may_claim(
+                role,
+                city=city,
+                home="home",
+                cur="cur",
+                panel_cities={"p1", "p2"},
+                home_is_secretariat=home_is_secretariat,
+            )
+            is expected
+        ), (role, city)
 
 
 # --- precondition predicates at their edges ---------------------------------------------------

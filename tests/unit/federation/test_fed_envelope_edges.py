@@ -91,7 +91,14 @@ def test_a_well_formed_revoked_section_in_a_hand_built_document_is_accepted() ->
 
 def _signed_summary() -> dict[str, Any]:
     envelope = make_envelope(
-        "hrc.summary", "hrc.summary/1", ORIGIN, "summaries", 1, NOW, KEY.key_id, ["network"],
+        "hrc.summary",
+        "hrc.summary/1",
+        ORIGIN,
+        "summaries",
+        1,
+        NOW,
+        KEY.key_id,
+        ["network"],
         {"period": "2025"},
     )
     return sign_envelope(envelope, ORIGIN, KEY)
@@ -250,11 +257,13 @@ def test_a_revoked_key_cannot_be_listed_as_a_verify_key() -> None:
 
 def test_an_old_key_with_a_malformed_public_key_is_refused() -> None:
     with pytest.raises(KeyDocumentError):
-        build_key_document(ORIGIN, KEY, [OldVerifyKey(OLD.key_id, bytes(31), NOW + HOUR)],
-                           now_ms=NOW)
+        build_key_document(
+            ORIGIN, KEY, [OldVerifyKey(OLD.key_id, bytes(31), NOW + HOUR)], now_ms=NOW
+        )
     with pytest.raises(KeyDocumentError):
-        build_key_document(ORIGIN, KEY, [OldVerifyKey(KEY.key_id, KEY.public_raw, NOW + HOUR)],
-                           now_ms=NOW)
+        build_key_document(
+            ORIGIN, KEY, [OldVerifyKey(KEY.key_id, KEY.public_raw, NOW + HOUR)], now_ms=NOW
+        )
 
 
 # --- signing and co-signatures --------------------------------------------------------------
@@ -272,7 +281,14 @@ def test_a_signer_must_be_a_city_id() -> None:
 def test_the_payload_is_copied_deeply_when_the_envelope_is_made() -> None:
     payload = {"period": "2025", "figures": [{"value": "1"}]}
     envelope = make_envelope(
-        "hrc.summary", "hrc.summary/1", ORIGIN, "summaries", 1, NOW, KEY.key_id, ["network"],
+        "hrc.summary",
+        "hrc.summary/1",
+        ORIGIN,
+        "summaries",
+        1,
+        NOW,
+        KEY.key_id,
+        ["network"],
         payload,
     )
     payload["figures"][0]["value"] = "2"
@@ -424,9 +440,10 @@ def test_signature_refusals_say_what_is_wrong() -> None:
     )
     envelope = _signed_summary()
     envelope["signatures"] = {}
-    assert _message(
-        lambda: verify_envelope_signature(envelope, ORIGIN, KEY.key_id, KEY.public_raw)
-    ) == f"no signature by {ORIGIN} with {KEY.key_id}"
+    assert (
+        _message(lambda: verify_envelope_signature(envelope, ORIGIN, KEY.key_id, KEY.public_raw))
+        == f"no signature by {ORIGIN} with {KEY.key_id}"
+    )
 
 
 def test_shape_refusals_say_what_is_wrong() -> None:
@@ -454,9 +471,10 @@ def test_key_document_refusals_say_what_is_wrong() -> None:
     assert _message(lambda: build_key_document(ORIGIN, KEY, now_ms=NOW, valid_for_ms=0)) == (
         "valid_for_ms must be within (0, 7 days]"
     )
-    assert _message(
-        lambda: build_key_document(ORIGIN, KEY, now_ms=NOW, revoked={KEY.key_id: NOW})
-    ) == "a revoked key cannot also be listed as a verify key"
+    assert (
+        _message(lambda: build_key_document(ORIGIN, KEY, now_ms=NOW, revoked={KEY.key_id: NOW}))
+        == "a revoked key cannot also be listed as a verify key"
+    )
     old = OldVerifyKey(OLD.key_id, bytes(31), NOW + HOUR)
     assert _message(lambda: build_key_document(ORIGIN, KEY, [old], now_ms=NOW)) == (
         f"old key {OLD.key_id} is current or malformed"
@@ -467,16 +485,24 @@ def test_key_document_refusals_say_what_is_wrong() -> None:
     assert _message(lambda: verify_key_document(_key_document({OLD.key_id: {}}), ORIGIN, NOW)) == (
         f"revoked_keys[{OLD.key_id!r}] needs an integer revoked_ts"
     )
-    assert _message(
-        lambda: verify_key_document(build_key_document(ORIGIN, KEY, now_ms=NOW), "it-padova", NOW)
-    ) == "key document is for 'be-gent', expected 'it-padova'"
+    assert (
+        _message(
+            lambda: verify_key_document(
+                build_key_document(ORIGIN, KEY, now_ms=NOW), "it-padova", NOW
+            )
+        )
+        == "key document is for 'be-gent', expected 'it-padova'"
+    )
     no_keys = _key_document_with({"verify_keys": {}, "valid_until_ts": NOW + HOUR})
     assert _message(lambda: verify_key_document(no_keys, ORIGIN, NOW)) == (
         "verify_keys must be a non-empty object"
     )
     bad_old = _key_document_with(
-        {"verify_keys": {KEY.key_id: {"key": KEY.public_b64}}, "old_verify_keys": [],
-         "valid_until_ts": NOW + HOUR}
+        {
+            "verify_keys": {KEY.key_id: {"key": KEY.public_b64}},
+            "old_verify_keys": [],
+            "valid_until_ts": NOW + HOUR,
+        }
     )
     assert _message(lambda: verify_key_document(bad_old, ORIGIN, NOW)) == (
         "old_verify_keys must be an object"
