@@ -29,6 +29,7 @@ def comparison(session: Session, city_id: str, period: str | None = None) -> lis
     if period:
         query = query.where(ReceivedSummary.period == str(parse_period(period)))
     theirs: dict[tuple[str, str, str], tuple[str, int]] = {}
+    theirs_direct: set[tuple[str, str, str]] = set()
     for summary in session.scalars(query):
         for figure in summary.figures:
             key = (
@@ -36,16 +37,24 @@ def comparison(session: Session, city_id: str, period: str | None = None) -> lis
                 summary.period,
                 figure.disaggregation_key,
             )
-            theirs[key] = (figure.value_text, summary.revision)
+            # A city's own figure for the core code wins over its local indicators mapped to
+            # that code (a count and a rate can both map to one core code); among mapped ones
+            # the first is kept, so the row never depends on which came last.
+            direct = figure.maps_to is None
+            if key not in theirs or (direct and key not in theirs_direct):
+                theirs[key] = (figure.value_text, summary.revision)
+            if direct:
+                theirs_direct.add(key)
     if not theirs:
         return []
     indicators = {i.code: i for i in session.scalars(select(Indicator))}
     periods = {p for _, p, _ in theirs}
     ours: dict[tuple[str, str, str], str] = {}
+    ours_direct: set[tuple[str, str, str]] = set()
     for row in session.scalars(
-        select(Result).where(
-            Result.period.in_(periods), Result.status.in_(("validated", "published"))
-        )
+        select(Result)
+        .where(Result.period.in_(periods), Result.status.in_(("validated", "published")))
+        .order_by(Result.indicator_code)
     ):
         indicator = indicators[row.indicator_code]
         key = (
@@ -53,7 +62,11 @@ def comparison(session: Session, city_id: str, period: str | None = None) -> lis
             row.period,
             row.disaggregation_key,
         )
-        ours.setdefault(key, row.value_text)
+        direct = indicator.maps_to is None  # same rule as for the twin's figures above
+        if key not in ours or (direct and key not in ours_direct):
+            ours[key] = row.value_text
+        if direct:
+            ours_direct.add(key)
     rows = []
     for key in sorted(
         set(theirs) & set(ours), key=lambda k: (k[0], parse_period(k[1]).sort_key, k[2])

@@ -51,6 +51,35 @@ def test_comparison_api_and_page(network) -> None:
     assert "9.75" in html and "12.5" in html and "verified" in html
 
 
+def test_a_citys_own_core_figure_wins_over_its_mapped_local_ones(network) -> None:
+    """Both cities report HRC-HOU-04 directly and through a local indicator mapped to it (a
+    count beside a rate, as Los Angeles does): the comparison pairs the direct figures, whatever
+    order the figures come in (the mapped code sorts after the core one; ours is recorded first)."""
+    gent, padova = network("be-gent", "it-padova")
+    twin(gent, padova)
+    for node, code in ((gent, "ZZ-GENT-RATE"), (padova, "ZZ-PADOVA-RATE")):
+        local = {
+            "code": code,
+            "name": "Homelessness rate",
+            "right": "Adequate housing",
+            "type": "outcome",
+            "value_type": "number",
+            "unit": {"code": "PERCENT", "label": "%"},
+            "direction": "good_down",
+            "disaggregations": [],
+            "core": False,
+            "maps_to": "HRC-HOU-04",
+        }
+        assert node.api("POST", "/indicators", local).status_code == 201
+    record(gent, "2025", {"HRC-HOU-04": "400", "ZZ-GENT-RATE": "0.5"})
+    record(padova, "2025", {"ZZ-PADOVA-RATE": "1.04"})
+    record(padova, "2025", {"HRC-HOU-04": "38"})
+    assert gent.api("POST", "/summaries", {"period": "2025"}).status_code == 201
+    gent.deliver()
+    rows = padova.api("GET", "/peers/be-gent/comparison?period=2025").get_json()["items"]
+    assert [(r["indicator"], r["ours"], r["theirs"]) for r in rows] == [("HRC-HOU-04", "38", "400")]
+
+
 def test_twinning_and_publishing_from_the_pages(network) -> None:
     gent, padova = network("be-gent", "it-padova")
     web = gent.app.test_client()
