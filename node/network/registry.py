@@ -1,0 +1,98 @@
+"""The inbound handler registry: which feature handles which envelope type, in which stream.
+
+Features register at start-up (``register_inbound(registry)`` in their package), the inbox
+pipeline looks a type up after the envelope verified and passed replay checks. A second handler
+for a type is refused at start-up: with a dict filled by imports, the last import silently won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from node.config import NodeConfig
+    from node.network.models import InEnvelope, Peer
+
+
+class DuplicateRegistration(RuntimeError):
+    """Two features claimed the same envelope type (a programming error, found at start-up)."""
+
+
+@dataclass
+class Inbound:
+    """One verified envelope on its way to its handler (all a handler needs, in one object)."""
+
+    session: Session
+    config: NodeConfig
+    envelope: dict[str, Any]
+    payload: Any  # loaded by the route's schema when it has one, else the raw payload
+    peer: Peer
+    stored: InEnvelope  # the verbatim envelope row, not yet added: a handler calls store()
+    now: datetime
+
+
+Handler = Callable[[Inbound], None]
+
+
+@dataclass(frozen=True)
+class Route:
+    type: str
+    stream: str  # an exact stream, or a family ending in "/" ("review/" → "review/<id>")
+    schema: Any | None  # a marshmallow Schema instance, or None when the handler loads itself
+    handler: Handler
+    listeners: tuple[Handler, ...] = ()
+
+    def accepts_stream(self, stream: str) -> bool:
+        """Whether ``stream`` is this route's stream (or one of its family)."""
+        if self.stream.endswith("/"):
+            return stream.startswith(self.stream)
+        return stream == self.stream
+
+
+@dataclass
+class InboundRegistry:
+    """Envelope type → route. Filled once at start-up, then frozen."""
+
+    _routes: dict[str, Route] = field(default_factory=dict)
+    _frozen: bool = False
+
+    def register(self, type_: str, *, stream: str, schema: Any | None, handler: Handler) -> None:
+        """Declare the handler of ``type_``; a second declaration raises DuplicateRegistration."""
+        self._check_open()
+        if type_ in self._routes:
+            raise DuplicateRegistration(
+                f"{type_} already has a handler ({self._routes[type_].handler.__qualname__});"
+                f" {handler.__qualname__} cannot replace it."
+            )
+        self._routes[type_] = Route(type_, stream, schema, handler)
+
+    def subscribe(self, type_: str, listener: Handler) -> None:
+        """Run ``listener`` after ``type_``'s handler, in the same transaction (e.g. the
+        secretariat's benchmarks reading every summary). The type must be registered first."""
+        self._check_open()
+        route = self._routes.get(type_)
+        if route is None:
+            raise DuplicateRegistration(f"{type_} has no handler to listen to yet.")
+        self._routes[type_] = Route(
+            route.type, route.stream, route.schema, route.handler, (*route.listeners, listener)
+        )
+
+    def route(self, type_: str) -> Route | None:
+        """The route of an envelope type, or None (the inbox answers 422 ``unknown_type``)."""
+        return self._routes.get(type_)
+
+    def types(self) -> list[str]:
+        return sorted(self._routes)
+
+    def freeze(self) -> None:
+        """No registration after start-up: the table a node runs with is the one it started with."""
+        self._frozen = True
+
+    def _check_open(self) -> None:
+        if self._frozen:
+            raise DuplicateRegistration("The inbound registry is frozen after start-up.")
