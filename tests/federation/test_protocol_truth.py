@@ -300,3 +300,123 @@ def test_federation_401_has_no_bearer_challenge_and_titles_say_which_layer(netwo
     )
     moved = padova.app.test_client().post("/federation/v1/inbox", data=body, headers=headers)
     assert moved.status_code == 401
+
+
+# --- §4.5: HTTP statuses of key-document failures ---------------------------------------------
+
+
+def _twinning_request(sender: Node, to: Node, seq: int, key_document: Any) -> bytes:
+    from federation.canonical import canonical_bytes
+    from federation.envelope import make_envelope, sign_envelope
+
+    node = {
+        "city_id": sender.city_id,
+        "name": sender.city_id,
+        "country": "FR",
+        "region": "europe-west",
+        "role": "city",
+        "base_url": sender.base_url,
+    }
+    request = make_envelope(
+        "hrc.twinning.request",
+        "hrc.twinning.request/1",
+        sender.city_id,
+        "twinning",
+        seq,
+        _ms(sender),
+        sender.key.key_id,
+        [to.city_id],
+        {"node": node, "themes": None, "key_document": key_document},
+    )
+    return canonical_bytes(sign_envelope(request, sender.city_id, sender.key))
+
+
+def _expired_key_document(node: Node) -> dict[str, Any]:
+    from federation.envelope import build_key_document
+
+    two_days = 2 * 86_400_000
+    return build_key_document(node.city_id, node.key, now_ms=_ms(node) - two_days, seq=1)
+
+
+def _peer_rows(node: Node) -> int:
+    from sqlalchemy import func, select
+
+    from node.network.models import Peer
+
+    with session_scope(node.runtime.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(Peer)) or 0)
+
+
+def _peer_state(node: Node, city_id: str) -> str | None:
+    from node.network.models import Peer
+
+    with session_scope(node.runtime.sessions) as session:
+        peer = session.get(Peer, city_id)
+        return None if peer is None else peer.state
+
+
+def test_a_bad_embedded_key_document_is_refused_with_the_documented_status(network) -> None:
+    """§4.5/§7.2: from a stranger, the request signature can only be checked with the embedded
+    document, so a document that does not verify ends at the transport (401 unknown_key,
+    "Request refused"); from a peer whose keys we hold (declined here), the signature verifies
+    and the document itself is refused (401 invalid_key_document, "Envelope refused"). A
+    small-order key is 422 weak_public_key either way (tests/federation/test_weak_keys.py).
+    Nothing is written in any case."""
+    lyon, gent = network("fr-lyon", "be-gent")
+    served = lyon.app.test_client().get("/federation/v1/keys").get_json()
+
+    for document in (_expired_key_document(lyon), None):
+        stranger = post(lyon, gent, _twinning_request(lyon, gent, 1, document))
+        problem = stranger.get_json()
+        assert (stranger.status_code, problem["code"], problem["title"]) == (
+            401,
+            "unknown_key",
+            "Request refused",
+        )
+        assert _peer_rows(gent) == 0
+
+    good = post(lyon, gent, _twinning_request(lyon, gent, 1, served))
+    assert good.status_code == 202, good.get_json()
+    assert gent.api("POST", "/peers/fr-lyon/decline").status_code == 200
+    assert _peer_state(gent, "fr-lyon") == "declined"
+
+    again = post(lyon, gent, _twinning_request(lyon, gent, 2, _expired_key_document(lyon)))
+    problem = again.get_json()
+    assert (again.status_code, problem["code"], problem["title"]) == (
+        401,
+        "invalid_key_document",
+        "Envelope refused",
+    )
+    assert "expired" in problem["detail"]
+    assert _peer_state(gent, "fr-lyon") == "declined"  # nothing changed
+    with session_scope(gent.runtime.sessions) as session:
+        assert session.query(InEnvelope).filter_by(origin="fr-lyon", seq=2).count() == 0
+
+
+# --- §6/§4.6: which base URL a node signs for when the peer asked first -------------------------
+
+
+def test_when_the_peer_asked_first_its_requests_base_url_is_used_without_discovery(
+    network,
+) -> None:
+    """Lyon asks first and declares a base URL in ``payload.node.base_url``: Gent sends its
+    accept to that URL (and signs ``@target-uri`` for it), and never reads Lyon's
+    ``/.well-known/hrcnet``."""
+    lyon, gent = network("fr-lyon", "be-gent")
+    served = lyon.app.test_client().get("/federation/v1/keys").get_json()
+    declared = "http://127.0.0.1:5199"  # nobody answers there: the URL alone is what we check
+    body = _twinning_request(lyon, gent, 1, served)
+    request = json.loads(body)
+    assert request["payload"]["node"]["base_url"] == lyon.base_url
+    from federation.canonical import canonical_bytes
+    from federation.envelope import sign_envelope
+
+    request["payload"]["node"]["base_url"] = declared
+    del request["signatures"]
+    resigned = canonical_bytes(sign_envelope(request, lyon.city_id, lyon.key))
+    assert post(lyon, gent, resigned).status_code == 202
+    assert gent.api("POST", "/peers/fr-lyon/accept").status_code == 200
+    gent.router.sent.clear()
+    gent.deliver()
+    # (the delivery retries a refused connection a few times at once: the same URL each time)
+    assert set(gent.router.sent) == {("POST", f"{declared}/federation/v1/inbox")}
