@@ -420,3 +420,27 @@ def test_when_the_peer_asked_first_its_requests_base_url_is_used_without_discove
     gent.deliver()
     # (the delivery retries a refused connection a few times at once: the same URL each time)
     assert set(gent.router.sent) == {("POST", f"{declared}/federation/v1/inbox")}
+
+
+def test_twinning_messages_are_refused_outside_their_stream(network) -> None:
+    """§8.2 used to say the stream of twinning messages is not checked; it is (§5.1)."""
+    from federation.canonical import canonical_bytes
+    from federation.envelope import make_envelope, sign_envelope
+
+    gent, padova = network("be-gent", "it-padova")
+    twin(gent, padova)
+    node = {"city_id": gent.city_id, "name": "Gent", "base_url": gent.base_url}
+    ending = make_envelope(
+        "hrc.twinning.end",
+        "hrc.twinning.end/1",
+        gent.city_id,
+        "summaries",
+        900,
+        _ms(gent),
+        gent.key.key_id,
+        [padova.city_id],
+        {"node": node, "themes": None},
+    )
+    refused = post(gent, padova, canonical_bytes(sign_envelope(ending, gent.city_id, gent.key)))
+    assert (refused.status_code, refused.get_json()["code"]) == (422, "wrong_stream")
+    assert _peer_state(padova, "be-gent") == "active"
