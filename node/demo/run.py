@@ -182,7 +182,7 @@ def check_network(network: Network, facts: dict[str, Any], report: Report) -> No
             for item in received:
                 try:
                     signers = verify_envelope(
-                        item["envelope"],
+                        json.loads(item["envelope"]),
                         lambda origin, key_id, created_ts, keydoc=keydoc: (
                             keydoc.public_key_for(key_id, created_ts)
                             if origin == keydoc.origin

@@ -11,6 +11,7 @@ envelopes to move sooner it runs ``hrcnet sync``, which ignores backoff.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -195,7 +196,9 @@ def wait_for_summaries(receiver: City, sender: City, count: int) -> list[dict[st
 
 
 def housing_value(received: dict[str, Any]) -> str:
-    [indicator] = [i for i in received["envelope"]["payload"]["indicators"] if i["code"] == HOUSING]
+    [indicator] = [
+        i for i in json.loads(received["envelope"])["payload"]["indicators"] if i["code"] == HOUSING
+    ]
     [figure] = indicator["results"]
     return str(figure["value"])
 
@@ -210,7 +213,11 @@ def assert_revisions_once(received: list[dict[str, Any]], sender: City, values: 
     assert [housing_value(item) for item in received] == values
     own = {s["revision"]: s["envelope_sha256"] for s in sender.own_summaries()}
     for item in received:
-        assert item["envelope_sha256"] == own[item["revision"]] == envelope_sha256(item["envelope"])
+        assert (
+            item["envelope_sha256"]
+            == own[item["revision"]]
+            == envelope_sha256(json.loads(item["envelope"]))
+        )
 
 
 # --- a node that is nobody's twin ------------------------------------------------------------
@@ -297,9 +304,14 @@ def test_summary_reaches_the_twin_only_and_a_stranger_is_refused(
     assert own["envelope_sha256"] == published["envelope_sha256"]
     assert item["verified"] is True and item["current"] is True
     assert (item["period"], item["revision"], item["seq"]) == (PERIOD, 1, own["seq"])
-    assert item["envelope_sha256"] == own["envelope_sha256"] == envelope_sha256(item["envelope"])
+    assert (
+        item["envelope_sha256"]
+        == own["envelope_sha256"]
+        == envelope_sha256(json.loads(item["envelope"]))
+    )
     values = {
-        i["code"]: i["results"][0]["value"] for i in item["envelope"]["payload"]["indicators"]
+        i["code"]: i["results"][0]["value"]
+        for i in json.loads(item["envelope"])["payload"]["indicators"]
     }
     assert values == {HOUSING: "12.50", EDUCATION: "3.1"}
     wait_until(
