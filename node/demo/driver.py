@@ -5,25 +5,29 @@ Production code shared by ``hrcnet demo`` (and its ``--check``) and the multi-no
 - :class:`ServedNode` owns one node's ``hrcnet serve`` process (its own process group, so a stop
   reaches the gunicorn arbiter, its worker and the node's one scheduler together, and never the
   caller's group), its log file and a bounded wait for ``/healthz``.
+- :class:`RemoteNode` is a node served by someone else (a container), known by its URL.
 - :class:`ApiClient` speaks a node's HTTP API with a bearer token and checks every answer.
 - :func:`wait_until` polls with a deadline, never a bare sleep.
 
-It only ever speaks to 127.0.0.1: the demo network lives on this machine.
+The processes it starts only ever listen on 127.0.0.1; the clients speak to the URLs they are
+given (127.0.0.1 for the demo and the tests, the compose network's names in containers).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import requests
 
@@ -108,19 +112,61 @@ def wait_until(
     raise DemoError(f"not within {timeout:.0f} s: {what} (last: {value!r})\n{tails}")
 
 
+class Endpoint(Protocol):
+    """What an :class:`ApiClient` needs of a node: its id, its URL, evidence when it fails."""
+
+    @property
+    def city_id(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    def describe_failure(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RemoteNode:
+    """A node served by someone else (e.g. a container): only its URL is known here."""
+
+    city_id: str
+    base_url: str
+
+    def describe_failure(self) -> str:
+        return f"--- {self.city_id} at {self.base_url}: see that node's own log"
+
+
 @dataclass
 class ServedNode:
-    """One node's ``hrcnet serve`` process on 127.0.0.1."""
+    """One node's ``hrcnet serve`` process on 127.0.0.1.
+
+    ``extra_env`` is added to the node's environment (e.g. its ``NODE_DATABASE_URL``).
+    """
 
     city_id: str
     data_dir: Path
     port: int
+    extra_env: dict[str, str] = field(default_factory=dict, repr=False)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    _runtime_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The node's environment: :func:`child_env`, its ``extra_env``, its own runtime dir.
+
+        gunicorn opens a control socket at ``$XDG_RUNTIME_DIR/gunicorn.ctl`` (else one path
+        shared by every node of the user), so nodes would replace, and on exit delete, each
+        other's socket: a short private dir per node keeps them apart.
+        """
+        extra = dict(self.extra_env)
+        if "XDG_RUNTIME_DIR" not in extra:
+            if self._runtime_dir is None:
+                self._runtime_dir = Path(tempfile.mkdtemp(prefix="hrcnet-run-"))
+            extra["XDG_RUNTIME_DIR"] = str(self._runtime_dir)
+        return child_env(extra)
 
     @property
     def log_path(self) -> Path:
@@ -166,7 +212,7 @@ class ServedNode:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=child_env(),
+            env=self.env(),
             # Own process group: a stop (or a last-resort SIGKILL) reaches the arbiter, its
             # worker and the scheduler together, and never the terminal's group.
             start_new_session=True,
@@ -226,6 +272,9 @@ class ServedNode:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            self._runtime_dir = None
         return graceful
 
 
@@ -245,12 +294,13 @@ def stop_nodes(nodes: Iterable[ServedNode], timeout: float = STOP_TIMEOUT_S) -> 
 class ApiClient:
     """A node's HTTP API (``/api/v1``) with the bearer token of one of its users."""
 
-    node: ServedNode
+    node: Endpoint
     token: str
     http: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def __post_init__(self) -> None:
-        self.http.trust_env = False  # loopback only: never through a proxy
+        # Node to node only: never through a proxy from the environment.
+        self.http.trust_env = False
 
     @property
     def city_id(self) -> str:
