@@ -139,13 +139,17 @@ class RemoteNode:
 class ServedNode:
     """One node's ``hrcnet serve`` process on 127.0.0.1.
 
-    ``extra_env`` is added to the node's environment (e.g. its ``NODE_DATABASE_URL``).
+    ``extra_env`` is added to the node's environment (e.g. its ``NODE_DATABASE_URL``);
+    ``args`` replaces the default ``serve`` arguments (e.g. ``scheduler DATA_DIR`` for a node
+    whose scheduler runs apart, as in ``docker/compose.yaml``), logging to ``log_name``.
     """
 
     city_id: str
     data_dir: Path
     port: int
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
+    args: tuple[str, ...] | None = None
+    log_name: str = LOG_NAME
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
     _runtime_dir: Path | None = field(default=None, init=False, repr=False)
@@ -170,7 +174,7 @@ class ServedNode:
 
     @property
     def log_path(self) -> Path:
-        return self.data_dir / LOG_NAME
+        return self.data_dir / self.log_name
 
     @property
     def running(self) -> bool:
@@ -203,10 +207,11 @@ class ServedNode:
         self._log = self.log_path.open("ab")
         self._log.write(f"\n=== hrcnet demo: serve starting at {time.ctime()}\n".encode())
         self._log.flush()
-        command = [
-            sys.executable, "-m", "node", "serve", str(self.data_dir),
-            "--host", LOOPBACK, "--port", str(self.port), "--workers", "1",
-        ]  # fmt: skip
+        args = self.args or (
+            "serve", str(self.data_dir), "--host", LOOPBACK, "--port", str(self.port),
+            "--workers", "1",
+        )  # fmt: skip
+        command = [sys.executable, "-m", "node", *args]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

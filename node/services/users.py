@@ -136,9 +136,7 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(
-    session: Session, user: User, *, now: datetime, token: str | None = None
-) -> str:
+def create_token(session: Session, user: User, *, now: datetime, token: str | None = None) -> str:
     """Create a bearer token for ``user``; return it once (only its hash is kept).
 
     ``token``: a value the operator generated beforehand with :func:`new_token` (``hrcnet demo
