@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 import requests
 
@@ -150,6 +150,7 @@ class ServedNode:
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
     args: tuple[str, ...] | None = None
     log_name: str = LOG_NAME
+    workers: int = 1
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
     _runtime_dir: Path | None = field(default=None, init=False, repr=False)
@@ -158,6 +159,10 @@ class ServedNode:
     def base_url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    def node_env(self) -> dict[str, str]:
+        """The settings added to the node's environment (subclasses may add more)."""
+        return dict(self.extra_env)
+
     def env(self) -> dict[str, str]:
         """The node's environment: :func:`child_env`, its ``extra_env``, its own runtime dir.
 
@@ -165,7 +170,7 @@ class ServedNode:
         shared by every node of the user), so nodes would replace, and on exit delete, each
         other's socket: a short private dir per node keeps them apart.
         """
-        extra = dict(self.extra_env)
+        extra = self.node_env()
         if "XDG_RUNTIME_DIR" not in extra:
             if self._runtime_dir is None:
                 self._runtime_dir = Path(tempfile.mkdtemp(prefix="hrcnet-run-"))
@@ -209,7 +214,7 @@ class ServedNode:
         self._log.flush()
         args = self.args or (
             "serve", str(self.data_dir), "--host", LOOPBACK, "--port", str(self.port),
-            "--workers", "1",
+            "--workers", str(self.workers),
         )  # fmt: skip
         command = [sys.executable, "-m", "node", *args]
         self.process = subprocess.Popen(
@@ -297,11 +302,15 @@ def stop_nodes(nodes: Iterable[ServedNode], timeout: float = STOP_TIMEOUT_S) -> 
 
 @dataclass
 class ApiClient:
-    """A node's HTTP API (``/api/v1``) with the bearer token of one of its users."""
+    """A node's HTTP API (``/api/v1``) with the bearer token of one of its users.
+
+    ``api_prefix`` is put before every path; a subclass may choose ``""`` to give full paths.
+    """
 
     node: Endpoint
     token: str
     http: requests.Session = field(default_factory=requests.Session, repr=False)
+    api_prefix: ClassVar[str] = "/api/v1"
 
     def __post_init__(self) -> None:
         # Node to node only: never through a proxy from the environment.
@@ -311,11 +320,15 @@ class ApiClient:
     def city_id(self) -> str:
         return self.node.city_id
 
+    @property
+    def base_url(self) -> str:
+        return self.node.base_url
+
     def request(self, method: str, path: str, json: Any = None) -> requests.Response:
-        """One request to ``/api/v1{path}``; no status check."""
+        """One request to ``{api_prefix}{path}``; no status check."""
         return self.http.request(
             method,
-            f"{self.node.base_url}/api/v1{path}",
+            f"{self.node.base_url}{self.api_prefix}{path}",
             json=json,
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=HTTP_TIMEOUT_S,
@@ -327,7 +340,8 @@ class ApiClient:
         response = self.request(method, path, json)
         if response.status_code != expect:
             raise DemoError(
-                f"{self.city_id}: {method} /api/v1{path} answered {response.status_code}, "
+                f"{self.city_id}: {method} {self.api_prefix}{path} answered "
+                f"{response.status_code}, "
                 f"expected {expect}: {response.text[:1500]}\n{self.node.describe_failure()}"
             )
         return response.json() if response.content else None

@@ -249,14 +249,17 @@ class Outside:
                 r["version"] for r in self.items("hrc-secretariat", "/catalogue/releases")
             ),
             "peers": {
-                c: sorted((p["city_id"], p["state"]) for p in self.items(c, "/peers")) for c in CITIES
+                c: sorted((p["city_id"], p["state"]) for p in self.items(c, "/peers"))
+                for c in CITIES
             },
             "summaries": {
                 c: sorted(s["envelope_sha256"] for s in self.items(c, "/summaries")) for c in CITIES
             },
             "reviews": [r["id"] for r in self.items("it-padova", "/reviews")],
             "head": {c: self.get(c, f"/reviews/{rid}/events")["head_hash"] for c in REVIEW_PARTIES},
-            "mentoring": [(r["id"], r["state_version"]) for r in self.items("be-gent", "/mentoring")],
+            "mentoring": [
+                (r["id"], r["state_version"]) for r in self.items("be-gent", "/mentoring")
+            ],
             "sessions": len(self.get("be-gent", f"/mentoring/{rel}")["sessions"]),
         }
 
