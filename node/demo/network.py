@@ -879,16 +879,17 @@ def build_network(
     started = time.monotonic()
     rows = plan_network("http://127.0.0.1:{port}", root.resolve(), ports=ports)
     # The developer's NODE_* settings must not reach the demo's nodes (see child_env).
-    done = [init_demo_node(row, environ=child_env()) for row in rows]
+    for row in rows:
+        progress(init_demo_node(row, environ=child_env()))
     network = served_network(rows, progress)
     if started_hook is not None:
         started_hook("network", network)
-    progress(f"{len(rows)} nodes created (keys, SQLite, users); " + done[1].split(": ", 1)[1])
     for served in network.served():
         served.start()
     with ThreadPoolExecutor(max_workers=len(rows)) as pool:
         list(pool.map(lambda n: n.wait_ready(), network.served()))
     progress(f"{len(rows)} nodes serving: " + ", ".join(n.base_url for n in network.served()))
+    preflight(network, progress, wait_s=0)  # as `hrcnet demo seed` does: one code path
     seeding = seed(network, progress)
     facts = dict(seeding.facts)
     facts["build_seconds"] = round(time.monotonic() - started, 1)
