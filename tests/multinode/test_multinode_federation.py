@@ -4,18 +4,17 @@ Each node is a gunicorn arbiter + worker + its one scheduler (``deliver_outbox``
 ``pull_peers`` every 300 s). What crosses between nodes crosses over real HTTP, signed; outages
 are real stopped processes; ``hrcnet sync`` is the operator's "run the jobs once now".
 
-Every wait is a poll with a deadline (``WAIT_S``), never a bare sleep. After a failed delivery a
-node backs off for at least 48 s (60 s × jitter 0.8), so whenever a test needs the queued
-envelopes to move sooner it runs ``hrcnet sync``, which ignores backoff.
+Every wait is a poll with a deadline (the harness's ``wait_until``), never a bare sleep. After a
+failed delivery a node backs off for at least 48 s (60 s × jitter 0.8), so whenever a test needs
+the queued envelopes to move sooner it runs ``hrcnet sync``, which ignores backoff.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -23,12 +22,10 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from federation.keys import SigningKey, load_signing_key
-from tests.multinode.harness import NodeError, NodeFactory, StaffClient, official_token
+from tests.multinode.harness import NodeFactory, StaffClient, official_token, wait_until
 
 pytestmark = pytest.mark.multinode
 
-WAIT_S = 30.0
-POLL_S = 0.2
 PERIOD = "2025"
 HOUSING = "HRC-HOU-01"
 EDUCATION = "HRC-EDU-01"
@@ -38,9 +35,6 @@ CITIES = {
     "at-graz": ("Graz", "AT"),
 }
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-T = TypeVar("T")
-
 
 # --- a node with an official's token ---------------------------------------------------------
 
@@ -113,22 +107,6 @@ def discard(*made: City) -> None:
     The factory's teardown still closes what remains."""
     for city in made:
         city.node.kill()
-
-
-def wait_until(
-    what: str, probe: Callable[[], T | None], *watch: City, timeout: float = WAIT_S
-) -> T:
-    """Poll ``probe`` every ``POLL_S`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
-    tails = "\n".join(str(city.node.fail("log at the time of the failure")) for city in watch)
-    raise NodeError(f"not within {timeout:.0f} s: {what} (last: {value!r})\n{tails}")
 
 
 def twin(asker: City, partner: City, *, sync: bool) -> None:
