@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from node.network.registry import InboundRegistry
+    from node.network.port import InboundRegistry
 
 
 def register_inbound(registry: InboundRegistry) -> None:
