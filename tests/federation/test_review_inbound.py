@@ -15,33 +15,25 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from federation.canonical import canonical_bytes
-from federation.envelope import make_envelope, sign_envelope
 from node.db import session_scope
 from node.network.models import InEnvelope
-from tests.federation.conftest import SECRETARIAT, Node, record
+from tests.federation.conftest import SECRETARIAT, Node
 from tests.federation.test_inbox_refusals import post
-from tests.federation.test_peer_review import THEME, act, publish, sync, token_for, view
+from tests.federation.test_peer_review import (
+    signed_review_message,
+    submitted_review,
+    token_for,
+    view,
+)
 from tests.federation.test_secretariat import join
 
 OTHER_REVIEW = "0123456789abcdef"
 
 
-def _signed(
-    node: Node, payload: Any, seq: int, *, stream: str, schema: str = "hrc.review.action/1"
-) -> bytes:
-    envelope = make_envelope(
-        "hrc.review.action",
-        schema,
-        node.city_id,
-        stream,
-        seq,
-        int(node.clock().timestamp() * 1000),
-        node.key.key_id,
-        [SECRETARIAT],
-        payload,
+def _signed(node: Node, payload: dict[str, Any], **kw: Any) -> bytes:
+    return signed_review_message(
+        node, "hrc.review.action", payload["review_id"], payload, 900, SECRETARIAT, **kw
     )
-    return canonical_bytes(sign_envelope(envelope, node.city_id, node.key))
 
 
 def _received(node: Node) -> int:
@@ -54,14 +46,7 @@ def requested(network) -> tuple[Node, Node, str, dict[str, Any]]:  # type: ignor
     """Gent's review submitted to the secretariat (its home), and Gent's valid withdrawal."""
     secretariat, gent = network(SECRETARIAT, "be-gent")
     join(secretariat, [gent])
-    gent_admin = token_for(gent, "admin")
-    record(gent, "2025", {"HRC-HOU-01": "12.5"})
-    first = publish(gent, "2025")
-    rid = gent.api(
-        "POST", "/reviews", {"title": "T", "scope": {"themes": [THEME]}, "summaries": [first]}
-    ).get_json()["id"]
-    act(gent, rid, "submit", token=gent_admin)
-    sync(gent, secretariat)
+    rid = submitted_review(gent, secretariat, token_for(gent, "admin"))
     assert view(secretariat, rid)["state"] == "requested"
     withdraw = {
         "review_id": rid,
@@ -91,10 +76,10 @@ def test_a_review_action_in_another_reviews_stream_is_refused_and_stores_nothing
     requested,  # type: ignore[no-untyped-def]
 ) -> None:
     secretariat, gent, rid, withdraw = requested
-    elsewhere = _signed(gent, withdraw, 900, stream=f"review/{OTHER_REVIEW}")
+    elsewhere = _signed(gent, withdraw, stream=f"review/{OTHER_REVIEW}")
     _refused(gent, secretariat, rid, elsewhere, "wrong_stream")
     # The same action in its own review's stream is decided: the review is withdrawn.
-    own = _signed(gent, withdraw, 900, stream=f"review/{rid}")
+    own = _signed(gent, withdraw, stream=f"review/{rid}")
     assert post(gent, secretariat, own).status_code == 202
     assert view(secretariat, rid)["state"] == "withdrawn"
 
@@ -104,14 +89,14 @@ def test_a_review_action_naming_another_schema_version_is_refused_before_its_pay
 ) -> None:
     secretariat, gent, rid, withdraw = requested
     stream = f"review/{rid}"
-    v2 = _signed(gent, withdraw, 900, stream=stream, schema="hrc.review.action/2")
+    v2 = _signed(gent, withdraw, stream=stream, schema="hrc.review.action/2")
     _refused(gent, secretariat, rid, v2, "unsupported_schema")
     # Schema first: a wrong version with a malformed payload is still unsupported_schema.
     malformed = {k: v for k, v in withdraw.items() if k != "role"}
-    v2_malformed = _signed(gent, malformed, 900, stream=stream, schema="hrc.review.action/2")
+    v2_malformed = _signed(gent, malformed, stream=stream, schema="hrc.review.action/2")
     _refused(gent, secretariat, rid, v2_malformed, "unsupported_schema")
     # With the right schema the malformed payload is refused as such, the right one decided.
-    v1_malformed = _signed(gent, malformed, 900, stream=stream)
+    v1_malformed = _signed(gent, malformed, stream=stream)
     _refused(gent, secretariat, rid, v1_malformed, "invalid_payload")
-    assert post(gent, secretariat, _signed(gent, withdraw, 900, stream=stream)).status_code == 202
+    assert post(gent, secretariat, _signed(gent, withdraw, stream=stream)).status_code == 202
     assert view(secretariat, rid)["state"] == "withdrawn"
