@@ -45,6 +45,7 @@ def available_actions(
 
 
 def recommendation_view(session: Session, rec: Recommendation) -> dict[str, Any]:
+    """One recommendation with its co-signers, the CuR's answer and its follow-up."""
     return {
         "id": rec.id,
         "review_id": rec.review_id,

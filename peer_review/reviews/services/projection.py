@@ -94,6 +94,8 @@ def append_event(
     body: dict[str, Any] | None,
     now: datetime,
 ) -> ReviewEvent:
+    """Append one event at the head of the review's chain (the caller checked the link) and
+    fold it when its body is known here; a withheld body is folded if it arrives later."""
     event = ReviewEvent(
         review_id=review.id,
         index=header["index"],

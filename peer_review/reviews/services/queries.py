@@ -35,6 +35,7 @@ def new_id() -> str:
 
 
 def get_review(session: Session, review_id: str) -> Review:
+    """The review with this id on this node, or 404 ``no_such_review``."""
     review = session.get(Review, review_id) if isinstance(review_id, str) else None
     if review is None:
         raise NotFoundError(f"No review {review_id!s:.40}.", code="no_such_review")
@@ -42,6 +43,7 @@ def get_review(session: Session, review_id: str) -> Review:
 
 
 def assignments(session: Session, review_id: str) -> list[Assignment]:
+    """The review's panel, in invitation order."""
     return list(
         session.scalars(
             select(Assignment).where(Assignment.review_id == review_id).order_by(Assignment.id)
@@ -50,6 +52,7 @@ def assignments(session: Session, review_id: str) -> list[Assignment]:
 
 
 def assignment_of(session: Session, review_id: str, city: str) -> Assignment | None:
+    """``city``'s place on the review's panel, or None when it was never invited."""
     return session.scalar(
         select(Assignment).where(Assignment.review_id == review_id, Assignment.city_id == city)
     )
@@ -61,6 +64,7 @@ def panel_cities(session: Session, review_id: str) -> set[str]:
 
 
 def submitted_cities(session: Session, review_id: str) -> set[str]:
+    """Panel cities that submitted a review (and were not cancelled since)."""
     return {
         a.city_id
         for a in assignments(session, review_id)
@@ -69,6 +73,7 @@ def submitted_cities(session: Session, review_id: str) -> set[str]:
 
 
 def recommendations(session: Session, review_id: str) -> list[Recommendation]:
+    """The review's recommendations, oldest first."""
     return list(
         session.scalars(
             select(Recommendation)
@@ -79,6 +84,7 @@ def recommendations(session: Session, review_id: str) -> list[Recommendation]:
 
 
 def home_is_secretariat(session: Session, config: NodeConfig, review: Review) -> bool:
+    """Whether the review's home node is the network secretariat (this node, or the pinned one)."""
     if review.home_city == config.city_id:
         return bool(config.role == "secretariat")
     # The pinned secretariat only (node.network.trust, through the port): a twin's claimed role
@@ -181,10 +187,12 @@ def visible_comments(
 
 
 def list_reviews(session: Session) -> list[Review]:
+    """Every review this node holds, latest activity first."""
     return list(session.scalars(select(Review).order_by(Review.updated_at.desc())))
 
 
 def events(session: Session, review_id: str) -> list[ReviewEvent]:
+    """The review's event log as this node holds it, in chain order."""
     return list(
         session.scalars(
             select(ReviewEvent)
@@ -224,6 +232,7 @@ def public_recommendations(
 
 
 def follow_ups(session: Session, review_id: str) -> list[FollowUpEntry]:
+    """Follow-up reports and assessments of the review, in log order."""
     return list(
         session.scalars(
             select(FollowUpEntry)
