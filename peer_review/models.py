@@ -1,7 +1,7 @@
 """Storage shared by the peer-review and mentoring workflows: deadlines, the reminder log and
 the in-app notifications.
 
-The workflow objects themselves live beside their services (``peer_review.reviews``,
+The workflow objects themselves live beside their services (``peer_review.reviews.models``,
 ``peer_review.mentoring``); every table of this package is registered here or imported below so
 that Alembic sees one metadata.
 """
@@ -121,4 +121,4 @@ class ReminderLog(Base):
 
 # Mentoring's tables live beside its services; importing registers them on Base.metadata.
 from peer_review import mentoring_models as _mentoring_models  # noqa: E402, F401
-from peer_review import review_models as _review_models  # noqa: E402, F401
+from peer_review.reviews import models as _review_models  # noqa: E402, F401
