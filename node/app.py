@@ -113,7 +113,7 @@ def create_app(
         review_views,
         views,
     )
-    from peer_review import mentoring_pages
+    from peer_review import mentoring
 
     errors_http.register_error_handlers(app)
     init_api(app)
@@ -124,7 +124,7 @@ def create_app(
     app.register_blueprint(benchmark_views.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(review_views.bp)
-    app.register_blueprint(mentoring_pages.bp)
+    mentoring.init_app(app)  # pages; its API is registered by init_api with the others
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

@@ -38,6 +38,7 @@ from node.network.models import OutEnvelope, Peer
 from node.network.outbox import queue, sign_and_store
 from node.permissions import Actor
 from peer_review import chain, deadlines, visibility
+from peer_review.refusal import WorkflowRefusal
 from peer_review.review_models import (
     Assignment,
     FollowUpEntry,
@@ -48,7 +49,7 @@ from peer_review.review_models import (
     ReviewEvent,
     ReviewSummary,
 )
-from peer_review.statemachine import Transition, TransitionRefused
+from peer_review.statemachine import Transition
 from peer_review.workflow import (
     ASSIGNMENT,
     ASSIGNMENT_ACTIONS,
@@ -293,7 +294,7 @@ def act(
     """
     review = get_review(session, review_id)
     if action not in REVIEW.actions and action not in ASSIGNMENT_ACTIONS:
-        raise TransitionRefused(
+        raise WorkflowRefusal(
             f"'{action}' is not a review action.", code="unknown_action", status=422
         )
     held = user_roles(session, config, user, review)
@@ -359,7 +360,7 @@ def _role_for(
         # Let the table produce the exact refusal (undeclared move, or which roles may do it).
         workflow = ASSIGNMENT if action in ASSIGNMENT_ACTIONS else REVIEW
         workflow.check(state, action, held or {"public"}, enforce_preconditions=False)
-        raise TransitionRefused(
+        raise WorkflowRefusal(
             "You hold no role in this review.", code="role_not_allowed", status=403
         )
     return role
@@ -438,7 +439,7 @@ def check_action(
     if action in ASSIGNMENT_ACTIONS:
         if review.state in REVIEW.terminal:
             # The assignment table knows nothing of the review: an ended review's panel is frozen.
-            raise TransitionRefused(
+            raise WorkflowRefusal(
                 f"The review is {review.state}: its panel no longer changes.", code="review_ended"
             )
         city = loaded.get("city") or actor_city
@@ -700,13 +701,12 @@ def fold(
     if action in ASSIGNMENT_ACTIONS:
         _fold_assignment(session, config, review, action, data.get("city") or city, data, at, now)
     elif action in REVIEW.actions:
-        transition = REVIEW.candidates(review.state, action)
-        if transition and transition[0].target != "=":
-            review.state = transition[0].target
-        handler = _FOLDERS.get(action)
-        if handler is not None:
-            handler(session, config, review, event, data, at, now)
-    if review.state in ("closed", "withdrawn", "cancelled"):
+        rows = REVIEW.candidates(review.state, action)
+        if rows:
+            review.state = rows[0].target_from(review.state)
+        # The table names the effect; REVIEW_EFFECTS refused at load a row without a handler.
+        REVIEW_EFFECTS.apply(action, session, config, review, event, data, at, now)
+    if review.state in REVIEW.terminal:
         deadlines.close(session, subject, now)
         for a in assignments(session, review.id):
             deadlines.close(session, f"{subject}:{a.city_id}", now)
@@ -1009,23 +1009,25 @@ def _fold_extend(session, config, review, event, data, at, now) -> None:  # type
         deadlines.move(session, subject=subject, kind=data["kind"], due_at=due, now=now)
 
 
-_FOLDERS = {
-    "submit": _fold_submit,
-    "invite": _fold_invite,
-    "open_round": _fold_open_round,
-    "submit_revision": _fold_revision,
-    "draft_recommendation": _fold_recommendation,
-    "cosign_recommendation": _fold_cosign,
-    "issue": _fold_issue,
-    "respond": _fold_respond,
-    "adopt": _fold_adopt,
-    "report_follow_up": _fold_follow_up,
-    "assess": _fold_follow_up,
-    "comment": _fold_comment,
-    "resolve": _fold_resolve,
-    "widen_readers": _fold_widen,
-    "extend_deadline": _fold_extend,
-}
+# Effect name (the table's ``effect=``) -> the fold that applies it; checked both ways at import.
+REVIEW_EFFECTS = REVIEW.with_effects(
+    {
+        "store_request": _fold_submit,
+        "add_to_panel": _fold_invite,
+        "open_first_round": _fold_open_round,
+        "open_next_round": _fold_revision,
+        "add_recommendation": _fold_recommendation,
+        "cosign_recommendation": _fold_cosign,
+        "arm_response_deadline": _fold_issue,
+        "record_positions": _fold_respond,
+        "arm_follow_up_deadline": _fold_adopt,
+        "record_follow_up": _fold_follow_up,
+        "add_comment": _fold_comment,
+        "resolve_comment": _fold_resolve,
+        "widen_comment_readers": _fold_widen,
+        "move_deadline": _fold_extend,
+    }
+)
 
 
 # --- relaying (home node) ------------------------------------------------------------------------
