@@ -95,9 +95,7 @@ def relationships_page() -> Any:
         # The secretariat sees metadata only: ids, cities, states and dates.
         if not allowed(page_user(), "network.status"):
             abort(403)
-        return render_template(
-            "mentoring/metadata.html", rows=read.metadata_rows(session)
-        )
+        return render_template("mentoring/metadata.html", rows=read.metadata_rows(session))
     _viewer()
     form = ProposeForm()
     twins = session.scalars(
@@ -126,8 +124,7 @@ def relationships_page() -> Any:
     elif request.method == "POST":
         status = 400
     rows = [
-        read.relationship_row(session, config, rel)
-        for rel in checks.list_relationships(session)
+        read.relationship_row(session, config, rel) for rel in checks.list_relationships(session)
     ]
     can_propose = "lead" in MENTORING_ROLES.get(page_user().role, ())
     return render_template(

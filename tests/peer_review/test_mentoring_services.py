@@ -339,8 +339,7 @@ def test_our_own_proposal_expires_after_21_days(
     config = app.extensions["hrcnet"].config
     with db() as session:
         assert (
-            jobs.expire_overdue(session, config, clock.advance(days=21) - timedelta(seconds=1))
-            == 0
+            jobs.expire_overdue(session, config, clock.advance(days=21) - timedelta(seconds=1)) == 0
         )
     with db() as session:
         assert jobs.expire_overdue(session, config, clock()) == 1
