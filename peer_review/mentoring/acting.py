@@ -79,6 +79,7 @@ def from_ms(value: int) -> datetime:
 
 
 def instant(now: datetime) -> datetime:
+    """``now`` at millisecond precision, so both nodes store the same instant."""
     return from_ms(ms(now))
 
 
@@ -93,6 +94,8 @@ def new_id() -> str:
 
 
 def local_actor(config: NodeConfig, rel: Relationship, user: Actor | None, now: datetime) -> Acting:
+    """A local user acting on ``rel``: their mentoring roles on this city's side (401 / 403
+    ``role_not_allowed`` when they take no part)."""
     if user is None:
         raise AuthenticationRequiredError(
             "Sign in or send 'Authorization: Bearer <token>' to do this."
@@ -108,6 +111,8 @@ def local_actor(config: NodeConfig, rel: Relationship, user: Actor | None, now: 
 
 
 def remote_actor(rel: Relationship, origin: str, role: str, at: datetime) -> Acting:
+    """The partner city acting on ``rel`` with the role its envelope claims (403 ``not_a_party``
+    / ``role_not_allowed``)."""
     side = rel.side_of(origin)
     if side is None:
         # Security: only the two cities of a relationship may change it, whoever else is a twin.

@@ -42,6 +42,7 @@ def get_relationship(session: Session, rel_id: str) -> Relationship:
 
 def relationship_for(session: Session, rel_id: str, user: Actor | None) -> Relationship:
     # The role first, then the id: someone who takes no part cannot probe which ids exist.
+    """The relationship ``rel_id`` for a user who takes part in mentoring (401 / 403 / 404)."""
     require_viewer(user)
     return get_relationship(session, rel_id)
 
@@ -126,6 +127,7 @@ def check_rel(
     state: str | None = None,
     **extra: Any,
 ) -> Transition:
+    """:func:`check` on ``rel`` with the facts this node holds (``extra`` adds or overrides)."""
     facts = facts_for(session, config, rel, actor, **extra)
     return check(state or rel.state, action, actor, facts, message)
 
@@ -161,6 +163,7 @@ def _role_used(transition: Transition, actor: Acting) -> str:
 
 
 def message_head(rel_id: str, transition: Transition, actor: Acting) -> dict[str, Any]:
+    """The fields every mentoring message starts with: relationship, action, the role acted in."""
     return {
         "relationship_id": rel_id,
         "action": transition.action,
@@ -192,6 +195,7 @@ def send(
 
 
 def signing_facts(rel: Relationship, kind: str, doc: Document | None, city: str) -> dict[str, bool]:
+    """The facts ``latest_version`` and ``already_signed`` of ``city`` signing ``doc``."""
     return {
         "latest_version": doc is not None and doc is latest(rel, kind),
         "already_signed": doc is not None and any(s.city_id == city for s in doc.signatures),

@@ -127,6 +127,7 @@ def resolve_measure(
 def goal_content(
     session: Session, rel: Relationship, goal: Mapping[str, Any], index: int
 ) -> dict[str, Any]:
+    """One goal of an agreement as signed: its measure resolved from a signed summary."""
     indicators = list(dict.fromkeys(goal.get("indicators") or []))
     measure = None
     if goal.get("measure"):
@@ -146,6 +147,8 @@ def goal_content(
 def build_content(
     session: Session, rel: Relationship, kind: str, version: int, data: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """The content of a document version as both cities sign it, valid against the wire
+    contract (422 otherwise)."""
     content: dict[str, Any] = {
         "relationship_id": rel.id,
         "kind": kind,
@@ -312,6 +315,7 @@ def check_signature(
 
 
 def version_of(rel: Relationship, kind: str, version: int, missing: type[DomainError]) -> Document:
+    """Version ``version`` of ``kind``, or ``missing`` (404 locally, 422 from the partner)."""
     for doc in versions(rel, kind):
         if doc.version == version:
             return doc

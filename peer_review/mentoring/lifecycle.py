@@ -136,6 +136,7 @@ def create(
     carrier: Carrier,
     now: datetime,
 ) -> Relationship:
+    """The relationship a proposal creates (ours or the partner's), entered into ``proposed``."""
     rel = Relationship(
         id=payload["relationship_id"],
         mentor_city=payload["mentor"],
@@ -183,6 +184,7 @@ def take_transition(
     actor: Acting,
     now: datetime,
 ) -> Relationship:
+    """Check a state change by ``actor``, send it to the partner and apply it here."""
     found = check_rel(session, config, rel, action, actor, TRANSITION_TYPE)
     payload = {
         **message_head(rel.id, found, actor),

@@ -67,6 +67,7 @@ def check_session(
     payload: Mapping[str, Any],
     missing: type[DomainError],
 ) -> Transition:
+    """The relationship's table, then the session's own table, for one session step."""
     found = check_rel(session, config, rel, action, actor, SESSION_TYPE)
     item = session.get(MentoringSession, payload["session_id"])
     if item is not None and item.relationship_id != rel.id:
