@@ -106,3 +106,27 @@ def test_the_rule_itself_refuses_what_it_must() -> None:
         assert _refused(name), name
     for name in ("node.network.port", "node.network", "node", "peer_review.mentoring.models"):
         assert not _refused(name), name
+
+
+def test_register_inbound_declares_every_mentoring_type_once() -> None:
+    from marshmallow import Schema
+
+    from node.network.port import InboundRegistry
+    from node.network.registry import DuplicateRegistration
+    from peer_review import mentoring, mentoring_inbound
+    from schemas.mentoring import METADATA_TYPE, PAYLOAD_SCHEMAS, RELATIONSHIP_TYPES
+
+    registry = InboundRegistry()
+    mentoring.register_inbound(registry)
+    assert registry.types() == sorted({*RELATIONSHIP_TYPES, METADATA_TYPE})
+    for type_ in registry.types():
+        route = registry.route(type_)
+        assert route is not None
+        assert route.accepts_stream("mentoring") and not route.accepts_stream("mentoring/x")
+        assert isinstance(route.schema, Schema) and type(route.schema) is PAYLOAD_SCHEMAS[type_]
+    # The transitional shim serves exactly the registered types, in the same stream.
+    assert sorted(mentoring_inbound.HANDLERS) == registry.types()
+    assert set(mentoring_inbound.STREAMS.values()) == {"mentoring"}
+    # A second registration of the feature is refused at start-up, naming the type.
+    with pytest.raises(DuplicateRegistration, match="hrc.mentoring"):
+        mentoring.register_inbound(registry)
