@@ -731,21 +731,48 @@ def _fold_assignment(
     if rows:
         assignment.state = rows[0].target_from(assignment.state)
     assignment.updated_at = now
-    subject = f"review:{review.id}:{city}"
-    mine = city == config.city_id
-    if action == "submit_review":
-        assignment.verdict = data["verdict"]
-        assignment.summary = data["summary"]
-        assignment.endorsed_hash = data.get("endorsed_hash")
-        assignment.submitted_round = review.round
-        if mine:
-            deadlines.met(session, subject, "review_submission", now)
-    elif action in ("accept", "decline") and mine:
+    ASSIGNMENT_EFFECTS.apply(action, session, config, review, assignment, data, at, now)
+
+
+# Each node keeps (and reminds) only its own city's deadlines: the effects below touch a
+# deadline only when the assignment is this node's city's.
+
+
+def _record_review(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    assignment.verdict = data["verdict"]
+    assignment.summary = data["summary"]
+    assignment.endorsed_hash = data.get("endorsed_hash")
+    assignment.submitted_round = review.round
+    if assignment.city_id == config.city_id:
+        subject = f"review:{review.id}:{assignment.city_id}"
+        deadlines.met(session, subject, "review_submission", now)
+
+
+def _answer_invitation(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    if assignment.city_id == config.city_id:
+        subject = f"review:{review.id}:{assignment.city_id}"
         deadlines.met(session, subject, "invitation_answer", now)
-    elif action == "reinvite" and mine:
-        _arm_invitation(session, review, city, at, now)
-    elif action == "cancel_assignment" and mine:
-        deadlines.close(session, subject, now)
+
+
+def _rearm_invitation(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    if assignment.city_id == config.city_id:
+        _arm_invitation(session, review, assignment.city_id, at, now)
+
+
+def _close_assignment(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    if assignment.city_id == config.city_id:
+        deadlines.close(session, f"review:{review.id}:{assignment.city_id}", now)
+
+
+# The assignment table's effects, bound and checked both ways at import.
+ASSIGNMENT_EFFECTS = ASSIGNMENT.with_effects(
+    {
+        "record_review": _record_review,
+        "answer_invitation": _answer_invitation,
+        "arm_invitation": _rearm_invitation,
+        "close_assignment": _close_assignment,
+    }
+)
 
 
 def _arm(

@@ -133,6 +133,16 @@ def test_the_review_table_binds_exactly_its_named_effects() -> None:
     assert "review.respond" in str(refused.value)
 
 
+def test_the_assignment_table_binds_exactly_its_named_effects() -> None:
+    from peer_review.reviews import ASSIGNMENT_EFFECTS
+    from peer_review.workflow import ASSIGNMENT
+
+    assert set(ASSIGNMENT_EFFECTS.handlers) == ASSIGNMENT.effects
+    # On main, _fold_assignment's if/elif did something for these actions only.
+    with_effect = {a for a in ASSIGNMENT.actions if ASSIGNMENT.effect_of(a) is not None}
+    assert with_effect == {"reinvite", "accept", "decline", "submit_review", "cancel_assignment"}
+
+
 def test_the_mentoring_table_binds_exactly_its_named_effects() -> None:
     from peer_review.mentoring.effects import EFFECTS
     from peer_review.mentoring.workflow import WORKFLOW
