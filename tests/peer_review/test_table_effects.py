@@ -212,3 +212,15 @@ def test_a_bare_table_raises_the_engines_refusal_and_a_node_table_a_domain_error
             "Transition refused",
         )
         assert problem["detail"] == f"'fly' is not an action of a {table.name}."
+
+
+def test_a_table_refuses_a_refusal_type_that_is_not_the_engines() -> None:
+    class Stranger(Exception):
+        pass
+
+    with pytest.raises(TableError) as refused:
+        Workflow("w", ("a",), frozenset(), (row("go", "a", "a", "x"),), refusal=Stranger)  # type: ignore[arg-type]
+    assert (refused.value.code, str(refused.value)) == (
+        "bad_refusal_type",
+        "w: refusal must be a TransitionRefused",
+    )
