@@ -30,13 +30,13 @@ def _door(*, lock_effect: str | None = "bolt") -> Workflow:
     )
 
 
-def _swing(log: list[Any], *args: Any) -> str:
-    log.append(("swing", args))
+def _swing(log: list[Any], *args: Any, **kwargs: Any) -> str:
+    log.append(("swing", args, kwargs))
     return "swung"
 
 
-def _bolt(log: list[Any], *args: Any) -> str:
-    log.append(("bolt", args))
+def _bolt(log: list[Any], *args: Any, **kwargs: Any) -> str:
+    log.append(("bolt", args, kwargs))
     return "bolted"
 
 
@@ -76,15 +76,25 @@ def test_two_rows_of_one_action_cannot_name_different_effects() -> None:
 def test_an_exactly_bound_table_runs_the_effect_its_row_names() -> None:
     bound = _door().with_effects({"swing": _swing, "bolt": _bolt})
     log: list[Any] = []
-    assert bound.apply("lock", log, 1, 2) == "bolted"
+    assert bound.apply("lock", log, 1, 2, key="brass") == "bolted"
     assert bound.apply("open", log) == "swung"
     assert bound.apply("close", log) == "swung"
     assert bound.apply("knock", log) is None  # a row without effect only moves the state
-    assert log == [("bolt", (1, 2)), ("swing", ()), ("swing", ())]
+    assert log == [("bolt", (1, 2), {"key": "brass"}), ("swing", (), {}), ("swing", (), {})]
     with pytest.raises(TableError) as unknown:
         bound.apply("fly", log)
-    assert unknown.value.code == "unknown_action"
+    assert (unknown.value.code, str(unknown.value)) == (
+        "unknown_action",
+        "'fly' is not an action of a door",
+    )
     assert len(log) == 3
+    # What the table says of each action, the unknown one included.
+    assert [_door().effect_of(a) for a in ("open", "lock", "knock", "fly")] == [
+        "swing",
+        "bolt",
+        None,
+        None,
+    ]
 
 
 def test_table_errors_are_value_errors_with_a_code() -> None:
@@ -93,6 +103,12 @@ def test_table_errors_are_value_errors_with_a_code() -> None:
         Workflow("w", ("a",), frozenset(), (row("go", "a", "b", "x"),))
     assert states.value.code == "unknown_state"
     assert isinstance(states.value, ValueError)
+    with pytest.raises(TableError) as pre:
+        Workflow("w", ("a",), frozenset(), (row("go", "a", "a", "x", pre=["nope"]),))
+    assert (pre.value.code, str(pre.value)) == (
+        "undefined_precondition",
+        "w.go: undefined preconditions {'nope'}",
+    )
 
 
 # --- the node's tables ----------------------------------------------------------------------------
