@@ -38,6 +38,7 @@ ALLOWED = (
     "node.network.port",
     # shared peer-review modules, and the package itself
     "peer_review.statemachine",
+    "peer_review.refusal",
     "peer_review.workflow",
     "peer_review.chain",
     "peer_review.deadlines",

@@ -22,6 +22,7 @@ from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from node.network.port import ms
 from peer_review import chain, visibility
+from peer_review.refusal import WorkflowRefusal
 from peer_review.reviews.models import (
     FollowUpEntry,
     Recommendation,
@@ -38,7 +39,7 @@ from peer_review.reviews.services.queries import (
     recommendations,
 )
 from peer_review.reviews.services.relaying import relay
-from peer_review.statemachine import Transition, TransitionRefused
+from peer_review.statemachine import Transition
 from peer_review.workflow import ASSIGNMENT, ASSIGNMENT_ACTIONS, REVIEW, city_may_claim
 from schemas.peer_review import MAX_QUESTIONS, ReviewActionPayloadSchema, load_action_data
 
@@ -113,7 +114,7 @@ def check_action(
     if action in ASSIGNMENT_ACTIONS:
         if review.state in REVIEW.terminal:
             # The assignment table knows nothing of the review: an ended review's panel is frozen.
-            raise TransitionRefused(
+            raise WorkflowRefusal(
                 f"The review is {review.state}: its panel no longer changes.", code="review_ended"
             )
         city = loaded.get("city") or actor_city

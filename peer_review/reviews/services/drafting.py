@@ -21,10 +21,11 @@ from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from node.network.port import OutEnvelope, Peer, queue, secretariat_peer, sign_and_store
 from node.permissions import Actor
+from peer_review.refusal import WorkflowRefusal
 from peer_review.reviews.models import Review
 from peer_review.reviews.services.decisions import check_action, decide
 from peer_review.reviews.services.queries import assignment_of, get_review, new_id, user_roles
-from peer_review.statemachine import Transition, TransitionRefused
+from peer_review.statemachine import Transition
 from peer_review.workflow import ASSIGNMENT, ASSIGNMENT_ACTIONS, REVIEW
 from schemas.peer_review import (
     REVIEW_ACTION_SCHEMA,
@@ -167,7 +168,7 @@ def act(
     """
     review = get_review(session, review_id)
     if action not in REVIEW.actions and action not in ASSIGNMENT_ACTIONS:
-        raise TransitionRefused(
+        raise WorkflowRefusal(
             f"'{action}' is not a review action.", code="unknown_action", status=422
         )
     held = user_roles(session, config, user, review)
@@ -233,7 +234,7 @@ def _role_for(
         # Let the table produce the exact refusal (undeclared move, or which roles may do it).
         workflow = ASSIGNMENT if action in ASSIGNMENT_ACTIONS else REVIEW
         workflow.check(state, action, held or {"public"}, enforce_preconditions=False)
-        raise TransitionRefused(
+        raise WorkflowRefusal(
             "You hold no role in this review.", code="role_not_allowed", status=403
         )
     return role

@@ -134,13 +134,12 @@ def fold(
     if action in ASSIGNMENT_ACTIONS:
         _fold_assignment(session, config, review, action, data.get("city") or city, data, at, now)
     elif action in REVIEW.actions:
-        transition = REVIEW.candidates(review.state, action)
-        if transition and transition[0].target != "=":
-            review.state = transition[0].target
-        handler = _FOLDERS.get(action)
-        if handler is not None:
-            handler(session, config, review, event, data, at, now)
-    if review.state in ("closed", "withdrawn", "cancelled"):
+        rows = REVIEW.candidates(review.state, action)
+        if rows:
+            review.state = rows[0].target_from(review.state)
+        # The table names the effect; REVIEW_EFFECTS refused at load a row without a handler.
+        REVIEW_EFFECTS.apply(action, session, config, review, event, data, at, now)
+    if review.state in REVIEW.terminal:
         deadlines.close(session, subject, now)
         for a in assignments(session, review.id):
             deadlines.close(session, f"{subject}:{a.city_id}", now)
@@ -165,21 +164,48 @@ def _fold_assignment(
     if rows:
         assignment.state = rows[0].target_from(assignment.state)
     assignment.updated_at = now
-    subject = f"review:{review.id}:{city}"
-    mine = city == config.city_id
-    if action == "submit_review":
-        assignment.verdict = data["verdict"]
-        assignment.summary = data["summary"]
-        assignment.endorsed_hash = data.get("endorsed_hash")
-        assignment.submitted_round = review.round
-        if mine:
-            deadlines.met(session, subject, "review_submission", now)
-    elif action in ("accept", "decline") and mine:
+    ASSIGNMENT_EFFECTS.apply(action, session, config, review, assignment, data, at, now)
+
+
+# Each node keeps (and reminds) only its own city's deadlines: the effects below touch a
+# deadline only when the assignment is this node's city's.
+
+
+def _record_review(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    assignment.verdict = data["verdict"]
+    assignment.summary = data["summary"]
+    assignment.endorsed_hash = data.get("endorsed_hash")
+    assignment.submitted_round = review.round
+    if assignment.city_id == config.city_id:
+        subject = f"review:{review.id}:{assignment.city_id}"
+        deadlines.met(session, subject, "review_submission", now)
+
+
+def _answer_invitation(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    if assignment.city_id == config.city_id:
+        subject = f"review:{review.id}:{assignment.city_id}"
         deadlines.met(session, subject, "invitation_answer", now)
-    elif action == "reinvite" and mine:
-        _arm_invitation(session, review, city, at, now)
-    elif action == "cancel_assignment" and mine:
-        deadlines.close(session, subject, now)
+
+
+def _rearm_invitation(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    if assignment.city_id == config.city_id:
+        _arm_invitation(session, review, assignment.city_id, at, now)
+
+
+def _close_assignment(session, config, review, assignment, data, at, now) -> None:  # type: ignore[no-untyped-def]
+    if assignment.city_id == config.city_id:
+        deadlines.close(session, f"review:{review.id}:{assignment.city_id}", now)
+
+
+# The assignment table's effects, bound and checked both ways at import.
+ASSIGNMENT_EFFECTS = ASSIGNMENT.with_effects(
+    {
+        "record_review": _record_review,
+        "answer_invitation": _answer_invitation,
+        "arm_invitation": _rearm_invitation,
+        "close_assignment": _close_assignment,
+    }
+)
 
 
 def _arm(
@@ -443,20 +469,22 @@ def _fold_extend(session, config, review, event, data, at, now) -> None:  # type
         deadlines.move(session, subject=subject, kind=data["kind"], due_at=due, now=now)
 
 
-_FOLDERS = {
-    "submit": _fold_submit,
-    "invite": _fold_invite,
-    "open_round": _fold_open_round,
-    "submit_revision": _fold_revision,
-    "draft_recommendation": _fold_recommendation,
-    "cosign_recommendation": _fold_cosign,
-    "issue": _fold_issue,
-    "respond": _fold_respond,
-    "adopt": _fold_adopt,
-    "report_follow_up": _fold_follow_up,
-    "assess": _fold_follow_up,
-    "comment": _fold_comment,
-    "resolve": _fold_resolve,
-    "widen_readers": _fold_widen,
-    "extend_deadline": _fold_extend,
-}
+# Effect name (the table's ``effect=``) -> the fold that applies it; checked both ways at import.
+REVIEW_EFFECTS = REVIEW.with_effects(
+    {
+        "store_request": _fold_submit,
+        "add_to_panel": _fold_invite,
+        "open_first_round": _fold_open_round,
+        "open_next_round": _fold_revision,
+        "add_recommendation": _fold_recommendation,
+        "cosign_recommendation": _fold_cosign,
+        "arm_response_deadline": _fold_issue,
+        "record_positions": _fold_respond,
+        "arm_follow_up_deadline": _fold_adopt,
+        "record_follow_up": _fold_follow_up,
+        "add_comment": _fold_comment,
+        "resolve_comment": _fold_resolve,
+        "widen_comment_readers": _fold_widen,
+        "move_deadline": _fold_extend,
+    }
+)
