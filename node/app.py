@@ -83,9 +83,13 @@ def create_app(
         JSON_SORT_KEYS=False,
         TESTING=bool(overrides.get("testing", False)) if "testing" in overrides else False,
     )
+    from node import features
+
+    # Built first: a second handler for an envelope type stops the start-up here.
+    inbound = features.inbound_registry()
     engine = make_engine(config.database_url)
     app.extensions["hrcnet"] = NodeRuntime(
-        config, engine, make_sessionmaker(engine), clock or utcnow
+        config, engine, make_sessionmaker(engine), clock or utcnow, inbound=inbound
     )
     logging.getLogger("node").setLevel(logging.INFO)
 
