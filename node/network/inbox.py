@@ -38,13 +38,19 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.canonical import CanonicalJSONError, check_payload_rules, loads_strict
+from federation.canonical import (
+    CanonicalJSONError,
+    canonical_bytes,
+    check_payload_rules,
+    loads_strict,
+)
 from federation.envelope import (
+    UNSIGNED_FIELDS,
     EnvelopeError,
+    KeyDocument,
     KeyDocumentError,
     SignatureError,
     check_created_ts,
-    envelope_signing_bytes,
     validate_envelope,
     verify_envelope,
     verify_key_document,
@@ -100,7 +106,7 @@ def parse(raw: bytes) -> dict[str, Any]:
     return envelope
 
 
-def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ignore[no-untyped-def]
+def embedded_key_document(envelope: dict[str, Any], now: datetime) -> KeyDocument:
     """The key document a twinning request carries (its sender is not known to us yet)."""
     payload = envelope.get("payload") or {}
     try:
@@ -120,11 +126,15 @@ def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ign
 
 
 def _signing_bytes(envelope: dict[str, Any]) -> bytes:
-    """The envelope's signed bytes (RFC 8785), computed once: verified and hashed alike."""
+    """The envelope's signed bytes (RFC 8785), computed once: verified and hashed alike.
+
+    The same bytes as ``federation.envelope.envelope_signing_bytes``, whose payload-rule walk
+    ``parse`` already did on the whole envelope.
+    """
     try:
-        return envelope_signing_bytes(envelope)
-    except EnvelopeError as exc:  # parse() checked the payload rules: not expected
-        raise refuse(422, exc.code or "invalid_envelope", str(exc)) from exc
+        return canonical_bytes({k: v for k, v in envelope.items() if k not in UNSIGNED_FIELDS})
+    except CanonicalJSONError as exc:  # parse() checked the payload rules: not expected
+        raise refuse(422, exc.code, f"The envelope breaks the payload rules: {exc}") from exc
 
 
 def _verify(envelope: dict[str, Any], keys: KeyGate, signing_bytes: bytes) -> None:
