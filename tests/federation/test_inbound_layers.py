@@ -66,7 +66,17 @@ def _stored_seqs(node: Node, origin: str) -> list[int]:
         return sorted(session.scalars(query))
 
 
-# --- incidents seen through a pull ------------------------------------------------------------------
+def _signed(sender: Node, to: Node, kind: tuple[str, str, str], payload: dict[str, Any]) -> bytes:
+    """Canonical bytes of an envelope of (type, schema, stream), signed by ``sender``."""
+    type_, schema, stream = kind
+    created = int(sender.clock().timestamp() * 1000)
+    unsigned = make_envelope(
+        type_, schema, sender.city_id, stream, 50, created, sender.key.key_id, [to.city_id], payload
+    )
+    return canonical_bytes(sign_envelope(unsigned, sender.city_id, sender.key))
+
+
+# --- incidents seen through a pull ----------------------------------------------------------------
 
 
 def test_an_equivocation_seen_through_a_pull_is_recorded(pair) -> None:
@@ -122,7 +132,7 @@ def test_the_same_document_again_through_a_pull_is_no_incident(pair) -> None:
     assert stored(padova) == before and _incidents(padova) == []
 
 
-# --- the handler registry ---------------------------------------------------------------------------
+# --- the handler registry ------------------------------------------------------------------------
 
 
 def _rogue_summary_handler(registry: InboundRegistry) -> None:
@@ -153,23 +163,9 @@ def test_the_registry_the_app_runs_with_is_frozen(pair) -> None:
 
 def test_an_unknown_type_is_still_refused_with_nothing_stored(pair) -> None:
     gent, padova = pair
-    unknown = make_envelope(
-        "hrc.horoscope",
-        "hrc.horoscope/1",
-        gent.city_id,
-        "horoscopes",
-        _next_out_seq(gent),
-        int(gent.clock().timestamp() * 1000),
-        gent.key.key_id,
-        [padova.city_id],
-        {"sign": "libra"},
-    )
+    unknown = _signed(gent, padova, ("hrc.horoscope", "hrc.horoscope/1", "horoscopes"), {"a": 1})
     before = stored(padova)
-    expect(
-        post(gent, padova, canonical_bytes(sign_envelope(unknown, gent.city_id, gent.key))),
-        422,
-        "unknown_type",
-    )
+    expect(post(gent, padova, unknown), 422, "unknown_type")
     assert stored(padova) == before and _incidents(padova) == []
 
 
@@ -188,21 +184,7 @@ def test_the_route_schema_loads_the_payload(pair) -> None:
 
 def test_the_declared_schema_is_checked_before_the_payload(pair) -> None:
     gent, padova = pair
-    other = make_envelope(
-        "hrc.summary",
-        "hrc.summary/2",
-        gent.city_id,
-        "summaries",
-        50,
-        int(gent.clock().timestamp() * 1000),
-        gent.key.key_id,
-        [padova.city_id],
-        {"not": "a summary at all"},
-    )
+    other = _signed(gent, padova, ("hrc.summary", "hrc.summary/2", "summaries"), {"not": "one"})
     before = stored(padova)
-    expect(
-        post(gent, padova, canonical_bytes(sign_envelope(other, gent.city_id, gent.key))),
-        422,
-        "unsupported_schema",
-    )
+    expect(post(gent, padova, other), 422, "unsupported_schema")
     assert stored(padova) == before
