@@ -18,6 +18,7 @@ Measured on the same bytes / the same dict:
 from __future__ import annotations
 
 import importlib
+import inspect
 import random
 import shutil
 import tempfile
@@ -219,10 +220,24 @@ def _measure_ingest(
             )
             return canonical_bytes(envelope)
 
+        # Since issue 13 the inbox dispatches through the node's handler registry (built once at
+        # start-up, as create_app does); older builds take no registry.
+        routes: dict[str, Any] = {}
+        if "registry" in inspect.signature(module.ingest_envelope).parameters:
+            from node.features import inbound_registry
+
+            routes["registry"] = inbound_registry()
+
         def ingest(raw: bytes) -> None:
             with session_scope(sessions) as session:
                 status = module.ingest_envelope(
-                    session, config, raw, now=datetime.now(UTC), via="push", sender=ORIGIN
+                    session,
+                    config,
+                    raw,
+                    now=datetime.now(UTC),
+                    via="push",
+                    sender=ORIGIN,
+                    **routes,
                 )
             if status != 202:
                 raise RuntimeError(f"ingest answered {status}, expected 202")

@@ -294,21 +294,32 @@ def _signature_bytes(envelope: Mapping[str, Any], signer: str, key_id: str) -> b
 
 
 def verify_envelope_signature(
-    envelope: Mapping[str, Any], origin: str, key_id: str, public_raw: bytes
+    envelope: Mapping[str, Any],
+    origin: str,
+    key_id: str,
+    public_raw: bytes,
+    *,
+    signing_bytes: bytes | None = None,
 ) -> None:
     """Verify ``signatures[origin][key_id]`` with the given raw public key.
 
     ``origin`` names the signer. Returns None on success; raises :class:`SignatureError`
     (codes ``missing_signature``, ``malformed_signature``, ``bad_signature``) or
     :class:`EnvelopeError` if the envelope cannot be canonicalised.
+
+    ``signing_bytes`` is ``envelope_signing_bytes(envelope)`` when the caller already computed
+    it (the inbox hashes the same bytes): the document is then canonicalised once. Passing any
+    other bytes would verify another message; only pass what that function returned.
     """
     signature = _signature_bytes(envelope, origin, key_id)
-    message = envelope_signing_bytes(envelope)
+    message = envelope_signing_bytes(envelope) if signing_bytes is None else signing_bytes
     if not verify_ed25519(public_raw, signature, message):
         raise SignatureError(f"signature by {origin} with {key_id} does not verify")
 
 
-def verify_envelope(envelope: object, lookup: KeyLookup) -> list[tuple[str, str]]:
+def verify_envelope(
+    envelope: object, lookup: KeyLookup, *, signing_bytes: bytes | None = None
+) -> list[tuple[str, str]]:
     """Verify an envelope received from a peer; return the verified ``(signer, key_id)`` list.
 
     Requires a valid signature by ``origin`` with the envelope's ``key_id`` (looked up with
@@ -329,7 +340,9 @@ def verify_envelope(envelope: object, lookup: KeyLookup) -> list[tuple[str, str]
     public_raw = lookup(origin, key_id, created_ts)
     if public_raw is None:
         raise SignatureError(f"unknown key {key_id} for {origin} at {created_ts}", "unknown_key")
-    verify_envelope_signature(envelope, origin, key_id, public_raw)
+    if signing_bytes is None:
+        signing_bytes = envelope_signing_bytes(envelope)
+    verify_envelope_signature(envelope, origin, key_id, public_raw, signing_bytes=signing_bytes)
     verified = [(origin, key_id)]
     for signer, by_key in envelope.get("signatures", {}).items():
         for other_key_id in by_key:
@@ -340,7 +353,9 @@ def verify_envelope(envelope: object, lookup: KeyLookup) -> list[tuple[str, str]
             other_raw = lookup(signer, other_key_id, created_ts)
             if other_raw is None:
                 continue
-            verify_envelope_signature(envelope, signer, other_key_id, other_raw)
+            verify_envelope_signature(
+                envelope, signer, other_key_id, other_raw, signing_bytes=signing_bytes
+            )
             verified.append((signer, other_key_id))
     return verified
 

@@ -83,9 +83,13 @@ def create_app(
         JSON_SORT_KEYS=False,
         TESTING=bool(overrides.get("testing", False)) if "testing" in overrides else False,
     )
+    from node import features
+
+    # Built first: a second handler for an envelope type stops the start-up here.
+    inbound = features.inbound_registry()
     engine = make_engine(config.database_url)
     app.extensions["hrcnet"] = NodeRuntime(
-        config, engine, make_sessionmaker(engine), clock or utcnow
+        config, engine, make_sessionmaker(engine), clock or utcnow, inbound=inbound
     )
     logging.getLogger("node").setLevel(logging.INFO)
 
@@ -112,19 +116,16 @@ def create_app(
         notification_views,
         views,
     )
-    from peer_review import mentoring
-    from peer_review import reviews as peer_reviews
 
     errors_http.register_error_handlers(app)
-    init_api(app)
-    peer_reviews.init_app(app)  # the review API (in the Api above) and the review pages
+    api = init_api(app)
+    features.init_app(app, api)  # each feature's API (in the Api above) and pages
     app.register_blueprint(meta.bp)
     app.register_blueprint(federation_blueprint.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(network_views.bp)
     app.register_blueprint(benchmark_views.bp)
     app.register_blueprint(notification_views.bp)
-    mentoring.init_app(app)  # pages; its API is registered by init_api with the others
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

@@ -387,7 +387,7 @@ def export_command(
 def sync_command(data_dir: Path) -> None:
     """Run the federation jobs once: check queued twinning requests and key fetches, deliver the
     outbox (ignoring backoff), pull from every twin."""
-    from node.network import keyfetch, outbox, peers
+    from node.network import keyfetch, outbox, peers, pull
 
     with node_jobs(data_dir) as node:
         click.echo(f"discovery: {peers.run_discoveries(node)}")
@@ -399,7 +399,7 @@ def sync_command(data_dir: Path) -> None:
         report = outbox.deliver_outbox(node, ignore_backoff=True)
         for line in report.lines():
             click.echo(f"outbox: {line}")
-        for city_id, (accepted, error) in outbox.pull_all(node).items():
+        for city_id, (accepted, error) in pull.pull_all(node).items():
             click.echo(f"pull {city_id}: {accepted} new" + (f" (failed: {error})" if error else ""))
 
 

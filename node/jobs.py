@@ -76,9 +76,9 @@ def deliver_outbox(node: NodeRuntime) -> str:
 
 @job("pull_peers", 300, "catch up on what twins addressed to us (after outages)")
 def pull_peers(node: NodeRuntime) -> str:
-    from node.network import outbox
+    from node.network import pull
 
-    results = outbox.pull_all(node)
+    results = pull.pull_all(node)
     return (
         ", ".join(
             f"{city}: {n} new{' (' + err + ')' if err else ''}"
@@ -118,8 +118,12 @@ def mentoring_expiry(node: NodeRuntime) -> str:
 
 
 def node_runtime(config: NodeConfig) -> NodeRuntime:
+    """The runtime jobs run with: its own engine, and the same handler registry as the app."""
+    from node import features
+
+    inbound = features.inbound_registry()
     engine = make_engine(config.database_url)
-    return NodeRuntime(config, engine, make_sessionmaker(engine), utcnow)
+    return NodeRuntime(config, engine, make_sessionmaker(engine), utcnow, inbound=inbound)
 
 
 def run_job_once(node: NodeRuntime, name: str) -> str:

@@ -13,14 +13,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from node.config import NodeConfig
 from node.network.client import outbound_session, session_factory
+from node.network.registry import InboundRegistry
 
 
 def utcnow() -> datetime:
+    """The real clock, in UTC."""
     return datetime.now(UTC)
 
 
 @dataclass
 class NodeRuntime:
+    """What a request or a job needs of its node: config, database, clock, outgoing HTTP and
+    the inbound handler registry."""
+
     config: NodeConfig
     engine: Engine
     sessions: sessionmaker[Session]
@@ -28,6 +33,9 @@ class NodeRuntime:
     # Outgoing HTTP to other nodes (node.network.client's policy session); tests swap in a
     # session that routes to in-process apps.
     http_session: Callable[[], requests.Session] = field(default=outbound_session)
+    # The frozen inbound handler registry (``node.features.inbound_registry``): the inbox on
+    # push and the pull job dispatch through the same table.
+    inbound: InboundRegistry = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if self.http_session is outbound_session:
@@ -38,6 +46,7 @@ class NodeRuntime:
 
 
 def runtime(app: Flask | None = None) -> NodeRuntime:
+    """The runtime of ``app`` (default: the current app)."""
     node_runtime: NodeRuntime = (app or current_app).extensions["hrcnet"]
     return node_runtime
 
@@ -51,4 +60,5 @@ def db_session() -> Session:
 
 
 def now() -> datetime:
+    """The node's clock (tests set it)."""
     return runtime().now()

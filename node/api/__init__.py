@@ -97,7 +97,6 @@ def init_api(app: Flask) -> Api:
     api = ProblemApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
     api.register_converter(RowIdConverter, row_id_parameter_schema)
     from node.api import catalogue, exchange, monitoring, network, results, secretariat
-    from peer_review.mentoring import api as mentoring_api
     from schemas.network import PeerAnswerSchema
 
     for module in (
@@ -107,7 +106,6 @@ def init_api(app: Flask) -> Api:
         exchange,
         network,
         secretariat,
-        mentoring_api,
     ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     # Referenced by $ref from the optional answer bodies (accept / decline / end).

@@ -12,10 +12,11 @@ from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import ConflictError
 from node.network import peers
+from node.network.port import DirectoryEntry
 from node.permissions import require
 from node.runtime import db_session, now, runtime
 from node.secretariat import benchmarks, membership, releases
-from node.secretariat.models import DirectoryEntry, ReceivedBenchmark
+from node.secretariat.models import ReceivedBenchmark
 from schemas.network import (
     BenchmarkQuerySchema,
     BenchmarkViewSchema,

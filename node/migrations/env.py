@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from node import models  # noqa: F401  (registers every table on Base.metadata)
+from node import features  # noqa: F401  (its MODEL_MODULES put every table on Base.metadata)
 from node.db import Base, UTCDateTime
 
 config = context.config

@@ -1,7 +1,10 @@
-"""``/federation/v1``: our key document, the inbox, and the outbox for pulls.
+"""``/federation/v1``: our key document, the inbox, and the outbox for pulls — the transport.
 
-Every request to the inbox and the outbox carries an RFC 9421 signature by the calling node
-(``federation.httpsig``); unsigned or badly signed requests get 401 before anything else.
+The first layer of the inbound path (docs/architecture.md): size (the app's body limit), rate
+(per origin), and the RFC 9421 request signature of the calling node (``federation.httpsig``),
+its key given by the key gate (``node.network.keygate``); unsigned or badly signed requests get
+401 before anything else. The envelope itself then goes through the inbox pipeline
+(``node.network.inbox``) with the app's handler registry.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from sqlalchemy import select
 from federation import httpsig
 from federation.canonical import CanonicalJSONError, loads_strict
 from node.errors_http import problem_response
-from node.network import inbox, keyfetch, keyring
+from node.network import inbox, keyring
+from node.network.keygate import KeyGate
 from node.network.models import OutboxItem, OutEnvelope, Peer
 from node.runtime import db_session, now, runtime
 
@@ -70,24 +74,17 @@ def _target_uri() -> str:
     return runtime().config.base_url + request.path + (f"?{query}" if query else "")
 
 
-def _verify_request(
-    body: bytes | None, embedded_key: dict[tuple[str, str], bytes] | None = None
-) -> tuple[str, str]:
-    session = db_session()
-
-    def lookup(origin: str, key_id: str) -> bytes | None:
-        if embedded_key is not None and (origin, key_id) in embedded_key:
-            return embedded_key[(origin, key_id)]
-        key = keyring.request_key(session, origin, key_id)
-        if key is None:
-            # A known peer signing with a key we have not seen (it rotated): no fetch here, a
-            # request thread never calls out (a hostile key server would hold this worker).
-            # The origin is queued for the fetch_peer_keys job; the sender's retry verifies.
-            keyfetch.queue_key_fetch(runtime().sessions, origin, key_id, now())
-        return key
-
+def _verify_request(body: bytes | None, keys: KeyGate) -> tuple[str, str]:
+    # A known peer signing with a key we have not seen (it rotated): no fetch here, a request
+    # thread never calls out (a hostile key server would hold this worker). The gate notes the
+    # key; the caller queues it for the fetch_peer_keys job; the sender's retry verifies.
     return httpsig.verify_request(
-        request.method, _target_uri(), request.headers, body, lookup, int(now().timestamp())
+        request.method,
+        _target_uri(),
+        request.headers,
+        body,
+        keys.request_key,
+        int(now().timestamp()),
     )
 
 
@@ -124,40 +121,38 @@ def _embedded_request_key(body: bytes) -> dict[tuple[str, str], bytes] | None:
     return {(keydoc.origin, kid): raw for kid, raw in keydoc.verify_keys.items()}
 
 
-def _envelope_key_id(body: bytes) -> str:
-    try:
-        envelope = loads_strict(body)
-    except CanonicalJSONError:
-        return ""
-    key_id = envelope.get("key_id") if isinstance(envelope, dict) else None
-    return key_id if isinstance(key_id, str) else ""
-
-
 @bp.post("/inbox")
 def post_inbox() -> Response:
     body = request.get_data(cache=False)  # the app's MAX_CONTENT_LENGTH already gave 413
+    node = runtime()
+    session = db_session()
+    keys = KeyGate(session, now())
     try:
-        origin, _key_id = _verify_request(body, _embedded_request_key(body))
+        keys.embedded.update(_embedded_request_key(body) or {})
+        origin, _key_id = _verify_request(body, keys)
     except httpsig.RequestSignatureError as exc:
+        keys.queue_missing(node.sessions)
         return _problem(401, exc.code, f"Request signature refused: {exc}")
     except inbox.InboxRefusal as refusal:
         return problem_response(refusal.to_problem())
     if not LIMITER.allow(origin):
         return _problem(429, "rate_limited", "Too many requests; slow down.", {"Retry-After": "30"})
-    session = db_session()
-    config = runtime().config
     try:
-        # No ``http``: an unknown envelope key is refused at once and queued for the job.
-        status = inbox.ingest_envelope(session, config, body, now=now(), via="push", sender=origin)
+        # The request's gate never fetches: an unknown envelope key is refused at once, and
+        # queued for the job by after_refusal.
+        status = inbox.ingest_envelope(
+            session,
+            node.config,
+            body,
+            registry=node.inbound,
+            now=now(),
+            via="push",
+            sender=origin,
+            keys=keys,
+        )
     except inbox.InboxRefusal as refusal:
-        incidents = session.info.pop("incidents", [])
         session.rollback()  # first: this unit of work may hold SQLite's write lock
-        if incidents:
-            inbox.record_incidents(session, incidents)
-            session.commit()
-        if refusal.code == "unknown_key":
-            # The envelope names a key we lack: the job fetches, the sender's retry verifies.
-            keyfetch.queue_key_fetch(runtime().sessions, origin, _envelope_key_id(body), now())
+        inbox.after_refusal(node.sessions, refusal, keys)
         return problem_response(refusal.to_problem())
     session.commit()
     result = {"status": "accepted" if status == 202 else "duplicate"}
@@ -169,11 +164,13 @@ def get_outbox() -> Response:
     since_text = request.args.get("since", "0")
     if not since_text.isdigit() or len(since_text) > 16:
         return _problem(400, "invalid_since", "since must be a non-negative integer.")
-    try:
-        origin, _key_id = _verify_request(None)
-    except httpsig.RequestSignatureError as exc:
-        return _problem(401, exc.code, f"Request signature refused: {exc}")
     session = db_session()
+    keys = KeyGate(session, now())
+    try:
+        origin, _key_id = _verify_request(None, keys)
+    except httpsig.RequestSignatureError as exc:
+        keys.queue_missing(runtime().sessions)
+        return _problem(401, exc.code, f"Request signature refused: {exc}")
     peer = session.get(Peer, origin)
     if peer is None or peer.state != "active":
         return _problem(403, "not_twinned", f"{origin} is not an active twin of this node.")

@@ -1,20 +1,33 @@
-"""The inbox: every envelope from another node is verified and stored here, or refused.
+"""The inbox pipeline: every envelope from another node is verified and stored here, or refused.
+
+Layers (docs/architecture.md): the transport (``blueprint.py`` for a push: size, rate, request
+signature; ``pull.py`` for a pull) hands the raw bytes to :func:`ingest_envelope`, which runs the
+checks below once each, then hands the verified envelope to the handler the feature registered
+for its type (``node.network.registry``), which stores it.
 
 Order of checks (each refusal is problem+json with a specific ``code``; nothing is half-stored,
 because storing happens last, in the caller's single transaction):
 
 1. size (the app's body limit, 413) → 2. strict parse (duplicate keys, NaN, floats, unsafe
-integers: 400/422) → 3. envelope shape (422) → 4. the sender may post to us at all (deny by
+integers: 400/422), once → 3. envelope shape (422) → 4. the sender may post to us at all (deny by
 default: active twins; twinning requests from anyone, carrying their key document) (403) →
 4b. documents only the pinned secretariat may send (403 ``not_secretariat``) →
-5. key lookup (pinned, or one deduplicated fetch of the origin's key document) (401) →
-6. signature (401) → 7. not dated in the future (422) → 8. replay / equivocation / rollback
-(200 duplicate / 409) → 9. payload schema and twinning scope (422 / 403) → 10. store the
-envelope verbatim and its parsed rows; 202.
+5. key, through the one key gate (``node.network.keygate``: pinned, or the origin's key document
+fetched by a job) (401) → 6. signature, over the signing bytes canonicalised once (401) →
+7. not dated in the future (422) → 8. replay / equivocation / rollback, on the sha256 of those
+same bytes (200 duplicate / 409, an incident is recorded) → 9. the route: stream (422
+``wrong_stream``), type (422 ``unknown_type``), envelope schema (422 ``unsupported_schema``),
+payload loaded with the route's schema (422 ``invalid_payload``) → 10. the handler (scope, then
+store the envelope verbatim and its parsed rows) and its listeners; 202.
+
+A refusal is raised as :class:`InboxRefusal`; what it must leave behind (an equivocation or
+rollback incident, a key fetch for the job) survives the rollback of the refused unit of work
+through :func:`after_refusal`, which push and pull both call.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -22,44 +35,36 @@ from typing import Any
 
 import requests
 from marshmallow import ValidationError
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from federation.canonical import CanonicalJSONError, check_payload_rules, loads_strict
+from federation.canonical import (
+    CanonicalJSONError,
+    canonical_bytes,
+    check_payload_rules,
+    loads_strict,
+)
 from federation.envelope import (
+    UNSIGNED_FIELDS,
     EnvelopeError,
+    KeyDocument,
     KeyDocumentError,
     SignatureError,
     check_created_ts,
-    envelope_sha256,
     validate_envelope,
     verify_envelope,
     verify_key_document,
 )
-from node import disaggregation as disagg
 from node.config import NodeConfig
+from node.db import session_scope
 from node.errors import DomainError
 from node.network import keyring, trust
-from node.network.models import (
-    FederationIncident,
-    InEnvelope,
-    Peer,
-    ReceivedFigure,
-    ReceivedSummary,
-)
+from node.network.keygate import KeyGate
+from node.network.models import FederationIncident, InEnvelope, Peer
+from node.network.registry import Inbound, InboundRegistry
 from schemas.keys import mentions_weak_key
-from schemas.peer_review import REVIEW_STREAM_PREFIX
-from schemas.secretariat import (
-    BENCHMARK_STREAM,
-    BENCHMARK_TYPE,
-    CATALOGUE_STREAM,
-    CATALOGUE_TYPE,
-    DIRECTORY_STREAM,
-    DIRECTORY_TYPE,
-    NETWORK_AUDIENCE,
-)
-from schemas.summary import SUMMARY_SCHEMA, SUMMARY_STREAM, SUMMARY_TYPE, SummaryPayloadSchema
-from schemas.twinning import TWINNING_STREAM, TWINNING_TYPES, TwinningPayloadSchema
+from schemas.secretariat import NETWORK_AUDIENCE
+from schemas.twinning import TwinningPayloadSchema
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +73,18 @@ MAX_STREAM_LENGTH = 40  # the width of the stored column
 
 
 class InboxRefusal(DomainError):
-    """An envelope we do not accept; ``code`` says exactly why."""
+    """An envelope we do not accept; ``code`` says exactly why.
+
+    ``incident`` is what the refusal must leave on record (equivocation, rollback): it travels
+    with the exception because the refused unit of work is rolled back (see after_refusal).
+    """
 
     title = "Envelope refused"
+    incident: dict[str, Any] | None = None
 
 
 def refuse(status: int, code: str, detail: str) -> InboxRefusal:
+    """The refusal of an envelope, with its HTTP status and machine ``code``."""
     return InboxRefusal(detail, code=code, status=status)
 
 
@@ -95,7 +106,7 @@ def parse(raw: bytes) -> dict[str, Any]:
     return envelope
 
 
-def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ignore[no-untyped-def]
+def embedded_key_document(envelope: dict[str, Any], now: datetime) -> KeyDocument:
     """The key document a twinning request carries (its sender is not known to us yet)."""
     payload = envelope.get("payload") or {}
     try:
@@ -114,48 +125,30 @@ def embedded_key_document(envelope: dict[str, Any], now: datetime):  # type: ign
         ) from exc
 
 
-def fetch_keys_once(
-    session: Session, peer: Peer, now: datetime, http: Callable[[], requests.Session]
-) -> None:
-    """Unknown key id met by a job (a pull): fetch the origin's key document once per minute.
+def _signing_bytes(envelope: dict[str, Any]) -> bytes:
+    """The envelope's signed bytes (RFC 8785), computed once: verified and hashed alike.
 
-    Jobs only: a request thread queues the fetch instead (``keyfetch.queue_key_fetch``).
+    The same bytes as ``federation.envelope.envelope_signing_bytes``, whose payload-rule walk
+    ``parse`` already did on the whole envelope.
     """
-    if not keyring.FETCH_GATE.allow(peer.city_id):
-        return
-    from node.network.keyfetch import fetch_and_apply
-
-    problem = fetch_and_apply(session, peer, now, http)
-    if problem is not None:
-        log.warning("key document of %s not usable: %s", peer.city_id, problem)
+    try:
+        return canonical_bytes({k: v for k, v in envelope.items() if k not in UNSIGNED_FIELDS})
+    except CanonicalJSONError as exc:  # parse() checked the payload rules: not expected
+        raise refuse(422, exc.code, f"The envelope breaks the payload rules: {exc}") from exc
 
 
-def _verify(
-    session: Session,
-    envelope: dict[str, Any],
-    peer: Peer,
-    now: datetime,
-    http: Callable[[], requests.Session] | None,
-) -> None:
+def _verify(envelope: dict[str, Any], keys: KeyGate, signing_bytes: bytes) -> None:
     origin, key_id = envelope["origin"], envelope["key_id"]
-
-    def lookup(signer: str, kid: str, created_ts: int) -> bytes | None:
-        if signer != origin:
-            return None  # other signers (co-signing cities) are checked by their own handlers
-        return keyring.peer_public_key(session, origin, kid, created_ts)
-
-    if lookup(origin, key_id, envelope["created_ts"]) is None and http is not None:
-        # Only jobs pass ``http`` (the pull); the inbox's request thread never fetches: its
-        # caller queues the origin for the fetch_peer_keys job on this refusal.
-        fetch_keys_once(session, peer, now, http)
-    if lookup(origin, key_id, envelope["created_ts"]) is None:
+    # The gate fetches the origin's key document when it belongs to a job (the pull); on a
+    # request thread it only notes the key, and the blueprint queues it after the refusal.
+    if keys.document_key(origin, key_id, envelope["created_ts"]) is None:
         raise refuse(
             401,
             "unknown_key",
             f"{origin}'s key {key_id} is unknown, revoked or expired for this document.",
         )
     try:
-        verify_envelope(envelope, lookup)
+        verify_envelope(envelope, keys.lookup_for(origin), signing_bytes=signing_bytes)
     except SignatureError as exc:
         raise refuse(
             401, exc.code or "bad_signature", f"The signature of {origin} does not verify."
@@ -167,15 +160,20 @@ def ingest_envelope(
     config: NodeConfig,
     raw: bytes,
     *,
+    registry: InboundRegistry,
     now: datetime,
     via: str,
     sender: str | None,
     http: Callable[[], requests.Session] | None = None,
+    keys: KeyGate | None = None,
 ) -> int:
     """Verify and store one envelope. Returns 202 (accepted) or 200 (exact duplicate).
 
     ``sender`` is who the transport says sent it (the request signature's origin on push, the
-    node we pulled from on pull); it must be the envelope's origin.
+    node we pulled from on pull); it must be the envelope's origin. ``keys`` is the transport's
+    key gate (a request's, which never fetches); without it a gate is made here, fetching a
+    missing key at once when ``http`` is given (jobs only). Flushes, never commits; on a refusal
+    the caller rolls back and then calls :func:`after_refusal`.
     """
     envelope = parse(raw)
     origin, stream, seq = envelope["origin"], envelope["stream"], envelope["seq"]
@@ -206,44 +204,17 @@ def ingest_envelope(
         # before any key lookup or fetch, so such a sender cannot even make us work for it.
         raise refuse(403, "not_secretariat", f"{origin} is not this node's secretariat.")
 
-    _verify(session, envelope, peer, now, http)
+    signing_bytes = _signing_bytes(envelope)
+    _verify(envelope, keys or KeyGate(session, now, http=http), signing_bytes)
     try:
         check_created_ts(envelope["created_ts"], keyring.ms(now))
     except EnvelopeError as exc:
         raise refuse(422, exc.code or "future_document", str(exc)) from exc
 
-    digest = envelope_sha256(envelope)
-    existing = session.scalar(
-        select(InEnvelope).where(
-            InEnvelope.origin == origin, InEnvelope.stream == stream, InEnvelope.seq == seq
-        )
-    )
-    if existing is not None:
-        if existing.sha256 == digest:
-            return 200  # the same document again (retry, or push after pull): harmless
-        _incident(
-            session,
-            origin,
-            "equivocation",
-            now,
-            seq=seq,
-            stream=stream,
-            stored=existing.sha256,
-            received=digest,
-        )
-        raise refuse(
-            409,
-            "equivocation",
-            f"{origin} sent two different documents with seq {seq} in {stream}.",
-        )
-    last = session.scalar(
-        select(func.max(InEnvelope.seq)).where(
-            InEnvelope.origin == origin, InEnvelope.stream == stream
-        )
-    )
-    if last is not None and seq < last:
-        _incident(session, origin, "rollback", now, seq=seq, stream=stream, last=last)
-        raise refuse(409, "rollback", f"seq {seq} is lower than {last}, already accepted.")
+    # The contract's envelope_sha256: the sha256 of the signed bytes just verified.
+    digest = hashlib.sha256(signing_bytes).hexdigest()
+    if _is_replay(session, origin, stream, seq, digest, now):
+        return 200
 
     stored = InEnvelope(
         origin=origin,
@@ -257,64 +228,97 @@ def ingest_envelope(
         received_at=now,
         via=via,
     )
-    handler = HANDLERS.get(envelope["type"])
-    expected_stream = STREAMS.get(envelope["type"])
-    if expected_stream is not None and not _in_stream(stream, expected_stream):
+    route = registry.route(envelope["type"])
+    if route is not None and not route.accepts_stream(stream):
         # Replay and rollback are checked per (origin, stream): a document in the wrong stream
         # would escape them.
         raise refuse(
             422,
             "wrong_stream",
-            f"{envelope['type']} travels in stream '{expected_stream}', not '{stream[:40]}'.",
+            f"{envelope['type']} travels in stream '{route.stream}', not '{stream[:40]}'.",
         )
-    if handler is None:
+    if route is None:
         raise refuse(422, "unknown_type", f"This node does not handle {envelope['type']}.")
-    handler(session, config, envelope, peer, stored, now)
+    if route.envelope_schema is not None and envelope["schema"] != route.envelope_schema:
+        raise refuse(422, "unsupported_schema", f"Expected {route.envelope_schema}.")
+    payload = (
+        envelope["payload"]
+        if route.schema is None
+        else load_payload(route.schema, envelope["payload"], route.type)
+    )
+    inbound = Inbound(session, config, envelope, payload, peer, stored, now)
+    route.handler(inbound)
+    for listener in route.listeners:
+        listener(inbound)
     return 202
 
 
-def _in_stream(stream: str, expected: str) -> bool:
-    # A stream ending in "/" is a family (one stream per review): the handler checks the rest.
-    return stream.startswith(expected) if expected.endswith("/") else stream == expected
+def _incident(
+    refusal: InboxRefusal, origin: str, kind: str, now: datetime, **detail: Any
+) -> InboxRefusal:
+    # Kept on the refusal, not written now: the caller's unit of work is rolled back on the
+    # refusal; after_refusal writes it afterwards, on push and on pull alike.
+    refusal.incident = {"origin": origin, "kind": kind, "detail": detail, "at": now}
+    return refusal
 
 
-def still_verifies(session: Session, raw: str) -> bool:
-    """Whether a stored envelope verifies with the keys we trust *now* (revocation applies)."""
-    try:
-        envelope = loads_strict(raw)
-        origin = envelope["origin"]
-        verify_envelope(
-            envelope,
-            lambda signer, kid, ts: (
-                keyring.peer_public_key(session, origin, kid, ts) if signer == origin else None
-            ),
+def _is_replay(
+    session: Session, origin: str, stream: str, seq: int, digest: str, now: datetime
+) -> bool:
+    """True for the exact document we already hold; equivocation and rollback are refused
+    (409) with an incident: a node that signs two documents with one seq, or goes back in
+    its own sequence, is lying to someone."""
+    existing = session.scalar(
+        select(InEnvelope.sha256).where(
+            InEnvelope.origin == origin, InEnvelope.stream == stream, InEnvelope.seq == seq
         )
-    except (CanonicalJSONError, EnvelopeError, KeyError, TypeError):
-        return False
-    return True
-
-
-def refresh_keys(
-    session: Session, peer: Peer, now: datetime, http: Callable[[], requests.Session]
-) -> str | None:
-    """Re-read a twin's key document (rotations, revocations); None when it went well. Jobs only."""
-    from node.network.keyfetch import fetch_and_apply
-
-    return fetch_and_apply(session, peer, now, http)
-
-
-def _incident(session: Session, origin: str, kind: str, now: datetime, **detail: Any) -> None:
-    # Recorded in its own savepoint-free insert: the caller's transaction is rolled back on the
-    # refusal, so the incident is written by the blueprint after the rollback (see record_incident).
-    session.info.setdefault("incidents", []).append(
-        {"origin": origin, "kind": kind, "detail": detail, "at": now}
     )
+    if existing is not None:
+        if existing == digest:
+            return True  # the same document again (retry, or push after pull): harmless
+        raise _incident(
+            refuse(
+                409,
+                "equivocation",
+                f"{origin} sent two different documents with seq {seq} in {stream}.",
+            ),
+            origin,
+            "equivocation",
+            now,
+            seq=seq,
+            stream=stream,
+            stored=existing,
+            received=digest,
+        )
+    last = session.scalar(
+        select(func.max(InEnvelope.seq)).where(
+            InEnvelope.origin == origin, InEnvelope.stream == stream
+        )
+    )
+    if last is not None and seq < last:
+        raise _incident(
+            refuse(409, "rollback", f"seq {seq} is lower than {last}, already accepted."),
+            origin,
+            "rollback",
+            now,
+            seq=seq,
+            stream=stream,
+            last=last,
+        )
+    return False
 
 
-def record_incidents(session: Session, incidents: list[dict[str, Any]]) -> None:
-    for incident in incidents:
-        session.add(FederationIncident(**incident))
-    session.flush()
+def after_refusal(
+    sessions: sessionmaker[Session], refusal: InboxRefusal, keys: KeyGate | None = None
+) -> None:
+    """What a refused envelope leaves behind, once the refused unit of work was rolled back:
+    its incident (equivocation, rollback), on push and on pull alike, and the key fetches a
+    request thread noted for the job. Each in its own short transaction."""
+    if refusal.incident is not None:
+        with session_scope(sessions) as session:
+            session.add(FederationIncident(**refusal.incident))
+    if keys is not None:
+        keys.queue_missing(sessions)
 
 
 def _check_pending_cap(session: Session, config: NodeConfig) -> None:
@@ -371,7 +375,19 @@ def _prepare_requesting_peer(
     return peer
 
 
-# --- handlers by envelope type ----------------------------------------------------------------
+def still_verifies(session: Session, raw: str) -> bool:
+    """Whether a stored envelope verifies with the keys we trust *now* (revocation applies)."""
+    try:
+        envelope = loads_strict(raw)
+        origin = envelope["origin"]
+        # A lookup from local pins only: it never fetches, so the gate needs no real clock.
+        verify_envelope(envelope, KeyGate(session, datetime.min).lookup_for(origin))
+    except (CanonicalJSONError, EnvelopeError, KeyError, TypeError):
+        return False
+    return True
+
+
+# --- for handlers ---------------------------------------------------------------------------------
 
 
 def load_payload(schema: Any, payload: Any, what: str) -> dict[str, Any]:
@@ -390,137 +406,7 @@ def load_payload(schema: Any, payload: Any, what: str) -> dict[str, Any]:
 
 
 def store(session: Session, stored: InEnvelope) -> InEnvelope:
+    """Add the verbatim envelope row (a handler calls this once its own checks passed)."""
     session.add(stored)
     session.flush()
     return stored
-
-
-def handle_summary(
-    session: Session,
-    config: NodeConfig,
-    envelope: dict[str, Any],
-    peer: Peer,
-    stored: InEnvelope,
-    now: datetime,
-) -> None:
-    """A twin's summary: schema, scope, then the envelope and its figures in one go."""
-    if envelope["schema"] != SUMMARY_SCHEMA:
-        raise refuse(422, "unsupported_schema", f"Expected {SUMMARY_SCHEMA}.")
-    try:
-        payload = SummaryPayloadSchema().load(envelope["payload"])
-    except ValidationError as exc:
-        raise refuse(422, "invalid_payload", "The summary does not match hrc.summary/1.") from exc
-    if payload["city"]["city_id"] != peer.city_id:
-        raise refuse(422, "invalid_payload", "The summary is about another city.")
-    if peer.themes is not None:
-        outside = sorted({i["right"] for i in payload["indicators"]} - set(peer.themes))
-        if outside:
-            raise refuse(
-                403, "out_of_scope", f"Themes outside the twinning agreement: {', '.join(outside)}."
-            )
-    period, revision = payload["period"], payload["revision"]
-    duplicate = session.scalar(
-        select(ReceivedSummary).where(
-            ReceivedSummary.origin == peer.city_id,
-            ReceivedSummary.period == period,
-            ReceivedSummary.revision == revision,
-        )
-    )
-    if duplicate is not None:
-        raise refuse(
-            409, "revision_exists", f"{peer.city_id} already sent revision {revision} for {period}."
-        )
-    store(session, stored)
-    newest = (
-        session.scalar(
-            select(func.max(ReceivedSummary.revision)).where(
-                ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period
-            )
-        )
-        or 0
-    )
-    is_current = revision > newest
-    if is_current:
-        # One UPDATE: loading older revisions (and their figures) made ingest slower with
-        # every correction.
-        session.execute(
-            update(ReceivedSummary)
-            .where(ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period)
-            .values(current=False)
-        )
-    summary = ReceivedSummary(
-        envelope_id=stored.id,
-        origin=peer.city_id,
-        period=period,
-        revision=revision,
-        current=is_current,
-        catalogue_version=payload.get("catalogue_version"),
-        received_at=now,
-    )
-    for indicator in payload["indicators"]:
-        for figure in indicator["results"]:
-            summary.figures.append(
-                ReceivedFigure(
-                    indicator=indicator["code"],
-                    maps_to=indicator.get("maps_to"),
-                    disaggregation_key=disagg.disaggregation_key(figure["disaggregation"]),
-                    value_text=figure["value"]
-                    if isinstance(figure["value"], str)
-                    else ("true" if figure["value"] else "false"),
-                )
-            )
-    session.add(summary)
-    session.flush()
-    if config.role == "secretariat":
-        from node.secretariat import benchmarks
-
-        benchmarks.ingest_summary(session, config, peer, payload, digest=stored.sha256, now=now)
-
-
-def handle_twinning(
-    session: Session,
-    config: NodeConfig,
-    envelope: dict[str, Any],
-    peer: Peer,
-    stored: InEnvelope,
-    now: datetime,
-) -> None:
-    """Requests, answers and endings of a twinning, from the other side."""
-    from node.network import peers as twinning
-
-    try:
-        payload = TwinningPayloadSchema().load(envelope["payload"])
-    except ValidationError as exc:
-        raise refuse(422, "invalid_payload", "The twinning message is malformed.") from exc
-    store(session, stored)
-    twinning.apply_remote(session, peer, envelope["type"], payload, now)
-
-
-HANDLERS: dict[str, Callable[..., None]] = {SUMMARY_TYPE: handle_summary}
-HANDLERS.update({type_: handle_twinning for type_ in TWINNING_TYPES})
-
-# The secretariat's documents (directory, catalogue releases, benchmarks) have their handlers
-# beside the rest of the secretariat code.
-from node.secretariat import inbound as _secretariat_inbound  # noqa: E402
-
-HANDLERS.update(_secretariat_inbound.HANDLERS)
-
-# Peer reviews: actions go to the home node, events come back from it (peer_review.inbound).
-from peer_review import inbound as _review_inbound  # noqa: E402
-
-HANDLERS.update(_review_inbound.HANDLERS)
-
-STREAMS = {
-    SUMMARY_TYPE: SUMMARY_STREAM,
-    **{t: TWINNING_STREAM for t in TWINNING_TYPES},
-    DIRECTORY_TYPE: DIRECTORY_STREAM,
-    CATALOGUE_TYPE: CATALOGUE_STREAM,
-    BENCHMARK_TYPE: BENCHMARK_STREAM,
-    **{t: REVIEW_STREAM_PREFIX for t in _review_inbound.HANDLERS},
-}
-
-# Mentoring between twinned cities (and its metadata for the secretariat): peer_review.
-from peer_review import mentoring_inbound as _mentoring_inbound  # noqa: E402
-
-HANDLERS.update(_mentoring_inbound.HANDLERS)
-STREAMS.update(_mentoring_inbound.STREAMS)

@@ -27,7 +27,7 @@ from federation import keys as fkeys
 from federation.envelope import KeyDocument, OldVerifyKey, build_key_document
 from node.config import NodeConfig
 from node.errors import ConflictError, DomainError, NotFoundError
-from node.network.models import NodeKey, Peer, PeerKey
+from node.network.models import DirectoryEntry, NodeKey, Peer, PeerKey
 
 KEYS_DIR = "keys"
 ROTATION_OVERLAP_MS = 7 * 24 * 3600 * 1000
@@ -166,22 +166,44 @@ def revoke(session: Session, config: NodeConfig, key_id: str, now: datetime) -> 
 # --- other nodes' keys ----------------------------------------------------------------------------
 
 
-def peer_public_key(session: Session, origin: str, key_id: str, created_ts: int) -> bytes | None:
-    """The raw public key of ``origin``'s ``key_id`` if it may verify a document created then."""
+def pinned_key(session: Session, origin: str, key_id: str, created_ts: int | None) -> bytes | None:
+    """Layer 1 of the key gate (:mod:`node.network.keygate`): a key we hold for ``origin``.
+
+    ``created_ts`` is the date of the document to verify; None for a request signature (a
+    request is made now: current keys only). A revoked key verifies nothing; an old key only
+    documents created before its ``expired_ts``.
+    """
     row = session.get(PeerKey, (origin, key_id))
     if row is None or row.state == "revoked":
         return None
+    if created_ts is None:
+        return fkeys.b64decode_unpadded(row.public_b64) if row.state == "current" else None
     if row.state == "old" and row.expired_ts is not None and created_ts >= row.expired_ts:
         return None
     return fkeys.b64decode_unpadded(row.public_b64)
 
 
+def peer_public_key(session: Session, origin: str, key_id: str, created_ts: int) -> bytes | None:
+    """The raw public key of ``origin``'s ``key_id`` if it may verify a document created then."""
+    return pinned_key(session, origin, key_id, created_ts)
+
+
 def request_key(session: Session, origin: str, key_id: str) -> bytes | None:
     """Key for a request signature: current keys only (a request is made now)."""
-    row = session.get(PeerKey, (origin, key_id))
-    if row is None or row.state != "current":
-        return None
-    return fkeys.b64decode_unpadded(row.public_b64)
+    return pinned_key(session, origin, key_id, None)
+
+
+def directory_entry(session: Session, city_id: str) -> DirectoryEntry | None:
+    """The pinned secretariat's directory entry for ``city_id`` (None: not listed)."""
+    return session.get(DirectoryEntry, city_id)
+
+
+def directory_key(session: Session, origin: str, key_id: str) -> bytes | None:
+    """Layer 2 of the key gate: the key the pinned secretariat's directory lists for an active
+    member (used for documents relayed from cities we are not twinned with, never to replace
+    a twin's pinned key: see :func:`apply_key_document` and ``node.network.trust``)."""
+    listed = notary_keys(session, origin).get(key_id)
+    return fkeys.b64decode_unpadded(listed) if listed else None
 
 
 class KeyTrustError(DomainError):
@@ -282,9 +304,7 @@ def apply_key_document(
 
 def notary_keys(session: Session, city_id: str) -> dict[str, str]:
     """Key id → base64 key the secretariat's directory lists for a member (empty: not listed)."""
-    from node.secretariat.models import DirectoryEntry
-
-    entry = session.get(DirectoryEntry, city_id)
+    entry = directory_entry(session, city_id)
     if entry is None or entry.state != "active":
         return {}
     return {k["key_id"]: k["key"] for k in entry.keys}

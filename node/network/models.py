@@ -280,3 +280,23 @@ class PeerDiscovery(Base):
     requested_by: Mapped[str | None] = mapped_column(String(200))  # who asked, for the record
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DirectoryEntry(Base):
+    """A member of the network as the pinned secretariat's signed directory lists it.
+
+    Core trust data: the keyring reads it as the notary (a key it does not list for a member is
+    refused; :func:`node.network.keyring.notary_keys`). Written only by the secretariat feature's
+    directory handler, from a verified envelope of the pinned secretariat."""
+
+    __tablename__ = "directory_entries"
+
+    city_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    base_url: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20))
+    keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    directory_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,15 +1,15 @@
-"""Outgoing envelopes: sign and queue, deliver with per-destination backoff, pull to catch up.
+"""Outgoing envelopes: sign and queue, deliver with per-destination backoff.
 
 Delivery rules (see docs/protocol.md): one request in flight per destination, in ``seq`` order;
 quick retries, then backoff kept in the database; 2xx or "duplicate" = done; 400/409/413/415/422
 = dead letter shown to admins; 401/403 = back off (keys are refreshed by the pull); 429 honours
 ``Retry-After``; 5xx, timeouts, refused connections = back off. After a long outage (the peer
-marked unavailable), only the newest revision per (stream, period) is sent.
+marked unavailable), only the newest revision per (stream, period) is sent. Catching up the
+other way (pulling what twins addressed to us) is :mod:`node.network.pull`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -28,7 +28,6 @@ from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from node.config import NodeConfig
 from node.db import session_scope
-from node.errors import DomainError
 from node.network import keyring
 from node.network.client import Outcome, PeerClient
 from node.network.models import OutboxItem, OutEnvelope, Peer
@@ -42,7 +41,6 @@ DELIVERY_LOCK_S = 120
 DESTINATION_BUDGET_S = 45.0
 DELIVERY_THREADS = 4
 MAX_ITEMS_PER_RUN = 200
-PULL_PAGE = 100
 _rng = Random()
 
 
@@ -337,83 +335,3 @@ def _merge(parts: Iterable[DeliveryReport]) -> DeliveryReport:
         report.failed_destinations.update(part.failed_destinations)
         report.busy.extend(part.busy)
     return report
-
-
-# --- pull ---------------------------------------------------------------------------------------
-
-
-def pull_from(node: NodeRuntime, city_id: str) -> tuple[int, str | None]:
-    """Fetch what ``city_id`` addressed to us since the last pull and ingest it.
-
-    Returns (envelopes accepted, error or None). Push and pull converge: the inbox treats an
-    envelope it already has as a harmless duplicate.
-    """
-    from node.network import inbox
-
-    accepted = 0
-    with session_scope(node.sessions) as session:
-        peer = session.get(Peer, city_id)
-        if peer is not None and peer.state == "active":
-            problem = inbox.refresh_keys(session, peer, node.now(), node.http_session)
-            if problem:
-                log.warning("keys of %s not refreshed: %s", city_id, problem)
-    for _page in range(50):  # bounded: at most 50 pages per run
-        with session_scope(node.sessions) as session:
-            peer = session.get(Peer, city_id)
-            if peer is None or peer.state != "active":
-                return accepted, None
-            since, base_url = peer.pulled_seq, peer.base_url
-            signing = keyring.signers(session, node.config, node.now())
-        client = PeerClient(
-            node.config.city_id,
-            signing.primary,
-            node.http_session(),
-            lambda: node.now().timestamp(),
-        )
-        outcome = client.get_outbox(base_url, since)
-        if not outcome.delivered or not isinstance(outcome.body, dict):
-            return accepted, f"HTTP {outcome.status} {outcome.code or ''}".strip()
-        items = outcome.body.get("items")
-        if not isinstance(items, list):
-            return accepted, "malformed outbox page"
-        highest = since
-        stalled = False
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("seq"), int):
-                return accepted, "malformed outbox item"
-            raw = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            try:
-                with session_scope(node.sessions) as session:
-                    status = inbox.ingest_envelope(
-                        session,
-                        node.config,
-                        raw,
-                        now=node.now(),
-                        via="pull",
-                        sender=city_id,
-                        http=node.http_session,
-                    )
-                accepted += status == 202
-            except DomainError as refusal:
-                log.warning(
-                    "pull from %s: seq %s refused: %s", city_id, item.get("seq"), refusal.code
-                )
-                if refusal.status in (401, 429) or refusal.status >= 500:
-                    # Maybe temporary (a key we could not fetch yet): keep the cursor before
-                    # this item so the next pull tries it again.
-                    stalled = True
-                    break
-            highest = max(highest, item["seq"])
-        with session_scope(node.sessions) as session:
-            peer = session.get(Peer, city_id)
-            if peer is not None:
-                peer.pulled_seq = max(peer.pulled_seq, highest)
-        if stalled or len(items) < PULL_PAGE:
-            break
-    return accepted, None
-
-
-def pull_all(node: NodeRuntime) -> dict[str, tuple[int, str | None]]:
-    with session_scope(node.sessions) as session:
-        twins = list(session.scalars(select(Peer.city_id).where(Peer.state == "active")))
-    return {city_id: pull_from(node, city_id) for city_id in twins}

@@ -20,6 +20,7 @@ from federation.envelope import KeyDocumentError, SignatureError, verify_key_doc
 from node.config import NodeConfig
 from node.db import session_scope
 from node.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from node.models import Indicator
 from node.network import keyring, outbox, trust
 from node.network.client import fetch_json
 from node.network.models import OutboxItem, Peer, PeerDiscovery
@@ -106,9 +107,8 @@ def _check_themes(themes: list[str] | None, known: set[str]) -> list[str] | None
 
 
 def known_themes(session: Session) -> set[str]:
-    from node.services import catalogue
-
-    return {i.right for i in catalogue.list_indicators(session)}
+    """The rights our catalogue's indicators belong to (the themes a twinning may name)."""
+    return set(session.scalars(select(Indicator.right).distinct()))
 
 
 class TooManyRequestsError(DomainError):

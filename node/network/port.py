@@ -9,42 +9,50 @@ test_import_graph.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from sqlalchemy.orm import Session
 
+from node.network import keyring
 from node.network.inbox import InboxRefusal, load_payload, refuse, still_verifies, store
+from node.network.keygate import KeyGate
 from node.network.keyring import ms, notary_keys, peer_public_key
-from node.network.models import InEnvelope, OutEnvelope, Peer, ReceivedSummary
+from node.network.models import (
+    DirectoryEntry,
+    InEnvelope,
+    KeyChange,
+    OutEnvelope,
+    Peer,
+    PeerKey,
+    ReceivedSummary,
+)
 from node.network.outbox import queue, sign_and_store
-from node.network.registry import Inbound, InboundRegistry
+from node.network.peers import answer as answer_twinning
+from node.network.peers import get_peer
+from node.network.registry import DuplicateRegistration, Inbound, InboundRegistry
 from node.network.summaries import own_summaries, received
 from node.network.trust import is_pinned_secretariat, record_directory_keys, secretariat_peer
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from node.secretariat.models import DirectoryEntry
-
 
 def directory_entry(session: Session, city_id: str) -> DirectoryEntry | None:
-    """The secretariat's signed directory entry of ``city_id`` as this node holds it (state,
-    keys, base URL), or None. Trust data of the core: features read it here, never from its
-    table's module (issue 13 moves the table into ``node.network.models``; only this body
-    changes then)."""
-    # transitional: implemented over the table's current home until the move lands.
-    from node.secretariat.models import DirectoryEntry
-
-    return session.get(DirectoryEntry, city_id)
+    """The pinned secretariat's directory entry for ``city_id`` (None: not listed)."""
+    return keyring.directory_entry(session, city_id)
 
 
 __all__ = [
+    "DirectoryEntry",
+    "DuplicateRegistration",
     "InEnvelope",
     "Inbound",
     "InboundRegistry",
     "InboxRefusal",
+    "KeyChange",
+    "KeyGate",
     "OutEnvelope",
     "Peer",
+    "PeerKey",
     "ReceivedSummary",
+    "answer_twinning",
     "directory_entry",
+    "get_peer",
     "is_pinned_secretariat",
     "load_payload",
     "ms",

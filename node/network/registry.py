@@ -46,6 +46,9 @@ class Route:
     schema: Any | None  # a marshmallow Schema instance, or None when the handler loads itself
     handler: Handler
     listeners: tuple[Handler, ...] = ()
+    # The envelope's ``schema`` field this type must carry (422 ``unsupported_schema``
+    # otherwise, before the payload is loaded); None when the handler checks it itself.
+    envelope_schema: str | None = None
 
     def accepts_stream(self, stream: str) -> bool:
         """Whether ``stream`` is this route's stream (or one of its family)."""
@@ -61,15 +64,28 @@ class InboundRegistry:
     _routes: dict[str, Route] = field(default_factory=dict)
     _frozen: bool = False
 
-    def register(self, type_: str, *, stream: str, schema: Any | None, handler: Handler) -> None:
-        """Declare the handler of ``type_``; a second declaration raises DuplicateRegistration."""
+    def register(
+        self,
+        type_: str,
+        *,
+        stream: str,
+        schema: Any | None,
+        handler: Handler,
+        envelope_schema: str | None = None,
+    ) -> None:
+        """Declare the handler of ``type_``; a second declaration raises DuplicateRegistration.
+
+        ``schema`` (a marshmallow Schema instance) loads the payload before the handler runs
+        (422 ``invalid_payload``); ``envelope_schema`` is the ``schema`` name the envelope must
+        declare (422 ``unsupported_schema``), checked first.
+        """
         self._check_open()
         if type_ in self._routes:
             raise DuplicateRegistration(
                 f"{type_} already has a handler ({self._routes[type_].handler.__qualname__});"
                 f" {handler.__qualname__} cannot replace it."
             )
-        self._routes[type_] = Route(type_, stream, schema, handler)
+        self._routes[type_] = Route(type_, stream, schema, handler, (), envelope_schema)
 
     def subscribe(self, type_: str, listener: Handler) -> None:
         """Run ``listener`` after ``type_``'s handler, in the same transaction (e.g. the
@@ -79,7 +95,12 @@ class InboundRegistry:
         if route is None:
             raise DuplicateRegistration(f"{type_} has no handler to listen to yet.")
         self._routes[type_] = Route(
-            route.type, route.stream, route.schema, route.handler, (*route.listeners, listener)
+            route.type,
+            route.stream,
+            route.schema,
+            route.handler,
+            (*route.listeners, listener),
+            route.envelope_schema,
         )
 
     def route(self, type_: str) -> Route | None:
@@ -87,7 +108,13 @@ class InboundRegistry:
         return self._routes.get(type_)
 
     def types(self) -> list[str]:
+        """Every registered envelope type, sorted."""
         return sorted(self._routes)
+
+    @property
+    def frozen(self) -> bool:
+        """Whether start-up is over (no more registrations)."""
+        return self._frozen
 
     def freeze(self) -> None:
         """No registration after start-up: the table a node runs with is the one it started with."""

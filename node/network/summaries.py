@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from node.config import NodeConfig
 from node.errors import InvalidInputError
 from node.models import Indicator, Result
-from node.network import outbox, peers, trust
+from node.network import keyring, outbox, peers, trust
 from node.network.models import OutEnvelope, ReceivedSummary
 from node.permissions import Actor, require
 from node.services import catalogue, monitoring
@@ -161,9 +161,7 @@ def _point(period: str | None, value: str | None) -> dict[str, Any] | None:
 def _suspended(session: Session, city_id: str) -> bool:
     """Whether the secretariat's latest directory lists this city as suspended: its summaries
     would only be refused, so none are queued for the network until it is reinstated."""
-    from node.secretariat.models import DirectoryEntry
-
-    entry = session.get(DirectoryEntry, city_id)
+    entry = keyring.directory_entry(session, city_id)
     return entry is not None and entry.state == "suspended"
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 from federation import keys as fkeys
 from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError, NotFoundError
-from node.network.models import KeyChange, Peer, PeerKey, SecretariatAnchor
+from node.network.models import DirectoryEntry, KeyChange, Peer, PeerKey, SecretariatAnchor
 from node.permissions import Actor, require
 from schemas.secretariat import BENCHMARK_TYPE, CATALOGUE_TYPE, DIRECTORY_TYPE
 
@@ -241,8 +242,6 @@ def unpin(session: Session, city_id: str, *, user: Actor | None, now: datetime) 
 def _forget_statements_of(session: Session, city_id: str, now: datetime) -> None:
     # What the former secretariat said stops counting with it: its directory (which vetoes keys
     # it does not list, keyring.apply_key_document) and the key changes it announced.
-    from node.secretariat.models import DirectoryEntry
-
     session.execute(delete(DirectoryEntry))
     for change in session.scalars(
         select(KeyChange).where(KeyChange.directory_origin == city_id, KeyChange.state == "pending")
@@ -297,6 +296,7 @@ def record_directory_keys(
     directory_origin: str,
     directory_seq: int,
     now: datetime,
+    on_new_change: Callable[[Session, KeyChange, datetime], None] | None = None,
 ) -> KeyChange | None:
     """Compare the keys the directory lists for ``twin`` with those we hold; never change them.
 
@@ -305,6 +305,9 @@ def record_directory_keys(
       either; the twin's own key document, co-signed by its old key, brings the new one;
     - new keys listed and one of our current keys dropped (lost-key recovery): a pending
       :class:`KeyChange` (once per set of new keys), shown to officials.
+
+    ``on_new_change`` is called with each newly recorded change (the caller tells officials:
+    notifications are a feature's, the core imports none).
     """
     held = {k.key_id: k.public_b64 for k in twin.keys if k.state != "revoked"}
     listed_keys = {k["key_id"]: k["key"] for k in listed if k.get("state", "current") != "revoked"}
@@ -343,34 +346,9 @@ def record_directory_keys(
     )
     session.add(change)
     session.flush()
-    _notify_officials(session, change, now)
+    if on_new_change is not None:
+        on_new_change(session, change, now)
     return change
-
-
-def _notify_officials(session: Session, change: KeyChange, now: datetime) -> None:
-    """Every active user who may confirm it is told in-app (the twin's page shows it too)."""
-    from node.models import User
-    from node.permissions import PERMISSIONS
-    from peer_review.notifications import notify
-
-    deciders = session.scalars(
-        select(User).where(User.active.is_(True), User.role.in_(PERMISSIONS["network.manage"]))
-    )
-    new = ", ".join(f"{k['key_id']} ({k['fingerprint']})" for k in change.new_keys)
-    for user in deciders:
-        notify(
-            session,
-            user.id,
-            kind="key_change",
-            title=f"Key change announced for {change.city_id}: confirm it after checking",
-            body=(
-                f"The network directory lists a new key for {change.city_id}: {new}. Nothing "
-                "changes until an official confirms it; compare the fingerprint with the city "
-                "by phone or in person first."
-            ),
-            link=f"/peers/{change.city_id}#key-changes",
-            now=now,
-        )
 
 
 def key_changes(

@@ -48,8 +48,8 @@ from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
 from node.models import Indicator
-from node.network import outbox
-from node.network.models import Peer
+from node.network import port
+from node.network.port import Peer
 from node.secretariat import stats
 from node.secretariat.models import BenchmarkBasis, BenchmarkGroup, BenchmarkInput
 from node.services import catalogue
@@ -685,7 +685,7 @@ def publish_dirty(session: Session, config: NodeConfig, now: datetime) -> int:
                 )
     version = catalogue_version(session)
     for city_id, groups in sorted(per_city.items()):
-        envelope = outbox.sign_and_store(
+        envelope = port.sign_and_store(
             session,
             config,
             type_=BENCHMARK_TYPE,
@@ -699,7 +699,7 @@ def publish_dirty(session: Session, config: NodeConfig, now: datetime) -> int:
                 "groups": groups,
             },
         )
-        outbox.queue(session, envelope, [city_id], now)
+        port.queue(session, envelope, [city_id], now)
     session.flush()
     return len(per_city)
 

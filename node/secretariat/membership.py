@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from federation import keys as fkeys
 from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError
-from node.network import keyring, outbox, peers
-from node.network.models import OutEnvelope, Peer, PeerKey
+from node.network import port
+from node.network.port import OutEnvelope, Peer, PeerKey
 from node.permissions import Actor, require
 from node.secretariat import benchmarks
 from schemas.secretariat import DIRECTORY_STREAM, DIRECTORY_TYPE
@@ -56,7 +56,7 @@ def change_membership(
     require(user, "members.manage")
     if action not in ACTIONS:
         raise InvalidInputError(f"Unknown action {action}.", errors={"action": list(ACTIONS)})
-    peer = peers.get_peer(session, city_id)
+    peer = port.get_peer(session, city_id)
     if peer.state not in ACTIONS[action]:
         raise ConflictError(
             f"{city_id} is {peer.state}; cannot {action}.", code="invalid_transition"
@@ -65,14 +65,14 @@ def change_membership(
         if region:
             peer.region = region
         # Admission is the answer to the application: the city learns it is a member.
-        peers.answer(session, config, city_id, "accept", user=user, now=now)
+        port.answer_twinning(session, config, city_id, "accept", user=user, now=now)
     elif action == "suspend":
         peer.state = "suspended"  # its envelopes are refused from now on (not an active peer)
     elif action == "reinstate":
         peer.state = "active"
     else:
         if peer.state == "active":
-            peers.answer(session, config, city_id, "end", user=user, now=now)
+            port.answer_twinning(session, config, city_id, "end", user=user, now=now)
         peer.state = "removed"
     peer.answered_at = now
     session.flush()
@@ -96,7 +96,7 @@ def rekey(
     and publishes it in a new directory; members accept it on the secretariat's signature."""
     _require_secretariat(config)
     require(user, "members.manage")
-    peer = peers.get_peer(session, city_id)
+    peer = port.get_peer(session, city_id)
     if peer.state not in ("active", "suspended"):
         raise ConflictError(f"{city_id} is not a member.", code="not_a_member")
     try:
@@ -116,7 +116,7 @@ def rekey(
     for key in peer.keys:
         if key.key_id != key_id and key.state != "revoked":
             # The lost key may be in someone else's hands: it must verify nothing any more.
-            key.state, key.revoked_ts = "revoked", keyring.ms(now)
+            key.state, key.revoked_ts = "revoked", port.ms(now)
     if key_id not in {k.key_id for k in peer.keys}:
         peer.keys.append(
             PeerKey(
@@ -156,14 +156,14 @@ def directory_payload(session: Session, now: datetime) -> dict[str, Any]:
                 "keys": keys,
             }
         )
-    return {"members": listed, "valid_until_ts": keyring.ms(now + DIRECTORY_VALIDITY)}
+    return {"members": listed, "valid_until_ts": port.ms(now + DIRECTORY_VALIDITY)}
 
 
 def publish_directory(session: Session, config: NodeConfig, now: datetime) -> OutEnvelope:
     """Sign the current roster and queue it for every active member."""
     # Suspended members get it too: that is how a city learns it was suspended.
     audience = [p.city_id for p in members(session) if p.state in ("active", "suspended")]
-    envelope = outbox.sign_and_store(
+    envelope = port.sign_and_store(
         session,
         config,
         type_=DIRECTORY_TYPE,
@@ -173,5 +173,5 @@ def publish_directory(session: Session, config: NodeConfig, now: datetime) -> Ou
         audience=audience,
         now=now,
     )
-    outbox.queue(session, envelope, audience, now)
+    port.queue(session, envelope, audience, now)
     return envelope

@@ -1,5 +1,6 @@
 """Storage for the secretariat role (benchmark inputs and groups) and for members (the
-directory, catalogue releases and benchmarks they receive from the secretariat)."""
+catalogue releases and benchmarks they receive from the secretariat; the directory's table,
+:class:`DirectoryEntry`, is in :mod:`node.network.models`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -21,6 +21,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from node.db import Base, UTCDateTime
+
+# The directory the pinned secretariat sends is trust data the keyring reads (the notary):
+# its table lives in the network core now; the name stays importable from here.
+
+__all__ = [
+    "BenchmarkBasis",
+    "BenchmarkGroup",
+    "BenchmarkInput",
+    "CatalogueRelease",
+    "ReceivedBenchmark",
+]
 
 # --- on the secretariat ------------------------------------------------------------------------
 
@@ -103,22 +114,6 @@ class BenchmarkBasis(Base):
 
 
 # --- on a member city --------------------------------------------------------------------------
-
-
-class DirectoryEntry(Base):
-    """A member of the network as the secretariat's signed directory lists it (the notary)."""
-
-    __tablename__ = "directory_entries"
-
-    city_id: Mapped[str] = mapped_column(String(63), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    region: Mapped[str | None] = mapped_column(String(100))
-    country: Mapped[str | None] = mapped_column(String(2))
-    base_url: Mapped[str] = mapped_column(String(500))
-    state: Mapped[str] = mapped_column(String(20))
-    keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    directory_seq: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CatalogueRelease(Base):

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError, NotFoundError
-from node.network import outbox
-from node.network.models import Peer
+from node.network import port
+from node.network.port import Peer
 from node.permissions import Actor, require
 from node.secretariat import benchmarks
 from node.secretariat.models import CatalogueRelease
@@ -59,7 +59,7 @@ def publish_release(
         p.city_id
         for p in session.scalars(select(Peer).where(Peer.role == "city", Peer.state == "active"))
     ]
-    envelope = outbox.sign_and_store(
+    envelope = port.sign_and_store(
         session,
         config,
         type_=CATALOGUE_TYPE,
@@ -69,7 +69,7 @@ def publish_release(
         audience=members,
         now=now,
     )
-    outbox.queue(session, envelope, members, now)
+    port.queue(session, envelope, members, now)
     session.flush()
     # Benchmarks follow the new version from now on (like with like): recompute them.
     benchmarks.ensure_current(session, config, now)

@@ -40,15 +40,11 @@ def register_inbound(registry: InboundRegistry) -> None:
     inbound.register_inbound(registry)
 
 
-def init_app(app: Flask, api: Api | None = None) -> None:
-    """Register the pages blueprint (templates inside this package) on ``app`` and, when the
-    app's flask-smorest ``api`` is given, the API blueprint under ``/api/v1`` (in the OpenAPI
-    document). Until the composition root lists the features, ``node.api`` registers the API
-    blueprint itself, in its place in the document's order, and calls this without ``api``."""
+def init_app(app: Flask, api: Api) -> None:
+    """Register the API blueprint under ``/api/v1`` in the app's flask-smorest ``api`` (so its
+    OpenAPI document describes it) and the pages blueprint (templates inside this package)."""
+    from peer_review.mentoring import api as mentoring_api
     from peer_review.mentoring import pages
 
-    if api is not None:
-        from peer_review.mentoring import api as mentoring_api
-
-        api.register_blueprint(mentoring_api.blp, url_prefix="/api/v1")
+    api.register_blueprint(mentoring_api.blp, url_prefix="/api/v1")
     app.register_blueprint(pages.bp)

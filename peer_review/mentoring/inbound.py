@@ -103,10 +103,12 @@ def register_inbound(registry: InboundRegistry) -> None:
             stream=MENTORING_STREAM,
             schema=PAYLOAD_SCHEMAS[type_](),
             handler=handle_relationship,
+            envelope_schema=schema_name(type_),
         )
     registry.register(
         METADATA_TYPE,
         stream=MENTORING_STREAM,
         schema=PAYLOAD_SCHEMAS[METADATA_TYPE](),
         handler=handle_metadata,
+        envelope_schema=schema_name(METADATA_TYPE),
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from flask import Flask
+    from flask_smorest import Api
 
     from node.network.port import InboundRegistry
 
@@ -26,12 +27,11 @@ def register_inbound(registry: InboundRegistry) -> None:
     inbound.register_inbound(registry)
 
 
-def init_app(app: Flask) -> None:
-    """Register the review API (in the app's flask-smorest Api, documented in its OpenAPI
-    document) and the review pages (whose templates live in this package)."""
-    from peer_review.reviews import api, pages
+def init_app(app: Flask, api: Api) -> None:
+    """Register the review API in the app's flask-smorest ``api`` (so its OpenAPI document
+    describes it) and the review pages (whose templates live in this package)."""
+    from peer_review.reviews import api as reviews_api
+    from peer_review.reviews import pages
 
-    # The Api created by node.api.init_api (flask-smorest keeps it in app.extensions).
-    smorest = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-    smorest.register_blueprint(api.blp, url_prefix="/api/v1")
+    api.register_blueprint(reviews_api.blp, url_prefix="/api/v1")
     app.register_blueprint(pages.bp)

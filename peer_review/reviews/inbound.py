@@ -74,10 +74,12 @@ def register_inbound(registry: InboundRegistry) -> None:
         stream=REVIEW_STREAM_PREFIX,
         schema=ReviewActionPayloadSchema(),
         handler=handle_action,
+        envelope_schema=SCHEMA_IDS[REVIEW_ACTION_TYPE],
     )
     registry.register(
         REVIEW_EVENT_TYPE,
         stream=REVIEW_STREAM_PREFIX,
         schema=ReviewEventPayloadSchema(),
         handler=handle_event,
+        envelope_schema=SCHEMA_IDS[REVIEW_EVENT_TYPE],
     )

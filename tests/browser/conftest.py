@@ -14,6 +14,13 @@ from typing import Any
 
 import pytest
 
+# The in-process federation (tests/federation/conftest.py): the review pages need a chair's node
+# and a reviewed city; the browser talks to one of those apps served on loopback.
+from tests.federation.conftest import (  # noqa: F401 (fixtures)
+    _fresh_fetch_gate,
+    _node_templates,
+    network,
+)
 from tests.multinode.harness import NodeProcess, NodeUser
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,12 +83,3 @@ def base_url(browser_node: NodeProcess) -> str:
     session fixture; with ``filterwarnings = error`` that warning would fail every test.
     """
     return browser_node.base_url
-
-
-# The in-process federation (tests/federation/conftest.py): the review pages need a chair's node
-# and a reviewed city; the browser talks to one of those apps served on loopback.
-from tests.federation.conftest import (  # noqa: E402, F401 (fixtures)
-    _fresh_fetch_gate,
-    _node_templates,
-    network,
-)

@@ -117,9 +117,9 @@ class Node:
         return outbox.deliver_outbox(self.runtime, ignore_backoff=True)
 
     def pull(self) -> Any:
-        from node.network import outbox
+        from node.network import pull
 
-        return outbox.pull_all(self.runtime)
+        return pull.pull_all(self.runtime)
 
     def set_down(self, down: bool) -> None:
         netloc = urlsplit(self.base_url).netloc

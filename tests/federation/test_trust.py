@@ -15,8 +15,15 @@ from federation.envelope import make_envelope, sign_envelope
 from federation.keys import SigningKey, fingerprint, fingerprint_display, generate_signing_key
 from node.db import session_scope
 from node.network import keyring
-from node.network.models import InEnvelope, KeyChange, OutboxItem, Peer, ReceivedSummary
-from node.secretariat.models import CatalogueRelease, DirectoryEntry, ReceivedBenchmark
+from node.network.models import (
+    DirectoryEntry,
+    InEnvelope,
+    KeyChange,
+    OutboxItem,
+    Peer,
+    ReceivedSummary,
+)
+from node.secretariat.models import CatalogueRelease, ReceivedBenchmark
 from tests.federation.conftest import OTHER_SECRETARIAT, SECRETARIAT, Node, twin
 from tests.federation.test_inbox_refusals import envelope as summary_envelope
 from tests.federation.test_inbox_refusals import post

@@ -206,3 +206,15 @@ def test_unavailable_after_seven_days_then_only_the_newest_revision(network) -> 
     assert [(i["revision"], i["current"]) for i in items] == [(3, True)]
     [status] = gent.api("GET", "/federation/status").get_json()["items"]
     assert status["unavailable"] is False and status["queue_length"] == 0
+
+
+def test_twinning_themes_are_the_rights_of_our_indicators(network) -> None:
+    """A theme is the right of one of our catalogue's indicators: one such right is accepted,
+    a name no indicator carries is refused (422, the field named) and nothing is queued."""
+    gent, padova = network("be-gent", "it-padova")
+    unknown = gent.api("POST", "/peers", {"url": padova.base_url, "themes": ["Astrology"]})
+    assert (unknown.status_code, unknown.get_json()["code"]) == (422, "validation_failed")
+    assert "themes" in unknown.get_json()["errors"]
+    assert gent.api("GET", "/peer-discoveries").get_json()["items"] == []
+    known = gent.api("POST", "/peers", {"url": padova.base_url, "themes": ["Adequate housing"]})
+    assert known.status_code == 202, known.get_json()

@@ -310,7 +310,7 @@ def test_what_is_sent_and_what_stays(
     assert midpoint.status_code == 409  # only once active
 
     # A suspended member reports nothing more to the secretariat (it would be refused).
-    from node.secretariat.models import DirectoryEntry
+    from node.network.models import DirectoryEntry
 
     with db() as session:
         session.add(

@@ -1,0 +1,90 @@
+"""The features this node runs, listed once (the composition root).
+
+Every feature is a package that registers itself: ``register_inbound(registry)`` declares the
+envelope types it handles (:mod:`node.network.registry`), ``init_app(app, api)`` adds its API
+(in the one flask-smorest ``Api``, so the OpenAPI document describes it) and its pages. The app
+factory (``node.app``), the jobs (``node.jobs``: the pull dispatches through the same table) and
+the migrations' environment (``node/migrations/env.py``: every table on one metadata) read this
+list; nothing else names a feature.
+
+``inbound_registry()`` builds the node's one frozen handler registry. A second handler for an
+envelope type is refused here, at start-up (:class:`DuplicateRegistration`), instead of silently
+replacing the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from node import models as _city_models
+from node import secretariat
+from node.network import handlers as network_handlers
+from node.network import models as _network_models
+from node.network.registry import DuplicateRegistration, InboundRegistry
+from node.secretariat import models as _secretariat_models
+from peer_review import mentoring, reviews
+from peer_review import models as _peer_review_models
+from peer_review.mentoring import models as _mentoring_models
+from peer_review.reviews import models as _review_models
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_smorest import Api
+
+__all__ = [
+    "FEATURES",
+    "MODEL_MODULES",
+    "DuplicateRegistration",
+    "Feature",
+    "inbound_registry",
+    "init_app",
+]
+
+# Every module holding tables, imported above so that Base.metadata knows them all (Alembic's
+# autogenerate and the models == migrations test compare against it).
+MODEL_MODULES = (
+    _city_models,
+    _network_models,
+    _secretariat_models,
+    _peer_review_models,
+    _review_models,
+    _mentoring_models,
+)
+
+
+def _no_pages(app: Flask, api: Api) -> None:
+    """A feature that adds no API or page of its own."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A feature as the composition root sees it: its name, its inbound handlers, its web parts."""
+
+    name: str
+    register_inbound: Callable[[InboundRegistry], None]
+    init_app: Callable[[Flask, Api], None] = _no_pages
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("network", network_handlers.register_inbound),  # summaries, twinning
+    Feature("secretariat", secretariat.register_inbound, secretariat.init_app),
+    Feature("reviews", reviews.register_inbound, reviews.init_app),
+    Feature("mentoring", mentoring.register_inbound, mentoring.init_app),
+)
+
+
+def inbound_registry(features: tuple[Feature, ...] | None = None) -> InboundRegistry:
+    """The node's handler registry: every feature registered, then frozen."""
+    registry = InboundRegistry()
+    for feature in FEATURES if features is None else features:
+        feature.register_inbound(registry)
+    registry.freeze()
+    return registry
+
+
+def init_app(app: Flask, api: Api, features: tuple[Feature, ...] | None = None) -> None:
+    """Let every feature add its API blueprints to ``api`` and its pages to ``app``."""
+    for feature in FEATURES if features is None else features:
+        feature.init_app(app, api)
