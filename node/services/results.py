@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from node import disaggregation as disagg
 from node.catalogue_view import CatalogueView, IndicatorInfo
 from node.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from node.models import Result, User
+from node.models import LatestResult, Result, User
 from node.permissions import Actor, allowed, require
 from node.services import catalogue
 from schemas.fields import parse_decimal
@@ -23,6 +24,15 @@ from schemas.periods import PeriodError, parse_period
 
 _ORDINAL_SCALE_RE = re.compile(r"^SCORE_(\d+)_(\d+)$")
 STATUS_ORDER = {"draft": 0, "validated": 1, "published": 2}
+# Who sees which figures: the public the published ones, officials validated ones too; drafts
+# never count in progress. The keys are the ``scope`` of ``results_latest``.
+LATEST_SCOPES: dict[str, tuple[str, ...]] = {
+    "published": ("published",),
+    "official": ("validated", "published"),
+}
+# Above this many breakdowns of one indicator touched by a write, its latest rows are rebuilt in
+# one set-based query instead of one index seek per breakdown (measured: the crossing point).
+_SEEK_LIMIT = 40
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,7 @@ def store_results(
             row.entered_by = entered_by
         stored.append(row)
     session.flush()
+    refresh_latest(session, {(item.indicator, item.key) for item in prepared})
     return stored
 
 
@@ -264,12 +275,15 @@ def change_status(
             f"No results with ids {sorted(set(ids) - found)[:20]}.", code="result_not_found"
         )
     changed = 0
+    touched: set[tuple[str, str]] = set()
     for row in rows:
         if row.status != status:
             row.status = status
             row.updated_at = now
             changed += 1
+            touched.add((row.indicator_code, row.disaggregation_key))
     session.flush()
+    refresh_latest(session, touched)
     return changed
 
 
@@ -289,3 +303,102 @@ def result_to_wire(row: Result) -> dict[str, Any]:
         "entered_at": row.entered_at,
         "updated_at": row.updated_at,
     }
+
+
+def ranked_latest(statuses: Sequence[str], indicators: Sequence[str] | None = None) -> Select[Any]:
+    """Each breakdown's figures among ``statuses`` ranked newest first (``rank`` 1 = latest).
+
+    Newest = the period that ends last, then starts last (a breakdown has one figure per
+    period, so no two tie). ``ix_results_latest`` holds every column read, in this order.
+    """
+    query = select(
+        Result.indicator_code,
+        Result.disaggregation_key,
+        Result.period,
+        Result.value_text,
+        func.row_number()
+        .over(
+            partition_by=(Result.indicator_code, Result.disaggregation_key),
+            order_by=(Result.period_end.desc(), Result.period_start.desc()),
+        )
+        .label("rank"),
+    ).where(Result.status.in_(list(statuses)))
+    if indicators is not None:
+        query = query.where(Result.indicator_code.in_(list(indicators)))
+    return query
+
+
+def refresh_latest(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
+    """Bring ``results_latest`` up to date for these (indicator, breakdown key) pairs. Flushes.
+
+    Called in the same transaction as every write to ``results``, so a reader never sees the
+    latest table disagree with the figures. Few breakdowns of an indicator: one index seek per
+    breakdown and scope; many: the indicator's rows are rebuilt with one window query per scope.
+    """
+    by_indicator: dict[str, set[str]] = defaultdict(set)
+    for code, key in pairs:
+        by_indicator[code].add(key)
+    if not by_indicator:
+        return
+    session.flush()
+    latest = LatestResult.__table__
+    connection = session.connection()  # Core statements: no ORM object per row
+    whole = sorted(code for code, keys in by_indicator.items() if len(keys) > _SEEK_LIMIT)
+    for start in range(0, len(whole), 200):
+        codes = whole[start : start + 200]
+        connection.execute(delete(latest).where(latest.c.indicator_code.in_(codes)))
+        for scope, statuses in LATEST_SCOPES.items():
+            ranked = ranked_latest(statuses, codes).subquery()
+            connection.execute(
+                insert(latest).from_select(
+                    ["indicator_code", "scope", "disaggregation_key", "period", "value_text"],
+                    select(
+                        ranked.c.indicator_code,
+                        literal(scope),
+                        ranked.c.disaggregation_key,
+                        ranked.c.period,
+                        ranked.c.value_text,
+                    ).where(ranked.c.rank == 1),
+                )
+            )
+    few = sorted(
+        (code, key)
+        for code, keys in by_indicator.items()
+        if len(keys) <= _SEEK_LIMIT
+        for key in keys
+    )
+    if not few:
+        return
+    connection.execute(
+        delete(latest).where(
+            latest.c.indicator_code == bindparam("code"),
+            latest.c.disaggregation_key == bindparam("key"),
+        ),
+        [{"code": code, "key": key} for code, key in few],
+    )
+    fresh: list[dict[str, Any]] = []
+    for scope, statuses in LATEST_SCOPES.items():
+        seek = (
+            select(Result.period, Result.value_text)
+            .where(
+                Result.indicator_code == bindparam("code"),
+                Result.disaggregation_key == bindparam("key"),
+                Result.status.in_(list(statuses)),
+            )
+            .order_by(Result.period_end.desc(), Result.period_start.desc())
+            .limit(1)
+        )
+        for code, key in few:
+            found = connection.execute(seek, {"code": code, "key": key}).first()
+            if found is not None:
+                fresh.append(
+                    {
+                        "indicator_code": code,
+                        "scope": scope,
+                        "disaggregation_key": key,
+                        "period": found.period,
+                        "value_text": found.value_text,
+                    }
+                )
+    if fresh:
+        connection.execute(insert(latest), fresh)
