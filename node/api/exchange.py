@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -110,7 +110,8 @@ class Export(MethodView):
             period=query.get("period"),
             now=now(),
         )
-        response = Response(body, mimetype=media_type.split(";")[0])
+        # Streamed: the body is written while the figures are read, never held whole.
+        response = Response(stream_with_context(body), mimetype=media_type.split(";")[0])
         response.headers["Content-Type"] = media_type
         if query["format"] == "csv":
             response.headers["Content-Disposition"] = 'attachment; filename="results.csv"'

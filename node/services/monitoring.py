@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from node.progress import Assessment, Point, assess
 from node.services import catalogue
 from node.services.results import check_value
 from schemas.fields import format_decimal, parse_decimal
-from schemas.periods import parse_period
+from schemas.periods import Period, parse_period
 
 
 def _text(value: Decimal | bool | None) -> str | None:
@@ -224,7 +225,14 @@ def budget_to_wire(row: BudgetLine) -> dict[str, Any]:
 def _point(period: str | None, value: Decimal | bool | None) -> Point | None:
     if period is None or value is None:
         return None
-    return Point(parse_period(period), value)
+    return Point(_parsed_period(period), value)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parsed_period(text: str) -> Period:
+    """:func:`parse_period`, cached: progress meets the same few hundred periods thousands of
+    times. Only stored or validated period texts reach it (results, targets)."""
+    return parse_period(text)
 
 
 def _assessment_to_wire(a: Assessment) -> dict[str, Any]:
