@@ -25,6 +25,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +69,18 @@ def sdmx_period(period: str | Period) -> str:
     return str(parsed)  # years, quarters and months are written alike
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What the results to export use, as a database can answer it without reading them all:
+    indicator codes in export order, periods, breakdowns (normalised) and statuses in order of
+    first appearance in the export."""
+
+    indicators: list[str]
+    periods: list[str]
+    breakdowns: list[dict[str, str]]
+    statuses: list[str]
+
+
 class _Used:
     """What a set of results uses: the header of a message is built from this alone.
 
@@ -81,6 +94,16 @@ class _Used:
         self.periods: set[Period] = set()
         self.breakdowns: set[tuple[tuple[str, str], ...]] = set()
         self.statuses: dict[str, None] = {}
+
+    def take(self, summary: Summary) -> None:
+        for code in summary.indicators:
+            if code not in self.catalogue.indicators:
+                raise ValueError(f"indicator {code} is not in the catalogue")
+            self.indicators.setdefault(code)
+        self.periods.update(parse_period(period) for period in summary.periods)
+        self.breakdowns.update(tuple(normalize(b).items()) for b in summary.breakdowns)
+        for status in summary.statuses:
+            self.statuses.setdefault(status)
 
     def add(self, result: Mapping[str, Any]) -> None:
         if result["indicator"] not in self.catalogue.indicators:
@@ -131,9 +154,12 @@ class _Plan:
         """The series of sorted ``rows`` (all of them, or all of one indicator's)."""
         series: dict[str, dict[str, Any]] = {}
         dimension_codes = self.dimension_codes
+        periods: dict[str, Period] = {}
         for result in rows:
             breakdown = normalize(result.get("disaggregation") or {})
-            period = parse_period(result["period"])
+            period = periods.get(result["period"]) or periods.setdefault(
+                result["period"], parse_period(result["period"])
+            )
             key = ":".join(
                 str(part)
                 for part in [
@@ -192,18 +218,23 @@ def iter_sdmx_json(
     catalogue: CatalogueView,
     node: Mapping[str, Any],
     prepared: datetime,
+    *,
+    summary: Summary | None = None,
 ) -> Iterator[str]:
     """The same message as ``json.dumps(to_sdmx_json(...), ensure_ascii=False)``, streamed.
 
     ``batches()`` yields the results in export order (:func:`sorted_results`) in batches that
     never split an indicator (one batch per indicator, say); it is called twice: a first pass
-    gathers what the header needs, the second writes the series batch by batch, so memory
-    holds one batch and the header, never the data set.
+    gathers what the header needs (unless ``summary`` gives it), the second writes the series
+    batch by batch, so memory holds one batch and the header, never the data set.
     """
     used = _Used(catalogue)
-    for batch in batches():
-        for result in batch:
-            used.add(result)
+    if summary is None:
+        for batch in batches():
+            for result in batch:
+                used.add(result)
+    else:
+        used.take(summary)
     plan = _Plan(used)
     marker = f"hrcnet-series-{uuid.uuid4().hex}"
     text = json.dumps(_message(plan, node, prepared, marker), ensure_ascii=False)

@@ -90,22 +90,30 @@ def to_csv(results: Iterable[Mapping[str, Any]], catalogue: CatalogueView) -> st
 
 
 def iter_csv(
-    batches: Callable[[], Iterable[Sequence[Mapping[str, Any]]]], catalogue: CatalogueView
+    batches: Callable[[], Iterable[Sequence[Mapping[str, Any]]]],
+    catalogue: CatalogueView,
+    *,
+    columns: tuple[set[str], set[str]] | None = None,
 ) -> Iterator[str]:
     """:func:`to_csv`'s text in chunks, from results given in export order by ``batches()``.
 
-    ``batches()`` is called twice: a first pass finds the columns (dimensions used, free-text
-    columns with any text), the second writes the rows one batch at a time, so memory holds
-    one batch, never the whole export.
+    The header needs the dimensions used and the free-text columns holding any text:
+    ``columns`` = (those dimension codes, those text column names) when the caller knows them
+    (the database answers it with two small queries); otherwise a first pass over ``batches()``
+    finds them. Rows are written one batch at a time, so memory holds one batch, never the
+    whole export.
     """
-    dimension_set: set[str] = set()
-    present: set[str] = set()
-    for batch in batches():
-        for result in batch:
-            dimension_set.update(normalize(result.get("disaggregation") or {}))
-            for column in TEXT_COLUMNS:
-                if column not in present and result.get(column):
-                    present.add(column)
+    if columns is None:
+        dimension_set: set[str] = set()
+        present: set[str] = set()
+        for batch in batches():
+            for result in batch:
+                dimension_set.update(normalize(result.get("disaggregation") or {}))
+                for column in TEXT_COLUMNS:
+                    if column not in present and result.get(column):
+                        present.add(column)
+    else:
+        dimension_set, present = columns
     dimensions = dimensions_used([{"disaggregation": dict.fromkeys(dimension_set, "x")}], catalogue)
     texts = [column for column in TEXT_COLUMNS if column in present]
     buffer = io.StringIO()

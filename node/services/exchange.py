@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from node import disaggregation as disagg
 from node.config import NodeConfig
 from node.errors import InvalidInputError
 from node.exporting import sdmx, tabular
@@ -153,12 +155,37 @@ def export(
     view = catalogue.view(session)
     node_info = {"city_id": config.city_id, "name": config.name}
     batches = _published_batches(session, indicator, period_text)
+    conditions = _published_filter(indicator, period_text)
+    connection = session.connection()
     if fmt == "csv":
-        return EXPORT_FORMATS[fmt], tabular.iter_csv(batches, view)
+        keys = connection.scalars(select(Result.disaggregation_key).where(*conditions).distinct())
+        dimensions = {dim for key in keys for dim in disagg.parse_key(key)}
+        texts = {
+            column.key
+            for column in (Result.source, Result.method, Result.note)
+            if connection.scalar(
+                select(Result.id).where(*conditions, column.is_not(None), column != "").limit(1)
+            )
+            is not None
+        }
+        return EXPORT_FORMATS[fmt], tabular.iter_csv(batches, view, columns=(dimensions, texts))
     if fmt == "json":
         count = _published_count(session, indicator, period_text)
         return EXPORT_FORMATS[fmt], tabular.iter_json(batches, count, view, node_info, now)
-    return EXPORT_FORMATS[fmt], sdmx.iter_sdmx_json(batches, view, node_info, now)
+    codes = sorted(connection.scalars(select(Result.indicator_code).where(*conditions).distinct()))
+    summary = sdmx.Summary(
+        indicators=codes,
+        periods=list(connection.scalars(select(Result.period).where(*conditions).distinct())),
+        breakdowns=[
+            disagg.parse_key(key)
+            for key in connection.scalars(
+                select(Result.disaggregation_key).where(*conditions).distinct()
+            )
+        ],
+        # Only published figures are exported: one status, if there is any figure at all.
+        statuses=["published"] if codes else [],
+    )
+    return EXPORT_FORMATS[fmt], sdmx.iter_sdmx_json(batches, view, node_info, now, summary=summary)
 
 
 def _published_filter(indicator: str | None, period: str | None) -> list[Any]:
@@ -186,8 +213,10 @@ def _published_batches(
     """
     columns = (
         Result.period,
+        Result.period_end,
+        Result.period_start,
+        Result.disaggregation_key,
         Result.value_text,
-        Result.disaggregation,
         Result.status,
         Result.source,
         Result.method,
@@ -208,22 +237,28 @@ def _published_batches(
             )
         connection = session.connection()
         for code in codes:
-            rows = [
+            # sorted_results' order, (period end, period start, breakdown key), from the stored
+            # columns: the stored key and dates are those of the figure's breakdown and period
+            # (written together by node.services.results), so nothing is parsed per row.
+            found = connection.execute(select(*columns).where(*_published_filter(code, period)))
+            rows = sorted(found.all(), key=itemgetter(1, 2, 3))
+            breakdowns: dict[str, dict[str, str]] = {}  # one parsed mapping per breakdown
+            yield [
                 {
                     "indicator": code,
                     "period": row.period,
                     "value": _stored_value(row.value_text),
-                    "disaggregation": row.disaggregation or {},
+                    "disaggregation": breakdowns.get(row.disaggregation_key)
+                    or breakdowns.setdefault(
+                        row.disaggregation_key, disagg.parse_key(row.disaggregation_key)
+                    ),
                     "status": row.status,
                     "source": row.source,
                     "method": row.method,
                     "note": row.note,
                 }
-                for row in connection.execute(
-                    select(*columns).where(*_published_filter(code, period))
-                )
+                for row in rows
             ]
-            yield tabular.sorted_results(rows)  # type: ignore[misc]
 
     return batches
 
