@@ -229,6 +229,11 @@ def _point(period: str | None, value: Decimal | bool | None) -> Point | None:
 
 
 @functools.lru_cache(maxsize=16_384)
+def _period_text(period: Period) -> str:
+    return str(period)
+
+
+@functools.lru_cache(maxsize=16_384)
 def _parsed_period(text: str) -> Period:
     """:func:`parse_period`, cached: progress meets the same few hundred periods thousands of
     times. Only stored or validated period texts reach it (results, targets)."""
@@ -237,7 +242,7 @@ def _parsed_period(text: str) -> Period:
 
 def _assessment_to_wire(a: Assessment) -> dict[str, Any]:
     def point(p: Point | None) -> dict[str, Any] | None:
-        return None if p is None else {"period": str(p.period), "value": p.value}
+        return None if p is None else {"period": _period_text(p.period), "value": p.value}
 
     return {
         "status": a.status,
@@ -290,8 +295,19 @@ def progress(
         else catalogue.list_indicators(session)
     )
     latest = latest_values(session, published_only=published_only, indicator=indicator)
+    # Core rows, not ORM objects: a large city sets thousands of breakdown targets.
+    target_query = select(
+        Target.indicator_code,
+        Target.disaggregation_key,
+        Target.baseline_period,
+        Target.baseline_value,
+        Target.target_period,
+        Target.target_value,
+    )
+    if indicator:
+        target_query = target_query.where(Target.indicator_code == indicator)
     targets = {
-        (t.indicator_code, t.disaggregation_key): t for t in list_targets(session, indicator)
+        (t.indicator_code, t.disaggregation_key): t for t in session.execute(target_query).all()
     }
     keys_by_indicator: dict[str, set[str]] = defaultdict(set)
     for code, key in [*latest, *targets]:
