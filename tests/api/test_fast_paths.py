@@ -242,14 +242,19 @@ def plain_progress(
         max_size=3,
     ),
     goals=targets(),
+    seek_limit=st.sampled_from([0, 1000]),
 )
 def test_progress_and_latest_equal_the_plain_definition(
     app: Flask,
     db: Callable[[], Any],
+    monkeypatch: pytest.MonkeyPatch,
     batches: list[list[dict[str, Any]]],
     changes: list[tuple[str, str | None, bool]],
     goals: list[dict[str, Any]],
+    seek_limit: int,
 ) -> None:
+    # Both ways of refreshing the latest table: whole indicators rebuilt (0), or index seeks.
+    monkeypatch.setattr(results, "_SEEK_LIMIT", seek_limit)
     _reset(db)
     moment = T0
     with db() as session:
@@ -333,7 +338,12 @@ def _text(value: Any) -> str:
 
 
 @SETTINGS
-@given(before=figures(), file_items=figures(max_size=40), batch=st.sampled_from([3, 5000]))
+@given(
+    before=figures(),
+    file_items=figures(max_size=40),
+    batch=st.sampled_from([3, 5000]),
+    seek_limit=st.sampled_from([0, 1000]),
+)
 def test_import_writes_what_the_plain_definition_says(
     app: Flask,
     db: Callable[[], Any],
@@ -341,8 +351,10 @@ def test_import_writes_what_the_plain_definition_says(
     before: list[dict[str, Any]],
     file_items: list[dict[str, Any]],
     batch: int,
+    seek_limit: int,
 ) -> None:
     monkeypatch.setattr(results, "IMPORT_BATCH", batch)  # several batches, or one
+    monkeypatch.setattr(results, "_SEEK_LIMIT", seek_limit)
     _reset(db)
     with db() as session:
         results.record_results(session, before, user=OPERATOR, now=T0)
