@@ -65,14 +65,15 @@ def import_csv(count: int, *, seed: int) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _child(action: str, data_dir: str, arg: str) -> dict[str, Any]:
-    """Run in a child process (``python -m bench.bench_city ACTION DIR ARG``): one operation."""
+def _child(action: str, data_dir: str, arg: str, url: str) -> dict[str, Any]:
+    """Run in a child process (``python -m bench.bench_city ACTION DIR ARG URL``): one
+    operation. ``URL`` is the database (``-``: the node's SQLite file)."""
     from node.config import load_config
     from node.db import make_engine, make_sessionmaker, session_scope
     from node.permissions import OPERATOR
     from node.services import exchange
 
-    config = load_config(Path(data_dir), {})
+    config = load_config(Path(data_dir), {} if url == "-" else {"database_url": url})
     engine = make_engine(config.database_url)
     sessions = make_sessionmaker(engine)
     with session_scope(sessions) as session:  # warm: catalogue and connection, like a worker
@@ -118,9 +119,9 @@ def _child(action: str, data_dir: str, arg: str) -> dict[str, Any]:
     }
 
 
-def _run_child(action: str, data_dir: Path, arg: str) -> dict[str, Any]:
+def _run_child(action: str, data_dir: Path, arg: str, url: str | None) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_city", action, str(data_dir), arg],
+        [sys.executable, "-m", "bench.bench_city", action, str(data_dir), arg, url or "-"],
         check=True,
         capture_output=True,
         text=True,
@@ -144,10 +145,10 @@ def _one_shot(name: str, child: dict[str, Any], count: int, note: str) -> Measur
     )
 
 
-def _http_rows(label: str, data_dir: Path, section: Section, results: int) -> None:
+def _http_rows(label: str, data_dir: Path, url: str | None, section: Section, results: int) -> None:
     from node.app import create_app
 
-    app = create_app(data_dir, {})
+    app = create_app(data_dir, {"database_url": url} if url else {})
     client = app.test_client()
 
     def getter(path: str) -> Any:
@@ -179,10 +180,10 @@ def _run_backend(label: str, database_url: str | None, section: Section, results
             f"{made.breakdowns_per_indicator} breakdowns x {made.months} months, targets set) "
             f"in {made.seconds:.1f} s"
         )
-        _http_rows(label, made.data_dir, section, results)
+        _http_rows(label, made.data_dir, database_url, section, results)
         file = work / "import.csv"
         file.write_bytes(import_csv(100_000, seed=2))
-        reference = _run_child("import-reference", made.data_dir, str(file))
+        reference = _run_child("import-reference", made.data_dir, str(file), database_url)
         section.measurements.append(
             _one_shot(
                 f"{label} {results // 1000}k: read + split 100k CSV rows (ref.)",
@@ -191,7 +192,7 @@ def _run_backend(label: str, database_url: str | None, section: Section, results
                 "csv.reader over the file",
             )
         )
-        imported = _run_child("import", made.data_dir, str(file))
+        imported = _run_child("import", made.data_dir, str(file), database_url)
         section.measurements.append(
             _one_shot(
                 f"{label} {results // 1000}k: import 100k rows (CSV)",
@@ -200,7 +201,7 @@ def _run_backend(label: str, database_url: str | None, section: Section, results
                 "exchange.import_file, updates of existing figures, one commit",
             )
         )
-        reference = _run_child("export-reference", made.data_dir, "csv")
+        reference = _run_child("export-reference", made.data_dir, "csv", database_url)
         section.measurements.append(
             _one_shot(
                 f"{label} {results // 1000}k: SELECT + csv.writer (ref.)",
@@ -210,7 +211,7 @@ def _run_backend(label: str, database_url: str | None, section: Section, results
             )
         )
         for fmt in ("csv", "json", "sdmx-json"):
-            exported = _run_child("export", made.data_dir, fmt)
+            exported = _run_child("export", made.data_dir, fmt, database_url)
             section.measurements.append(
                 _one_shot(
                     f"{label} {results // 1000}k: export {fmt}",
@@ -245,4 +246,4 @@ def run() -> Section:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(sys.argv[1], sys.argv[2], sys.argv[3])))
+    print(json.dumps(_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4])))
