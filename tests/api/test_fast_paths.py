@@ -574,3 +574,6 @@ def test_the_export_route_streams(app: Flask, db: Callable[[], Any]) -> None:
         assert response.is_streamed, fmt
         assert "HRC-HOU-01" in response.get_data(as_text=True)
         response.close()
+        # The streamed body read through its own session; once sent, its connection is back in
+        # the pool (a first version reused the request's closed session and leaked one).
+        assert app.extensions["hrcnet"].engine.pool.checkedout() == 0, fmt
