@@ -375,10 +375,14 @@ def export_command(
         _media_type, body = exchange.export(
             session, fmt, config=config, indicator=indicator, period=period, now=utcnow()
         )
-    if out is None:
-        click.echo(body, nl=False)
-    else:
-        out.write_text(body, encoding="utf-8")
+        if out is None:
+            for chunk in body:
+                click.echo(chunk, nl=False)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                for chunk in body:
+                    handle.write(chunk)
+    if out is not None:
         click.echo(f"Wrote {out}", err=True)
 
 

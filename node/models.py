@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -176,7 +177,22 @@ class Result(Base):
     """One figure: indicator × period × disaggregation, with status and provenance."""
 
     __tablename__ = "results"
-    __table_args__ = (UniqueConstraint("indicator_code", "period", "disaggregation_key"),)
+    __table_args__ = (
+        UniqueConstraint("indicator_code", "period", "disaggregation_key"),
+        # Serves progress (node.services.monitoring.latest_values): each breakdown's figures in
+        # period order, with every column the latest-value query reads, so the database walks
+        # this index alone (no table row per result) and the window function needs no sort.
+        Index(
+            "ix_results_latest",
+            "indicator_code",
+            "disaggregation_key",
+            "period_end",
+            "period_start",
+            "status",
+            "period",
+            "value_text",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), index=True)
@@ -211,6 +227,27 @@ class Result(Base):
             self.value_text = "true" if new else "false"
         else:
             self.value_text = format_decimal(new)
+
+
+class LatestResult(Base):
+    """The latest figure of every breakdown, per audience: what progress and the dashboard read.
+
+    ``scope`` is ``published`` (what the public sees) or ``official`` (validated or published:
+    what officials see; drafts never count). Maintained by ``node.services.results`` in the same
+    transaction as every write to ``results`` (``store_results``, ``change_status``), so it always
+    equals the plain definition over ``results``: for each (indicator, breakdown), the figure
+    among the scope's statuses whose period ends last, then starts last. It holds one row per
+    breakdown instead of one per period, so progress at a million results reads ~8,000 rows.
+    Anything else that writes ``results`` must call ``node.services.results.refresh_latest``.
+    """
+
+    __tablename__ = "results_latest"
+
+    indicator_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    disaggregation_key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10))
+    value_text: Mapped[str] = mapped_column(String(64))
 
 
 class Target(Base):

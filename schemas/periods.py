@@ -9,6 +9,7 @@ ends first), which is the order in which figures become known.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -40,20 +41,12 @@ class Period:
     @property
     def start(self) -> date:
         """First day of the period."""
-        first_month = {
-            "year": 1,
-            "half": 1 + 6 * (self.index - 1),
-            "quarter": 1 + 3 * (self.index - 1),
-            "month": self.index,
-        }[self.kind]
-        return date(self.year, first_month, 1)
+        return _bounds(self.year, self.kind, self.index)[0]
 
     @property
     def end(self) -> date:
         """Last day of the period (inclusive)."""
-        months = {"year": 12, "half": 6, "quarter": 3, "month": 1}[self.kind]
-        last_month = self.start.month + months - 1
-        return date(self.year, last_month, calendar.monthrange(self.year, last_month)[1])
+        return _bounds(self.year, self.kind, self.index)[1]
 
     @property
     def sort_key(self) -> tuple[date, date]:
@@ -87,6 +80,23 @@ class Period:
         if self.index > 1:
             return Period(self.year, self.kind, self.index - 1)
         return Period(self.year - 1, self.kind, per_year)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _bounds(year: int, kind: str, index: int) -> tuple[date, date]:
+    """(first day, last day) of a period; cached: progress and exports compare periods often,
+    and ``calendar.monthrange`` was most of their time (a few thousand periods exist at most)."""
+    first_month = {
+        "year": 1,
+        "half": 1 + 6 * (index - 1),
+        "quarter": 1 + 3 * (index - 1),
+        "month": index,
+    }[kind]
+    months = {"year": 12, "half": 6, "quarter": 3, "month": 1}[kind]
+    last_month = first_month + months - 1
+    return date(year, first_month, 1), date(
+        year, last_month, calendar.monthrange(year, last_month)[1]
+    )
 
 
 def parse_period(text: object) -> Period:

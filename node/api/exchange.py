@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -102,15 +103,30 @@ class Export(MethodView):
     @problems(blp, 404)
     def get(self, query: dict[str, Any]) -> Response:
         """Published results as CSV, JSON or an SDMX-JSON 2.1.0 data message."""
-        media_type, body = exchange.export(
-            db_session(),
-            query["format"],
-            config=runtime().config,
-            indicator=query.get("indicator"),
-            period=query.get("period"),
-            now=now(),
-        )
-        response = Response(body, mimetype=media_type.split(";")[0])
+        # The body is written while the figures are read, after this view has returned and the
+        # request's unit of work is closed: it reads through a session of its own (read-only),
+        # closed when the last chunk is sent or the client goes away (WSGI close()).
+        session = runtime().sessions()
+        try:
+            media_type, body = exchange.export(
+                session,
+                query["format"],
+                config=runtime().config,
+                indicator=query.get("indicator"),
+                period=query.get("period"),
+                now=now(),
+            )
+        except BaseException:
+            session.close()
+            raise
+
+        def chunks() -> Iterator[str]:
+            try:
+                yield from body
+            finally:
+                session.close()
+
+        response = Response(stream_with_context(chunks()), mimetype=media_type.split(";")[0])
         response.headers["Content-Type"] = media_type
         if query["format"] == "csv":
             response.headers["Content-Disposition"] = 'attachment; filename="results.csv"'

@@ -21,8 +21,11 @@ written with ``_`` and the original code is kept in an ``x-hrcnet-code`` extensi
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +69,130 @@ def sdmx_period(period: str | Period) -> str:
     return str(parsed)  # years, quarters and months are written alike
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What the results to export use, as a database can answer it without reading them all:
+    indicator codes in export order, periods, breakdowns (normalised) and statuses in order of
+    first appearance in the export."""
+
+    indicators: list[str]
+    periods: list[str]
+    breakdowns: list[dict[str, str]]
+    statuses: list[str]
+
+
+class _Used:
+    """What a set of results uses: the header of a message is built from this alone.
+
+    Filled one result at a time (``add``), in the exported order, so a streamed export can
+    gather it in a first pass without holding the results.
+    """
+
+    def __init__(self, catalogue: CatalogueView) -> None:
+        self.catalogue = catalogue
+        self.indicators: dict[str, None] = {}
+        self.periods: set[Period] = set()
+        self.breakdowns: set[tuple[tuple[str, str], ...]] = set()
+        self.statuses: dict[str, None] = {}
+
+    def take(self, summary: Summary) -> None:
+        for code in summary.indicators:
+            if code not in self.catalogue.indicators:
+                raise ValueError(f"indicator {code} is not in the catalogue")
+            self.indicators.setdefault(code)
+        self.periods.update(parse_period(period) for period in summary.periods)
+        self.breakdowns.update(tuple(normalize(b).items()) for b in summary.breakdowns)
+        for status in summary.statuses:
+            self.statuses.setdefault(status)
+
+    def add(self, result: Mapping[str, Any]) -> None:
+        if result["indicator"] not in self.catalogue.indicators:
+            raise ValueError(f"indicator {result['indicator']} is not in the catalogue")
+        self.indicators.setdefault(result["indicator"])
+        self.periods.add(parse_period(result["period"]))
+        self.breakdowns.add(tuple(normalize(result.get("disaggregation") or {}).items()))
+        if result.get("status"):
+            self.statuses.setdefault(result["status"])
+
+
+class _Plan:
+    """The message's dimensions and the index of every value in them."""
+
+    def __init__(self, used: _Used) -> None:
+        catalogue = used.catalogue
+        self.catalogue = catalogue
+        breakdowns = [dict(b) for b in sorted(used.breakdowns)]
+        self.dimension_codes = dimensions_used(
+            [{"disaggregation": b} for b in breakdowns], catalogue
+        )
+        self.component_ids = _unique_ids(
+            self.dimension_codes, _COMPONENT_BAD, reserved=RESERVED_IDS, letter_first=True
+        )
+        self.periods = sorted(used.periods)
+        self.frequencies = [
+            code for code in FREQUENCIES if any(p.kind == code for p in self.periods)
+        ]
+        self.indicators = list(used.indicators)
+        self.codes_by_dimension = {
+            dim: _codes_in_order(dim, breakdowns, catalogue) for dim in self.dimension_codes
+        }
+        self.units = list(
+            dict.fromkeys(catalogue.indicators[code].unit_code for code in self.indicators)
+        )
+        self.statuses = list(used.statuses)
+        self.frequency_index = {kind: i for i, kind in enumerate(self.frequencies)}
+        self.indicator_index = {code: i for i, code in enumerate(self.indicators)}
+        self.code_index = {
+            dim: {code: i for i, code in enumerate(codes)}
+            for dim, codes in self.codes_by_dimension.items()
+        }
+        self.period_index = {period: i for i, period in enumerate(self.periods)}
+        self.unit_index = {code: i for i, code in enumerate(self.units)}
+        self.status_index = {status: i for i, status in enumerate(self.statuses)}
+
+    def series(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The series of sorted ``rows`` (all of them, or all of one indicator's)."""
+        series: dict[str, dict[str, Any]] = {}
+        dimension_codes = self.dimension_codes
+        periods: dict[str, Period] = {}
+        for result in rows:
+            breakdown = normalize(result.get("disaggregation") or {})
+            period = periods.get(result["period"]) or periods.setdefault(
+                result["period"], parse_period(result["period"])
+            )
+            key = ":".join(
+                str(part)
+                for part in [
+                    self.frequency_index[period.kind],
+                    self.indicator_index[result["indicator"]],
+                    *(
+                        self.code_index[dim][breakdown.get(dim, TOTAL_CODE)]
+                        for dim in dimension_codes
+                    ),
+                ]
+            )
+            entry = series.setdefault(
+                key,
+                {
+                    "attributes": [
+                        self.unit_index[self.catalogue.indicators[result["indicator"]].unit_code]
+                    ],
+                    "observations": {},
+                },
+            )
+            observation_key = str(self.period_index[period])
+            if observation_key in entry["observations"]:
+                raise ValueError(
+                    f"{result['indicator']} {result['period']} {breakdown} is given twice"
+                )
+            status = result.get("status")
+            entry["observations"][observation_key] = [
+                export_value(result["value"]),
+                self.status_index[status] if status else None,
+            ]
+        return series
+
+
 def to_sdmx_json(
     results: Iterable[Mapping[str, Any]],
     catalogue: CatalogueView,
@@ -79,42 +206,79 @@ def to_sdmx_json(
     ``ValueError`` for a figure whose indicator is not in the catalogue or that is given twice.
     """
     rows = sorted_results(results)
+    used = _Used(catalogue)
     for result in rows:
-        if result["indicator"] not in catalogue.indicators:
-            raise ValueError(f"indicator {result['indicator']} is not in the catalogue")
-    dimension_codes = dimensions_used(rows, catalogue)
-    component_ids = _unique_ids(
-        dimension_codes, _COMPONENT_BAD, reserved=RESERVED_IDS, letter_first=True
-    )
-    periods = sorted({parse_period(result["period"]) for result in rows})
-    frequencies = [code for code in FREQUENCIES if any(p.kind == code for p in periods)]
-    indicators = list(dict.fromkeys(result["indicator"] for result in rows))
-    breakdowns = [normalize(result.get("disaggregation") or {}) for result in rows]
-    codes_by_dimension = {
-        dim: _codes_in_order(dim, breakdowns, catalogue) for dim in dimension_codes
-    }
-    units = list(dict.fromkeys(catalogue.indicators[code].unit_code for code in indicators))
-    statuses = list(dict.fromkeys(r["status"] for r in rows if r.get("status")))
+        used.add(result)
+    plan = _Plan(used)
+    return _message(plan, node, prepared, plan.series(rows))
 
+
+def iter_sdmx_json(
+    batches: Callable[[], Iterable[Sequence[Mapping[str, Any]]]],
+    catalogue: CatalogueView,
+    node: Mapping[str, Any],
+    prepared: datetime,
+    *,
+    summary: Summary | None = None,
+) -> Iterator[str]:
+    """The same message as ``json.dumps(to_sdmx_json(...), ensure_ascii=False)``, streamed.
+
+    ``batches()`` yields the results in export order (:func:`sorted_results`) in batches that
+    never split an indicator (one batch per indicator, say); it is called twice: a first pass
+    gathers what the header needs (unless ``summary`` gives it), the second writes the series
+    batch by batch, so memory holds one batch and the header, never the data set.
+    """
+    used = _Used(catalogue)
+    if summary is None:
+        for batch in batches():
+            for result in batch:
+                used.add(result)
+    else:
+        used.take(summary)
+    plan = _Plan(used)
+    marker = f"hrcnet-series-{uuid.uuid4().hex}"
+    text = json.dumps(_message(plan, node, prepared, marker), ensure_ascii=False)
+    head, tail = text.split(json.dumps(marker), 1)
+    yield head + "{"
+    first = True
+    for batch in batches():
+        parts = [
+            f"{json.dumps(key)}: {json.dumps(entry, ensure_ascii=False)}"
+            for key, entry in plan.series(batch).items()
+        ]
+        if parts:
+            yield ("" if first else ", ") + ", ".join(parts)
+            first = False
+    yield "}" + tail
+
+
+def _message(
+    plan: _Plan, node: Mapping[str, Any], prepared: datetime, series: Any
+) -> dict[str, Any]:
+    catalogue = plan.catalogue
+    dimension_codes = plan.dimension_codes
     series_dimensions = [
         _dimension(
             "FREQ",
             "Frequency",
             1,
-            [{"id": FREQUENCIES[kind][0], "name": FREQUENCIES[kind][1]} for kind in frequencies],
+            [
+                {"id": FREQUENCIES[kind][0], "name": FREQUENCIES[kind][1]}
+                for kind in plan.frequencies
+            ],
             roles=["FREQ"],
         ),
-        _dimension("INDICATOR", "Indicator", 2, _indicator_values(indicators, catalogue)),
+        _dimension("INDICATOR", "Indicator", 2, _indicator_values(plan.indicators, catalogue)),
     ]
     for position, dim in enumerate(dimension_codes, start=3):
         info = catalogue.dimensions.get(dim)
-        extra = {"x-hrcnet-code": dim} if component_ids[dim] != dim else {}
+        extra = {"x-hrcnet-code": dim} if plan.component_ids[dim] != dim else {}
         series_dimensions.append(
             _dimension(
-                component_ids[dim],
+                plan.component_ids[dim],
                 info.label if info else dim,
                 position,
-                _code_values(codes_by_dimension[dim], info.codes if info else {}),
+                _code_values(plan.codes_by_dimension[dim], info.codes if info else {}),
                 extra=extra,
             )
         )
@@ -122,45 +286,10 @@ def to_sdmx_json(
         "TIME_PERIOD",
         "Time period",
         len(dimension_codes) + 3,
-        [_period_value(period) for period in periods],
+        [_period_value(period) for period in plan.periods],
         roles=["TIME_PERIOD"],
     )
-
-    frequency_index = {kind: i for i, kind in enumerate(frequencies)}
-    indicator_index = {code: i for i, code in enumerate(indicators)}
-    code_index = {
-        dim: {code: i for i, code in enumerate(codes)} for dim, codes in codes_by_dimension.items()
-    }
-    period_index = {period: i for i, period in enumerate(periods)}
-    unit_index = {code: i for i, code in enumerate(units)}
-    status_index = {status: i for i, status in enumerate(statuses)}
-
-    series: dict[str, dict[str, Any]] = {}
-    for result, breakdown in zip(rows, breakdowns, strict=True):
-        period = parse_period(result["period"])
-        key = ":".join(
-            str(part)
-            for part in [
-                frequency_index[period.kind],
-                indicator_index[result["indicator"]],
-                *(code_index[dim][breakdown.get(dim, TOTAL_CODE)] for dim in dimension_codes),
-            ]
-        )
-        entry = series.setdefault(
-            key,
-            {
-                "attributes": [unit_index[catalogue.indicators[result["indicator"]].unit_code]],
-                "observations": {},
-            },
-        )
-        observation_key = str(period_index[period])
-        if observation_key in entry["observations"]:
-            raise ValueError(f"{result['indicator']} {result['period']} {breakdown} is given twice")
-        status = result.get("status")
-        entry["observations"][observation_key] = [
-            export_value(result["value"]),
-            status_index[status] if status else None,
-        ]
+    units, indicators, statuses = plan.units, plan.indicators, plan.statuses
 
     structure: dict[str, Any] = {
         "name": f"Human rights city indicators: {node.get('name') or node['city_id']}",

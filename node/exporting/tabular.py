@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -84,25 +86,57 @@ def to_csv(results: Iterable[Mapping[str, Any]], catalogue: CatalogueView) -> st
     are prefixed with an apostrophe; codes, periods and values never need it.
     """
     rows = sorted_results(results)
-    dimensions = dimensions_used(rows, catalogue)
-    texts = [column for column in TEXT_COLUMNS if any(row.get(column) for row in rows)]
+    return "".join(iter_csv(lambda: [rows], catalogue))
+
+
+def iter_csv(
+    batches: Callable[[], Iterable[Sequence[Mapping[str, Any]]]],
+    catalogue: CatalogueView,
+    *,
+    columns: tuple[set[str], set[str]] | None = None,
+) -> Iterator[str]:
+    """:func:`to_csv`'s text in chunks, from results given in export order by ``batches()``.
+
+    The header needs the dimensions used and the free-text columns holding any text:
+    ``columns`` = (those dimension codes, those text column names) when the caller knows them
+    (the database answers it with two small queries); otherwise a first pass over ``batches()``
+    finds them. Rows are written one batch at a time, so memory holds one batch, never the
+    whole export.
+    """
+    if columns is None:
+        dimension_set: set[str] = set()
+        present: set[str] = set()
+        for batch in batches():
+            for result in batch:
+                dimension_set.update(normalize(result.get("disaggregation") or {}))
+                for column in TEXT_COLUMNS:
+                    if column not in present and result.get(column):
+                        present.add(column)
+    else:
+        dimension_set, present = columns
+    dimensions = dimensions_used([{"disaggregation": dict.fromkeys(dimension_set, "x")}], catalogue)
+    texts = [column for column in TEXT_COLUMNS if column in present]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["indicator", "period", "value", "status", *texts, *dimensions])
-    for result in rows:
-        value = export_value(result["value"])
-        breakdown = normalize(result.get("disaggregation") or {})
-        writer.writerow(
-            [
-                result["indicator"],
-                result["period"],
-                ("true" if value else "false") if isinstance(value, bool) else value,
-                result.get("status") or "",
-                *(protect_text(str(result.get(column) or "")) for column in texts),
-                *(breakdown.get(dim, "") for dim in dimensions),
-            ]
-        )
-    return buffer.getvalue()
+    for batch in batches():
+        for result in batch:
+            value = export_value(result["value"])
+            breakdown = normalize(result.get("disaggregation") or {})
+            writer.writerow(
+                [
+                    result["indicator"],
+                    result["period"],
+                    ("true" if value else "false") if isinstance(value, bool) else value,
+                    result.get("status") or "",
+                    *(protect_text(str(result.get(column) or "")) for column in texts),
+                    *(breakdown.get(dim, "") for dim in dimensions),
+                ]
+            )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
 
 
 def to_json(
@@ -139,3 +173,54 @@ def to_json(
         "count": len(items),
         "items": items,
     }
+
+
+def _json_item(result: Mapping[str, Any], catalogue: CatalogueView) -> dict[str, Any]:
+    info = catalogue.indicators.get(result["indicator"])
+    item: dict[str, Any] = {
+        "indicator": result["indicator"],
+        "period": result["period"],
+        "value": export_value(result["value"]),
+        "disaggregation": normalize(result.get("disaggregation") or {}),
+        "status": result.get("status"),
+        "unit": info.unit_code if info else None,
+    }
+    for column in TEXT_COLUMNS:
+        if result.get(column):
+            item[column] = result[column]
+    return item
+
+
+def iter_json(
+    batches: Callable[[], Iterable[Sequence[Mapping[str, Any]]]],
+    count: int,
+    catalogue: CatalogueView,
+    node: Mapping[str, Any],
+    prepared: datetime,
+) -> Iterator[str]:
+    """``json.dumps(to_json(...), ensure_ascii=False)`` in chunks, one pass over ``batches()``.
+
+    ``count`` is the number of results ``batches()`` yields (the document states it before its
+    items); a different number raises ``ValueError`` rather than write a false count.
+    """
+    marker = f"hrcnet-items-{uuid.uuid4().hex}"
+    head = {
+        "city_id": node.get("city_id"),
+        "name": node.get("name"),
+        "prepared": utc_timestamp(prepared),
+        "catalogue_version": catalogue.version,
+        "count": count,
+        "items": marker,
+    }
+    before, after = json.dumps(head, ensure_ascii=False).split(json.dumps(marker), 1)
+    yield before + "["
+    written = 0
+    for batch in batches():
+        if not batch:
+            continue
+        text = ", ".join(json.dumps(_json_item(r, catalogue), ensure_ascii=False) for r in batch)
+        yield (", " if written else "") + text
+        written += len(batch)
+    if written != count:
+        raise ValueError(f"{written} results were written but {count} announced")
+    yield "]" + after

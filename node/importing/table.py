@@ -25,13 +25,18 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-MAX_ROWS = 200_000
+# A file is read whole (the upload's bytes, then its rows) before anything is written, all or
+# nothing: a million rows (a large city's monthly figures by district and ground) fit; the
+# upload size limit (``max_body_bytes``) bounds it first in practice.
+MAX_ROWS = 1_000_000
+# Spreadsheets stay at 200,000 data rows: openpyxl builds every cell as an object.
+MAX_XLSX_DATA_ROWS = 200_000
 MAX_COLUMNS = 500
 # XLSX bounds, checked while the sheet's XML is read and before any row is built: a cell below
 # row MAX_XLSX_ROW (the data rows plus room for blank and title rows) or a filled cell right of
 # column MAX_COLUMNS refuses the file at once. A 1.5 KB workbook with one cell at row 1,048,576
 # used to make openpyxl build a million empty rows (11-23 s of a worker).
-MAX_XLSX_ROW = MAX_ROWS + 10_000
+MAX_XLSX_ROW = MAX_XLSX_DATA_ROWS + 10_000
 # Cells present in the sheet's XML (styled empty cells included): bounds the parsing work.
 MAX_XLSX_CELLS = 4_000_000
 # A 1 MiB upload can inflate to gigabytes (a "zip bomb"): the sizes the archive declares are
@@ -283,7 +288,7 @@ def _xlsx_records(
             if number > MAX_XLSX_ROW:
                 raise TableError(
                     f"The worksheet has cells in row {number:,}; an import reads rows 1 to "
-                    f"{MAX_XLSX_ROW:,} (at most {MAX_ROWS:,} data rows). Delete the rows "
+                    f"{MAX_XLSX_ROW:,} (at most {MAX_XLSX_DATA_ROWS:,} data rows). Delete the rows "
                     "below your data (select them, right-click, Delete) and save again."
                 )
             cells_seen += len(raw_cells)

@@ -7,21 +7,27 @@ database: it builds the catalogue view, checks every row with the same rules as 
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from node import disaggregation as disagg
 from node.config import NodeConfig
 from node.errors import InvalidInputError
 from node.exporting import sdmx, tabular
 from node.importing import ProfileError, TableError, parse_open_sdg, parse_own_layout, read_table
+from node.models import LatestResult, Result
 from node.permissions import Actor, allowed, require
 from node.services import catalogue, results
 from schemas.catalogue import DimensionCodeSchema, DimensionSchema, IndicatorSchema
+from schemas.periods import parse_period
 
 LAYOUTS = ("own", "open-sdg")
 EXPORT_FORMATS = {
@@ -114,7 +120,7 @@ def import_file(
             errors=row_errors[:MAX_REPORTED_ERRORS],
             extra={"error_count": len(row_errors)},
         )
-    results.store_results(session, prepared, user=user, now=now, may_validate=may_validate)
+    results.import_results(session, prepared, user=user, now=now, may_validate=may_validate)
     return ImportReport(
         imported=len(prepared),
         skipped=len(outcome.skipped),
@@ -130,29 +136,138 @@ def export(
     indicator: str | None = None,
     period: str | None = None,
     now: datetime,
-) -> tuple[str, str]:
-    """Published results as (media type, text) in ``csv``, ``json`` or ``sdmx-json``."""
+) -> tuple[str, Iterator[str]]:
+    """Published results as (media type, text chunks) in ``csv``, ``json`` or ``sdmx-json``.
+
+    The format and indicator are checked at once (a bad one raises before anything is sent);
+    the text is produced lazily, one indicator's figures at a time, read with Core (no ORM
+    object per figure), so memory stays bounded whatever the number of results. The chunks
+    join to exactly the text the in-memory writers (``to_csv``, ``json.dumps(to_json(...))``,
+    ``json.dumps(to_sdmx_json(...))``) give for the same figures (property-tested).
+    """
     if fmt not in EXPORT_FORMATS:
         raise InvalidInputError(
             f"Unknown format '{fmt}'.", errors={"format": [f"one of {', '.join(EXPORT_FORMATS)}"]}
         )
     if indicator:
         catalogue.get_indicator(session, indicator)
-    rows, _total = results.list_results(
-        session, indicator=indicator, period=period, published_only=True, limit=10_000_000
-    )
-    records = [results.result_to_wire(r) for r in rows]
+    period_text = str(parse_period(period)) if period else None
     view = catalogue.view(session)
     node_info = {"city_id": config.city_id, "name": config.name}
+    batches = _published_batches(session, indicator, period_text)
+    conditions = _published_filter(indicator, period_text)
+    connection = session.connection()
     if fmt == "csv":
-        return EXPORT_FORMATS[fmt], tabular.to_csv(records, view)
+        keys = connection.scalars(select(Result.disaggregation_key).where(*conditions).distinct())
+        dimensions = {dim for key in keys for dim in disagg.parse_key(key)}
+        texts = {
+            column.key
+            for column in (Result.source, Result.method, Result.note)
+            if connection.scalar(
+                select(Result.id).where(*conditions, column.is_not(None), column != "").limit(1)
+            )
+            is not None
+        }
+        return EXPORT_FORMATS[fmt], tabular.iter_csv(batches, view, columns=(dimensions, texts))
     if fmt == "json":
-        return EXPORT_FORMATS[fmt], json.dumps(
-            tabular.to_json(records, view, node_info, now), ensure_ascii=False
-        )
-    return EXPORT_FORMATS[fmt], json.dumps(
-        sdmx.to_sdmx_json(records, view, node_info, now), ensure_ascii=False
+        count = _published_count(session, indicator, period_text)
+        return EXPORT_FORMATS[fmt], tabular.iter_json(batches, count, view, node_info, now)
+    codes = sorted(connection.scalars(select(Result.indicator_code).where(*conditions).distinct()))
+    summary = sdmx.Summary(
+        indicators=codes,
+        periods=list(connection.scalars(select(Result.period).where(*conditions).distinct())),
+        breakdowns=[
+            disagg.parse_key(key)
+            for key in connection.scalars(
+                select(Result.disaggregation_key).where(*conditions).distinct()
+            )
+        ],
+        # Only published figures are exported: one status, if there is any figure at all.
+        statuses=["published"] if codes else [],
     )
+    return EXPORT_FORMATS[fmt], sdmx.iter_sdmx_json(batches, view, node_info, now, summary=summary)
+
+
+def _published_filter(indicator: str | None, period: str | None) -> list[Any]:
+    conditions: list[Any] = [Result.status == "published"]
+    if indicator:
+        conditions.append(Result.indicator_code == indicator)
+    if period:
+        conditions.append(Result.period == period)
+    return conditions
+
+
+def _published_count(session: Session, indicator: str | None, period: str | None) -> int:
+    query = select(func.count()).select_from(Result).where(*_published_filter(indicator, period))
+    return int(session.execute(query).scalar_one())
+
+
+def _published_batches(
+    session: Session, indicator: str | None, period: str | None
+) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+    """A re-startable source of published figures, one indicator per batch, in export order.
+
+    Indicators come in code order and each indicator's figures are sorted in Python by
+    :func:`node.exporting.tabular.sorted_results`' key, so the order never depends on the
+    database's collation. Only the exported columns are read.
+    """
+    columns = (
+        Result.period,
+        Result.period_end,
+        Result.period_start,
+        Result.disaggregation_key,
+        Result.value_text,
+        Result.status,
+        Result.source,
+        Result.method,
+        Result.note,
+    )
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        if indicator:
+            codes = [indicator]
+        else:
+            # Every indicator with a published figure has a row in the latest table.
+            codes = sorted(
+                session.scalars(
+                    select(LatestResult.indicator_code)
+                    .where(LatestResult.scope == "published")
+                    .distinct()
+                )
+            )
+        connection = session.connection()
+        for code in codes:
+            # sorted_results' order, (period end, period start, breakdown key), from the stored
+            # columns: the stored key and dates are those of the figure's breakdown and period
+            # (written together by node.services.results), so nothing is parsed per row.
+            found = connection.execute(select(*columns).where(*_published_filter(code, period)))
+            rows = sorted(found.all(), key=itemgetter(1, 2, 3))
+            breakdowns: dict[str, dict[str, str]] = {}  # one parsed mapping per breakdown
+            yield [
+                {
+                    "indicator": code,
+                    "period": row.period,
+                    "value": _stored_value(row.value_text),
+                    "disaggregation": breakdowns.get(row.disaggregation_key)
+                    or breakdowns.setdefault(
+                        row.disaggregation_key, disagg.parse_key(row.disaggregation_key)
+                    ),
+                    "status": row.status,
+                    "source": row.source,
+                    "method": row.method,
+                    "note": row.note,
+                }
+                for row in rows
+            ]
+
+    return batches
+
+
+def _stored_value(text: str) -> Decimal | bool:
+    """A stored value as :attr:`node.models.Result.value` reads it."""
+    if text in ("true", "false"):
+        return text == "true"
+    return Decimal(text)
 
 
 def apply_catalogue_additions(session: Session, document: Any, *, now: datetime) -> str:

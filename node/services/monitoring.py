@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from node import disaggregation as disagg
 from node.errors import InvalidInputError, NotFoundError
-from node.models import BudgetLine, Evidence, Result, Target, User
+from node.models import BudgetLine, Evidence, LatestResult, Result, Target, User
 from node.permissions import Actor, require
 from node.progress import Assessment, Point, assess
 from node.services import catalogue
 from node.services.results import check_value
 from schemas.fields import format_decimal, parse_decimal
-from schemas.periods import parse_period
+from schemas.periods import Period, parse_period
 
 
 def _text(value: Decimal | bool | None) -> str | None:
@@ -224,12 +225,24 @@ def budget_to_wire(row: BudgetLine) -> dict[str, Any]:
 def _point(period: str | None, value: Decimal | bool | None) -> Point | None:
     if period is None or value is None:
         return None
-    return Point(parse_period(period), value)
+    return Point(_parsed_period(period), value)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _period_text(period: Period) -> str:
+    return str(period)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parsed_period(text: str) -> Period:
+    """:func:`parse_period`, cached: progress meets the same few hundred periods thousands of
+    times. Only stored or validated period texts reach it (results, targets)."""
+    return parse_period(text)
 
 
 def _assessment_to_wire(a: Assessment) -> dict[str, Any]:
     def point(p: Point | None) -> dict[str, Any] | None:
-        return None if p is None else {"period": str(p.period), "value": p.value}
+        return None if p is None else {"period": _period_text(p.period), "value": p.value}
 
     return {
         "status": a.status,
@@ -240,50 +253,87 @@ def _assessment_to_wire(a: Assessment) -> dict[str, Any]:
     }
 
 
+def _stored_value(text: str) -> Decimal | bool:
+    """A stored ``value_text`` as :attr:`node.models.Result.value` reads it."""
+    if text in ("true", "false"):
+        return text == "true"
+    return Decimal(text)
+
+
+def latest_values(
+    session: Session, *, published_only: bool = True, indicator: str | None = None
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(indicator, breakdown key) → (period, value text) of its latest figure.
+
+    Read from ``results_latest`` (one row per breakdown, maintained with every write by
+    :func:`node.services.results.refresh_latest`): no result row is read at all.
+    """
+    scope = "published" if published_only else "official"
+    query = select(
+        LatestResult.indicator_code,
+        LatestResult.disaggregation_key,
+        LatestResult.period,
+        LatestResult.value_text,
+    ).where(LatestResult.scope == scope)
+    if indicator:
+        query = query.where(LatestResult.indicator_code == indicator)
+    return {(code, key): (period, text) for code, key, period, text in session.execute(query)}
+
+
 def progress(
     session: Session, *, published_only: bool = True, indicator: str | None = None
 ) -> list[dict[str, Any]]:
     """Latest figure vs baseline vs target for every indicator, by breakdown where present.
 
     Drafts never count; the public sees progress computed from published figures only.
+    ``indicator`` reads that indicator's figures and targets only.
     """
     statuses = ("published",) if published_only else ("validated", "published")
-    query = select(Result).where(Result.status.in_(statuses))
-    if indicator:
-        query = query.where(Result.indicator_code == indicator)
-    latest: dict[tuple[str, str], Result] = {}
-    for row in session.scalars(query):
-        ident = (row.indicator_code, row.disaggregation_key)
-        current = latest.get(ident)
-        if current is None or (row.period_end, row.period_start) > (
-            current.period_end,
-            current.period_start,
-        ):
-            latest[ident] = row
-    targets = {
-        (t.indicator_code, t.disaggregation_key): t for t in list_targets(session, indicator)
-    }
-    keys_by_indicator: dict[str, set[str]] = defaultdict(set)
-    for code, key in [*latest, *targets]:
-        keys_by_indicator[code].add(key)
-    # A breakdown without its own baseline is compared with its figure in the total's baseline
-    # period, so an official sees whether every group moved, not only the average.
-    baseline_rows: dict[tuple[str, str], Result] = {}
-    baseline_periods = {
-        (code, t.baseline_period)
-        for (code, key), t in targets.items()
-        if key == "" and t.baseline_period
-    }
-    if baseline_periods:
-        for row in session.scalars(select(Result).where(Result.status.in_(statuses))):
-            if (row.indicator_code, row.period) in baseline_periods:
-                baseline_rows[(row.indicator_code, row.disaggregation_key)] = row
-    out = []
     indicators = (
         [catalogue.get_indicator(session, indicator)]
         if indicator
         else catalogue.list_indicators(session)
     )
+    latest = latest_values(session, published_only=published_only, indicator=indicator)
+    # Core rows, not ORM objects: a large city sets thousands of breakdown targets.
+    target_query = select(
+        Target.indicator_code,
+        Target.disaggregation_key,
+        Target.baseline_period,
+        Target.baseline_value,
+        Target.target_period,
+        Target.target_value,
+    )
+    if indicator:
+        target_query = target_query.where(Target.indicator_code == indicator)
+    targets = {
+        (t.indicator_code, t.disaggregation_key): t for t in session.execute(target_query).all()
+    }
+    keys_by_indicator: dict[str, set[str]] = defaultdict(set)
+    for code, key in [*latest, *targets]:
+        keys_by_indicator[code].add(key)
+    # A breakdown without its own baseline is compared with its figure in the total's baseline
+    # period, so an official sees whether every group moved, not only the average. Only the
+    # figures of those (indicator, period) pairs are read (the unique index serves it).
+    baseline_rows: dict[tuple[str, str], tuple[str, str]] = {}
+    baseline_periods = sorted(
+        {
+            (code, t.baseline_period)
+            for (code, key), t in targets.items()
+            if key == "" and t.baseline_period
+        }
+    )
+    for chunk_start in range(0, len(baseline_periods), 200):
+        chunk = baseline_periods[chunk_start : chunk_start + 200]
+        query = select(
+            Result.indicator_code, Result.disaggregation_key, Result.period, Result.value_text
+        ).where(
+            Result.status.in_(statuses),
+            or_(*(and_(Result.indicator_code == c, Result.period == p) for c, p in chunk)),
+        )
+        for code, key, period, text in session.execute(query):
+            baseline_rows[(code, key)] = (period, text)
+    out = []
     for ind in indicators:
         entries = []
         for key in sorted(keys_by_indicator.get(ind.code, {""}) | {""}):
@@ -292,10 +342,10 @@ def progress(
             baseline = _point(tgt.baseline_period, _value(tgt.baseline_value)) if tgt else None
             implied = baseline_rows.get((ind.code, key))
             if baseline is None and key and implied is not None:
-                baseline = _point(implied.period, implied.value)
+                baseline = _point(implied[0], _stored_value(implied[1]))
             a = assess(
                 ind.direction,
-                _point(row.period, row.value) if row else None,
+                _point(row[0], _stored_value(row[1])) if row else None,
                 baseline,
                 _point(tgt.target_period, _value(tgt.target_value)) if tgt else None,
             )
