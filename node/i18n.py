@@ -62,9 +62,9 @@ def current_locale() -> str:
 def format_number(value: Any) -> str:
     """A stored decimal (text, int or Decimal) written the page language's way, digits kept.
 
-    ``decimal_quantization=False``: Babel's default pattern would round ``12.3456`` to three
-    places, and a figure must be shown as it was measured ("12.50" keeps its zero). Anything
-    that is not a number (a "–", text) is shown unchanged.
+    The pattern asks for exactly the decimal places the figure has: Babel's default pattern
+    would round ``12.3456`` to three places and drop the zero of ``12.50``, and a figure must be
+    shown as it was measured. Anything that is not a number (a "–", text) is shown unchanged.
     """
     if value is None or isinstance(value, bool):
         return "" if value is None else str(value)
@@ -74,7 +74,12 @@ def format_number(value: Any) -> str:
         return str(value)
     if not number.is_finite():
         return str(value)
-    return babel_format_decimal(number, locale=current_locale(), decimal_quantization=False)
+    exponent = number.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return babel_format_decimal(
+        number, format=pattern, locale=current_locale(), decimal_quantization=False
+    )
 
 
 def format_day(value: date | datetime | None) -> str:

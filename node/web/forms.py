@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from node.i18n import current_locale, normalise_decimal_input
@@ -60,7 +61,11 @@ class EntryForm(FlaskForm):
     value = LocalizedDecimalField(_l("Value"), validators=[DataRequired(), Length(1, 64)])
     status = SelectField(
         _l("Status"),
-        choices={"draft": _l("Draft"), "validated": _l("Validated"), "published": _l("Published")},
+        choices=[
+            SelectChoice("draft", _l("Draft")),
+            SelectChoice("validated", _l("Validated")),
+            SelectChoice("published", _l("Published")),
+        ],
         default="draft",
     )
     source = StringField(_l("Source"), validators=[Optional(), Length(max=500)])
@@ -71,10 +76,10 @@ class ImportForm(FlaskForm):
     file = FileField(_l("File (CSV or XLSX)"), validators=[FileRequired()])
     layout = SelectField(
         _l("Layout"),
-        choices={
-            "own": _l("hrcnet layout (indicator, period, value…)"),
-            "open-sdg": _l("Open SDG (Year, …, Units, Value)"),
-        },
+        choices=[
+            SelectChoice("own", _l("hrcnet layout (indicator, period, value…)")),
+            SelectChoice("open-sdg", _l("Open SDG (Year, …, Units, Value)")),
+        ],
     )
     indicator = StringField(
         _l("Indicator (Open SDG files with one indicator)"), validators=[Optional(), Length(max=64)]
