@@ -24,9 +24,10 @@ class LocalizedDecimalField(StringField):
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)
-        if self.data:
+        typed: Any = self.data
+        if isinstance(typed, str) and typed:
             # A ValueError here becomes the field's error (WTForms' process_errors).
-            self.data = normalise_decimal_input(self.data, current_locale())
+            self.data = normalise_decimal_input(typed, current_locale())
 
     def _value(self) -> str:
         # Shown back as typed (after an error the person sees and fixes their own text).
