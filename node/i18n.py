@@ -141,6 +141,32 @@ def normalise_decimal_input(text: str, locale: str) -> str:
     return typed
 
 
+def translated(item: Any, field: str) -> str:
+    """An indicator's ``name`` or ``definition`` in the page's language when it carries one.
+
+    ``item`` is an indicator (model or wire dict) whose ``translations`` maps a language tag
+    ("fr", "fr-BE") to ``{"name", "definition"}``. The exact language wins, then a regional
+    variant of it; otherwise the text as published. Plain text: the template escapes it.
+    """
+    original = _member(item, field)
+    translations = _member(item, "translations") or {}
+    if not isinstance(translations, dict):
+        return original or ""
+    locale = current_locale()
+    candidates = [translations.get(locale)] + [
+        text for tag, text in sorted(translations.items()) if tag.split("-")[0] == locale
+    ]
+    for candidate in candidates:
+        text = candidate.get(field) if isinstance(candidate, dict) else None
+        if isinstance(text, str) and text.strip():
+            return text
+    return original or ""
+
+
+def _member(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
 def language_menu() -> list[dict[str, Any]]:
     """The language menu's entries: code, own name, whether it is the page's language."""
     current = current_locale()
@@ -154,6 +180,7 @@ def install_template_helpers(app: Flask) -> None:
     """Give every template the language menu and the number and date filters."""
     app.jinja_env.globals["language_menu"] = language_menu
     app.jinja_env.globals["page_locale"] = current_locale
+    app.jinja_env.globals["translated"] = translated
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["moment"] = format_moment

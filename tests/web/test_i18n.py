@@ -625,3 +625,55 @@ def test_ambiguous_decimal_input_is_refused(typed: str, locale: str) -> None:
 def test_a_point_is_only_ambiguous_before_exactly_three_digits(typed: str, locale: str) -> None:
     """The edges of the thousands look-alike: 2 or 4 digits after the point, or 4 before."""
     assert normalise_decimal_input(typed, locale) == typed
+
+
+# --- catalogue names and definitions in the reader's language -------------------------------
+
+TRANSLATED_LOCAL = {
+    "code": "GENT-HOU-09",
+    "name": "Households on the social housing waiting list",
+    "definition": "Households registered and waiting on 31 December.",
+    "translations": {
+        "fr": {
+            "name": "Ménages en attente d'un logement social",
+            "definition": "Ménages inscrits et en attente au 31 décembre.",
+        },
+        "nl-BE": {"name": "Gezinnen op de wachtlijst voor een sociale woning"},
+        "it": {"name": "<script>alert(1)</script>Famiglie in lista d'attesa"},
+    },
+    "right": "Adequate housing",
+    "type": "outcome",
+    "value_type": "number",
+    "unit": {"code": "HH", "label": "households"},
+    "direction": "good_down",
+    "disaggregations": ["DISTRICT"],
+    "core": False,
+}
+
+
+def test_indicator_names_and_definitions_show_in_the_readers_language(
+    web: FlaskClient, official: Caller
+) -> None:
+    created = web.post("/api/v1/indicators", json=TRANSLATED_LOCAL, headers=official.headers)
+    assert created.status_code == 201, created.get_data(as_text=True)
+
+    def page(path: str, locale: str) -> str:
+        return web.get(path, headers={"Accept-Language": locale}).get_data(as_text=True)
+
+    french = page("/catalogue/GENT-HOU-09", "fr")
+    assert "Ménages en attente d&#39;un logement social" in french
+    assert "Ménages inscrits et en attente au 31 décembre." in french
+    assert "Ménages en attente d&#39;un logement social" in page("/catalogue", "fr")
+    # No Spanish text: the name and definition as published.
+    spanish = page("/catalogue/GENT-HOU-09", "es")
+    assert "Households on the social housing waiting list" in spanish
+    assert "Households registered and waiting on 31 December." in spanish
+    # A regional variant serves its language; a missing definition falls back on its own.
+    dutch = page("/catalogue/GENT-HOU-09", "nl")
+    assert "Gezinnen op de wachtlijst voor een sociale woning" in dutch
+    assert "Households registered and waiting on 31 December." in dutch
+    # Translations come from catalogue releases and other cities' definitions: plain text,
+    # escaped like any other data.
+    italian = page("/catalogue", "it")
+    assert "<script>alert(1)</script>" not in italian
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Famiglie" in italian
