@@ -108,13 +108,14 @@ def create_app(
         meta,
         network_views,
         notification_views,
-        review_views,
         views,
     )
-    from peer_review import mentoring_pages
+    from peer_review import mentoring
+    from peer_review import reviews as peer_reviews
 
     errors_http.register_error_handlers(app)
     init_api(app)
+    peer_reviews.init_app(app)  # the review API (in the Api above) and the review pages
     app.register_blueprint(meta.bp)
     app.register_blueprint(federation_blueprint.bp)
     app.register_blueprint(views.bp)
@@ -122,8 +123,7 @@ def create_app(
     app.register_blueprint(network_views.bp)
     app.register_blueprint(benchmark_views.bp)
     app.register_blueprint(notification_views.bp)
-    app.register_blueprint(review_views.bp)
-    app.register_blueprint(mentoring_pages.bp)
+    mentoring.init_app(app)  # pages; its API is registered by init_api with the others
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

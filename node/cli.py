@@ -605,7 +605,7 @@ def catalogue_publish(data_dir: Path, file: Path, notes: str | None) -> None:
     click.echo(f"Published core catalogue {release.version}.")
 
 
-@main.command("demo")
+@main.group("demo", invoke_without_command=True)
 @click.option(
     "--check", is_flag=True, help="build in a temporary dir, check every step, exit 0 if all held"
 )
@@ -624,12 +624,146 @@ def catalogue_publish(data_dir: Path, file: Path, notes: str | None) -> None:
 @click.option("--reset", is_flag=True, help="rebuild the network from scratch (asks first)")
 @click.option("--yes", is_flag=True, help="do not ask (for scripts)")
 @click.option("--verbose", is_flag=True, help="show every log line of the nodes")
+@click.pass_context
 def demo_command(
-    check: bool, data_dir: Path, port_base: int | None, reset: bool, yes: bool, verbose: bool
+    ctx: click.Context,
+    check: bool,
+    data_dir: Path,
+    port_base: int | None,
+    reset: bool,
+    yes: bool,
+    verbose: bool,
 ) -> None:
-    """The main job: a living network (a secretariat and four cities) on 127.0.0.1."""
+    """The main job: a living network (a secretariat and four cities) on 127.0.0.1.
+
+    The subcommands deploy the same network elsewhere (e.g. docker/compose.yaml): init-network
+    writes its table, init-node initialises one node from it, seed seeds the running nodes.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from node.demo.run import run_demo
 
     sys.exit(
         run_demo(data_dir, port_base=port_base, check=check, reset=reset, yes=yes, verbose=verbose)
+    )
+
+
+_NETWORK_FILE = click.option(
+    "--network",
+    "network_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the network's table (network.json)",
+)
+
+
+def _demo_paths() -> tuple[Path, Path]:
+    from node.demo.nodes import DATASET
+    from node.setup import DEFAULT_CATALOGUE
+
+    return DEFAULT_CATALOGUE, DATASET
+
+
+@demo_command.command("init-network")
+@click.argument("network_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--url-template",
+    default="http://127.0.0.1:{port}",
+    show_default=True,
+    help="each node's URL: {host} (gent, secretariat...), {city_id}, {port}",
+)
+@click.option(
+    "--data-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-data"),
+    show_default=True,
+    help="each node's data dir is DATA_ROOT/<city_id>",
+)
+@click.option("--port-base", type=click.IntRange(1, 65530), default=None, help="{port}: N, N+1...")
+def demo_init_network_command(
+    network_file: Path, url_template: str, data_root: Path, port_base: int | None
+) -> None:
+    """Write the table of a new demo network (fresh passwords and tokens); keep an existing one."""
+    from node.demo.run import run_init_network
+
+    sys.exit(
+        run_init_network(
+            network_file, url_template=url_template, data_root=data_root, port_base=port_base
+        )
+    )
+
+
+@demo_command.command("init-node")
+@_NETWORK_FILE
+@click.option("--city-id", required=True, help="this node's row of the table")
+@click.option(
+    "--catalogue",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="the core catalogue (default: ../shared/data/indicator_catalogue.json)",
+)
+@click.option(
+    "--dataset",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Los Angeles' Open SDG files (default: ../shared/datasets/los-angeles-open-sdg)",
+)
+def demo_init_node_command(
+    network_file: Path, city_id: str, catalogue: Path | None, dataset: Path | None
+) -> None:
+    """Initialise one node of the demo network from its row of the table (its own operator's
+    step, before it serves; NODE_DATABASE_URL chooses PostgreSQL). Idempotent."""
+    from node.demo.run import run_init_node
+
+    default_catalogue, default_dataset = _demo_paths()
+    sys.exit(
+        run_init_node(
+            network_file,
+            city_id,
+            catalogue=catalogue or default_catalogue,
+            dataset=dataset or default_dataset,
+        )
+    )
+
+
+@demo_command.command("seed")
+@_NETWORK_FILE
+@click.option(
+    "--catalogue",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="the core catalogue the secretariat publishes (default: ../shared/data/...)",
+)
+@click.option(
+    "--dataset",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Los Angeles' Open SDG files (default: ../shared/datasets/los-angeles-open-sdg)",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.IntRange(0, 3600),
+    default=60,
+    show_default=True,
+    help="seconds to wait for nodes still starting",
+)
+def demo_seed_command(
+    network_file: Path, catalogue: Path | None, dataset: Path | None, wait_s: int
+) -> None:
+    """Seed a running demo network through its nodes' HTTP APIs (the same steps as hrcnet demo).
+
+    Idempotent: run twice, nothing is duplicated. Exit codes: 0 seeded (or already), 1 a step
+    failed, 2 bad network file, 3 a node unreachable, 4 a login refused.
+    """
+    from node.demo.run import run_seed
+
+    default_catalogue, default_dataset = _demo_paths()
+    sys.exit(
+        run_seed(
+            network_file,
+            catalogue=catalogue or default_catalogue,
+            dataset=dataset or default_dataset,
+            wait_s=float(wait_s),
+        )
     )

@@ -110,10 +110,10 @@ def deadline_sweep(node: NodeRuntime) -> str:
 @job("mentoring_expiry", 3600, "mentoring: our proposals unanswered for 21 days expire")
 def mentoring_expiry(node: NodeRuntime) -> str:
     from node.db import session_scope
-    from peer_review import mentoring
+    from peer_review.mentoring.jobs import expire_overdue
 
     with session_scope(node.sessions) as session:
-        expired = mentoring.expire_overdue(session, node.config, node.now())
+        expired = expire_overdue(session, node.config, node.now())
     return f"{expired} proposals expired"
 
 

@@ -266,6 +266,10 @@ class BudgetLine(Base):
 
 
 # The network's tables live beside their services; importing registers them on Base.metadata.
+# transitional (issue 13): each feature's models are its own module (peer_review.mentoring.models
+# …); node/features.py lists them for the migrations' env at merge, and these lines go.
 from node.network import models as _network_models  # noqa: E402, F401
 from node.secretariat import models as _secretariat_models  # noqa: E402, F401
 from peer_review import models as _peer_review_models  # noqa: E402, F401
+from peer_review.reviews import models as _review_models  # noqa: E402, F401
+from peer_review.mentoring import models as _mentoring_models  # noqa: E402, F401

@@ -1,75 +1,48 @@
-"""Review envelopes in the inbox: actions reach the home node, events reach participants.
-
-Both run after the inbox verified the sending node's signature, date and sequence. Any refusal
-from the review services becomes an inbox refusal with the same status and code, so the
-sender's outbox treats it like every other refusal (and nothing of it is stored).
+"""Transitional: the inbox's old ``HANDLERS`` table for review envelopes, adapted to the
+registry-style handlers of :mod:`peer_review.reviews.inbound` (the lead deletes this module
+when the inbox reads the registry).
 """
+
+# transitional: removed when the registry lands
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
-from node.errors import DomainError
-from node.network import inbox
-from node.network.models import InEnvelope, Peer
-from peer_review import reviews
-from schemas.peer_review import (
-    REVIEW_ACTION_SCHEMA,
-    REVIEW_ACTION_TYPE,
-    REVIEW_EVENT_SCHEMA,
-    REVIEW_EVENT_TYPE,
-    ReviewActionPayloadSchema,
-    ReviewEventPayloadSchema,
-    review_stream,
-)
+from schemas.peer_review import REVIEW_ACTION_TYPE, REVIEW_EVENT_TYPE
 
 
-def _payload(schema: Any, envelope: dict[str, Any], expected_schema: str) -> dict[str, Any]:
-    if envelope["schema"] != expected_schema:
-        raise inbox.refuse(422, "unsupported_schema", f"Expected {expected_schema}.")
-    loaded = inbox.load_payload(schema, envelope["payload"], "review message")
-    if envelope["stream"] != review_stream(loaded["review_id"]):
-        # Replay and rollback are checked per stream: one review, one stream.
-        raise inbox.refuse(422, "wrong_stream", "A review message travels in its review's stream.")
-    return loaded
+def _adapter(type_: str) -> Callable[..., None]:
+    def handle(
+        session: Session,
+        config: NodeConfig,
+        envelope: dict[str, Any],
+        peer: Any,
+        stored: Any,
+        now: datetime,
+    ) -> None:
+        # Imported at call time: the inbox imports this module while node.network.port (which
+        # imports the inbox) may still be loading.
+        from node.network.port import Inbound, InboundRegistry, load_payload
+        from peer_review.reviews import register_inbound
+        from peer_review.reviews.inbound import check_schema_id
+
+        registry = InboundRegistry()
+        register_inbound(registry)
+        route = registry.route(type_)
+        assert route is not None
+        check_schema_id(envelope)  # the order of the old handlers: schema id, then payload
+        payload = envelope["payload"]
+        if route.schema is not None:
+            payload = load_payload(route.schema, payload, "review message")
+        route.handler(Inbound(session, config, envelope, payload, peer, stored, now))
+
+    return handle
 
 
-def handle_action(
-    session: Session,
-    config: NodeConfig,
-    envelope: dict[str, Any],
-    peer: Peer,
-    stored: InEnvelope,
-    now: datetime,
-) -> None:
-    """Home node: a participant's signed action; decided now, relayed to every participant."""
-    _payload(ReviewActionPayloadSchema(), envelope, REVIEW_ACTION_SCHEMA)
-    inbox.store(session, stored)
-    try:
-        reviews.decide(session, config, envelope, now)
-    except DomainError as exc:
-        raise inbox.refuse(exc.status, exc.code, exc.detail) from exc
-
-
-def handle_event(
-    session: Session,
-    config: NodeConfig,
-    envelope: dict[str, Any],
-    peer: Peer,
-    stored: InEnvelope,
-    now: datetime,
-) -> None:
-    """Participant: an event of a review we take part in, from its home node."""
-    payload = _payload(ReviewEventPayloadSchema(), envelope, REVIEW_EVENT_SCHEMA)
-    inbox.store(session, stored)
-    try:
-        reviews.receive_event(session, config, peer.city_id, payload, now)
-    except DomainError as exc:
-        raise inbox.refuse(exc.status, exc.code, exc.detail) from exc
-
-
-HANDLERS = {REVIEW_ACTION_TYPE: handle_action, REVIEW_EVENT_TYPE: handle_event}
+HANDLERS = {t: _adapter(t) for t in (REVIEW_ACTION_TYPE, REVIEW_EVENT_TYPE)}

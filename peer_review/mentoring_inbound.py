@@ -1,104 +1,48 @@
-"""Mentoring messages in the inbox: the partner city's actions, and metadata for the secretariat.
+"""Mentoring's inbound handlers with the inbox's old signature: ``node.network.inbox`` still
+imports this module at its bottom and reads ``HANDLERS`` and ``STREAMS``.
 
-Each handler runs inside the inbox pipeline after the envelope's signature, ``seq`` and date
-checks (``node.network.inbox``), so ``peer`` is an active twin and the origin's signature
-verified. The relationship's own rules are :mod:`peer_review.mentoring`'s: the same table as
-for local actions. Refusals are 403 / 409 / 422 (never 404, which a sender would retry).
+# transitional: removed when the registry lands
+
+Nothing of the network is imported at module level (the inbox imports this module while it is
+itself loading); the handlers are built from ``peer_review.mentoring.inbound.register_inbound``
+on first use.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from node.config import NodeConfig
-from node.errors import DomainError
-from node.network import inbox
-from node.network.models import InEnvelope, Peer
-from peer_review import mentoring
-from peer_review.mentoring_models import MentoringMetadata
-from schemas.mentoring import (
-    MENTORING_STREAM,
-    METADATA_TYPE,
-    PAYLOAD_SCHEMAS,
-    RELATIONSHIP_TYPES,
-    schema_name,
-)
+from schemas.mentoring import MENTORING_STREAM, METADATA_TYPE, RELATIONSHIP_TYPES
 
 
-def _load(envelope: dict[str, Any]) -> dict[str, Any]:
-    type_ = envelope["type"]
-    if envelope["schema"] != schema_name(type_):
-        raise inbox.refuse(422, "unsupported_schema", f"Expected {schema_name(type_)}.")
-    return inbox.load_payload(PAYLOAD_SCHEMAS[type_](), envelope["payload"], type_)
+@cache
+def _registry() -> Any:
+    from node.network.port import InboundRegistry
+    from peer_review.mentoring.inbound import register_inbound
+
+    registry = InboundRegistry()
+    register_inbound(registry)
+    registry.freeze()
+    return registry
 
 
-def handle_relationship(
-    session: Session,
-    config: NodeConfig,
-    envelope: dict[str, Any],
-    peer: Peer,
-    stored: InEnvelope,
-    now: datetime,
+def handle(
+    session: Session, config: Any, envelope: dict[str, Any], peer: Any, stored: Any, now: datetime
 ) -> None:
-    """The partner city proposed, changed, signed, planned or noted something."""
-    payload = _load(envelope)
-    inbox.store(session, stored)
-    carrier = mentoring.Carrier(
-        envelope["origin"], envelope["seq"], stored.sha256, in_envelope_id=stored.id
-    )
-    try:
-        mentoring.receive(
-            session, config, envelope["type"], payload, peer, carrier, envelope["created_ts"], now
-        )
-    except inbox.InboxRefusal:
-        raise
-    except DomainError as exc:
-        # One kind of refusal for the transport (push answers it, pull logs it); the status
-        # stays 403/409/422, which the sender classifies as permanent or auth, never transient.
-        raise inbox.InboxRefusal(
-            exc.detail, code=exc.code, status=exc.status, extra=exc.extra
-        ) from exc
+    """The old-signature handler of every mentoring type: the checks that came before the
+    payload was read, then the payload loaded with the route's schema, then the new handler."""
+    from node.network.port import Inbound, load_payload
+    from peer_review.mentoring.inbound import admit
+
+    route = _registry().route(envelope["type"])
+    admit(config, envelope)
+    payload = load_payload(route.schema, envelope["payload"], envelope["type"])
+    route.handler(Inbound(session, config, envelope, payload, peer, stored, now))
 
 
-def handle_metadata(
-    session: Session,
-    config: NodeConfig,
-    envelope: dict[str, Any],
-    peer: Peer,
-    stored: InEnvelope,
-    now: datetime,
-) -> None:
-    """On the secretariat: a member reports the state of one of its relationships."""
-    if config.role != "secretariat":
-        raise inbox.refuse(422, "not_a_secretariat", "Only a secretariat keeps mentoring metadata.")
-    payload = _load(envelope)
-    if envelope["origin"] not in (payload["mentor"], payload["mentee"]):
-        # Security: a member reports its own relationships only.
-        raise inbox.refuse(
-            403, "not_a_party", f"{envelope['origin']} is not a party to that relationship."
-        )
-    inbox.store(session, stored)
-    key = (payload["relationship_id"], envelope["origin"])
-    row = session.get(MentoringMetadata, key)
-    if row is not None and row.envelope_seq > envelope["seq"]:
-        return  # an older report arriving late (pull after push): the newer one stays
-    if row is None:
-        row = MentoringMetadata(relationship_id=key[0], reporter=key[1])
-        session.add(row)
-    row.mentor, row.mentee = payload["mentor"], payload["mentee"]
-    row.state, row.outcome = payload["state"], payload["outcome"]
-    row.state_version = payload["state_version"]
-    row.proposed_at = mentoring.from_ms(payload["proposed_at"])
-    row.changed_at = mentoring.from_ms(payload["changed_at"])
-    row.envelope_seq, row.received_at = envelope["seq"], now
-    session.flush()
-
-
-HANDLERS = {
-    **{type_: handle_relationship for type_ in RELATIONSHIP_TYPES},
-    METADATA_TYPE: handle_metadata,
-}
+HANDLERS = dict.fromkeys((*RELATIONSHIP_TYPES, METADATA_TYPE), handle)
 STREAMS = dict.fromkeys(HANDLERS, MENTORING_STREAM)

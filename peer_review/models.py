@@ -1,9 +1,10 @@
 """Storage shared by the peer-review and mentoring workflows: deadlines, the reminder log and
 the in-app notifications.
 
-The workflow objects themselves live beside their services (``peer_review.reviews``,
-``peer_review.mentoring``); every table of this package is registered here or imported below so
-that Alembic sees one metadata.
+Only the shared tables live here. Each feature's own tables live in its package
+(``peer_review.mentoring.models``, the reviews' models); this module imports none of them —
+nothing of the shared core imports a feature. The composition root (``node/features.py``) imports
+every feature's models so that Alembic sees one metadata.
 """
 
 from __future__ import annotations
@@ -117,8 +118,3 @@ class ReminderLog(Base):
     email_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_error: Mapped[str | None] = mapped_column(String(300))
-
-
-# Mentoring's tables live beside its services; importing registers them on Base.metadata.
-from peer_review import mentoring_models as _mentoring_models  # noqa: E402, F401
-from peer_review import review_models as _review_models  # noqa: E402, F401

@@ -12,7 +12,8 @@ BEGIN, END = "<!-- tables:begin -->", "<!-- tables:end -->"
 
 
 def table(workflow: Workflow) -> str:
-    """One Markdown table: action, from, to, who, preconditions, effects."""
+    """One Markdown table: action, from, to, who, preconditions, effects (the handler's name the
+    row binds, then what it does in words)."""
     lines = [
         f"#### {workflow.name.capitalize()}",
         "",
@@ -21,10 +22,11 @@ def table(workflow: Workflow) -> str:
     ]
     for t in workflow.transitions:
         target = "(same)" if t.target == SAME else f"`{t.target}`"
+        effects = " — ".join(part for part in (t.effect and f"`{t.effect}`", t.effects) if part)
         lines.append(
             f"| `{t.action}` | {', '.join(f'`{s}`' for s in sorted(t.sources))} | {target} "
             f"| {', '.join(sorted(t.roles))} | {', '.join(t.preconditions) or '–'} "
-            f"| {t.effects or '–'} |"
+            f"| {effects or '–'} |"
         )
     return "\n".join(lines)
 

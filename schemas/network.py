@@ -116,15 +116,30 @@ class OwnSummarySchema(Schema):
 
 
 class ReceivedSummarySchema(Schema):
+    """A twin's summary as this node holds it (contract: ``period``, ``revision``, ``seq``,
+    ``current``, ``envelope_sha256``, ``envelope``; the other members are this node's extras)."""
+
     period = fields.String()
     revision = fields.Integer()
     seq = fields.Integer()
     current = fields.Boolean()
     envelope_sha256 = fields.String(metadata={"description": "hex sha256 of the signed bytes"})
-    envelope = fields.Dict(metadata={"description": "the envelope exactly as received"})
-    received_at = fields.DateTime()
-    via = fields.String()
-    verified = fields.Boolean()
+    envelope = fields.String(
+        metadata={
+            "description": "the envelope exactly as received: the stored JSON text, as a string "
+            "(pushed: the request body byte for byte; pulled: the outbox item as it was parsed "
+            "and re-serialised compactly). Parse it to read it; hash its signed part or verify "
+            "its signatures to check it (docs/protocol.md §7.4)."
+        }
+    )
+    received_at = fields.DateTime(metadata={"description": "when this node accepted it (UTC)"})
+    via = fields.String(metadata={"description": "push | pull: how it arrived"})
+    verified = fields.Boolean(
+        metadata={
+            "description": "whether its origin's signature verifies NOW with the keys this node "
+            "trusts for the twin (false after the signing key was revoked)"
+        }
+    )
 
 
 class PeerStatusSchema(Schema):

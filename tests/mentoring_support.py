@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from node.network.models import Peer
-from peer_review import mentoring
+from peer_review.mentoring import acting, receiving
 from schemas.mentoring import PROPOSED_TYPE
 from tests.support import Clock
 
@@ -67,14 +67,14 @@ def receive_proposal(
             "title": title,
             "purpose": "",
         }
-        mentoring.receive(
+        receiving.receive(
             session,
             config,
             PROPOSED_TYPE,
             payload,
             peer,
-            mentoring.Carrier(PARTNER, seq, f"{seq:064x}"),
-            mentoring.ms(clock()),
+            acting.Carrier(PARTNER, seq, f"{seq:064x}"),
+            acting.ms(clock()),
             clock(),
         )
     return rel_id

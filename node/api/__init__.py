@@ -96,8 +96,8 @@ def init_api(app: Flask) -> Api:
     )
     api = ProblemApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
     api.register_converter(RowIdConverter, row_id_parameter_schema)
-    from node.api import catalogue, exchange, monitoring, network, results, reviews, secretariat
-    from peer_review import mentoring_api
+    from node.api import catalogue, exchange, monitoring, network, results, secretariat
+    from peer_review.mentoring import api as mentoring_api
     from schemas.network import PeerAnswerSchema
 
     for module in (
@@ -107,7 +107,6 @@ def init_api(app: Flask) -> Api:
         exchange,
         network,
         secretariat,
-        reviews,
         mentoring_api,
     ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from typing import Any
 
 from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import InvalidInputError
 from node.input_guard import parse_json_text
 from node.network import compare, inbox, keyring, peers, summaries, trust
-from node.network.models import OutboxItem, Peer
+from node.network.models import OutboxItem
 from node.permissions import require
 from node.runtime import db_session, now, runtime
+from node.services.network_status import network_status
 from schemas.network import (
     ComparisonQuerySchema,
     ComparisonRowSchema,
@@ -223,7 +224,9 @@ class PeerSummaries(MethodView):
                     "seq": s.envelope.seq,
                     "current": s.current,
                     "envelope_sha256": s.envelope.sha256,
-                    "envelope": json.loads(s.envelope.raw),
+                    # The stored text itself, not a parsed copy: the contract promises the
+                    # envelope "exactly as received", so a client can hash and verify its bytes.
+                    "envelope": s.envelope.raw,
                     "received_at": s.received_at,
                     "via": s.envelope.via,
                     "verified": inbox.still_verifies(session, s.envelope.raw),
@@ -324,39 +327,11 @@ class FederationStatus(MethodView):
         """Per peer: last success, failures, next attempt, queue length, dead letters."""
         require(api_user(), "network.status")
         session = db_session()
-        counts = dict(
-            session.execute(
-                select(OutboxItem.destination, func.count())
-                .where(OutboxItem.state == "pending")
-                .group_by(OutboxItem.destination)
-            ).all()
-        )
-        dead = list(
-            session.scalars(
-                select(OutboxItem).where(OutboxItem.state == "dead").order_by(OutboxItem.id)
-            )
-        )
-        dead_counts: dict[str, int] = {}
-        for item in dead:
-            dead_counts[item.destination] = dead_counts.get(item.destination, 0) + 1
-        items = [
-            {
-                "city_id": p.city_id,
-                "state": p.state,
-                "last_success_at": p.last_success_at,
-                "failures": p.failures,
-                "next_attempt_at": p.next_attempt_at,
-                "queue_length": counts.get(p.city_id, 0),
-                "dead_letters": dead_counts.get(p.city_id, 0),
-                "unavailable": p.unavailable,
-                "last_error": p.last_error,
-            }
-            for p in session.scalars(select(Peer).order_by(Peer.city_id))
-        ]
+        status = network_status(session)
         signing = keyring.signers(session, runtime().config, now())
         return {
             "city_id": runtime().config.city_id,
             "key_id": signing.primary.key_id,
-            "items": items,
-            "dead_letters": [_delivery(d) for d in dead],
+            "items": [asdict(peer) for peer in status.peers],
+            "dead_letters": [asdict(d) for d in status.dead_letters],
         }

@@ -5,25 +5,29 @@ Production code shared by ``hrcnet demo`` (and its ``--check``) and the multi-no
 - :class:`ServedNode` owns one node's ``hrcnet serve`` process (its own process group, so a stop
   reaches the gunicorn arbiter, its worker and the node's one scheduler together, and never the
   caller's group), its log file and a bounded wait for ``/healthz``.
+- :class:`RemoteNode` is a node served by someone else (a container), known by its URL.
 - :class:`ApiClient` speaks a node's HTTP API with a bearer token and checks every answer.
 - :func:`wait_until` polls with a deadline, never a bare sleep.
 
-It only ever speaks to 127.0.0.1: the demo network lives on this machine.
+The processes it starts only ever listen on 127.0.0.1; the clients speak to the URLs they are
+given (127.0.0.1 for the demo and the tests, the compose network's names in containers).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 import requests
 
@@ -108,23 +112,74 @@ def wait_until(
     raise DemoError(f"not within {timeout:.0f} s: {what} (last: {value!r})\n{tails}")
 
 
+class Endpoint(Protocol):
+    """What an :class:`ApiClient` needs of a node: its id, its URL, evidence when it fails."""
+
+    @property
+    def city_id(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    def describe_failure(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RemoteNode:
+    """A node served by someone else (e.g. a container): only its URL is known here."""
+
+    city_id: str
+    base_url: str
+
+    def describe_failure(self) -> str:
+        return f"--- {self.city_id} at {self.base_url}: see that node's own log"
+
+
 @dataclass
 class ServedNode:
-    """One node's ``hrcnet serve`` process on 127.0.0.1."""
+    """One node's ``hrcnet serve`` process on 127.0.0.1.
+
+    ``extra_env`` is added to the node's environment (e.g. its ``NODE_DATABASE_URL``);
+    ``args`` replaces the default ``serve`` arguments (e.g. ``scheduler DATA_DIR`` for a node
+    whose scheduler runs apart, as in ``docker/compose.yaml``), logging to ``log_name``.
+    """
 
     city_id: str
     data_dir: Path
     port: int
+    extra_env: dict[str, str] = field(default_factory=dict, repr=False)
+    args: tuple[str, ...] | None = None
+    log_name: str = LOG_NAME
+    workers: int = 1
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    _runtime_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    def node_env(self) -> dict[str, str]:
+        """The settings added to the node's environment (subclasses may add more)."""
+        return dict(self.extra_env)
+
+    def env(self) -> dict[str, str]:
+        """The node's environment: :func:`child_env`, its ``extra_env``, its own runtime dir.
+
+        gunicorn opens a control socket at ``$XDG_RUNTIME_DIR/gunicorn.ctl`` (else one path
+        shared by every node of the user), so nodes would replace, and on exit delete, each
+        other's socket: a short private dir per node keeps them apart.
+        """
+        extra = self.node_env()
+        if "XDG_RUNTIME_DIR" not in extra:
+            if self._runtime_dir is None:
+                self._runtime_dir = Path(tempfile.mkdtemp(prefix="hrcnet-run-"))
+            extra["XDG_RUNTIME_DIR"] = str(self._runtime_dir)
+        return child_env(extra)
+
     @property
     def log_path(self) -> Path:
-        return self.data_dir / LOG_NAME
+        return self.data_dir / self.log_name
 
     @property
     def running(self) -> bool:
@@ -157,16 +212,17 @@ class ServedNode:
         self._log = self.log_path.open("ab")
         self._log.write(f"\n=== hrcnet demo: serve starting at {time.ctime()}\n".encode())
         self._log.flush()
-        command = [
-            sys.executable, "-m", "node", "serve", str(self.data_dir),
-            "--host", LOOPBACK, "--port", str(self.port), "--workers", "1",
-        ]  # fmt: skip
+        args = self.args or (
+            "serve", str(self.data_dir), "--host", LOOPBACK, "--port", str(self.port),
+            "--workers", str(self.workers),
+        )  # fmt: skip
+        command = [sys.executable, "-m", "node", *args]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=child_env(),
+            env=self.env(),
             # Own process group: a stop (or a last-resort SIGKILL) reaches the arbiter, its
             # worker and the scheduler together, and never the terminal's group.
             start_new_session=True,
@@ -226,6 +282,9 @@ class ServedNode:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            self._runtime_dir = None
         return graceful
 
 
@@ -243,24 +302,33 @@ def stop_nodes(nodes: Iterable[ServedNode], timeout: float = STOP_TIMEOUT_S) -> 
 
 @dataclass
 class ApiClient:
-    """A node's HTTP API (``/api/v1``) with the bearer token of one of its users."""
+    """A node's HTTP API (``/api/v1``) with the bearer token of one of its users.
 
-    node: ServedNode
+    ``api_prefix`` is put before every path; a subclass may choose ``""`` to give full paths.
+    """
+
+    node: Endpoint
     token: str
     http: requests.Session = field(default_factory=requests.Session, repr=False)
+    api_prefix: ClassVar[str] = "/api/v1"
 
     def __post_init__(self) -> None:
-        self.http.trust_env = False  # loopback only: never through a proxy
+        # Node to node only: never through a proxy from the environment.
+        self.http.trust_env = False
 
     @property
     def city_id(self) -> str:
         return self.node.city_id
 
+    @property
+    def base_url(self) -> str:
+        return self.node.base_url
+
     def request(self, method: str, path: str, json: Any = None) -> requests.Response:
-        """One request to ``/api/v1{path}``; no status check."""
+        """One request to ``{api_prefix}{path}``; no status check."""
         return self.http.request(
             method,
-            f"{self.node.base_url}/api/v1{path}",
+            f"{self.node.base_url}{self.api_prefix}{path}",
             json=json,
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=HTTP_TIMEOUT_S,
@@ -272,7 +340,8 @@ class ApiClient:
         response = self.request(method, path, json)
         if response.status_code != expect:
             raise DemoError(
-                f"{self.city_id}: {method} /api/v1{path} answered {response.status_code}, "
+                f"{self.city_id}: {method} {self.api_prefix}{path} answered "
+                f"{response.status_code}, "
                 f"expected {expect}: {response.text[:1500]}\n{self.node.describe_failure()}"
             )
         return response.json() if response.content else None

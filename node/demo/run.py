@@ -14,12 +14,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -29,113 +30,52 @@ import click
 import requests
 
 from federation.envelope import EnvelopeError, verify_envelope, verify_key_document
-from node.config import load_config
-from node.db import make_engine, make_sessionmaker, session_scope
+from node.config import ConfigError
 from node.demo.driver import DemoError, ServedNode, port_is_free, stop_nodes
 from node.demo.network import (
     BUILDING_MARKER,
     COMPLETE_MARKER,
-    LOS_ANGELES,
     MENTEE,
     MENTOR,
     NETWORK_FILE,
-    NODES,
     REVIEWED,
     REVIEWERS,
-    SECRETARIAT,
+    LoginRefused,
     Network,
+    NodeUnreachable,
     build_network,
     choose_ports,
     load_network,
+    preflight,
     print_table,
+    remote_network,
+    seed,
     twins_of,
     write_table,
 )
-from node.permissions import OPERATOR
-from node.runtime import utcnow
-from node.services import exchange, monitoring, results
-from node.setup import REPO_ROOT
+from node.demo.nodes import (
+    DATASET,
+    LOS_ANGELES,
+    NODES,
+    SECRETARIAT,
+    NetworkFileError,
+    init_demo_node,
+    plan_network,
+    read_network_file,
+    write_network_file,
+)
+from node.setup import DEFAULT_CATALOGUE, SetupError
 
-PROFILES = Path(__file__).parent / "los_angeles"
-DATASET = REPO_ROOT.parent / "shared" / "datasets" / "los-angeles-open-sdg"
+# Exit codes of ``hrcnet demo seed`` / ``init-network`` / ``init-node`` (docs/cli.md).
+EXIT_OK = 0
+EXIT_STEP_FAILED = 1  # a step of the scenario did not happen (the message shows the evidence)
+EXIT_BAD_FILE = 2  # network.json missing, unreadable or not the demo network's table
+EXIT_UNREACHABLE = 3  # a node does not answer, or answers as another node
+EXIT_LOGIN_REFUSED = 4  # a node refuses a login of the table
 
 
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM: stop the nodes and leave."""
-
-
-# --- Los Angeles' own node: its real figures -----------------------------------------------------
-
-
-def import_los_angeles(data_dir: Path) -> int:
-    """Los Angeles' operator imports its six Open SDG files into its own node (before it serves):
-    local indicators, figures with their profiles, baselines, all published. Returns the count."""
-    config = load_config(data_dir)
-    engine = make_engine(config.database_url)
-    sessions = make_sessionmaker(engine)
-    imported = 0
-    try:
-        with session_scope(sessions) as session:
-            additions = json.loads((PROFILES / "catalogue_additions.json").read_text())
-            exchange.apply_catalogue_additions(session, additions, now=utcnow())
-        for csv_path in sorted(DATASET.glob("indicator_*.csv")):
-            profile = json.loads((PROFILES / f"{csv_path.stem}.json").read_text())
-            with session_scope(sessions) as session:
-                outcome = exchange.import_file(
-                    session,
-                    csv_path.name,
-                    csv_path.read_bytes(),
-                    layout="open-sdg",
-                    profile=profile,
-                    user=OPERATOR,
-                    now=utcnow(),
-                )
-            imported += outcome.imported
-        with session_scope(sessions) as session:
-            _set_baselines(session)
-            results.change_status(
-                session,
-                status="published",
-                user=OPERATOR,
-                now=utcnow(),
-                ids=[
-                    r.id
-                    for r in results.list_results(session, published_only=False, limit=1_000_000)[0]
-                ],
-            )
-    finally:
-        engine.dispose()
-    return imported
-
-
-def _set_baselines(session: Any) -> int:
-    """Baseline = the first published year of each local indicator's total (no invented targets)."""
-    count = 0
-    for row in monitoring.progress(session, published_only=False):
-        code = row["indicator"]
-        if not code.startswith("LA-"):
-            continue
-        figures, _ = results.list_results(
-            session, indicator=code, published_only=False, limit=100_000
-        )
-        totals = [f for f in figures if not f.disaggregation_key]
-        if len(totals) < 2:
-            continue
-        first = totals[0]
-        monitoring.set_target(
-            session,
-            {
-                "indicator": code,
-                "disaggregation": {},
-                "baseline": {"period": first.period, "value": first.value},
-                "target": None,
-                "note": "baseline: first year on record",
-            },
-            user=OPERATOR,
-            now=utcnow(),
-        )
-        count += 1
-    return count
 
 
 # --- the checks of --check, from outside the nodes ---------------------------------------------
@@ -170,8 +110,7 @@ def _key_document(url: str, city_id: str) -> Any:
 def check_network(network: Network, facts: dict[str, Any], report: Report) -> None:
     """Every promise of the demo, checked through the nodes' public interfaces."""
     keydocs = {
-        node.city_id: _key_document(node.served.base_url, node.city_id)
-        for node in network.nodes.values()
+        node.city_id: _key_document(node.base_url, node.city_id) for node in network.nodes.values()
     }
     for city in network.cities():
         client = city.api("official")
@@ -182,7 +121,7 @@ def check_network(network: Network, facts: dict[str, Any], report: Report) -> No
             for item in received:
                 try:
                     signers = verify_envelope(
-                        item["envelope"],
+                        json.loads(item["envelope"]),
                         lambda origin, key_id, created_ts, keydoc=keydoc: (
                             keydoc.public_key_for(key_id, created_ts)
                             if origin == keydoc.origin
@@ -552,4 +491,116 @@ def _kernel_ports() -> list[int]:
     return sorted(ports)
 
 
-__all__ = ["run_demo", "import_los_angeles", "DATASET"]
+# --- the containers' commands: init-network, init-node, seed --------------------------------------
+
+
+def run_init_network(
+    path: Path,
+    *,
+    url_template: str,
+    data_root: Path,
+    port_base: int | None,
+    out: Callable[[str], None] = print,
+) -> int:
+    """``hrcnet demo init-network``: write the table of a new network (fresh passwords, tokens).
+
+    A table already at ``path`` is kept as it is (its passwords are in use): idempotent.
+    """
+    try:
+        if path.exists():
+            rows = read_network_file(path)
+            out(f"{path} already holds the table of {len(rows)} nodes; kept (nothing changed)")
+            return EXIT_OK
+        ports = None if port_base is None else list(range(port_base, port_base + len(NODES)))
+        rows = plan_network(url_template, data_root, ports=ports)
+        write_network_file(path, rows)
+    except NetworkFileError as exc:
+        out(f"hrcnet demo init-network: {exc}")
+        return EXIT_BAD_FILE
+    except OSError as exc:
+        out(f"hrcnet demo init-network: cannot write {path}: {exc}")
+        return EXIT_BAD_FILE
+    out(f"Wrote the table of {len(rows)} nodes to {path} (mode 0600: it holds passwords)")
+    for row in rows:
+        out(f"  {row.city_id:16} {row.url:32} {row.data_dir}")
+    return EXIT_OK
+
+
+def run_init_node(
+    network_file: Path,
+    city_id: str,
+    *,
+    catalogue: Path,
+    dataset: Path,
+    environ: Mapping[str, str] | None = None,
+    out: Callable[[str], None] = print,
+) -> int:
+    """``hrcnet demo init-node``: initialise one node from its row of the table (idempotent)."""
+    try:
+        rows = {row.city_id: row for row in read_network_file(network_file)}
+        if city_id not in rows:
+            raise NetworkFileError(f"{network_file}: no node {city_id!r} ({', '.join(rows)})")
+        done = init_demo_node(
+            rows[city_id],
+            environ=dict(os.environ if environ is None else environ),
+            catalogue=catalogue,
+            dataset=dataset,
+        )
+    except (NetworkFileError, SetupError, ConfigError) as exc:
+        out(f"hrcnet demo init-node: {exc}")
+        return EXIT_BAD_FILE
+    out(done)
+    return EXIT_OK
+
+
+def run_seed(
+    network_file: Path,
+    *,
+    catalogue: Path = DEFAULT_CATALOGUE,
+    dataset: Path = DATASET,
+    wait_s: float = 60.0,
+    out: Callable[[str], None] = print,
+) -> int:
+    """``hrcnet demo seed``: seed the running network of ``network_file`` (idempotent)."""
+    started = time.monotonic()
+    progress = _progress(out, started)
+    try:
+        rows = read_network_file(network_file)
+    except NetworkFileError as exc:
+        out(f"hrcnet demo seed: {exc}")
+        return EXIT_BAD_FILE
+    network = remote_network(rows, progress)
+    out(f"hrcnet demo seed: seeding the {len(rows)} nodes of {network_file}")
+    try:
+        preflight(network, progress, wait_s=wait_s)
+        seeding = seed(network, progress, catalogue=catalogue, dataset=dataset)
+    except NodeUnreachable as exc:
+        out(f"hrcnet demo seed: {exc}")
+        return EXIT_UNREACHABLE
+    except LoginRefused as exc:
+        out(f"hrcnet demo seed: {exc}")
+        return EXIT_LOGIN_REFUSED
+    except DemoError as exc:
+        out(f"hrcnet demo seed: {exc}")
+        return EXIT_STEP_FAILED
+    except requests.RequestException as exc:
+        out(f"hrcnet demo seed: a node stopped answering mid-way: {exc}")
+        return EXIT_UNREACHABLE
+    finally:
+        network.close_clients()
+    seconds = time.monotonic() - started
+    if seeding.done:
+        out(
+            f"hrcnet demo seed: seeded in {seconds:.0f} s "
+            f"(done now: {', '.join(seeding.done)}; "
+            f"already in place: {', '.join(seeding.already) or 'nothing'})"
+        )
+    else:
+        out(
+            f"hrcnet demo seed: already seeded, nothing duplicated "
+            f"({len(seeding.already)} steps found in place, {seconds:.0f} s)"
+        )
+    return EXIT_OK
+
+
+__all__ = ["run_demo", "run_init_network", "run_init_node", "run_seed"]

@@ -23,7 +23,7 @@ from node.network import outbox, peers, trust
 from node.network.models import OutEnvelope, ReceivedSummary
 from node.permissions import Actor, require
 from node.services import catalogue, monitoring
-from schemas.periods import parse_period
+from schemas.periods import PeriodError, parse_period
 from schemas.secretariat import NETWORK_AUDIENCE
 from schemas.summary import SUMMARY_SCHEMA, SUMMARY_STREAM, SUMMARY_TYPE
 
@@ -184,7 +184,14 @@ def publish_summary(
 ) -> list[OutEnvelope]:
     """Build, sign and queue our summary of ``period`` for every twin (one envelope per scope)."""
     require(user, "summaries.publish")
-    period = str(parse_period(period))
+    try:
+        period = str(parse_period(period))
+    except PeriodError as exc:
+        # Every caller (page, API, CLI) gets the same readable refusal: "2025-13" was a 500
+        # on the page, which does not go through the API's schema.
+        raise InvalidInputError(
+            str(exc), code="invalid_period", errors={"period": [str(exc)]}
+        ) from exc
     has_figures = session.scalar(
         select(func.count())
         .select_from(Result)

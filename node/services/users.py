@@ -116,14 +116,37 @@ def change_password(
     end_sessions(session, user)
 
 
+def new_token() -> str:
+    """A fresh bearer token: our prefix and 256 random bits."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_well_formed_token(token: str) -> bool:
+    """Whether ``token`` has the shape :func:`new_token` gives (prefix + 43 url-safe chars)."""
+    body = token[len(TOKEN_PREFIX) :]
+    return (
+        token.startswith(TOKEN_PREFIX)
+        and len(body) == 43
+        and re.fullmatch(r"[A-Za-z0-9_-]+", body) is not None
+    )
+
+
 def _token_digest(token: str) -> str:
     # Tokens carry 256 bits of randomness, so a fast hash is enough: no dictionary to attack.
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(session: Session, user: User, *, now: datetime) -> str:
-    """Create a bearer token for ``user``; return it once (only its hash is kept)."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+def create_token(session: Session, user: User, *, now: datetime, token: str | None = None) -> str:
+    """Create a bearer token for ``user``; return it once (only its hash is kept).
+
+    ``token``: a value the operator generated beforehand with :func:`new_token` (``hrcnet demo
+    init-network`` hands it to the seeding tool). It must look like one of ours, so it carries
+    the same 256 bits of randomness the fast hash relies on.
+    """
+    if token is None:
+        token = new_token()
+    elif not is_well_formed_token(token):
+        raise ValueError("a pre-generated token must come from new_token()")
     session.add(
         ApiToken(
             user_id=user.id, token_sha256=_token_digest(token), prefix=token[:10], created_at=now

@@ -10,17 +10,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import URL, DataRequired, Length, Optional
 
 from node.auth import page_user
 from node.errors import DomainError, InvalidInputError
 from node.network import compare, inbox, peers, summaries, trust
-from node.network.models import OutboxItem
 from node.network.summaries import SAMPLE_SOURCE
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
+from node.services.network_status import network_status
 
 bp = Blueprint("network_web", __name__)
 
@@ -168,21 +167,23 @@ def peer_page(city_id: str) -> Any:
     _require("results.read_unpublished")
     session = db_session()
     peer = peers.get_peer(session, city_id)
-    received = [
-        {
-            "period": s.period,
-            "revision": s.revision,
-            "current": s.current,
-            "sha256": s.envelope.sha256,
-            "received_at": s.received_at,
-            "via": s.envelope.via,
-            "verified": inbox.still_verifies(session, s.envelope.raw),
-            "suppressed": json.loads(s.envelope.raw)["payload"].get("suppressed_cells", 0),
-            # The twin signed that these figures are generated sample data: say so.
-            "sample": json.loads(s.envelope.raw)["payload"].get("source") == SAMPLE_SOURCE,
-        }
-        for s in summaries.received(session, city_id)
-    ]
+    received = []
+    for s in summaries.received(session, city_id):
+        payload = json.loads(s.envelope.raw)["payload"]  # verified and stored by the inbox
+        received.append(
+            {
+                "period": s.period,
+                "revision": s.revision,
+                "current": s.current,
+                "sha256": s.envelope.sha256,
+                "received_at": s.received_at,
+                "via": s.envelope.via,
+                "verified": inbox.still_verifies(session, s.envelope.raw),
+                "suppressed": payload.get("suppressed_cells", 0),
+                # The twin signed that these figures are generated sample data: say so.
+                "sample": payload.get("source") == SAMPLE_SOURCE,
+            }
+        )
     period = request.args.get("period") or None
     try:
         rows = compare.comparison(session, city_id, period)
@@ -281,23 +282,11 @@ def _form_error(detail: str) -> DomainError:
 @bp.get("/network/status")
 @login_required
 def status_page() -> Any:
+    """Delivery to each twin and the refused deliveries: the figures of
+    ``GET /api/v1/federation/status``, from the same service."""
     _require("network.status")
-    session = db_session()
-    queued = dict(
-        session.execute(
-            select(OutboxItem.destination, func.count())
-            .where(OutboxItem.state == "pending")
-            .group_by(OutboxItem.destination)
-        ).all()
-    )
-    dead = list(
-        session.scalars(
-            select(OutboxItem)
-            .where(OutboxItem.state == "dead")
-            .order_by(OutboxItem.id.desc())
-            .limit(200)
-        )
-    )
+    # The page lists the 200 most recent dead letters (newest first); the counts cover all.
+    status = network_status(db_session(), dead_letter_limit=200)
     return render_template(
-        "network_status.html", peers=peers.list_peers(session), queued=queued, dead=dead
+        "network_status.html", peers=status.peers, dead=list(reversed(status.dead_letters))
     )

@@ -3,6 +3,8 @@ verify nothing."""
 
 from __future__ import annotations
 
+import json
+
 from federation.canonical import canonical_bytes
 from node.db import session_scope
 from node.network import keyring
@@ -49,9 +51,9 @@ def test_rotation_then_revocation(network) -> None:
     padova.sync()
     assert gent.deliver().delivered == 1  # Padova fetched the new key, trusted via the old one
     items = summaries(padova, "be-gent")
-    assert [i["envelope"]["key_id"] for i in items] == [old_id, new_id]
+    assert [json.loads(i["envelope"])["key_id"] for i in items] == [old_id, new_id]
     assert all(i["verified"] for i in items)
-    assert set(items[1]["envelope"]["signatures"]["be-gent"]) == {old_id, new_id}
+    assert set(json.loads(items[1]["envelope"])["signatures"]["be-gent"]) == {old_id, new_id}
 
     # After the overlap the old key is revoked: what it signed no longer verifies at Padova.
     gent.clock.advance(days=8)

@@ -12,8 +12,8 @@ from federation.canonical import canonical_bytes
 from federation.envelope import make_envelope, sign_envelope
 from node.db import session_scope
 from node.network.models import InEnvelope, OutboxItem
-from peer_review.mentoring import content_sha256
-from peer_review.mentoring_models import Relationship
+from peer_review.mentoring.acting import content_sha256
+from peer_review.mentoring.models import Relationship
 from schemas.mentoring import DOCUMENT_TYPE as DOCUMENT
 from schemas.mentoring import PROPOSED_TYPE as PROPOSED
 from schemas.mentoring import SIGNATURE_TYPE as SIGNATURE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.federation.conftest import Node, record, twin
 from tests.support import Caller
 from tests.web.test_pages import csrf_token, login
@@ -113,6 +115,22 @@ def test_twinning_and_publishing_from_the_pages(network) -> None:
     assert "revision 1" in published.get_data(as_text=True)
     status = web.get("/network/status")
     assert status.status_code == 200 and "it-padova" in status.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("period", ["2025-13", "2025-00", "2025-Q5", "20x5", ""])
+def test_publishing_a_malformed_period_is_refused_on_the_page(network, period: str) -> None:
+    gent, padova = network("be-gent", "it-padova")
+    twin(gent, padova)
+    record(gent, "2025", {"HRC-HOU-01": "12.5"})
+    web = gent.app.test_client()
+    login(web, caller(gent))
+    token = csrf_token(web, "/peers")
+    answer = web.post(
+        "/summaries/publish", data={"csrf_token": token, "period": period}, follow_redirects=True
+    )
+    assert answer.status_code == 200
+    assert "is not a period" in answer.get_data(as_text=True) or not period
+    assert gent.api("GET", "/summaries").get_json()["items"] == []  # nothing signed or queued
 
 
 def test_pages_check_roles(network, create_user=None) -> None:

@@ -69,6 +69,20 @@ def publish(node: Node, period: str) -> str:
     return str(items[-1]["envelope_sha256"])
 
 
+def submitted_review(gent: Node, home: Node, admin_token: str) -> str:
+    """A review of Gent's 2025 housing figures, submitted by its admin and known to its home."""
+    record(gent, "2025", {"HRC-HOU-01": "12.5"})
+    first = publish(gent, "2025")
+    rid = str(
+        gent.api(
+            "POST", "/reviews", {"title": "T", "scope": {"themes": [THEME]}, "summaries": [first]}
+        ).get_json()["id"]
+    )
+    act(gent, rid, "submit", token=admin_token)
+    sync(home, gent)
+    return rid
+
+
 @pytest.fixture
 def four(network) -> tuple[Node, Node, Node, Node]:  # type: ignore[no-untyped-def]
     secretariat, gent, lyon, padova = network(SECRETARIAT, "be-gent", "fr-lyon", "it-padova")
@@ -349,16 +363,27 @@ def test_full_review_cycle(four: tuple[Node, Node, Node, Node]) -> None:
     assert item["cosigned_by"] == ["fr-lyon", "it-padova"]
 
 
-def _signed(node: Node, type_: str, rid: str, payload: dict[str, Any], seq: int, to: str) -> bytes:
+def signed_review_message(
+    node: Node,
+    type_: str,
+    rid: str,
+    payload: dict[str, Any],
+    seq: int,
+    to: str,
+    *,
+    stream: str | None = None,
+    schema: str | None = None,
+) -> bytes:
+    """A review message signed by ``node``: in its review's stream, naming ``type_/1``, unless
+    a test says otherwise."""
     from federation.canonical import canonical_bytes
     from federation.envelope import make_envelope, sign_envelope
 
-    schema = type_ + "/1"
     envelope = make_envelope(
         type_,
-        schema,
+        schema or type_ + "/1",
         node.city_id,
-        f"review/{rid}",
+        stream or f"review/{rid}",
         seq,
         int(node.clock().timestamp() * 1000),
         node.key.key_id,
@@ -375,19 +400,14 @@ def test_forged_and_out_of_turn_review_messages_are_refused(
 
     secretariat, gent, lyon, _padova = four
     twin(gent, lyon)  # so that Lyon may post to Gent at all
-    gent_admin = token_for(gent, "admin")
-    record(gent, "2025", {"HRC-HOU-01": "12.5"})
-    first = publish(gent, "2025")
-    rid = gent.api(
-        "POST", "/reviews", {"title": "T", "scope": {"themes": [THEME]}, "summaries": [first]}
-    ).get_json()["id"]
-    act(gent, rid, "submit", token=gent_admin)
-    sync(secretariat, gent)
+    rid = submitted_review(gent, secretariat, token_for(gent, "admin"))
     head = view(gent, rid)["head_hash"]
     base = {"review_id": rid, "home": SECRETARIAT, "cur": "be-gent"}
 
     def refused(sender: Node, to: Node, type_: str, payload: dict[str, Any], seq: int) -> str:
-        response = post(sender, to, _signed(sender, type_, rid, payload, seq, to.city_id))
+        response = post(
+            sender, to, signed_review_message(sender, type_, rid, payload, seq, to.city_id)
+        )
         assert response.status_code in (403, 409, 422), response.get_json()
         return str(response.get_json()["code"])
 
@@ -402,7 +422,9 @@ def test_forged_and_out_of_turn_review_messages_are_refused(
     chair_claim = {**base, "action": "form_panel", "role": "chair", "data": {}}
     assert refused(gent, secretariat, "hrc.review.action", chair_claim, 900) == "role_not_allowed"
     # Only the home node relays events.
-    chair_body = _signed(secretariat, "hrc.review.action", rid, chair_claim, 950, SECRETARIAT)
+    chair_body = signed_review_message(
+        secretariat, "hrc.review.action", rid, chair_claim, 950, SECRETARIAT
+    )
     from federation.canonical import loads_strict
     from federation.envelope import envelope_sha256
 
@@ -427,7 +449,9 @@ def test_forged_and_out_of_turn_review_messages_are_refused(
     gap = {**event, "event": {**header, "index": 5}}
     assert refused(secretariat, gent, "hrc.review.event", gap, 962) == "event_gap"
     # A body signed by someone else than the named actor is refused.
-    lyon_body = loads_strict(_signed(lyon, "hrc.review.action", rid, chair_claim, 970, SECRETARIAT))
+    lyon_body = loads_strict(
+        signed_review_message(lyon, "hrc.review.action", rid, chair_claim, 970, SECRETARIAT)
+    )
     impostor = {
         **event,
         "event": {**header, "body_sha256": envelope_sha256(lyon_body)},

@@ -173,17 +173,17 @@ def test_a_self_declared_secretariat_is_no_review_home_and_gets_no_network_copy(
 ) -> None:
     """Without a pinned secretariat, a twin claiming to be one is not the default review home
     and does not get the network's copy of summaries; with the real one pinned, it is."""
-    from peer_review import reviews
+    from peer_review.reviews.services import drafting
 
     secretariat, gent, graz = network(SECRETARIAT, "be-gent", ATTACKER)
     twin_as_self_declared_secretariat(graz, gent)
     with session_scope(gent.runtime.sessions) as session:
         with pytest.raises(Exception) as refused:
-            reviews.default_home(session, gent.runtime.config)
+            drafting.default_home(session, gent.runtime.config)
         assert getattr(refused.value, "code", None) == "no_home_node"
     join(secretariat, [gent])
     with session_scope(gent.runtime.sessions) as session:
-        assert reviews.default_home(session, gent.runtime.config) == SECRETARIAT
+        assert drafting.default_home(session, gent.runtime.config) == SECRETARIAT
     from tests.federation.conftest import record
 
     record(gent, "2025", {"HRC-HOU-01": "3"})

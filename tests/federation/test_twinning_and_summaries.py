@@ -57,10 +57,13 @@ def test_summary_reaches_twins_only_and_is_verified(network) -> None:
     item = received[0]
     assert item["current"] and item["period"] == "2025" and item["verified"]
     assert (
-        item["envelope_sha256"] == summary["envelope_sha256"] == envelope_sha256(item["envelope"])
+        item["envelope_sha256"]
+        == summary["envelope_sha256"]
+        == envelope_sha256(json.loads(item["envelope"]))
     )
     values = {
-        i["code"]: i["results"][0]["value"] for i in item["envelope"]["payload"]["indicators"]
+        i["code"]: i["results"][0]["value"]
+        for i in json.loads(item["envelope"])["payload"]["indicators"]
     }
     assert values == {"HRC-HOU-01": "12.50", "HRC-EDU-01": "3.1"}
     # Graz is not twinned: nothing was sent there, and it has nothing.
@@ -75,7 +78,9 @@ def test_scope_limits_what_leaves_the_node(network) -> None:
     gent.api("POST", "/summaries", {"period": "2025"})
     gent.deliver()
     [item] = padova.api("GET", "/peers/be-gent/summaries").get_json()["items"]
-    assert [i["code"] for i in item["envelope"]["payload"]["indicators"]] == ["HRC-EDU-01"]
+    assert [i["code"] for i in json.loads(item["envelope"])["payload"]["indicators"]] == [
+        "HRC-EDU-01"
+    ]
 
 
 def test_small_cells_are_suppressed(network) -> None:
@@ -108,7 +113,7 @@ def test_small_cells_are_suppressed(network) -> None:
     gent.api("POST", "/summaries", {"period": "2025"})
     gent.deliver()
     [item] = padova.api("GET", "/peers/be-gent/summaries").get_json()["items"]
-    payload = item["envelope"]["payload"]
+    payload = json.loads(item["envelope"])["payload"]
     figures = payload["indicators"][0]["results"]
     assert [f["disaggregation"] for f in figures] == [{}, {"SEX": "M"}]
     assert payload["suppressed_cells"] == 1
@@ -131,7 +136,7 @@ def test_outage_three_revisions_each_exactly_once_newest_current(network) -> Non
     padova.pull()  # push and pull converge: nothing new, nothing duplicated
     items = padova.api("GET", "/peers/be-gent/summaries").get_json()["items"]
     assert [(i["revision"], i["current"]) for i in items] == [(1, False), (2, False), (3, True)]
-    current = items[-1]["envelope"]["payload"]["indicators"][0]["results"][0]["value"]
+    current = json.loads(items[-1]["envelope"])["payload"]["indicators"][0]["results"][0]["value"]
     assert current == "12"
 
 

@@ -1,9 +1,12 @@
 """Run real ``hrcnet serve`` processes on 127.0.0.1 for multi-node and browser tests.
 
-A :class:`NodeProcess` owns one node: its data dir, a free loopback port, the ``serve`` process
-(gunicorn arbiter + workers + the node's one scheduler child) and a log file in the data dir.
-Every wait is bounded, and every failure message carries the tail of the node's log, because a
-node that died in a subprocess is otherwise invisible to pytest.
+Built on the demo's driver (:mod:`node.demo.driver`, the production code ``hrcnet demo`` uses):
+a :class:`NodeProcess` is its :class:`~node.demo.driver.ServedNode` (the ``serve`` process in
+its own group, its log, the bounded wait for ``/healthz``) plus what tests need around it (the
+CLI, users and tokens, PostgreSQL, strict stops, leftover checks); :class:`StaffClient` is its
+:class:`~node.demo.driver.ApiClient`; :func:`wait_until` is its bounded poll. Every failure
+message carries the tail of the node's log, because a node that died in a subprocess is
+otherwise invisible to pytest.
 
 The harness only speaks to 127.0.0.1: the suite's autouse guard fails anything else, and the
 children get ``NO_PROXY`` for loopback so a proxy in the environment cannot capture node-to-node
@@ -18,20 +21,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
 
 from node.config import load_config
 from node.db import session_scope
-from node.demo.driver import child_env as demo_child_env
-from node.demo.driver import kernel_free_port
+from node.demo import driver
+from node.demo.driver import ApiClient, ServedNode, kernel_free_port
 from node.jobs import node_runtime
 from node.runtime import utcnow
 from node.services import users
@@ -42,7 +44,9 @@ POLL_INTERVAL_S = 0.1
 STOP_TIMEOUT_S = 10.0
 CLI_TIMEOUT_S = 120.0
 HTTP_TIMEOUT_S = 10.0
-LOG_NAME = "serve.log"
+WAIT_S = 45.0
+
+T = TypeVar("T")
 
 
 class NodeError(AssertionError):
@@ -68,7 +72,7 @@ def child_env(
     ``NODE_ALLOW_PRIVATE_PEERS`` is set; the PostgreSQL URL is put back when the caller asks
     for that backend.
     """
-    env = demo_child_env()
+    env = driver.child_env()
     if database_url:
         env["NODE_DATABASE_URL"] = database_url
     env["NODE_ALLOW_PRIVATE_PEERS"] = "1"
@@ -126,27 +130,21 @@ class NodeUser:
 
 
 @dataclass
-class NodeProcess:
-    """One real node on 127.0.0.1.
+class NodeProcess(ServedNode):
+    """One real node on 127.0.0.1: the driver's :class:`ServedNode`, for tests.
 
     ``init()`` runs ``hrcnet init``; ``start()`` runs ``hrcnet serve`` and waits for
-    ``/healthz``; ``stop()`` sends SIGTERM like an operator would. The same port is kept across
-    restarts because it is part of the node's configured ``base_url``.
+    ``/healthz``; ``stop()`` sends SIGTERM like an operator would and fails the test when the
+    node does not stop in time. The same port is kept across restarts because it is part of the
+    node's configured ``base_url``.
     """
 
-    city_id: str
-    data_dir: Path
     port: int = field(default_factory=free_port)
     name: str | None = None
     country: str = "BE"
     region: str = "europe-west"
     role: str = "city"
     database_url: str | None = None
-    workers: int = 1
-    extra_env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
-    _runtime_dir: Path | None = field(default=None, init=False, repr=False)
     http: requests.Session = field(default_factory=requests.Session, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -154,43 +152,18 @@ class NodeProcess:
         # Never route loopback calls through a proxy from the environment.
         self.http.trust_env = False
 
-    # --- addresses and files -------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / LOG_NAME
-
-    @property
-    def env(self) -> dict[str, str]:
+    def node_env(self) -> dict[str, str]:
+        """The backend, and private peers: every test node lives on 127.0.0.1, which the
+        outbound policy refuses unless ``NODE_ALLOW_PRIVATE_PEERS`` is set."""
         extra = dict(self.extra_env)
-        # gunicorn 27 opens a control socket at $XDG_RUNTIME_DIR/gunicorn.ctl, else
-        # ~/.gunicorn/gunicorn.ctl: one path shared by every node of the user, so nodes would
-        # replace (and on exit delete) each other's socket. A short private dir per node keeps
-        # them apart (short: unix socket paths are limited to ~107 bytes).
-        if "XDG_RUNTIME_DIR" not in extra:
-            if self._runtime_dir is None:
-                self._runtime_dir = Path(tempfile.mkdtemp(prefix="hrcnet-run-"))
-            extra["XDG_RUNTIME_DIR"] = str(self._runtime_dir)
-        return child_env(self.database_url, extra)
-
-    def log_tail(self, lines: int = 60) -> str:
-        """The last ``lines`` lines of the serve log (for failure messages)."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no log yet)"
-        return "\n".join(text.splitlines()[-lines:])
+        if self.database_url:
+            extra["NODE_DATABASE_URL"] = self.database_url
+        extra["NODE_ALLOW_PRIVATE_PEERS"] = "1"
+        return extra
 
     def fail(self, message: str) -> NodeError:
         """A :class:`NodeError` for this node, with its log tail attached."""
-        return NodeError(
-            f"[{self.city_id} @ {self.base_url}] {message}\n--- {self.log_path} (tail) ---\n"
-            f"{self.log_tail()}"
-        )
+        return NodeError(f"[{self.city_id} @ {self.base_url}] {message}\n{self.describe_failure()}")
 
     # --- command line --------------------------------------------------------------------------
 
@@ -214,7 +187,7 @@ class NodeProcess:
                 input=input,
                 capture_output=True,
                 text=True,
-                env=self.env,
+                env=self.env(),
                 timeout=timeout,
                 check=False,
             )
@@ -276,52 +249,16 @@ class NodeProcess:
 
     # --- process lifecycle ---------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self, timeout: float = READY_TIMEOUT_S) -> NodeProcess:
+    def start(self, timeout: float = READY_TIMEOUT_S) -> NodeProcess:  # type: ignore[override]
         """Start ``hrcnet serve`` and wait until ``/healthz`` answers 200 (at most ``timeout``)."""
         if self.running:
             raise self.fail("start() called while the node is running")
-        self._log = self.log_path.open("ab")
-        self._log.write(f"\n=== harness: hrcnet serve starting at {time.ctime()}\n".encode())
-        self._log.flush()
-        command = [
-            sys.executable, "-m", "node", "serve", str(self.data_dir),
-            "--host", LOOPBACK, "--port", str(self.port), "--workers", str(self.workers),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            # Own process group: if SIGTERM is not honoured, SIGKILL reaches the arbiter, its
-            # workers and the scheduler together, and the test runner's group is never hit.
-            start_new_session=True,
-        )
-        self.wait_ready(timeout)
+        super().start()
+        try:
+            self.wait_ready(timeout)
+        except driver.DemoError as exc:
+            raise NodeError(str(exc)) from None
         return self
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Poll ``GET /healthz`` every 0.1 s until 200; fail early if the process dies."""
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                code = self.process.returncode
-                raise self.fail(f"hrcnet serve exited with {code} while starting")
-            try:
-                response = self.http.get(self.base_url + "/healthz", timeout=1.0)
-            except requests.RequestException as exc:
-                last = type(exc).__name__
-            else:
-                if response.status_code == 200:
-                    return
-                last = f"HTTP {response.status_code}"
-            time.sleep(POLL_INTERVAL_S)
-        raise self.fail(f"/healthz not ready within {timeout} s (last: {last})")
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> float:
         """SIGTERM the server, wait at most ``timeout`` s, then SIGKILL its process group.
@@ -470,7 +407,7 @@ def official_token(node: NodeProcess) -> str:
     tests cover), without two interpreter start-ups per node; the configuration is read with
     the node's own environment, so a PostgreSQL node gets its own database.
     """
-    config = load_config(node.data_dir, environ=node.env)
+    config = load_config(node.data_dir, environ=node.env())
     runtime = node_runtime(config)
     try:
         with session_scope(runtime.sessions) as session:
@@ -488,37 +425,32 @@ def official_token(node: NodeProcess) -> str:
 
 
 @dataclass
-class StaffClient:
-    """A running node and an API token of one of its staff, with checked API calls.
-
-    ``api_prefix`` is prepended to every path (subclasses choose ``""`` or ``"/api/v1"``).
-    """
+class StaffClient(ApiClient):
+    """The driver's :class:`ApiClient` for a test node and one of its staff's tokens, on the
+    node's own HTTP session (closed with the node). ``api_prefix`` is ``/api/v1`` unless a
+    subclass needs full paths (``""``)."""
 
     node: NodeProcess
-    token: str
-    api_prefix = ""
 
-    @property
-    def city_id(self) -> str:
-        return self.node.city_id
+    def __post_init__(self) -> None:
+        self.http.close()  # the default session, never used
+        self.http = self.node.http
+        super().__post_init__()
 
-    @property
-    def base_url(self) -> str:
-        return self.node.base_url
 
-    def call(self, method: str, path: str, json: Any = None, expect: int = 200) -> Any:
-        """The JSON answer of an API call that must answer ``expect`` (else fail with the log)."""
-        full = self.api_prefix + path
-        response = self.node.api(method, full, json=json, token=self.token)
-        if response.status_code != expect:
-            raise self.node.fail(
-                f"{method} {full} answered {response.status_code}, expected {expect}: "
-                f"{response.text[:2000]}"
-            )
-        return response.json()
+class Member(StaffClient):
+    """A running node and an API token of one of its staff (official, or secretariat staff)."""
 
-    def items(self, path: str) -> list[Any]:
-        """A list endpoint's items (array or ``{"items": [...]}``)."""
-        body = self.call("GET", path)
-        items: list[Any] = body["items"] if isinstance(body, dict) else body
-        return items
+    def peer_states(self) -> dict[str, str]:
+        return {p["city_id"]: p["state"] for p in self.items("/peers")}
+
+
+def wait_until(
+    what: str, probe: Callable[[], T | None], *watch: StaffClient, timeout: float = WAIT_S
+) -> T:
+    """The driver's bounded poll; on timeout the logs of the ``watch`` nodes are attached."""
+    try:
+        value: T = driver.wait_until(what, probe, timeout=timeout, logs=[m.node for m in watch])
+    except driver.DemoError as exc:
+        raise NodeError(str(exc)) from None
+    return value

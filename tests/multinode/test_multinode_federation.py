@@ -4,17 +4,17 @@ Each node is a gunicorn arbiter + worker + its one scheduler (``deliver_outbox``
 ``pull_peers`` every 300 s). What crosses between nodes crosses over real HTTP, signed; outages
 are real stopped processes; ``hrcnet sync`` is the operator's "run the jobs once now".
 
-Every wait is a poll with a deadline (``WAIT_S``), never a bare sleep. After a failed delivery a
-node backs off for at least 48 s (60 s × jitter 0.8), so whenever a test needs the queued
-envelopes to move sooner it runs ``hrcnet sync``, which ignores backoff.
+Every wait is a poll with a deadline (the harness's ``wait_until``), never a bare sleep. After a
+failed delivery a node backs off for at least 48 s (60 s × jitter 0.8), so whenever a test needs
+the queued envelopes to move sooner it runs ``hrcnet sync``, which ignores backoff.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -22,12 +22,10 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from federation.keys import SigningKey, load_signing_key
-from tests.multinode.harness import NodeError, NodeFactory, StaffClient, official_token
+from tests.multinode.harness import NodeFactory, StaffClient, official_token, wait_until
 
 pytestmark = pytest.mark.multinode
 
-WAIT_S = 30.0
-POLL_S = 0.2
 PERIOD = "2025"
 HOUSING = "HRC-HOU-01"
 EDUCATION = "HRC-EDU-01"
@@ -37,9 +35,6 @@ CITIES = {
     "at-graz": ("Graz", "AT"),
 }
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-T = TypeVar("T")
-
 
 # --- a node with an official's token ---------------------------------------------------------
 
@@ -114,22 +109,6 @@ def discard(*made: City) -> None:
         city.node.kill()
 
 
-def wait_until(
-    what: str, probe: Callable[[], T | None], *watch: City, timeout: float = WAIT_S
-) -> T:
-    """Poll ``probe`` every ``POLL_S`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
-    tails = "\n".join(str(city.node.fail("log at the time of the failure")) for city in watch)
-    raise NodeError(f"not within {timeout:.0f} s: {what} (last: {value!r})\n{tails}")
-
-
 def twin(asker: City, partner: City, *, sync: bool) -> None:
     """The handshake through the API. Both messages travel through the outboxes: by the nodes'
     schedulers, or sooner by ``hrcnet sync`` (which simply finds nothing when the scheduler got
@@ -195,7 +174,9 @@ def wait_for_summaries(receiver: City, sender: City, count: int) -> list[dict[st
 
 
 def housing_value(received: dict[str, Any]) -> str:
-    [indicator] = [i for i in received["envelope"]["payload"]["indicators"] if i["code"] == HOUSING]
+    [indicator] = [
+        i for i in json.loads(received["envelope"])["payload"]["indicators"] if i["code"] == HOUSING
+    ]
     [figure] = indicator["results"]
     return str(figure["value"])
 
@@ -210,7 +191,11 @@ def assert_revisions_once(received: list[dict[str, Any]], sender: City, values: 
     assert [housing_value(item) for item in received] == values
     own = {s["revision"]: s["envelope_sha256"] for s in sender.own_summaries()}
     for item in received:
-        assert item["envelope_sha256"] == own[item["revision"]] == envelope_sha256(item["envelope"])
+        assert (
+            item["envelope_sha256"]
+            == own[item["revision"]]
+            == envelope_sha256(json.loads(item["envelope"]))
+        )
 
 
 # --- a node that is nobody's twin ------------------------------------------------------------
@@ -297,9 +282,14 @@ def test_summary_reaches_the_twin_only_and_a_stranger_is_refused(
     assert own["envelope_sha256"] == published["envelope_sha256"]
     assert item["verified"] is True and item["current"] is True
     assert (item["period"], item["revision"], item["seq"]) == (PERIOD, 1, own["seq"])
-    assert item["envelope_sha256"] == own["envelope_sha256"] == envelope_sha256(item["envelope"])
+    assert (
+        item["envelope_sha256"]
+        == own["envelope_sha256"]
+        == envelope_sha256(json.loads(item["envelope"]))
+    )
     values = {
-        i["code"]: i["results"][0]["value"] for i in item["envelope"]["payload"]["indicators"]
+        i["code"]: i["results"][0]["value"]
+        for i in json.loads(item["envelope"])["payload"]["indicators"]
     }
     assert values == {HOUSING: "12.50", EDUCATION: "3.1"}
     wait_until(

@@ -20,8 +20,9 @@ from node.config import load_config
 from node.db import session_scope
 from node.jobs import node_runtime
 from node.network.models import InEnvelope
-from tests.multinode.harness import NodeFactory, StaffClient, official_token
-from tests.multinode.test_multinode_federation import discard, wait_until
+from tests.multinode.harness import Member as StaffMember
+from tests.multinode.harness import NodeFactory, official_token, wait_until
+from tests.multinode.test_multinode_federation import discard
 
 pytestmark = pytest.mark.multinode
 
@@ -33,11 +34,8 @@ PRIVATE = "Ask Ana about the costs before the next call."
 RECEIVED = "/peers/it-padova/summaries"
 
 
-class Member(StaffClient):
-    api_prefix = "/api/v1"
-
-    def peer_states(self) -> dict[str, str]:
-        return {p["city_id"]: p["state"] for p in self.items("/peers")}
+class Member(StaffMember):
+    """A member with the mentoring views and actions."""
 
     def view(self, rel_id: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/mentoring/{rel_id}"))
@@ -313,7 +311,7 @@ def run_relationship(sec: Member, gent: Member, padova: Member) -> None:
 
 def check_secretariat_store(sec: Member) -> None:
     """Everything of mentoring the secretariat ever stored is metadata (read from its database)."""
-    runtime = node_runtime(load_config(sec.node.data_dir, environ=sec.node.env))
+    runtime = node_runtime(load_config(sec.node.data_dir, environ=sec.node.env()))
     try:
         with session_scope(runtime.sessions) as session:
             stored = [

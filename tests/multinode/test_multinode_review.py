@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import POSTGRES_ENV
-from tests.multinode.harness import NodeFactory, official_token
-from tests.multinode.test_multinode_secretariat import Member, wait_until
+from tests.multinode.harness import NodeFactory, official_token, wait_until
+from tests.multinode.test_multinode_secretariat import Member
 
 pytestmark = pytest.mark.multinode
 

@@ -31,12 +31,11 @@ from federation import httpsig
 from federation.canonical import canonical_bytes
 from federation.envelope import make_envelope, sign_envelope
 from federation.keys import SigningKey, fingerprint_display, load_signing_key
-from tests.multinode.harness import NodeError, NodeFactory, StaffClient, official_token
+from tests.multinode.harness import Member as StaffMember
+from tests.multinode.harness import NodeFactory, official_token, wait_until
 
 pytestmark = pytest.mark.multinode
 
-WAIT_S = 45.0
-POLL_S = 0.25
 PERIOD = "2025"
 HOUSING = "HRC-HOU-01"  # direction good_down: lower is better
 RELEASE = "0.2.0"
@@ -58,13 +57,8 @@ T = TypeVar("T")
 # --- nodes with a staff token ----------------------------------------------------------------
 
 
-class Member(StaffClient):
-    """A running node and an API token of one of its staff (official, or secretariat staff)."""
-
-    api_prefix = "/api/v1"
-
-    def peer_states(self) -> dict[str, str]:
-        return {p["city_id"]: p["state"] for p in self.items("/peers")}
+class Member(StaffMember):
+    """A member of the network with the secretariat's views of it."""
 
     def status_for(self, city_id: str) -> dict[str, Any]:
         for item in self.call("GET", "/federation/status")["items"]:
@@ -89,20 +83,6 @@ class Network:
 
     def all(self) -> list[Member]:
         return [self.secretariat, *self.cities.values()]
-
-
-def wait_until(what: str, probe: Callable[[], T], *watch: Member, timeout: float = WAIT_S) -> T:
-    """Poll ``probe`` every ``POLL_S`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
-    tails = "\n".join(str(m.node.fail("log at the time of the failure")) for m in watch)
-    raise NodeError(f"not within {timeout:.0f} s: {what} (last: {value!r})\n{tails}")
 
 
 def in_parallel(func: Callable[[Member], T], members: list[Member]) -> list[T]:

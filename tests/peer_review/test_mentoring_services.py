@@ -17,8 +17,9 @@ from sqlalchemy import select
 from node.models import User
 from node.network.models import OutboxItem, OutEnvelope
 from node.permissions import CITY_ROLES
-from peer_review import deadlines, mentoring
-from peer_review.mentoring_models import Relationship
+from peer_review import deadlines
+from peer_review.mentoring import acting, documents, jobs
+from peer_review.mentoring.models import Relationship
 from schemas.mentoring import METADATA_TYPE, NOTE_TYPE
 from tests.mentoring_support import PARTNER, add_peer, receive_proposal
 from tests.support import Caller, Clock
@@ -99,7 +100,7 @@ def test_each_local_role_through_the_api(
 def test_deadlines_follow_the_transitions(
     client: FlaskClient, app: Flask, db: Any, clock: Clock, official: Caller
 ) -> None:
-    start = mentoring.from_ms(mentoring.ms(clock()))
+    start = acting.from_ms(acting.ms(clock()))
     rid = receive_proposal(app, db, clock, rel_id(1))
     subject = f"mentoring:{rid}"
     with db() as session:
@@ -111,7 +112,7 @@ def test_deadlines_follow_the_transitions(
     with db() as session:
         [agreement] = deadlines.open_deadlines(session, subject)
         assert agreement.kind == "mentoring_agreement"
-        assert agreement.due_at == mentoring.from_ms(mentoring.ms(clock())) + timedelta(days=45)
+        assert agreement.due_at == acting.from_ms(acting.ms(clock())) + timedelta(days=45)
         states = {d.kind: d.state for d in session.scalars(select(deadlines.Deadline))}
         assert states == {"mentoring_answer": "met", "mentoring_agreement": "open"}
 
@@ -199,11 +200,11 @@ def test_agreement_versions_hashes_and_signatures(
     assert made["measure"]["target"] == {"period": "2030", "value": "5"}
     with db() as session:
         rel = session.get(Relationship, rid)
-        assert mentoring.check_measure(session, rel, made["measure"]) is None
+        assert documents.check_measure(session, rel, made["measure"]) is None
         lying = {**made["measure"], "baseline": "13"}
-        assert "says 12.5" in (mentoring.check_measure(session, rel, lying) or "")
+        assert "says 12.5" in (documents.check_measure(session, rel, lying) or "")
         assert (
-            mentoring.check_measure(session, rel, {**lying, "summary_sha256": "1" * 64})
+            documents.check_measure(session, rel, {**lying, "summary_sha256": "1" * 64})
             == "not_held"
         )
 
@@ -338,11 +339,10 @@ def test_our_own_proposal_expires_after_21_days(
     config = app.extensions["hrcnet"].config
     with db() as session:
         assert (
-            mentoring.expire_overdue(session, config, clock.advance(days=21) - timedelta(seconds=1))
-            == 0
+            jobs.expire_overdue(session, config, clock.advance(days=21) - timedelta(seconds=1)) == 0
         )
     with db() as session:
-        assert mentoring.expire_overdue(session, config, clock()) == 1
+        assert jobs.expire_overdue(session, config, clock()) == 1
     view = call(client, official, "GET", f"/mentoring/{rid}").get_json()
     assert (view["state"], view["events"][-1]["actor_city"]) == ("expired", "be-gent")
     assert view["actions"] == [{"action": "add_private_note", "allowed": True, "reason": None}]

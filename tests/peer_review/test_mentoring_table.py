@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from node.permissions import CITY_ROLES, SECRETARIAT_ROLES
-from peer_review.mentoring import STATE_ACTIONS, WORKFLOW, mentoring_roles
+from peer_review.mentoring.workflow import STATE_ACTIONS, WORKFLOW, mentoring_roles
 from peer_review.statemachine import SAME, TransitionRefused
 from schemas.mentoring import (
     DOCUMENT_TYPE,

@@ -5,8 +5,8 @@ reviewers (configurable)"; a round closes when every accepted reviewer has submi
 cancelled); the factual check starts once there is at least one recommendation and every city
 issuing one has co-signed it; reviews are submitted while a round is open. The review,
 its panel and its recommendations are real rows (SQLite, and PostgreSQL when configured); the
-decision is :func:`peer_review.reviews.check_action`, the call the pages, the API and the inbox
-make — so the facts are computed by the code that computes them in production.
+decision is :func:`peer_review.reviews.services.decisions.check_action`, the call the pages, the
+API and the inbox make — so the facts are computed by the code that computes them in production.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from peer_review.review_models import Assignment, Recommendation, Review
-from peer_review.reviews import check_action
+from peer_review.reviews.models import Assignment, Recommendation, Review
+from peer_review.reviews.services.decisions import check_action
 from peer_review.statemachine import TransitionRefused
 from tests.support import Clock
 

@@ -95,7 +95,7 @@ def test_extraction_covers_python_and_templates_of_every_feature(
     """babel.cfg reaches node/ and peer_review/, Python and templates (a sample of each)."""
     files = set(extracted.values())
     assert any(f.startswith("node/templates/") for f in files)
-    assert any(f.startswith("node/templates/mentoring/") for f in files)
+    assert any(f.startswith("peer_review/mentoring/templates/") for f in files)
     assert any(f.startswith("node/web/") and f.endswith(".py") for f in files)
     assert any(f.startswith("peer_review/") and f.endswith(".py") for f in files)
     assert "Skip to content" in extracted and "E-mail" in extracted  # template, form label

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from node.network.models import OutboxItem
-from peer_review.mentoring_models import Relationship
+from peer_review.mentoring.models import Relationship
 from tests.mentoring_support import add_peer, receive_proposal
 from tests.support import Caller, Clock
 from tests.web.test_pages import csrf_token, login

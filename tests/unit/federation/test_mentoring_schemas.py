@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from federation.canonical import canonical_bytes, loads_strict
 from federation.envelope import envelope_sha256, verify_envelope
 from federation.keys import SigningKey
-from peer_review.mentoring import content_sha256
+from peer_review.mentoring.acting import content_sha256
 from schemas.mentoring import (
     MENTORING_STREAM,
     PAYLOAD_SCHEMAS,

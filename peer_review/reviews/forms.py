@@ -1,9 +1,10 @@
 """Forms of the peer-review pages and the words they show (Flask-WTF adds the CSRF token).
 
 Each action form turns what a person typed into the ``data`` of one review action
-(:data:`schemas.peer_review.ACTION_DATA`); the service (:func:`peer_review.reviews.act`) then
-validates and decides it. The forms only check what a form can: required fields, lengths,
-dates. Which actions a person may take is for the workflow tables alone.
+(:data:`schemas.peer_review.ACTION_DATA`); the service
+(:func:`peer_review.reviews.services.drafting.act`) then validates and decides it. The forms
+only check what a form can: required fields, lengths, dates. Which actions a person may take
+is for the workflow tables alone.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The mentoring space: pages for a city's relationships, and the secretariat's metadata list.
 
 Thin views over :mod:`peer_review.mentoring` (every change goes through its transition table)
-and :mod:`peer_review.mentoring_read`. Every form carries a CSRF token; buttons appear only for
+and :mod:`peer_review.mentoring.read`. Every form carries a CSRF token; buttons appear only for
 the actions the table opens to the signed-in user; refusals come back as readable messages.
 """
 
@@ -21,11 +21,11 @@ from werkzeug.wrappers import Response
 
 from node.auth import page_user
 from node.errors import DomainError
-from node.network.models import Peer
+from node.network.port import Peer
 from node.permissions import MENTORING_ROLES, allowed
 from node.runtime import db_session, now, runtime
-from peer_review import mentoring, mentoring_read
-from peer_review.mentoring_forms import (
+from peer_review.mentoring import checks, documents, lifecycle, read, sessions, workflow
+from peer_review.mentoring.forms import (
     MAX_SLOTS,
     ActionForm,
     ActionPlanForm,
@@ -44,11 +44,13 @@ from schemas.mentoring import (
     SessionRequestSchema,
 )
 
-bp = Blueprint("mentoring_web", __name__)
+# Templates live in the package (templates/mentoring/*.html); the app's base.html and macros are
+# found through the app's own template folder.
+bp = Blueprint("mentoring_web", __name__, template_folder="templates")
 
 
 def _viewer() -> None:
-    # Pages answer HTML: the same rule as the API (mentoring.require_viewer), as a 403 page.
+    # Pages answer HTML: the same rule as the API (acting.require_viewer), as a 403 page.
     if not allowed(page_user(), "mentoring.view"):
         abort(403)
 
@@ -93,9 +95,7 @@ def relationships_page() -> Any:
         # The secretariat sees metadata only: ids, cities, states and dates.
         if not allowed(page_user(), "network.status"):
             abort(403)
-        return render_template(
-            "mentoring/metadata.html", rows=mentoring_read.metadata_rows(session)
-        )
+        return render_template("mentoring/metadata.html", rows=read.metadata_rows(session))
     _viewer()
     form = ProposeForm()
     twins = session.scalars(
@@ -105,7 +105,7 @@ def relationships_page() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            rel = mentoring.propose(
+            rel = lifecycle.propose(
                 session,
                 config,
                 partner=form.partner.data or "",
@@ -124,8 +124,7 @@ def relationships_page() -> Any:
     elif request.method == "POST":
         status = 400
     rows = [
-        mentoring_read.relationship_row(session, config, rel)
-        for rel in mentoring.list_relationships(session)
+        read.relationship_row(session, config, rel) for rel in checks.list_relationships(session)
     ]
     can_propose = "lead" in MENTORING_ROLES.get(page_user().role, ())
     return render_template(
@@ -141,8 +140,8 @@ def relationships_page() -> Any:
 def relationship_page(rel_id: str) -> Any:
     _viewer()
     session, config = db_session(), runtime().config
-    rel = mentoring.get_relationship(session, rel_id)
-    view = mentoring_read.detail(session, config, rel, page_user(), now())
+    rel = checks.get_relationship(session, rel_id)
+    view = read.detail(session, config, rel, page_user(), now())
     allowed_actions = {a["action"]: a for a in view["actions"]}
     notes = NoteForm()
     notes.session_id.choices = {"": _("(none)"), **{s.id: s.title for s in rel.sessions}}
@@ -150,7 +149,7 @@ def relationship_page(rel_id: str) -> Any:
         "mentoring/relationship.html",
         rel=view,
         acts=allowed_actions,
-        state_actions=[a for a in view["actions"] if a["action"] in mentoring.STATE_ACTIONS],
+        state_actions=[a for a in view["actions"] if a["action"] in workflow.STATE_ACTIONS],
         action=ActionForm(),
         sign=SignForm(),
         plan=SessionForm(),
@@ -166,7 +165,7 @@ def transition(rel_id: str, action: str) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     _attempt(
-        lambda: mentoring.transition(
+        lambda: lifecycle.transition(
             db_session(), runtime().config, rel_id, action, user=page_user(), now=now()
         ),
         _("Done: %(action)s. The partner city is told.", action=action.replace("_", " ")),
@@ -182,7 +181,7 @@ def sign(rel_id: str, kind: str, version: int) -> Any:
     if not form.validate_on_submit():
         abort(400)
     _attempt(
-        lambda: mentoring.sign_document(
+        lambda: documents.sign_document(
             db_session(),
             runtime().config,
             rel_id,
@@ -216,7 +215,7 @@ def plan_session(rel_id: str) -> Any:
         flash(_("A session needs a title and a date and time (2000–2200)."), "error")
         return _space(rel_id)
     _attempt(
-        lambda: mentoring.session_action(
+        lambda: sessions.session_action(
             db_session(),
             runtime().config,
             rel_id,
@@ -244,7 +243,7 @@ def session_step(rel_id: str, session_id: str, step: str) -> Any:
         abort(400)
     notes = form.notes.data if isinstance(form, SessionNotesForm) else None
     _attempt(
-        lambda: mentoring.session_action(
+        lambda: sessions.session_action(
             db_session(),
             runtime().config,
             rel_id,
@@ -267,7 +266,7 @@ def add_note(rel_id: str) -> Any:
     form.session_id.choices = {}  # any id: the service checks it belongs to the relationship
     if form.validate_on_submit():
         _attempt(
-            lambda: mentoring.add_note(
+            lambda: sessions.add_note(
                 db_session(),
                 runtime().config,
                 rel_id,
@@ -303,7 +302,7 @@ def _editor(
         data, errors = _load(schema, collect(form))
         if data is not None:
             try:
-                doc = mentoring.propose_document(
+                doc = documents.propose_document(
                     db_session(), runtime().config, rel_id, kind, data, user=page_user(), now=now()
                 )
             except DomainError as exc:
@@ -318,7 +317,7 @@ def _editor(
         status = 422
     elif request.method == "POST":
         errors, status = form.errors, 400
-    rel = mentoring.get_relationship(db_session(), rel_id)
+    rel = checks.get_relationship(db_session(), rel_id)
     return render_template(
         template, rel=rel, form=form, errors=errors, kind=kind, **context
     ), status
@@ -329,7 +328,7 @@ def _editor(
 def agreement_page(rel_id: str) -> Any:
     _viewer()
     session = db_session()
-    rel = mentoring.get_relationship(session, rel_id)
+    rel = checks.get_relationship(session, rel_id)
     current = _agreement_data(rel)
     form = AgreementForm(data=None if request.method == "POST" else current)
     if request.method == "GET":
@@ -339,7 +338,7 @@ def agreement_page(rel_id: str) -> Any:
             form.goals.append_entry()
     choices = {
         "": _("(no measure)"),
-        **dict(mentoring_read.held_summaries(session, runtime().config, rel)),
+        **dict(read.held_summaries(session, runtime().config, rel)),
     }
     for entry in form.goals:
         entry.form.summary_sha256.choices = choices
@@ -355,7 +354,7 @@ def agreement_page(rel_id: str) -> Any:
 
 
 def _agreement_data(rel: Any) -> dict[str, Any]:
-    current = mentoring.latest(rel, "agreement")
+    current = checks.latest(rel, "agreement")
     if current is None:
         return {}
     content = current.content
@@ -428,8 +427,8 @@ def _agreement_input(form: AgreementForm) -> dict[str, Any]:
 @login_required
 def closure_report_page(rel_id: str) -> Any:
     _viewer()
-    rel = mentoring.get_relationship(db_session(), rel_id)
-    agreement = mentoring.latest(rel, "agreement")
+    rel = checks.get_relationship(db_session(), rel_id)
+    agreement = checks.latest(rel, "agreement")
     goals = agreement.content["goals"] if agreement else []
     data = None
     if request.method == "GET":
@@ -465,10 +464,10 @@ def _closure_input(form: ClosureReportForm) -> dict[str, Any]:
 @login_required
 def action_plan_page(rel_id: str) -> Any:
     _viewer()
-    rel = mentoring.get_relationship(db_session(), rel_id)
+    rel = checks.get_relationship(db_session(), rel_id)
     data = None
     if request.method == "GET":
-        current = mentoring.latest(rel, "action_plan")
+        current = checks.latest(rel, "action_plan")
         items = [
             {**item, "due_on": _date(item.get("due_on"))}
             for item in (current.content["items"] if current else [])

@@ -2,7 +2,7 @@
 secretariat) their metadata.
 
 Thin views: each calls one service of :mod:`peer_review.mentoring` (which checks the transition
-table) or a reader of :mod:`peer_review.mentoring_read`; the request wrapper commits.
+table) or a reader of :mod:`peer_review.mentoring.read`; the request wrapper commits.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from node.auth import api_user
 from node.errors import ConflictError
 from node.permissions import require
 from node.runtime import db_session, now, runtime
-from peer_review import mentoring, mentoring_read
+from peer_review.mentoring import acting, checks, documents, lifecycle, read, sessions, workflow
 from schemas.mentoring import (
     ActionPlanRequestSchema,
     AgreementRequestSchema,
@@ -49,12 +49,12 @@ SIGNED_PATHS = {"agreement": "agreement", "closure-report": "closure_report"}
 
 
 def _detail(rel: Any) -> dict[str, Any]:
-    return mentoring_read.detail(db_session(), runtime().config, rel, api_user(), now())
+    return read.detail(db_session(), runtime().config, rel, api_user(), now())
 
 
 def _relationship(rel_id: str) -> Any:
-    mentoring.require_viewer(api_user())
-    return mentoring.get_relationship(db_session(), rel_id)
+    acting.require_viewer(api_user())
+    return checks.get_relationship(db_session(), rel_id)
 
 
 @blp.route("/mentoring")
@@ -64,12 +64,12 @@ class Relationships(MethodView):
     @problems(blp, 401, 403)
     def get(self) -> dict[str, Any]:
         """This city's mentoring relationships (as mentor or mentee), newest first."""
-        mentoring.require_viewer(api_user())
+        acting.require_viewer(api_user())
         session = db_session()
         return {
             "items": [
-                mentoring_read.relationship_row(session, runtime().config, rel)
-                for rel in mentoring.list_relationships(session)
+                read.relationship_row(session, runtime().config, rel)
+                for rel in checks.list_relationships(session)
             ]
         }
 
@@ -79,7 +79,7 @@ class Relationships(MethodView):
     @problems(blp, 401, 403, 409, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Propose a relationship to a twinned city; the proposal is signed and sent to it."""
-        rel = mentoring.propose(
+        rel = lifecycle.propose(
             db_session(),
             runtime().config,
             partner=data["partner"],
@@ -97,7 +97,7 @@ class WorkflowTable(MethodView):
     @blp.response(200, items_schema(WorkflowRowSchema, "MentoringWorkflow"))
     def get(self) -> dict[str, Any]:
         """The transition table every node applies: from, to, who, preconditions, message."""
-        return {"items": mentoring.WORKFLOW.describe()}
+        return {"items": workflow.WORKFLOW.describe()}
 
 
 @blp.route("/mentoring/metadata")
@@ -112,7 +112,7 @@ class Metadata(MethodView):
                 "Only a secretariat keeps mentoring metadata.", code="not_secretariat", status=404
             )
         require(api_user(), "network.status")
-        return {"items": mentoring_read.metadata_rows(db_session())}
+        return {"items": read.metadata_rows(db_session())}
 
 
 @blp.route("/mentoring/<rel_id>")
@@ -135,7 +135,7 @@ class Transitions(MethodView):
     def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
         """Change the state: accept, decline, activate, pause, resume, start_closing,
         complete, abandon or end_early (as the transition table allows)."""
-        rel = mentoring.transition(
+        rel = lifecycle.transition(
             db_session(), runtime().config, rel_id, data["action"], user=api_user(), now=now()
         )
         return _detail(rel)
@@ -155,11 +155,11 @@ def _document_route(path: str, kind: str, schema: type[Schema], description: str
         @problems(blp, 401, 403, 404, 409, 422)
         def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
             session = db_session()
-            doc = mentoring.propose_document(
+            doc = documents.propose_document(
                 session, runtime().config, rel_id, kind, data, user=api_user(), now=now()
             )
-            rel = mentoring.get_relationship(session, rel_id)
-            return mentoring_read.document_view(session, rel, doc)
+            rel = checks.get_relationship(session, rel_id)
+            return read.document_view(session, rel, doc)
 
     blp.route(f"/mentoring/<rel_id>/{path}", endpoint=f"{kind}_version")(DocumentVersion)
 
@@ -195,7 +195,7 @@ class Sign(MethodView):
     def post(self, data: dict[str, Any], rel_id: str, kind: str, version: int) -> dict[str, Any]:
         """This city signs one version: give the hash you read (``sha256``)."""
         session = db_session()
-        signature = mentoring.sign_document(
+        signature = documents.sign_document(
             session,
             runtime().config,
             rel_id,
@@ -210,7 +210,7 @@ class Sign(MethodView):
             "sha256": signature.sha256,
             "envelope_sha256": signature.envelope_sha256,
             "signed_at": signature.signed_at,
-            "verified": mentoring_read.signature_verified(session, signature),
+            "verified": read.signature_verified(session, signature),
         }
 
 
@@ -222,7 +222,7 @@ class Sessions(MethodView):
     @problems(blp, 401, 403, 404, 409, 422)
     def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
         """Plan a session (both cities see it)."""
-        item = mentoring.session_action(
+        item = sessions.session_action(
             db_session(),
             runtime().config,
             rel_id,
@@ -233,7 +233,7 @@ class Sessions(MethodView):
             user=api_user(),
             now=now(),
         )
-        return mentoring_read.session_view(item, now())
+        return read.session_view(item, now())
 
 
 @blp.route("/mentoring/<rel_id>/sessions/<session_id>/<any(hold,document,cancel):step>")
@@ -245,7 +245,7 @@ class SessionSteps(MethodView):
     def post(self, data: dict[str, Any], rel_id: str, session_id: str, step: str) -> dict[str, Any]:
         """Hold a planned session (notes due in 7 days), document it with the shared notes, or
         cancel it."""
-        item = mentoring.session_action(
+        item = sessions.session_action(
             db_session(),
             runtime().config,
             rel_id,
@@ -255,7 +255,7 @@ class SessionSteps(MethodView):
             user=api_user(),
             now=now(),
         )
-        return mentoring_read.session_view(item, now())
+        return read.session_view(item, now())
 
 
 @blp.route("/mentoring/<rel_id>/notes")
@@ -266,7 +266,7 @@ class Notes(MethodView):
     @problems(blp, 401, 403, 404, 409, 422)
     def post(self, data: dict[str, Any], rel_id: str) -> dict[str, Any]:
         """A shared progress note, the mid-point review, or a private note (never sent)."""
-        note = mentoring.add_note(
+        note = sessions.add_note(
             db_session(),
             runtime().config,
             rel_id,
@@ -276,4 +276,4 @@ class Notes(MethodView):
             user=api_user(),
             now=now(),
         )
-        return mentoring_read.note_view(note)
+        return read.note_view(note)

@@ -1,9 +1,10 @@
 """Peer-review pages: the reviewer's inbox, the review workspace, the chair's panel, the response
 form, the follow-up tracker and the public recommendations.
 
-Thin: every page reads :func:`peer_review.reviews.review_view` (which also decides who may see a
-review: 404 otherwise) and every form goes through :func:`peer_review.reviews.act`, the same
-service the API and the federation inbox use. A page shows the buttons of
+Thin: every page reads :func:`peer_review.reviews.services.presentation.review_view` (which also
+decides who may see a review: 404 otherwise) and every form goes through
+:func:`peer_review.reviews.services.drafting.act`, the same service the API and the federation
+inbox use. A page shows the buttons of
 ``available_actions`` only; when the service still refuses, its reason is shown beside the form,
 with what the person typed, and the status of the refusal (never a 500).
 """
@@ -27,12 +28,11 @@ from wtforms import SelectChoice
 
 from node.auth import page_user
 from node.errors import DomainError
-from node.network import summaries
-from node.network.models import Peer
+from node.network.port import Peer, own_summaries
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
 from node.services import catalogue
-from node.web.review_forms import (
+from peer_review.reviews.forms import (
     ACTION_FORMS,
     ACTIONS,
     LABELS,
@@ -49,12 +49,14 @@ from node.web.review_forms import (
     WidenForm,
     options,
 )
-from peer_review import reviews
-from peer_review.review_models import Review
+from peer_review.reviews.models import Review
+from peer_review.reviews.services import drafting, presentation, queries
 from peer_review.workflow import ASSIGNMENT
 from schemas.peer_review import RecommendationQuerySchema, ReviewDraftSchema
 
-bp = Blueprint("reviews_web", __name__)
+# The templates live in the package (templates/reviews/*.html); the blueprint keeps its name,
+# so every url_for("reviews_web.…") of the pages and of base.html still resolves.
+bp = Blueprint("reviews_web", __name__, template_folder="templates")
 
 PAGES = {
     "workspace": "reviews_web.workspace",
@@ -114,8 +116,8 @@ class Failed:
 def _load(review_id: str) -> tuple[Review, dict[str, Any]]:
     """The review and what this user may see of it; 404 when they may not see it at all."""
     session, config = db_session(), runtime().config
-    review = reviews.get_review(session, review_id)
-    return review, reviews.review_view(session, config, review, page_user())
+    review = queries.get_review(session, review_id)
+    return review, presentation.review_view(session, config, review, page_user())
 
 
 def problems(errors: Any, path: str = "") -> list[tuple[str, str]]:
@@ -157,7 +159,7 @@ def _own_summary_rows() -> list[dict[str, Any]]:
     """Our published summaries, newest first (to pin, or to cite as evidence)."""
     return [
         {"sha256": e.sha256, "period": e.period, "revision": e.revision, "old": e.superseded}
-        for e in reversed(summaries.own_summaries(db_session()))
+        for e in reversed(own_summaries(db_session()))
     ]
 
 
@@ -276,7 +278,7 @@ def reviews_page() -> Any:
     if form.validate_on_submit():
         try:
             data = ReviewDraftSchema().load(form.draft_data())
-            review = reviews.create_draft(session, config, user, now=now(), **data)
+            review = drafting.create_draft(session, config, user, now=now(), **data)
         except ValidationError as exc:
             message, found, status = _("The request is not complete:"), exc.messages, 422
         except DomainError as exc:
@@ -289,14 +291,16 @@ def reviews_page() -> Any:
     moment = now()
     mine = []
     tasks: list[dict[str, Any]] = []
-    for item in reviews.reviews_for(session, config, user):
-        view = reviews.review_view(session, config, reviews.get_review(session, item["id"]), user)
+    for item in presentation.reviews_for(session, config, user):
+        view = presentation.review_view(
+            session, config, queries.get_review(session, item["id"]), user
+        )
         mine.append(view)
         tasks += _tasks_of(view, config.city_id, moment)
     tasks.sort(key=lambda t: (t["due"] is None, t["due"] or moment))
     may_prepare = config.role == "city" and allowed(user, "summaries.publish")
     return render_template(
-        "review_list.html",
+        "reviews/list.html",
         reviews=mine,
         tasks=tasks,
         form=form,
@@ -375,7 +379,7 @@ def _summary_tables(view: dict[str, Any]) -> tuple[list[dict[str, Any]], list[di
 def _workspace_page(review: Review, view: dict[str, Any], failed: Failed | None) -> str:
     session, config = db_session(), runtime().config
     tables, others = _summary_tables(view)
-    new_id = reviews.new_id()
+    new_id = queries.new_id()
     forms = {
         "note": _fresh(NoteForm, view),
         "comment": _fresh(CommentForm, view, object_id=new_id),
@@ -389,7 +393,7 @@ def _workspace_page(review: Review, view: dict[str, Any], failed: Failed | None)
     }
     roles = set(view["your_roles"])
     return render_template(
-        "review_workspace.html",
+        "reviews/workspace.html",
         **_common(view, failed),
         tables=tables,
         other_threads=others,
@@ -397,7 +401,7 @@ def _workspace_page(review: Review, view: dict[str, Any], failed: Failed | None)
         forms=forms,
         mine=next((a for a in view["assignments"] if a["city"] == config.city_id), None),
         reply_kind="stakeholder_input" if roles == {"observer"} else "reply",
-        events=reviews.events(session, review.id) if roles else [],
+        events=queries.events(session, review.id) if roles else [],
         dimensions={d.code: d for d in catalogue.list_dimensions(session)},
         city=config.city_id,
     )
@@ -436,7 +440,7 @@ def do_action(review_id: str, action: str) -> Any:
         return _render(page, review, view, failed), 422
     session = db_session()
     try:
-        result = reviews.act(
+        result = drafting.act(
             session, runtime().config, page_user(), review.id, action, form.action_data(), now()
         )
     except DomainError as exc:
@@ -478,7 +482,7 @@ def _chair_page(review: Review, view: dict[str, Any], failed: Failed | None) -> 
     ]
     on_panel = {a["city"] for a in view["assignments"]}
     return render_template(
-        "review_chair.html",
+        "reviews/chair.html",
         **_common(view, failed),
         panel=panel,
         invitable=_active_cities(on_panel | {view["cur"], view["home"]}),
@@ -500,7 +504,7 @@ def chair(review_id: str) -> Any:
 
 
 def _respond_page(review: Review, view: dict[str, Any], failed: Failed | None) -> str:
-    return render_template("review_respond.html", **_common(view, failed), form=CsrfForm())
+    return render_template("reviews/respond.html", **_common(view, failed), form=CsrfForm())
 
 
 def _entered(view: dict[str, Any], *names: str) -> dict[str, dict[str, Any]]:
@@ -544,7 +548,9 @@ def _table_action(
         return _render(page, review, view, failed), 422
     session = db_session()
     try:
-        result = reviews.act(session, runtime().config, page_user(), review.id, action, data, now())
+        result = drafting.act(
+            session, runtime().config, page_user(), review.id, action, data, now()
+        )
     except DomainError as exc:
         session.rollback()
         review, view = _load(review_id)
@@ -595,7 +601,7 @@ def respond(review_id: str) -> Any:
 def _follow_up_page(review: Review, view: dict[str, Any], failed: Failed | None) -> str:
     own = _own_summary_rows()[:10] if "report_follow_up" in view["available_actions"] else []
     return render_template(
-        "review_follow_up.html", **_common(view, failed), form=CsrfForm(), own=own
+        "reviews/follow_up.html", **_common(view, failed), form=CsrfForm(), own=own
     )
 
 
@@ -649,7 +655,7 @@ _RENDERERS = {
 def public_recommendations() -> Any:
     """Adopted recommendations of public reviews, with positions and follow-up (no sign-in)."""
     session = db_session()
-    every = reviews.public_recommendations(session)
+    every = queries.public_recommendations(session)
     fields = RecommendationQuerySchema().fields
     wanted = {k: v for k, v in request.args.items() if v and k in fields}
     status, found = 200, []
@@ -657,14 +663,14 @@ def public_recommendations() -> Any:
         query = RecommendationQuerySchema().load(wanted)
     except ValidationError as exc:
         query, status, found = {}, 422, problems(exc.messages)
-    rows = [] if found else reviews.public_recommendations(session, **query)
+    rows = [] if found else queries.public_recommendations(session, **query)
     items = [
-        {**reviews.recommendation_view(session, rec), "review_title": review.title,
+        {**presentation.recommendation_view(session, rec), "review_title": review.title,
          "city": review.cur_city}
         for review, rec in rows
     ]  # fmt: skip
     return render_template(
-        "review_recommendations.html",
+        "reviews/recommendations.html",
         items=items,
         query=wanted,
         problems=found,

@@ -11,7 +11,7 @@ from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import AuthenticationRequiredError
 from node.runtime import db_session, now, runtime
-from peer_review import reviews
+from peer_review.reviews.services import drafting, presentation, queries
 from peer_review.workflow import ASSIGNMENT, REVIEW
 from schemas.peer_review import (
     PublicRecommendationSchema,
@@ -41,7 +41,7 @@ class Reviews(MethodView):
     def get(self) -> dict[str, Any]:
         """Reviews you take part in (as the reviewed city, a reviewer, the chair...)."""
         user = _signed_in()
-        return {"items": reviews.reviews_for(db_session(), runtime().config, user)}
+        return {"items": presentation.reviews_for(db_session(), runtime().config, user)}
 
     @blp.arguments(ReviewDraftSchema)
     @blp.response(201, ReviewViewSchema)
@@ -51,8 +51,8 @@ class Reviews(MethodView):
         """Prepare a review request of our city (a draft, sent on the ``submit`` action)."""
         user = _signed_in()
         session, config = db_session(), runtime().config
-        review = reviews.create_draft(session, config, user, now=now(), **data)
-        return reviews.review_view(session, config, review, user)
+        review = drafting.create_draft(session, config, user, now=now(), **data)
+        return presentation.review_view(session, config, review, user)
 
 
 @blp.route("/reviews/workflow")
@@ -71,8 +71,8 @@ class ReviewItem(MethodView):
     def get(self, review_id: str) -> dict[str, Any]:
         """One review as you may see it (its public outcome for anyone, once adopted)."""
         session, config = db_session(), runtime().config
-        review = reviews.get_review(session, review_id)
-        return reviews.review_view(session, config, review, api_user())
+        review = queries.get_review(session, review_id)
+        return presentation.review_view(session, config, review, api_user())
 
 
 @blp.route("/reviews/<review_id>/actions")
@@ -85,8 +85,8 @@ class ReviewActions(MethodView):
         """Take one action of the workflow tables; ``pending`` until the home node decides."""
         user = _signed_in()
         session, config = db_session(), runtime().config
-        result = reviews.act(session, config, user, review_id, body["action"], body["data"], now())
-        view = reviews.review_view(session, config, result["review"], user)
+        result = drafting.act(session, config, user, review_id, body["action"], body["data"], now())
+        view = presentation.review_view(session, config, result["review"], user)
         view["pending"] = result["pending"]
         return view
 
@@ -100,8 +100,8 @@ class ReviewEvents(MethodView):
         """The review's hash-chained event log (headers): compare head hashes across nodes."""
         user = _signed_in()
         session, config = db_session(), runtime().config
-        review = reviews.get_review(session, review_id)
-        reviews.review_view(session, config, review, user)  # 404 unless you may see it
+        review = queries.get_review(session, review_id)
+        presentation.review_view(session, config, review, user)  # 404 unless you may see it
         return {
             "head_index": review.head_index,
             "head_hash": review.head_hash,
@@ -112,7 +112,7 @@ class ReviewEvents(MethodView):
                     "header": e.header,
                     "has_body": e.body is not None,
                 }
-                for e in reviews.events(session, review.id)
+                for e in queries.events(session, review.id)
             ],
         }
 
@@ -126,8 +126,8 @@ class PublicRecommendations(MethodView):
         """Adopted recommendations, positions and follow-up of public reviews (no sign-in)."""
         session = db_session()
         items = []
-        for review, rec in reviews.public_recommendations(session, **query):
-            item = reviews.recommendation_view(session, rec)
+        for review, rec in queries.public_recommendations(session, **query):
+            item = presentation.recommendation_view(session, rec)
             item.update(review_title=review.title, city=review.cur_city)
             items.append(item)
         return {"items": items}

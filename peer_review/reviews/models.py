@@ -3,10 +3,11 @@
 The **event log** (:class:`ReviewEvent`) is the source of truth: the home node (the chair's)
 appends one event per accepted action and relays it; every participant appends the same event
 after checking that it extends its own head (``prev_hash``). The other tables are projections
-folded from the events by :func:`peer_review.reviews.fold`, the same function on every node, so
-a review reads the same everywhere. Bodies of events a city may not read (another reviewer's
-comment before it submitted, a confidential note to the chair) are not sent to it: it stores the
-header only (with the body's hash) and so still has the same chain and head hash.
+folded from the events by :func:`peer_review.reviews.services.projection.fold`, the same
+function on every node, so a review reads the same everywhere. Bodies of events a city may not
+read (another reviewer's comment before it submitted, a confidential note to the chair) are not
+sent to it: it stores the header only (with the body's hash) and so still has the same chain
+and head hash.
 """
 
 from __future__ import annotations

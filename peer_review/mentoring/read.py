@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
-from node.network import inbox, summaries
-from node.network.models import InEnvelope, OutEnvelope, Peer
+from node.network import port
+from node.network.port import InEnvelope, OutEnvelope, Peer
 from node.permissions import Actor
-from peer_review import deadlines, mentoring
-from peer_review.mentoring_models import (
+from peer_review import deadlines
+from peer_review.mentoring import checks, documents, workflow
+from peer_review.mentoring.models import (
     Document,
     MentoringMetadata,
     MentoringSession,
@@ -71,7 +72,7 @@ def signature_verified(session: Session, signature: Signature) -> bool:
         signature.sha256,
     ):
         return False
-    return signature.out_seq is not None or inbox.still_verifies(session, raw)
+    return signature.out_seq is not None or port.still_verifies(session, raw)
 
 
 def document_view(session: Session, rel: Relationship, doc: Document) -> dict[str, Any]:
@@ -83,8 +84,8 @@ def document_view(session: Session, rel: Relationship, doc: Document) -> dict[st
         "proposed_by": doc.proposed_by,
         "proposed_at": doc.proposed_at,
         "envelope_sha256": doc.envelope_sha256,
-        "current": doc is mentoring.latest(rel, doc.kind),
-        "cosigned": mentoring.is_cosigned(rel, doc),
+        "current": doc is checks.latest(rel, doc.kind),
+        "cosigned": checks.is_cosigned(rel, doc),
         "content": doc.content,
         "signatures": [
             {
@@ -101,17 +102,17 @@ def document_view(session: Session, rel: Relationship, doc: Document) -> dict[st
 
 def goals_view(session: Session, rel: Relationship) -> list[dict[str, Any]]:
     """The current agreement's goals, each measure checked against the summary it cites."""
-    agreement = mentoring.latest(rel, "agreement")
+    agreement = checks.latest(rel, "agreement")
     goals = []
     for goal in agreement.content["goals"] if agreement else []:
-        check = mentoring.check_measure(session, rel, goal["measure"]) if goal["measure"] else None
+        check = documents.check_measure(session, rel, goal["measure"]) if goal["measure"] else None
         status = {None: "verified", "not_held": "summary not held here"}.get(check, check)
         goals.append({**goal, "measure_check": status if goal["measure"] else None})
     return goals
 
 
 def _midpoint(rel: Relationship) -> date | None:
-    agreement = mentoring.latest(rel, "agreement")
+    agreement = checks.latest(rel, "agreement")
     if agreement is None:
         return None
     start = date.fromisoformat(agreement.content["starts_on"])
@@ -134,7 +135,7 @@ def note_view(note: Note) -> dict[str, Any]:
 
 def session_view(item: MentoringSession, now: datetime) -> dict[str, Any]:
     """A session, with when its shared notes are due and whether they are overdue."""
-    due = item.held_at + mentoring.NOTES_PERIOD if item.held_at else None
+    due = item.held_at + workflow.NOTES_PERIOD if item.held_at else None
     return {
         "id": item.id,
         "state": item.state,
@@ -156,9 +157,9 @@ def detail(
     """Everything this node may show its own users about one relationship."""
     subjects = [f"mentoring:{rel.id}"] + [f"mentoring-session:{s.id}" for s in rel.sessions]
     open_deadlines = [d for subject in subjects for d in deadlines.open_deadlines(session, subject)]
-    answer_due = rel.proposed_at + mentoring.ANSWER_PERIOD if rel.state == "proposed" else None
+    answer_due = rel.proposed_at + workflow.ANSWER_PERIOD if rel.state == "proposed" else None
     agreement_due = (
-        rel.accepted_at + mentoring.AGREEMENT_PERIOD
+        rel.accepted_at + workflow.AGREEMENT_PERIOD
         if rel.state == "scoping" and rel.accepted_at
         else None
     )
@@ -173,13 +174,13 @@ def detail(
         "midpoint_due_on": _midpoint(rel),
         "midpoint_done": any(n.kind == "midpoint" for n in rel.notes),
         **{
-            kind: [document_view(session, rel, d) for d in mentoring.versions(rel, kind)]
+            kind: [document_view(session, rel, d) for d in checks.versions(rel, kind)]
             for kind in ("agreement", "closure_report", "action_plan")
         },
         "goals": goals_view(session, rel),
         "sessions": [session_view(s, now) for s in rel.sessions],
         "notes": [note_view(n) for n in rel.notes],
-        "actions": mentoring.allowed_actions(session, config, rel, user, now),
+        "actions": checks.allowed_actions(session, config, rel, user, now),
         "deadlines": [
             {"kind": d.kind, "subject": d.subject, "due_at": d.due_at, "overdue": d.due_at < now}
             for d in sorted(open_deadlines, key=lambda d: d.due_at)
@@ -206,12 +207,12 @@ def held_summaries(
     partner = rel.partner_of(config.city_id)
     own = [
         (e.sha256, f"{config.city_id} {e.period} rev. {e.revision} · {e.sha256[:12]}")
-        for e in summaries.own_summaries(session)
+        for e in port.own_summaries(session)
         if not e.superseded
     ]
     theirs = [
         (s.envelope.sha256, f"{partner} {s.period} rev. {s.revision} · {s.envelope.sha256[:12]}")
-        for s in summaries.received(session, partner)
+        for s in port.received(session, partner)
         if s.current
     ]
     return list(reversed(own)) + list(reversed(theirs))
