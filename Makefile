@@ -4,22 +4,43 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench lock clean mutate
+.PHONY: demo test test-fast lint typecheck bench lock clean mutate i18n-extract i18n-compile
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(MAKE) i18n-compile
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Page translations (docs/i18n.md). The .po catalogues are the source, committed; the .mo files
+# are built from them (here, at install, and in the Docker image), never committed.
+LOCALES      := en fr es nl it sw
+TRANSLATIONS := node/translations
+PO_FILES     := $(foreach l,$(LOCALES),$(TRANSLATIONS)/$(l)/LC_MESSAGES/messages.po)
+MO_FILES     := $(PO_FILES:.po=.mo)
+
+i18n-extract:
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ -c TRANSLATORS: \
+		--sort-by-file --add-location=file --no-wrap --project hrcnet \
+		-o $(TRANSLATIONS)/messages.pot .
+	for l in $(LOCALES); do \
+		$(BIN)/pybabel -q update --init-missing --no-wrap --ignore-obsolete \
+			-i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$l || exit 1; done
+
+i18n-compile: $(MO_FILES)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+demo: $(STAMP) i18n-compile
 	$(BIN)/hrcnet demo
 
-test: $(STAMP)
+test: $(STAMP) i18n-compile
 	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) i18n-compile
 	$(BIN)/python -m pytest -q -x -m "not postgres and not multinode and not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)

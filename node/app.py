@@ -16,10 +16,10 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from node.config import NodeConfig, load_config
 from node.db import make_engine, make_sessionmaker
+from node.i18n import install_template_helpers, select_locale
 from node.routing import RowIdConverter
 from node.runtime import NodeRuntime, db_session, utcnow
 
-SUPPORTED_LOCALES = ("en", "fr")
 API_BLUEPRINTS = (
     "catalogue",
     "results",
@@ -34,10 +34,6 @@ API_BLUEPRINTS = (
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
-
-
-def _select_locale() -> str | None:
-    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "en"
 
 
 def _read_secret(config: NodeConfig) -> str:
@@ -96,7 +92,8 @@ def create_app(
     _install_unit_of_work(app)
     _install_request_guards(app)
 
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
+    install_template_helpers(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     # Made now, not at the first unknown e-mail: that first sign-in would otherwise cost a hash
@@ -111,6 +108,7 @@ def create_app(
     from node.network import blueprint as federation_blueprint
     from node.web import (
         benchmark_views,
+        language,
         meta,
         network_views,
         notification_views,
@@ -123,6 +121,7 @@ def create_app(
     app.register_blueprint(meta.bp)
     app.register_blueprint(federation_blueprint.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(language.bp)
     app.register_blueprint(network_views.bp)
     app.register_blueprint(benchmark_views.bp)
     app.register_blueprint(notification_views.bp)

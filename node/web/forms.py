@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+
+from node.i18n import current_locale, normalise_decimal_input
+
+
+class LocalizedDecimalField(StringField):
+    """A number typed the way the page's language writes it, kept as exact decimal text.
+
+    "18,5" on a French page becomes "18.5"; text that reads two ways in that language ("1,234"
+    in English, "1.234" in Spanish) is refused with a message rather than guessed (a wrong
+    figure published is worse than a question). See ``node.i18n.normalise_decimal_input``.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        typed: Any = self.data
+        if isinstance(typed, str) and typed:
+            # A ValueError here becomes the field's error (WTForms' process_errors).
+            self.data = normalise_decimal_input(typed, current_locale())
+
+    def _value(self) -> str:
+        # Shown back as typed (after an error the person sees and fixes their own text).
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return super()._value()
 
 
 class LoginForm(FlaskForm):
-    email = StringField("E-mail", validators=[DataRequired(), Length(3, 320)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(1, 1000)])
+    email = StringField(_l("E-mail"), validators=[DataRequired(), Length(3, 320)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(1, 1000)])
 
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(1, 1000)]
+        _l("Current password"), validators=[DataRequired(), Length(1, 1000)]
     )
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(1, 1000)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(1, 1000)])
     repeat_password = PasswordField(
-        "New password again", validators=[DataRequired(), Length(1, 1000)]
+        _l("New password again"), validators=[DataRequired(), Length(1, 1000)]
     )
 
 
@@ -27,33 +55,37 @@ class EntryForm(FlaskForm):
     """Data entry for one indicator; one select per dimension is added by the view."""
 
     period = StringField(
-        "Period",
+        _l("Period"),
         validators=[DataRequired(), Length(4, 7)],
-        description="2025, 2025-H1, 2025-Q3 or 2025-07",
+        description=_l("2025, 2025-H1, 2025-Q3 or 2025-07"),
     )
-    value = StringField("Value", validators=[DataRequired(), Length(1, 64)])
+    value = LocalizedDecimalField(_l("Value"), validators=[DataRequired(), Length(1, 64)])
     status = SelectField(
-        "Status",
-        choices={"draft": "Draft", "validated": "Validated", "published": "Published"},
+        _l("Status"),
+        choices=[
+            SelectChoice("draft", _l("Draft")),
+            SelectChoice("validated", _l("Validated")),
+            SelectChoice("published", _l("Published")),
+        ],
         default="draft",
     )
-    source = StringField("Source", validators=[Optional(), Length(max=500)])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=10_000)])
+    source = StringField(_l("Source"), validators=[Optional(), Length(max=500)])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=10_000)])
 
 
 class ImportForm(FlaskForm):
-    file = FileField("File (CSV or XLSX)", validators=[FileRequired()])
+    file = FileField(_l("File (CSV or XLSX)"), validators=[FileRequired()])
     layout = SelectField(
-        "Layout",
-        choices={
-            "own": "hrcnet layout (indicator, period, value…)",
-            "open-sdg": "Open SDG (Year, …, Units, Value)",
-        },
+        _l("Layout"),
+        choices=[
+            SelectChoice("own", _l("hrcnet layout (indicator, period, value…)")),
+            SelectChoice("open-sdg", _l("Open SDG (Year, …, Units, Value)")),
+        ],
     )
     indicator = StringField(
-        "Indicator (Open SDG files with one indicator)", validators=[Optional(), Length(max=64)]
+        _l("Indicator (Open SDG files with one indicator)"), validators=[Optional(), Length(max=64)]
     )
     profile = TextAreaField(
-        "Column mapping (JSON import profile, optional)",
+        _l("Column mapping (JSON import profile, optional)"),
         validators=[Optional(), Length(max=200_000)],
     )

@@ -8,6 +8,7 @@ exactly the same input.
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -20,6 +21,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from schemas.mentoring import ACTION_ITEM_STATUSES, GOAL_STATUSES
@@ -28,10 +30,13 @@ MAX_SLOTS = 20
 
 
 class ProposeForm(FlaskForm):
-    partner = SelectField("Twinned city", validators=[DataRequired()])
-    our_side = SelectField("This city is the", choices={"mentor": "mentor", "mentee": "mentee"})
-    title = StringField("Title", validators=[DataRequired(), Length(1, 200)])
-    purpose = TextAreaField("Purpose", validators=[Optional(), Length(max=5000)])
+    partner = SelectField(_l("Twinned city"), validators=[DataRequired()])
+    our_side = SelectField(
+        _l("This city is the"),
+        choices=[SelectChoice("mentor", _l("mentor")), SelectChoice("mentee", _l("mentee"))],
+    )
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(1, 200)])
+    purpose = TextAreaField(_l("Purpose"), validators=[Optional(), Length(max=5000)])
 
 
 class ActionForm(FlaskForm):
@@ -45,53 +50,56 @@ class SignForm(FlaskForm):
 class GoalForm(Form):
     goal_id = HiddenField()
     text = TextAreaField(
-        "Goal (specific, measurable, achievable, relevant, time-bound)",
+        _l("Goal (specific, measurable, achievable, relevant, time-bound)"),
         validators=[Optional(), Length(max=2000)],
     )
     indicators = StringField(
-        "Linked indicators (codes, comma-separated)", validators=[Optional(), Length(max=1500)]
+        _l("Linked indicators (codes, comma-separated)"), validators=[Optional(), Length(max=1500)]
     )
     recommendations = StringField(
-        "Linked recommendations (ids, comma-separated)", validators=[Optional(), Length(max=2100)]
+        _l("Linked recommendations (ids, comma-separated)"),
+        validators=[Optional(), Length(max=2100)],
     )
     measure_indicator = StringField(
-        "Measured by indicator (code)", validators=[Optional(), Length(max=64)]
+        _l("Measured by indicator (code)"), validators=[Optional(), Length(max=64)]
     )
-    summary_sha256 = SelectField("Baseline from the signed summary", validate_choice=False)
+    summary_sha256 = SelectField(_l("Baseline from the signed summary"), validate_choice=False)
     target_value = StringField(
-        "Agreed target value (empty: the summary's own target)",
+        _l("Agreed target value (empty: the summary's own target)"),
         validators=[Optional(), Length(max=64)],
     )
-    target_period = StringField("Target period", validators=[Optional(), Length(max=7)])
-    due_on = DateField("Due on", validators=[Optional()])
+    target_period = StringField(_l("Target period"), validators=[Optional(), Length(max=7)])
+    due_on = DateField(_l("Due on"), validators=[Optional()])
 
 
 class AgreementForm(FlaskForm):
-    terms = TextAreaField("Terms", validators=[Optional(), Length(max=5000)])
-    starts_on = DateField("Starts on", validators=[DataRequired()])
-    ends_on = DateField("Ends on", validators=[DataRequired()])
+    terms = TextAreaField(_l("Terms"), validators=[Optional(), Length(max=5000)])
+    starts_on = DateField(_l("Starts on"), validators=[DataRequired()])
+    ends_on = DateField(_l("Ends on"), validators=[DataRequired()])
     goals = FieldList(FormField(GoalForm), min_entries=1, max_entries=MAX_SLOTS)
 
 
 class GoalOutcomeForm(Form):
     goal_id = HiddenField()
-    status = SelectField("Outcome", choices={s: s.replace("_", " ") for s in GOAL_STATUSES})
-    note = StringField("Note", validators=[Optional(), Length(max=2000)])
+    status = SelectField(_l("Outcome"), choices=[SelectChoice(s, _l(s)) for s in GOAL_STATUSES])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
 class ClosureReportForm(FlaskForm):
     summary = TextAreaField(
-        "What the mentoring achieved", validators=[DataRequired(), Length(1, 10_000)]
+        _l("What the mentoring achieved"), validators=[DataRequired(), Length(1, 10_000)]
     )
-    lessons = TextAreaField("Lessons learnt", validators=[Optional(), Length(max=5000)])
+    lessons = TextAreaField(_l("Lessons learnt"), validators=[Optional(), Length(max=5000)])
     goals = FieldList(FormField(GoalOutcomeForm), max_entries=MAX_SLOTS)
 
 
 class ActionItemForm(Form):
-    text = StringField("Action", validators=[Optional(), Length(max=1000)])
-    city = SelectField("By", validate_choice=False)
-    due_on = DateField("Due on", validators=[Optional()])
-    status = SelectField("Status", choices={s: s for s in ACTION_ITEM_STATUSES})
+    text = StringField(_l("Action"), validators=[Optional(), Length(max=1000)])
+    city = SelectField(_l("By"), validate_choice=False)
+    due_on = DateField(_l("Due on"), validators=[Optional()])
+    status = SelectField(
+        _l("Status"), choices=[SelectChoice(s, _l(s)) for s in ACTION_ITEM_STATUSES]
+    )
 
 
 class ActionPlanForm(FlaskForm):
@@ -99,25 +107,25 @@ class ActionPlanForm(FlaskForm):
 
 
 class SessionForm(FlaskForm):
-    title = StringField("Session", validators=[DataRequired(), Length(1, 200)])
+    title = StringField(_l("Session"), validators=[DataRequired(), Length(1, 200)])
     planned_for = DateTimeLocalField(
-        "Planned for (UTC)", format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
+        _l("Planned for (UTC)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
     )
-    agenda = TextAreaField("Agenda", validators=[Optional(), Length(max=5000)])
+    agenda = TextAreaField(_l("Agenda"), validators=[Optional(), Length(max=5000)])
 
 
 class SessionNotesForm(FlaskForm):
-    notes = TextAreaField("Shared notes", validators=[DataRequired(), Length(1, 20_000)])
+    notes = TextAreaField(_l("Shared notes"), validators=[DataRequired(), Length(1, 20_000)])
 
 
 class NoteForm(FlaskForm):
     kind = SelectField(
-        "Kind",
-        choices={
-            "progress": "progress note (shared)",
-            "midpoint": "mid-point review (shared)",
-            "private": "private note (this city only)",
-        },
+        _l("Kind"),
+        choices=[
+            SelectChoice("progress", _l("progress note (shared)")),
+            SelectChoice("midpoint", _l("mid-point review (shared)")),
+            SelectChoice("private", _l("private note (this city only)")),
+        ],
     )
-    text = TextAreaField("Note", validators=[DataRequired(), Length(1, 20_000)])
-    session_id = SelectField("About the session", validate_choice=False)
+    text = TextAreaField(_l("Note"), validators=[DataRequired(), Length(1, 20_000)])
+    session_id = SelectField(_l("About the session"), validate_choice=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -153,7 +154,11 @@ def _table(html: str, table_id: str) -> list[list[str]]:
 
 
 def _when(value: str | None) -> str:
-    return value[:16].replace("T", " ") if value else "–"
+    """An API timestamp as an English page writes it (issue 15: "Mar 1, 2026 12:00", UTC)."""
+    if not value:
+        return "–"
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return f"{moment:%b} {moment.day}, {moment.year} {moment:%H:%M}"
 
 
 def test_api_and_page_show_the_same_delivery_figures(network) -> None:

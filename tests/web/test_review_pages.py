@@ -177,20 +177,21 @@ def test_a_review_cycle_through_the_pages(cycle: Cycle) -> None:
     lyon = signed_in(c.lyon, staff(c.lyon))
     padova = signed_in(c.padova, staff(c.padova))
     invitation = lyon.get("/reviews").get_data(as_text=True)
-    assert "Answer the invitation to review" in invitation and "2026-03-15" in invitation
+    # The due date, written the page language's way (issue 15): English here.
+    assert "Answer the invitation to review" in invitation and "Mar 15, 2026" in invitation
     do(lyon, rid, "accept")
     do(padova, rid, "accept")
     c.sync()
     do(chair, rid, "open_round", page="chair")
     c.sync()
-    assert "2026-04-12" in lyon.get("/reviews").get_data(as_text=True)  # six weeks to review
+    assert "Apr 12, 2026" in lyon.get("/reviews").get_data(as_text=True)  # six weeks to review
     extended = {"kind": "review_submission", "city": "fr-lyon", "due": "2026-05-04"}
     do(chair, rid, "extend_deadline", page="chair", **extended)
     c.sync()
     task = re.search(
         r"Submit your review.*?</tr>", lyon.get("/reviews").get_data(as_text=True), re.S
     )
-    assert task and "2026-05-04" in task.group(0)
+    assert task and "May 4, 2026" in task.group(0)
 
     # Lyon comments on the value itself; the thread sits beside it on every node.
     workspace = lyon.get(f"/reviews/{rid}").get_data(as_text=True)
