@@ -6,6 +6,10 @@ Usage (from the repository root, normally through ``make mutate``)::
     .venv/bin/python scripts/mutate.py node/secretariat/stats.py   # one module
     MUTATE_CHILDREN=2 .venv/bin/python scripts/mutate.py ...       # parallel workers (default 1)
 
+The tests run under the ``mutate`` Hypothesis profile (``HYPOTHESIS_PROFILE=mutate``, registered
+in tests/conftest.py): property tests take at most 25 derandomised examples, so one run per
+mutant stays cheap and a mutant's verdict is reproducible.
+
 mutmut reads its configuration only from pyproject.toml, so this script loads it, narrows
 ``only_mutate`` to the module and the test selection to that module's tests (the map in
 ``[tool.hrcnet.mutate]``), then runs ``mutmut run`` in a child process per module (mutmut keeps
@@ -133,6 +137,10 @@ def main(argv: list[str]) -> int:
         print(f"not in [tool.hrcnet.mutate] of pyproject.toml: {unknown}", file=sys.stderr)
         return 2
     children = int(os.environ.get("MUTATE_CHILDREN", "1"))
+    # Property tests run once per mutant: the light Hypothesis profile (tests/conftest.py:
+    # few derandomised examples, no example database) keeps a module to minutes, and the
+    # same mutant gets the same verdict on every run. HYPOTHESIS_PROFILE=default overrides.
+    os.environ.setdefault("HYPOTHESIS_PROFILE", "mutate")
     link_shared()
     for module in wanted:
         run_one(module, modules[module], children)
