@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import openpyxl
 import pytest
 
+from node.importing import table as table_module
 from node.importing.table import (
     MAX_COLUMNS,
+    MAX_ROWS,
     MAX_XLSX_MEMBERS,
+    MAX_XLSX_ROW,
     MAX_XLSX_UNPACKED_BYTES,
     RowError,
     TableError,
@@ -123,7 +126,7 @@ def test_a_cell_error_names_the_cell_and_its_column(
     assert [row.row for row in table.rows] == [2]
     [error] = table.errors
     assert (error.row, error.column) == (3, name)
-    assert error.message.startswith(f"The cell {letters}3 holds a date or time.")
+    assert error.message == f"The cell {letters}3 {DATE_ADVICE}"
 
 
 @pytest.mark.parametrize(("columns", "refused"), [(MAX_COLUMNS, False), (MAX_COLUMNS + 1, True)])
@@ -189,3 +192,86 @@ def test_member_count_edges(members: int, refused: bool) -> None:
     data = _zip({f"m{n}": b"" for n in range(members)})
     message = refusal("book.xlsx", data)
     assert (message == TOO_LARGE) is refused
+
+
+# --- what a workbook cell reads as --------------------------------------------------------------
+
+
+def _rewrite_sheet(data: bytes, old: bytes, new: bytes) -> bytes:
+    """The workbook with ``old`` replaced by ``new`` in its first sheet's XML (as Excel or
+    another program could have written it; openpyxl itself writes no cached formula values)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert old in content
+                content = content.replace(old, new)
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+DATE_ADVICE = (
+    "holds a date or time. Type periods as text such as 2025, 2025-H1, 2025-Q3 or 2025-07, and "
+    "values as plain numbers (format the cell as 'Text' or 'General')."
+)
+
+
+def test_a_formula_reads_as_its_last_computed_value_not_its_text() -> None:
+    data = workbook({(1, 1): "indicator", (1, 2): "value", (2, 1): "X", (2, 2): "=1+1"})
+    data = _rewrite_sheet(data, b"<f>1+1</f><v />", b"<f>1+1</f><v>2</v>")
+    assert read_table("book.xlsx", data).rows == [(2, ["X", "2"])]
+
+
+def test_a_duration_cell_is_an_error_like_a_date() -> None:
+    # Excel stores 12:00 hours as 0.5 with a duration format: not the number the user typed.
+    data = workbook(
+        {(1, 1): "indicator", (1, 2): "value", (2, 1): "X", (2, 2): timedelta(hours=12)}
+    )
+    table = read_table("book.xlsx", data)
+    assert table.rows == []
+    assert table.errors == [RowError(2, "value", f"The cell B2 {DATE_ADVICE}")]
+
+
+def test_an_infinite_number_is_an_error_of_its_cell() -> None:
+    data = workbook({(1, 1): "indicator", (1, 2): "value", (2, 1): "X", (2, 2): 7})
+    data = _rewrite_sheet(data, b"<v>7</v>", b"<v>1E999</v>")
+    table = read_table("book.xlsx", data)
+    assert table.errors == [
+        RowError(2, "value", "The cell B2 holds an invalid number (infinite or not a number).")
+    ]
+
+
+def test_a_cell_below_the_last_readable_row_is_refused_with_advice() -> None:
+    row = MAX_XLSX_ROW + 1
+    data = workbook({(1, 1): "indicator", (row, 1): "x"})
+    assert refusal("book.xlsx", data) == (
+        f"The worksheet has cells in row {row:,}; an import reads rows 1 to {MAX_XLSX_ROW:,} "
+        f"(at most {MAX_ROWS:,} data rows). Delete the rows below your data (select them, "
+        "right-click, Delete) and save again."
+    )
+
+
+@pytest.mark.parametrize(("cells", "refused"), [(6, False), (7, True)])
+def test_cell_count_edges(monkeypatch: pytest.MonkeyPatch, cells: int, refused: bool) -> None:
+    # The bound counts every cell the sheet's XML holds (4,000,000; lowered here to 6): a
+    # header of two cells, then rows of two cells, and one more cell for the refused case.
+    monkeypatch.setattr(table_module, "MAX_XLSX_CELLS", 6)
+    layout = {(1, 1): "a", (1, 2): "b", (2, 1): 1, (2, 2): 2, (3, 1): 3, (3, 2): 4, (4, 1): 5}
+    data = workbook(dict(list(layout.items())[:cells]))
+    if refused:
+        assert refusal("book.xlsx", data) == (
+            "The worksheet has too many cells to import. Split it into smaller files."
+        )
+    else:
+        assert len(read_table("book.xlsx", data).rows) == 2
+
+
+def test_a_header_too_long_to_read_with_commas_is_read_with_semicolons() -> None:
+    # Read with ",", this header line is one cell beyond the csv module's field limit; with ";"
+    # it is two long but readable names: the separator that can read the line wins.
+    first, second = "a" * 100_000, "b" * 100_000
+    table = read_table("r.csv", f"{first};{second}\n1;2\n".encode())
+    assert table.header == [first, second]
+    assert table.rows == [(2, ["1", "2"])]
