@@ -275,3 +275,49 @@ def test_a_header_too_long_to_read_with_commas_is_read_with_semicolons() -> None
     table = read_table("r.csv", f"{first};{second}\n1;2\n".encode())
     assert table.header == [first, second]
     assert table.rows == [(2, ["1", "2"])]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty."),
+        (b" \r\n\t\n", "The file is empty."),
+        (
+            b"a,b\n1,2\n\xe9,3\n",
+            "The file is not UTF-8 text (the first unreadable character is on line 3). In your "
+            "spreadsheet program choose 'Save as' \u2192 'CSV UTF-8', or upload the .xlsx workbook "
+            "instead.",
+        ),
+        (
+            b"a,b\n1,\x002\n",
+            "The file looks like a binary file, not a CSV text file or an .xlsx workbook.",
+        ),
+        (b",\n , ,\n", "The file has no header row: the first row must name the columns."),
+        (
+            b"\na,,c\n",
+            "Column 2 of the header row (row 2) has no name. Every column needs a heading.",
+        ),
+        (
+            b"a,b,a\n",
+            "The column 'a' appears twice in the header row (row 1). Each column name may appear "
+            "once.",
+        ),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64,
+            "This is an old-style Excel file (.xls). Open it in your spreadsheet program and save "
+            "it as an Excel workbook (.xlsx) or as 'CSV UTF-8', then upload it again.",
+        ),
+        (
+            b"PK\x03\x04" + b"\x00" * 64,
+            "The file looks like an Excel workbook (.xlsx) but is damaged or incomplete. Save it "
+            "again and upload the new copy.",
+        ),
+        (
+            _zip({"hello.txt": b"hello"}),
+            "The file could not be opened as an Excel workbook (.xlsx). If it comes from another "
+            "program (e.g. .ods), save it as .xlsx or as 'CSV UTF-8'.",
+        ),
+    ],
+)
+def test_whole_file_refusals_word_for_word(data: bytes, message: str) -> None:
+    assert refusal("upload.csv", data) == message
