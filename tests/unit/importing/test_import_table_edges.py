@@ -321,3 +321,35 @@ def test_a_header_too_long_to_read_with_commas_is_read_with_semicolons() -> None
 )
 def test_whole_file_refusals_word_for_word(data: bytes, message: str) -> None:
     assert refusal("upload.csv", data) == message
+
+
+def test_a_quoted_cell_keeps_its_line_break_as_written() -> None:
+    data = b'indicator,note\r\nX,"first line\r\nsecond line"\r\nY,"a\rb"\r\n'
+    table = read_table("r.csv", data)
+    assert table.rows == [(2, ["X", "first line\r\nsecond line"]), (3, ["Y", "a\rb"])]
+
+
+def test_a_styled_empty_row_does_not_end_the_sheet() -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["indicator", "value"])
+    sheet.append(["X", 1])
+    sheet.cell(row=3, column=1).number_format = "0.00"  # present in the XML, no value
+    sheet.cell(row=3, column=2).number_format = "0.00"
+    sheet.append(["Y", 2])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    assert b'<row r="3"' in zipfile.ZipFile(buffer).read("xl/worksheets/sheet1.xml")
+    table = read_table("book.xlsx", buffer.getvalue())
+    assert table.rows == [(2, ["X", "1"]), (4, ["Y", "2"])]
+
+
+@pytest.mark.parametrize(("column", "letters"), [(MAX_COLUMNS + 1, "SG"), (16_384, "XFD")])
+def test_a_value_beyond_the_last_readable_column_is_named_by_its_letters(
+    column: int, letters: str
+) -> None:
+    # Letters as Excel shows them (openpyxl.utils.get_column_letter agrees).
+    data = workbook({(1, 1): "indicator", (2, 1): "X", (2, column): "far"})
+    assert refusal("book.xlsx", data) == (
+        f"Row 2 has a value in column {letters}; an import reads at most {MAX_COLUMNS} columns."
+    )
