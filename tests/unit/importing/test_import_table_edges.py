@@ -353,3 +353,19 @@ def test_a_value_beyond_the_last_readable_column_is_named_by_its_letters(
     assert refusal("book.xlsx", data) == (
         f"Row 2 has a value in column {letters}; an import reads at most {MAX_COLUMNS} columns."
     )
+
+
+@pytest.mark.parametrize("trailing", [",", ",,", ",,,"])
+def test_any_number_of_empty_columns_after_the_header_is_ignored(trailing: str) -> None:
+    table = read_table("r.csv", f"a,b{trailing}\n1,2{trailing}\n".encode())
+    assert table.header == ["a", "b"]
+    assert table.rows == [(2, ["1", "2"])]
+
+
+def test_a_repeated_long_column_name_is_quoted_to_80_characters() -> None:
+    name = "n" * 79 + "Q" + "z" * 20
+    message = refusal("r.csv", f"{name},{name}\n".encode())
+    assert message == (
+        f"The column '{name[:80]}' appears twice in the header row (row 1). Each column name "
+        "may appear once."
+    )
