@@ -113,7 +113,14 @@ def test_a_date_in_the_header_refuses_the_file_naming_the_cell() -> None:
 
 @pytest.mark.parametrize(
     ("column", "letters", "name"),
-    [(1, "A", "c1"), (26, "Z", "c26"), (27, "AA", "c27"), (28, "AB", "c28"), (30, "AD", None)],
+    [
+        (1, "A", "c1"),
+        (26, "Z", "c26"),
+        (27, "AA", "c27"),
+        (28, "AB", "c28"),
+        (29, "AC", None),
+        (30, "AD", None),
+    ],
 )
 def test_a_cell_error_names_the_cell_and_its_column(
     column: int, letters: str, name: str | None
@@ -161,7 +168,10 @@ def test_text_named_like_a_workbook_is_refused_quoting_80_characters_of_the_name
 ) -> None:
     name = "n" * 79 + "Q" + "z" * 20 + suffix
     message = refusal(name, b"a,b\n1,2\n")
-    assert message.startswith(f"The file '{name[:80]}' is named like an Excel workbook")
+    assert message == (
+        f"The file '{name[:80]}' is named like an Excel workbook but is not one (an .xlsx file "
+        "is a zip archive). Save it again from your spreadsheet program."
+    )
     assert "Qz" not in message
 
 
