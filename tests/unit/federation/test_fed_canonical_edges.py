@@ -165,3 +165,14 @@ def test_nesting_at_the_limit_is_allowed_one_deeper_is_refused_objects(limit: in
     assert (error.code, error.path) == ("float_not_allowed", "/k" * limit)
     error = _refusal(check_payload_rules, {"k": at_limit}, max_depth=limit)
     assert (error.code, error.path) == ("nesting_too_deep", "/k" * limit)
+
+
+def test_with_no_nesting_allowed_the_whole_document_is_the_refused_value() -> None:
+    check_payload_rules("a scalar", max_depth=0)  # depth 0: scalars only
+    for document in ([], {}):
+        error = _refusal(check_payload_rules, document, max_depth=0)
+        assert (error.code, error.path, error.message) == (
+            "nesting_too_deep",
+            "/",
+            "nesting deeper than 0",
+        )
