@@ -379,3 +379,75 @@ def test_a_repeated_long_column_name_is_quoted_to_80_characters() -> None:
         f"The column '{name[:80]}' appears twice in the header row (row 1). Each column name "
         "may appear once."
     )
+
+
+def _with_shared_strings(data: bytes) -> bytes:
+    """The workbook as Excel writes it: text cells point into xl/sharedStrings.xml (openpyxl
+    writes them inline)."""
+    import re
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    strings: list[str] = []
+
+    def shared(match: re.Match[bytes]) -> bytes:
+        strings.append(match.group(2).decode())
+        return b'<c r="%s" t="s"><v>%d</v></c>' % (match.group(1), len(strings) - 1)
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = re.sub(
+                    rb'<c r="([A-Z]+[0-9]+)" t="inlineStr"><is><t>([^<]*)</t></is></c>',
+                    shared,
+                    content,
+                )
+            elif item.filename == "xl/_rels/workbook.xml.rels":
+                content = content.replace(
+                    b"</Relationships>",
+                    b'<Relationship Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                    b'relationships/sharedStrings" Target="sharedStrings.xml" Id="rId9" />'
+                    b"</Relationships>",
+                )
+            elif item.filename == "[Content_Types].xml":
+                content = content.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" />'
+                    b"</Types>",
+                )
+            target.writestr(item, content)
+        items = "".join(f"<si><t>{text}</t></si>" for text in strings)
+        target.writestr(
+            "xl/sharedStrings.xml",
+            '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'count="{len(strings)}" uniqueCount="{len(strings)}">{items}</sst>',
+        )
+    return out.getvalue()
+
+
+def test_text_cells_in_the_shared_strings_table_are_read() -> None:
+    data = _with_shared_strings(
+        workbook({(1, 1): "indicator", (1, 2): "value", (2, 1): "HRC-HOU-04", (2, 2): 3})
+    )
+    assert b't="s"' in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    table = read_table("book.xlsx", data)
+    assert table.header == ["indicator", "value"]
+    assert table.rows == [(2, ["HRC-HOU-04", "3"])]
+
+
+def test_a_worksheet_that_cannot_be_parsed_is_refused_as_damaged() -> None:
+    data = workbook({(1, 1): "indicator", (2, 1): "X"})
+    data = _rewrite_sheet(data, b"<sheetData>", b"<sheetData><row r='1'><c r='A1'><v>1</c>")
+    assert refusal("book.xlsx", data) == (
+        "The workbook (.xlsx) is damaged: its first worksheet could not be read. Save it again "
+        "from your spreadsheet program and upload the new copy."
+    )
+
+
+def test_old_mac_line_endings_are_line_endings() -> None:
+    # "CSV (Macintosh)" from older spreadsheet programs ends lines with a bare CR.
+    table = read_table("r.csv", b"indicator,value\r X,1\rY,2\r")
+    assert table.header == ["indicator", "value"]
+    assert table.rows == [(2, ["X", "1"]), (3, ["Y", "2"])]
