@@ -416,3 +416,58 @@ def test_two_sweeps_at_once_send_once(
     assert (one.deadlines, two.deadlines) == (1, 0)
     assert smtp.take() == expected(UPCOMING, team["r1"], team["r2"])
     assert sweep(runtime, clock).deadlines == 0
+
+
+def test_the_in_app_notification_says_the_same_as_the_email(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    arm(db, clock, roles=["official"])
+    for days, kind, subject in (
+        (8, "reminder_upcoming", UPCOMING),
+        (7, "reminder_due", DUE),
+        (7, "reminder_overdue", OVERDUE),
+    ):
+        clock.advance(days=days)
+        sweep(node, clock)
+        [(email, sent)] = [mail for mail in smtp.take() if mail[0] == "official@gent.example"]
+        assert sent == subject
+        with db() as session:
+            note = session.scalars(
+                select(Notification)
+                .join(User, User.id == Notification.user_id)
+                .where(User.email == email)
+                .order_by(Notification.id.desc())
+            ).first()
+            assert note is not None
+            assert (note.kind, note.title, note.link) == (
+                kind,
+                sent.removeprefix("[Gent] "),
+                "/reviews/7",
+            )
+            assert note.body.startswith(f"“{TITLE}”")
+
+
+def test_each_refusal_is_counted_and_its_reason_kept(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    smtp.sink.refuse["r1@gent.example"] = "550 5.1.1 No such user here"
+    smtp.sink.refuse["r2@gent.example"] = "553 5.1.3 Mailbox name not allowed"
+    arm(db, clock, roles=["reviewer", "official"])
+    clock.advance(days=8)
+    report = sweep(node, clock)
+    assert (report.emails_sent, report.emails_failed, report.emails_retry) == (1, 2, 0)
+    with db() as session:
+        kept = dict(
+            session.execute(
+                select(User.email, ReminderLog.email_error).join(
+                    User, User.id == ReminderLog.user_id
+                )
+            ).all()
+        )
+    assert kept == {
+        "r1@gent.example": "550 5.1.1 No such user here",
+        "r2@gent.example": "553 5.1.3 Mailbox name not allowed",
+        "official@gent.example": None,
+    }
