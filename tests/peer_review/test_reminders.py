@@ -446,6 +446,13 @@ def test_the_in_app_notification_says_the_same_as_the_email(
                 "/reviews/7",
             )
             assert note.body.startswith(f"“{TITLE}”")
+            # The log row of this reminder points at the notification it created.
+            logged = session.scalar(
+                select(ReminderLog.notification_id).where(
+                    ReminderLog.user_id == note.user_id, ReminderLog.step == kind.split("_")[1]
+                )
+            )
+            assert logged == note.id
 
 
 def test_each_refusal_is_counted_and_its_reason_kept(
