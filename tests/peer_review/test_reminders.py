@@ -478,3 +478,73 @@ def test_each_refusal_is_counted_and_its_reason_kept(
         "r2@gent.example": "553 5.1.3 Mailbox name not allowed",
         "official@gent.example": None,
     }
+
+
+def test_recipients_by_id_alone_are_reminded_and_what_is_not_an_id_is_ignored(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    with db() as session:
+        first = session.scalar(select(User).where(User.active.is_(True)).order_by(User.id))
+        assert first is not None and first.id == 1  # the lowest id a user can have
+        first_email = first.email
+    arm(db, clock, subject="assignment:1", roles=[], user_ids=[1])
+    arm(db, clock, subject="assignment:2", roles=[], user_ids=["1"])  # type: ignore[list-item]
+    clock.advance(days=8)
+    report = sweep(with_mail(app, smtp), clock)
+    assert (report.deadlines, report.notifications) == (2, 1)
+    assert smtp.take() == [(first_email, UPCOMING)]
+
+
+def test_moving_the_date_drops_the_old_dates_waiting_email(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    start = clock()
+    arm(db, clock, roles=["official"])
+    clock.advance(days=8)
+    smtp.stop()
+    sweep(node, clock)
+    assert logs(db) == [("official@gent.example", "upcoming", "pending")]
+    smtp.start()
+    with db() as session:
+        deadlines.move(
+            session,
+            subject="assignment:1",
+            kind="invitation_answer",
+            due_at=start + timedelta(days=28),
+            now=clock(),
+        )
+    clock.advance(minutes=5)  # the retry would be due now
+    report = sweep(node, clock)
+    assert report.emails_dropped == 1 and smtp.take() == []
+    with db() as session:
+        row = session.scalars(select(ReminderLog)).one()
+        assert (row.email_state, row.email_retry_at) == ("dropped", None)
+
+
+def test_closing_one_deadline_leaves_the_others_emails_alone(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    arm(db, clock, subject="assignment:1", roles=["official"])
+    arm(db, clock, subject="assignment:2", roles=["reviewer"])
+    smtp.sink.refuse["r1@gent.example"] = "451 4.3.0 Try again later"  # transient: retried
+    clock.advance(days=8)
+    sweep(node, clock)
+    assert sorted(smtp.take()) == [
+        ("official@gent.example", UPCOMING),
+        ("r2@gent.example", UPCOMING),
+    ]
+    with db() as session:
+        deadlines.close(session, "assignment:1", clock())
+    report = sweep(node, clock)
+    assert report.emails_dropped == 0
+    assert logs(db) == [
+        ("official@gent.example", "upcoming", "sent"),  # a sent e-mail stays sent
+        ("r1@gent.example", "upcoming", "pending"),  # the other deadline's retry still waits
+        ("r2@gent.example", "upcoming", "sent"),
+    ]
+    del smtp.sink.refuse["r1@gent.example"]
+    clock.advance(minutes=5)
+    sweep(node, clock)
+    assert smtp.take() == [("r1@gent.example", UPCOMING)]
