@@ -548,3 +548,27 @@ def test_closing_one_deadline_leaves_the_others_emails_alone(
     clock.advance(minutes=5)
     sweep(node, clock)
     assert smtp.take() == [("r1@gent.example", UPCOMING)]
+
+
+def test_a_full_batch_takes_the_soonest_due_first(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    # Armed first (lower id) but due a day later than the second one.
+    arm(
+        db,
+        clock,
+        subject="assignment:later",
+        roles=["official"],
+        due_at=clock() + timedelta(days=15),
+    )
+    arm(
+        db,
+        clock,
+        subject="assignment:sooner",
+        roles=["official"],
+        due_at=clock() + timedelta(days=14),
+    )
+    clock.advance(days=9)
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [("official@gent.example", UPCOMING)]  # the 03-15 one
