@@ -572,3 +572,27 @@ def test_a_full_batch_takes_the_soonest_due_first(
     clock.advance(days=9)
     sweep(node, clock, batch_size=1)
     assert smtp.take() == [("official@gent.example", UPCOMING)]  # the 03-15 one
+
+
+def test_a_date_brought_forward_is_looked_at_again_at_once(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    start = clock()
+    arm(db, clock, roles=["official"])  # due 03-15
+    clock.advance(days=8)
+    sweep(node, clock)  # "upcoming" sent; nothing more to do before 03-15
+    assert smtp.take() == [("official@gent.example", UPCOMING)]
+    with db() as session:  # brought forward to 03-10: the new date has its own steps
+        deadlines.move(
+            session,
+            subject="assignment:1",
+            kind="invitation_answer",
+            due_at=start + timedelta(days=9),
+            now=clock(),
+        )
+    clock.advance(hours=1)
+    assert sweep(node, clock).deadlines == 1  # not left waiting until 03-15
+    assert smtp.take() == [
+        ("official@gent.example", f"[Gent] Due on 2026-03-10 12:00 UTC: {TITLE}")
+    ]
