@@ -596,3 +596,23 @@ def test_a_date_brought_forward_is_looked_at_again_at_once(
     assert smtp.take() == [
         ("official@gent.example", f"[Gent] Due on 2026-03-10 12:00 UTC: {TITLE}")
     ]
+
+
+def test_a_full_batch_takes_a_deadline_never_looked_at_before_one_looked_at(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    # Least recently looked-at first, so that no deadline starves behind sooner ones.
+    node = with_mail(app, smtp)
+    start = clock()
+    arm(db, clock, subject="assignment:1", roles=["official"])  # due 03-15
+    clock.advance(days=8)
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [("official@gent.example", UPCOMING)]
+    arm(db, clock, subject="assignment:2", roles=["official"], due_at=start + timedelta(days=16))
+    clock.advance(days=6, hours=12)  # 03-15 24:00: both have a step due now
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [
+        ("official@gent.example", f"[Gent] Due on 2026-03-17 12:00 UTC: {TITLE}")
+    ]  # the one never looked at, though due later
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [("official@gent.example", DUE)]
