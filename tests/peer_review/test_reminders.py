@@ -616,3 +616,22 @@ def test_a_full_batch_takes_a_deadline_never_looked_at_before_one_looked_at(
     ]  # the one never looked at, though due later
     sweep(node, clock, batch_size=1)
     assert smtp.take() == [("official@gent.example", DUE)]
+
+
+def test_escalation_skips_a_reminded_administrator_and_goes_on_to_the_next(
+    app: Flask,
+    db: Db,
+    clock: Clock,
+    smtp: LocalSmtp,
+    team: dict[str, Caller],
+    create_user: Callable[..., Caller],
+) -> None:
+    create_user("admin", "admin2@gent.example")  # a later id than the team's administrator
+    arm(db, clock, roles=[], user_ids=[user_id(db, team["admin"])])
+    clock.advance(days=30)
+    report = sweep(with_mail(app, smtp), clock)
+    assert sorted(smtp.take()) == [
+        ("admin2@gent.example", ESCALATED),
+        ("admin@gent.example", OVERDUE),
+    ]
+    assert report.escalations == 1
