@@ -626,12 +626,14 @@ def test_escalation_skips_a_reminded_administrator_and_goes_on_to_the_next(
     team: dict[str, Caller],
     create_user: Callable[..., Caller],
 ) -> None:
-    create_user("admin", "admin2@gent.example")  # a later id than the team's administrator
+    create_user("admin", "admin2@gent.example")  # later ids than the team's administrator
+    create_user("admin", "admin3@gent.example")
     arm(db, clock, roles=[], user_ids=[user_id(db, team["admin"])])
     clock.advance(days=30)
     report = sweep(with_mail(app, smtp), clock)
     assert sorted(smtp.take()) == [
         ("admin2@gent.example", ESCALATED),
+        ("admin3@gent.example", ESCALATED),
         ("admin@gent.example", OVERDUE),
     ]
-    assert report.escalations == 1
+    assert report.escalations == 2
