@@ -637,3 +637,22 @@ def test_escalation_skips_a_reminded_administrator_and_goes_on_to_the_next(
         ("admin@gent.example", OVERDUE),
     ]
     assert report.escalations == 2
+
+
+def test_a_due_copy_still_waiting_at_overdue_is_dropped_not_sent(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    arm(db, clock, roles=["official"], due_at=clock() + timedelta(days=1))
+    clock.advance(days=1)
+    smtp.sink.refuse["official@gent.example"] = "451 4.3.0 Try again later"
+    sweep(node, clock)
+    assert logs(db) == [("official@gent.example", "due", "pending")]
+    del smtp.sink.refuse["official@gent.example"]
+    clock.advance(days=7)  # overdue: the due copy would now be a burst
+    report = sweep(node, clock)
+    assert sorted(smtp.take()) == [
+        ("admin@gent.example", ESCALATED),
+        ("official@gent.example", OVERDUE),
+    ]
+    assert report.emails_dropped == 1
