@@ -6,6 +6,19 @@ Usage (from the repository root, normally through ``make mutate``)::
     .venv/bin/python scripts/mutate.py node/secretariat/stats.py   # one module
     MUTATE_CHILDREN=2 .venv/bin/python scripts/mutate.py ...       # parallel workers (default 1)
 
+    .venv/bin/python scripts/mutate.py --resume peer_review/reminders.py   # continue a run
+    .venv/bin/python scripts/mutate.py federation/canonical.py --mutants NAME ...  # re-test these
+
+A module's mutants/ is moved to mutants-reports/saved/<module>/ when another module's run
+needs the directory; ``--resume`` brings it back and runs only the mutants without a verdict
+(an interrupted run continues), and ``--mutants`` (implies ``--resume``) also re-tests the named
+mutants, e.g. the survivors after new tests were written: mutmut lets a verdict stand unless
+the mutant is named.
+
+The tests run under the ``mutate`` Hypothesis profile (``HYPOTHESIS_PROFILE=mutate``, registered
+in tests/conftest.py): property tests take at most 25 derandomised examples, so one run per
+mutant stays cheap and a mutant's verdict is reproducible.
+
 mutmut reads its configuration only from pyproject.toml, so this script loads it, narrows
 ``only_mutate`` to the module and the test selection to that module's tests (the map in
 ``[tool.hrcnet.mutate]``), then runs ``mutmut run`` in a child process per module (mutmut keeps
@@ -27,6 +40,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MARKER = ".hrcnet-module"  # in mutants/: which module's mutants these are
 
 
 def module_map() -> dict[str, list[str]]:
@@ -43,14 +57,49 @@ def link_shared() -> None:
         here.symlink_to(beside, target_is_directory=True)
 
 
-def run_one(module: str, tests: list[str], children: int) -> dict[str, int]:
-    """Run mutmut over ``module`` with ``tests`` in a child process and return the counts."""
-    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+def saved_dir(module: str) -> Path:
+    """Where a module's mutants/ is kept once another module's run needs the directory."""
+    return ROOT / "mutants-reports" / "saved" / module.replace("/", "_")
+
+
+def stash_current() -> None:
+    """Move mutants/ aside under the module it belongs to, so ``--resume`` can continue it."""
+    marker = ROOT / "mutants" / MARKER
+    if not marker.is_file():
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        return
+    target = saved_dir(marker.read_text("utf-8").strip())
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(ROOT / "mutants", target)
+
+
+def run_one(
+    module: str, tests: list[str], children: int, *, resume: bool, names: list[str]
+) -> dict[str, int]:
+    """Run mutmut over ``module`` with ``tests`` in a child process and return the counts.
+
+    Without ``resume`` the module starts from a clean mutants/. With it, the module's earlier
+    mutants/ (interrupted, or kept from an earlier run) is restored and only the mutants without
+    a verdict run, plus ``names`` (mutants to test again, e.g. the survivors once new tests are
+    written: mutmut re-tests a mutant only when it is named).
+    """
+    current = ROOT / "mutants" / MARKER
+    same = current.is_file() and current.read_text("utf-8").strip() == module
+    if not (resume and same):
+        stash_current()
+        if resume and saved_dir(module).is_dir():
+            shutil.move(saved_dir(module), ROOT / "mutants")
+    if not resume:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     code = subprocess.call(  # noqa: S603 - our own interpreter running our own child
-        [sys.executable, __file__, "--child", module, str(children), *tests], cwd=ROOT
+        [sys.executable, __file__, "--child", module, str(children), *tests, "--", *names],
+        cwd=ROOT,
     )
     if code not in (0, None):
         print(f"mutmut failed on {module} (exit {code})", file=sys.stderr)
+    if (ROOT / "mutants").is_dir():
+        (ROOT / "mutants" / MARKER).write_text(module, "utf-8")
     return summarise(module)
 
 
@@ -105,7 +154,7 @@ def write_report(module: str, survivors: list[tuple[str, str]]) -> None:
     print(f"   diffs of these mutants: {target.relative_to(ROOT)}")
 
 
-def child(module: str, children: int, tests: list[str]) -> None:
+def child(module: str, children: int, tests: list[str], names: list[str]) -> None:
     """Inside the child: narrow mutmut's configuration, then run it."""
     import dataclasses  # noqa: PLC0415
 
@@ -117,15 +166,24 @@ def child(module: str, children: int, tests: list[str]) -> None:
     )
     from mutmut.__main__ import cli  # noqa: PLC0415 - imports read the configuration
 
-    cli(["run", "--max-children", str(children)], standalone_mode=True)
+    cli(["run", "--max-children", str(children), *names], standalone_mode=True)
 
 
 def main(argv: list[str]) -> int:
     """Entry point: ``[--child module children tests...]`` or ``[module ...]``."""
     os.chdir(ROOT)
     if argv[:1] == ["--child"]:
-        child(argv[1], int(argv[2]), argv[3:])
+        rest = argv[3:]
+        split = rest.index("--")
+        child(argv[1], int(argv[2]), rest[:split], rest[split + 1 :])
         return 0
+    resume = "--resume" in argv
+    names: list[str] = []
+    if "--mutants" in argv:
+        names = argv[argv.index("--mutants") + 1 :]
+        argv = argv[: argv.index("--mutants")]
+        resume = True
+    argv = [arg for arg in argv if arg != "--resume"]
     modules = module_map()
     wanted = argv or list(modules)
     unknown = [m for m in wanted if m not in modules]
@@ -133,9 +191,16 @@ def main(argv: list[str]) -> int:
         print(f"not in [tool.hrcnet.mutate] of pyproject.toml: {unknown}", file=sys.stderr)
         return 2
     children = int(os.environ.get("MUTATE_CHILDREN", "1"))
+    # Property tests run once per mutant: the light Hypothesis profile (tests/conftest.py:
+    # few derandomised examples, no example database) keeps a module to minutes, and the
+    # same mutant gets the same verdict on every run. HYPOTHESIS_PROFILE=default overrides.
+    os.environ.setdefault("HYPOTHESIS_PROFILE", "mutate")
     link_shared()
+    if names and len(wanted) != 1:
+        print("--mutants needs exactly one module", file=sys.stderr)
+        return 2
     for module in wanted:
-        run_one(module, modules[module], children)
+        run_one(module, modules[module], children, resume=resume, names=names)
     return 0
 
 

@@ -17,15 +17,31 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 
 from node.app import create_app
 from node.db import session_scope
 from node.setup import init_node
-from tests.support import Caller, Clock
+from tests.support import MUTATE_MAX_EXAMPLES, MUTATE_PROFILE, Caller, Clock
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 POSTGRES_ENV = "NODE_TEST_POSTGRES_URL"
+
+# Hypothesis profiles: the default one for every lane, and a light one for `make mutate`
+# (scripts/mutate.py sets HYPOTHESIS_PROFILE=mutate): few derandomised examples, no example
+# database, no deadline (a mutant may be slow without being wrong). Property tests take their
+# budget from tests.support.examples(), which the profile caps.
+settings.register_profile(
+    MUTATE_PROFILE,
+    max_examples=MUTATE_MAX_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 @pytest.fixture(scope="session")

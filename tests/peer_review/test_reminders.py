@@ -416,3 +416,243 @@ def test_two_sweeps_at_once_send_once(
     assert (one.deadlines, two.deadlines) == (1, 0)
     assert smtp.take() == expected(UPCOMING, team["r1"], team["r2"])
     assert sweep(runtime, clock).deadlines == 0
+
+
+def test_the_in_app_notification_says_the_same_as_the_email(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    arm(db, clock, roles=["official"])
+    for days, kind, subject in (
+        (8, "reminder_upcoming", UPCOMING),
+        (7, "reminder_due", DUE),
+        (7, "reminder_overdue", OVERDUE),
+    ):
+        clock.advance(days=days)
+        sweep(node, clock)
+        [(email, sent)] = [mail for mail in smtp.take() if mail[0] == "official@gent.example"]
+        assert sent == subject
+        with db() as session:
+            note = session.scalars(
+                select(Notification)
+                .join(User, User.id == Notification.user_id)
+                .where(User.email == email)
+                .order_by(Notification.id.desc())
+            ).first()
+            assert note is not None
+            assert (note.kind, note.title, note.link) == (
+                kind,
+                sent.removeprefix("[Gent] "),
+                "/reviews/7",
+            )
+            assert note.body.startswith(f"“{TITLE}”")
+            # The log row of this reminder points at the notification it created.
+            logged = session.scalar(
+                select(ReminderLog.notification_id).where(
+                    ReminderLog.user_id == note.user_id, ReminderLog.step == kind.split("_")[1]
+                )
+            )
+            assert logged == note.id
+
+
+def test_each_refusal_is_counted_and_its_reason_kept(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    smtp.sink.refuse["r1@gent.example"] = "550 5.1.1 No such user here"
+    smtp.sink.refuse["r2@gent.example"] = "553 5.1.3 Mailbox name not allowed"
+    arm(db, clock, roles=["reviewer", "official"])
+    clock.advance(days=8)
+    report = sweep(node, clock)
+    assert (report.emails_sent, report.emails_failed, report.emails_retry) == (1, 2, 0)
+    with db() as session:
+        kept = dict(
+            session.execute(
+                select(User.email, ReminderLog.email_error).join(
+                    User, User.id == ReminderLog.user_id
+                )
+            ).all()
+        )
+    assert kept == {
+        "r1@gent.example": "550 5.1.1 No such user here",
+        "r2@gent.example": "553 5.1.3 Mailbox name not allowed",
+        "official@gent.example": None,
+    }
+
+
+def test_recipients_by_id_alone_are_reminded_and_what_is_not_an_id_is_ignored(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    with db() as session:
+        first = session.scalar(select(User).where(User.active.is_(True)).order_by(User.id))
+        assert first is not None and first.id == 1  # the lowest id a user can have
+        first_email = first.email
+    arm(db, clock, subject="assignment:1", roles=[], user_ids=[1])
+    arm(db, clock, subject="assignment:2", roles=[], user_ids=["1"])  # type: ignore[list-item]
+    clock.advance(days=8)
+    report = sweep(with_mail(app, smtp), clock)
+    assert (report.deadlines, report.notifications) == (2, 1)
+    assert smtp.take() == [(first_email, UPCOMING)]
+
+
+def test_moving_the_date_drops_the_old_dates_waiting_email(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    start = clock()
+    arm(db, clock, roles=["official"])
+    clock.advance(days=8)
+    smtp.stop()
+    sweep(node, clock)
+    assert logs(db) == [("official@gent.example", "upcoming", "pending")]
+    smtp.start()
+    with db() as session:
+        deadlines.move(
+            session,
+            subject="assignment:1",
+            kind="invitation_answer",
+            due_at=start + timedelta(days=28),
+            now=clock(),
+        )
+    clock.advance(minutes=5)  # the retry would be due now
+    report = sweep(node, clock)
+    assert report.emails_dropped == 1 and smtp.take() == []
+    with db() as session:
+        row = session.scalars(select(ReminderLog)).one()
+        assert (row.email_state, row.email_retry_at) == ("dropped", None)
+
+
+def test_closing_one_deadline_leaves_the_others_emails_alone(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    arm(db, clock, subject="assignment:1", roles=["official"])
+    arm(db, clock, subject="assignment:2", roles=["reviewer"])
+    smtp.sink.refuse["r1@gent.example"] = "451 4.3.0 Try again later"  # transient: retried
+    clock.advance(days=8)
+    sweep(node, clock)
+    assert sorted(smtp.take()) == [
+        ("official@gent.example", UPCOMING),
+        ("r2@gent.example", UPCOMING),
+    ]
+    with db() as session:
+        deadlines.close(session, "assignment:1", clock())
+    report = sweep(node, clock)
+    assert report.emails_dropped == 0
+    assert logs(db) == [
+        ("official@gent.example", "upcoming", "sent"),  # a sent e-mail stays sent
+        ("r1@gent.example", "upcoming", "pending"),  # the other deadline's retry still waits
+        ("r2@gent.example", "upcoming", "sent"),
+    ]
+    del smtp.sink.refuse["r1@gent.example"]
+    clock.advance(minutes=5)
+    sweep(node, clock)
+    assert smtp.take() == [("r1@gent.example", UPCOMING)]
+
+
+def test_a_full_batch_takes_the_soonest_due_first(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    # Armed first (lower id) but due a day later than the second one.
+    arm(
+        db,
+        clock,
+        subject="assignment:later",
+        roles=["official"],
+        due_at=clock() + timedelta(days=15),
+    )
+    arm(
+        db,
+        clock,
+        subject="assignment:sooner",
+        roles=["official"],
+        due_at=clock() + timedelta(days=14),
+    )
+    clock.advance(days=9)
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [("official@gent.example", UPCOMING)]  # the 03-15 one
+
+
+def test_a_date_brought_forward_is_looked_at_again_at_once(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    start = clock()
+    arm(db, clock, roles=["official"])  # due 03-15
+    clock.advance(days=8)
+    sweep(node, clock)  # "upcoming" sent; nothing more to do before 03-15
+    assert smtp.take() == [("official@gent.example", UPCOMING)]
+    with db() as session:  # brought forward to 03-10: the new date has its own steps
+        deadlines.move(
+            session,
+            subject="assignment:1",
+            kind="invitation_answer",
+            due_at=start + timedelta(days=9),
+            now=clock(),
+        )
+    clock.advance(hours=1)
+    assert sweep(node, clock).deadlines == 1  # not left waiting until 03-15
+    assert smtp.take() == [
+        ("official@gent.example", f"[Gent] Due on 2026-03-10 12:00 UTC: {TITLE}")
+    ]
+
+
+def test_a_full_batch_takes_a_deadline_never_looked_at_before_one_looked_at(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    # Least recently looked-at first, so that no deadline starves behind sooner ones.
+    node = with_mail(app, smtp)
+    start = clock()
+    arm(db, clock, subject="assignment:1", roles=["official"])  # due 03-15
+    clock.advance(days=8)
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [("official@gent.example", UPCOMING)]
+    arm(db, clock, subject="assignment:2", roles=["official"], due_at=start + timedelta(days=16))
+    clock.advance(days=6, hours=12)  # 03-15 24:00: both have a step due now
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [
+        ("official@gent.example", f"[Gent] Due on 2026-03-17 12:00 UTC: {TITLE}")
+    ]  # the one never looked at, though due later
+    sweep(node, clock, batch_size=1)
+    assert smtp.take() == [("official@gent.example", DUE)]
+
+
+def test_escalation_skips_a_reminded_administrator_and_goes_on_to_the_next(
+    app: Flask,
+    db: Db,
+    clock: Clock,
+    smtp: LocalSmtp,
+    team: dict[str, Caller],
+    create_user: Callable[..., Caller],
+) -> None:
+    create_user("admin", "admin2@gent.example")  # later ids than the team's administrator
+    create_user("admin", "admin3@gent.example")
+    arm(db, clock, roles=[], user_ids=[user_id(db, team["admin"])])
+    clock.advance(days=30)
+    report = sweep(with_mail(app, smtp), clock)
+    assert sorted(smtp.take()) == [
+        ("admin2@gent.example", ESCALATED),
+        ("admin3@gent.example", ESCALATED),
+        ("admin@gent.example", OVERDUE),
+    ]
+    assert report.escalations == 2
+
+
+def test_a_due_copy_still_waiting_at_overdue_is_dropped_not_sent(
+    app: Flask, db: Db, clock: Clock, smtp: LocalSmtp, team: dict[str, Caller]
+) -> None:
+    node = with_mail(app, smtp)
+    arm(db, clock, roles=["official"], due_at=clock() + timedelta(days=1))
+    clock.advance(days=1)
+    smtp.sink.refuse["official@gent.example"] = "451 4.3.0 Try again later"
+    sweep(node, clock)
+    assert logs(db) == [("official@gent.example", "due", "pending")]
+    del smtp.sink.refuse["official@gent.example"]
+    clock.advance(days=7)  # overdue: the due copy would now be a burst
+    report = sweep(node, clock)
+    assert sorted(smtp.take()) == [
+        ("admin@gent.example", ESCALATED),
+        ("official@gent.example", OVERDUE),
+    ]
+    assert report.emails_dropped == 1

@@ -23,8 +23,9 @@ from federation.canonical import (
     loads_payload,
     loads_strict,
 )
+from tests.support import examples
 
-FUZZ = settings(max_examples=400, deadline=None)
+FUZZ = settings(max_examples=examples(400), deadline=None)
 
 # Payload text: any Unicode scalar value but NUL, which the payload rules refuse (PostgreSQL
 # cannot store it); see test_payload_rules_refuse_nul.
@@ -309,7 +310,7 @@ _json_values = st.recursive(
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(_json_values)
 def test_fast_canonical_form_is_byte_identical_to_rfc8785(value: object) -> None:
     import rfc8785

@@ -30,6 +30,7 @@ from federation.envelope import (
     verify_key_document,
 )
 from federation.keys import SigningKey, b64decode_unpadded, b64encode_unpadded, verify_ed25519
+from tests.support import examples
 
 NOW = 1_767_225_600_000
 HOUR = 3_600_000
@@ -294,7 +295,7 @@ SIGNED_MESSAGE = envelope_signing_bytes(_signed())
 SIGNATURE = KEY.sign(SIGNED_MESSAGE)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.integers(min_value=0, max_value=len(SIGNED_MESSAGE) - 1), st.integers(1, 255))
 def test_any_changed_byte_in_signed_bytes_fails(index: int, xor: int) -> None:
     tampered = bytearray(SIGNED_MESSAGE)
@@ -303,7 +304,7 @@ def test_any_changed_byte_in_signed_bytes_fails(index: int, xor: int) -> None:
     assert not verify_ed25519(KEY.public_raw, SIGNATURE, bytes(tampered))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.integers(min_value=0, max_value=63), st.integers(1, 255))
 def test_any_changed_byte_in_signature_fails(index: int, xor: int) -> None:
     tampered = bytearray(SIGNATURE)
@@ -316,7 +317,7 @@ def test_any_changed_byte_in_signature_fails(index: int, xor: int) -> None:
     assert info.value.code == "bad_signature"
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.sampled_from(["type", "schema", "stream", "seq", "created_ts", "audience", "payload"]),
     # NUL is refused by the payload rules before the signature is looked at (another error).
@@ -515,7 +516,7 @@ def test_old_key_refuses_documents_created_after_expiry() -> None:
     assert info.value.code == "unknown_key"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.integers(0, 2**53 - 1), st.integers(0, 2**53 - 1))
 def test_old_key_validity_property(created_ts: int, expired_ts: int) -> None:
     keydoc = verify_key_document(_rotation_document(), ORIGIN, NOW)

@@ -26,6 +26,7 @@ from federation.httpsig import (
     verify_request,
 )
 from federation.keys import SigningKey
+from tests.support import examples
 
 NOW_S = 1_767_225_600
 ORIGIN = "be-gent"
@@ -393,7 +394,7 @@ _sf_fragments = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     st.lists(_sf_fragments, max_size=30), st.lists(_sf_fragments, max_size=10), st.text(max_size=40)
 )
@@ -409,14 +410,14 @@ def test_garbage_headers_only_raise_request_signature_errors(
         _verify(headers)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.text(max_size=80))
 def test_parse_dictionary_only_raises_structured_field_errors(text: str) -> None:
     with contextlib.suppress(StructuredFieldError):
         parse_dictionary(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(
         st.sampled_from(["@method", "@target-uri", "content-digest", "date", "@path"]),

@@ -34,6 +34,7 @@ from federation.keys import (
     save_private_key,
     verify_ed25519,
 )
+from tests.support import examples
 
 RFC8032_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
 RFC8032_PUBLIC = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
@@ -187,7 +188,7 @@ def test_load_rejects_missing_garbage_and_other_algorithms(tmp_path: Path) -> No
 # --- base64 ------------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=100))
 def test_base64_round_trip(data: bytes) -> None:
     encoded = b64encode_unpadded(data)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from node.importing import table as table_module
 from node.importing.table import RowError, Table, TableError, read_table
+from tests.support import examples
 
 
 def workbook_bytes(rows: list[list[object]], formats: dict[str, str] | None = None) -> bytes:
@@ -204,19 +205,19 @@ def _read_or_refuse(name: str, data: bytes) -> None:
         assert len(row.cells) == len(table.header)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=3000), st.sampled_from(["x.csv", "x.xlsx", "x", ""]))
 def test_random_bytes_never_crash(data: bytes, name: str) -> None:
     _read_or_refuse(name, data)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.binary(max_size=2000))
 def test_random_bytes_after_zip_magic_never_crash(tail: bytes) -> None:
     _read_or_refuse("x.xlsx", b"PK\x03\x04" + tail)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=st.sampled_from(list('ab1;,"\n\r \t\ufeff\u00e9')), max_size=300))
 def test_random_csv_text_never_crashes(text: str) -> None:
     _read_or_refuse("x.csv", text.encode())
@@ -225,7 +226,7 @@ def test_random_csv_text_never_crashes(text: str) -> None:
 _VALID_BOOK = workbook_bytes([["indicator", "period", "value"], ["HRC-HOU-04", 2025, 12.5]])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.tuples(st.integers(0, len(_VALID_BOOK) - 1), st.integers(0, 255)), min_size=1, max_size=8
