@@ -20,7 +20,6 @@ import pytest
 from node.importing import table as table_module
 from node.importing.table import (
     MAX_COLUMNS,
-    MAX_ROWS,
     MAX_XLSX_MEMBERS,
     MAX_XLSX_ROW,
     MAX_XLSX_UNPACKED_BYTES,
@@ -258,7 +257,7 @@ def test_a_cell_below_the_last_readable_row_is_refused_with_advice() -> None:
     data = workbook({(1, 1): "indicator", (row, 1): "x"})
     assert refusal("book.xlsx", data) == (
         f"The worksheet has cells in row {row:,}; an import reads rows 1 to {MAX_XLSX_ROW:,} "
-        f"(at most {MAX_ROWS:,} data rows). Delete the rows below your data (select them, "
+        "(at most 200,000 data rows). Delete the rows below your data (select them, "
         "right-click, Delete) and save again."
     )
 
