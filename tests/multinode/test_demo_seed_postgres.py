@@ -282,7 +282,7 @@ def check_network(outside: Outside) -> None:
             for item in received:
                 try:
                     signers = verify_envelope(
-                        item["envelope"],
+                        json.loads(item["envelope"]),  # the text exactly as received
                         lambda origin, key_id, created, keydoc=keydoc: (
                             keydoc.public_key_for(key_id, created)
                             if origin == keydoc.origin

@@ -10,6 +10,7 @@ refused, Lyon's genuine summary still arrives and shows verified.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -153,4 +154,7 @@ def test_a_self_declared_secretariat_cannot_take_over_a_twins_key(trio: Any) -> 
         gent,
         lyon,
     )
-    assert received["verified"] is True and received["envelope"]["key_id"] == lyon.key().key_id
+    assert (
+        received["verified"] is True
+        and json.loads(received["envelope"])["key_id"] == lyon.key().key_id
+    )
