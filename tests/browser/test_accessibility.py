@@ -100,6 +100,18 @@ class Audit:
     pages_audited: int = 0
 
 
+# The innermost elements whose right edge passes the window: what to fix when a page overflows.
+WIDEST_ELEMENTS = """
+  [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+    .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5))
+    .slice(0, 3)
+    .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+              (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') +
+              ' right=' + Math.round(e.getBoundingClientRect().right))
+"""
+
+
 def _run_axe(page: Page) -> list[dict[str, Any]]:
     """axe's violations of the WCAG 2.0/2.1 A+AA rules on the current page."""
     page.add_script_tag(path=str(AXE))
@@ -140,6 +152,7 @@ def _audit_page(
             if scroll_width > inner_width:
                 audit.overflows.append(
                     f"{who} {language} {path}: scrollWidth {scroll_width} > {inner_width}"
+                    f" (widest: {', '.join(page.evaluate(WIDEST_ELEMENTS))})"
                 )
             shot = ARTIFACTS / language / f"{who}-{endpoint.replace('.', '-')}.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
