@@ -244,3 +244,20 @@ def test_known_violation_is_still_there(audit: Audit, endpoint_rule: tuple[str, 
     """A listed, not yet fixed violation: fails (xfail) while it is there, passes once fixed."""
     still_there = any((v["endpoint"], v["rule"]) == endpoint_rule for v in audit.violations)
     assert not still_there
+
+
+def test_a_field_in_error_is_marked_described_and_focused(
+    page: Page, node_official: NodeUser
+) -> None:
+    """WCAG 3.3.1 / issue 15: after a refused entry the field says it is invalid, names its error
+    message, and has the focus (so a screen-reader or keyboard user lands on it)."""
+    sign_in(page, node_official)
+    enter_figure(page, value="not a number", sex="_T", status="validated")
+    field = page.locator("#entry-form #value")
+    assert field.get_attribute("aria-invalid") == "true"
+    described = (field.get_attribute("aria-describedby") or "").split()
+    messages = [page.locator(f"#{ident}").inner_text() for ident in described]
+    assert any("number" in message for message in messages), (described, messages)
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "value"
+    # The fields without an error are not marked invalid.
+    assert page.locator("#entry-form [aria-invalid]").count() == 1
