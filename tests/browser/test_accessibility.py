@@ -101,14 +101,15 @@ class Audit:
 
 
 # The innermost elements whose right edge passes the window: what to fix when a page overflows.
-WIDEST_ELEMENTS = """
-  [...document.querySelectorAll('body *')]
-    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-    .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5))
+WIDEST_ELEMENTS = """(() => {
+  const out = e => e.getBoundingClientRect().right > window.innerWidth + 0.5;
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+    (typeof e.className === 'string' && e.className ? '.' + e.className.split(' ').join('.') : '');
+  return [...document.querySelectorAll('body *')]
+    .filter(e => out(e) && ![...e.children].some(out))
     .slice(0, 3)
-    .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
-              (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') +
-              ' right=' + Math.round(e.getBoundingClientRect().right))
+    .map(e => name(e) + ' right=' + Math.round(e.getBoundingClientRect().right));
+})()
 """
 
 
@@ -221,9 +222,7 @@ def test_every_page_route_is_audited_or_skipped_with_a_reason(
 
 
 def test_no_serious_or_critical_axe_violation(audit: Audit) -> None:
-    blocking = [
-        v for v in audit.violations if (v["endpoint"], v["rule"]) not in KNOWN_VIOLATIONS
-    ]
+    blocking = [v for v in audit.violations if (v["endpoint"], v["rule"]) not in KNOWN_VIOLATIONS]
     listing = "\n".join(
         f"- [{v['impact']}] {v['rule']} at {v['target']} on {v['where']}: {v['summary']}"
         for v in blocking
@@ -237,8 +236,10 @@ def test_no_horizontal_scroll_at_390_px(audit: Audit) -> None:
 
 @pytest.mark.parametrize(
     "endpoint_rule",
-    [pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=why))
-     for key, why in KNOWN_VIOLATIONS.items()],  # fmt: skip
+    [
+        pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=why))
+        for key, why in KNOWN_VIOLATIONS.items()
+    ],  # fmt: skip
 )
 def test_known_violation_is_still_there(audit: Audit, endpoint_rule: tuple[str, str]) -> None:
     """A listed, not yet fixed violation: fails (xfail) while it is there, passes once fixed."""
