@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from node.i18n import SUPPORTED_LOCALES
 from tests.browser.test_browser_pages import INDICATOR, enter_figure, sign_in
@@ -259,6 +259,7 @@ def test_a_field_in_error_is_marked_described_and_focused(
     described = (field.get_attribute("aria-describedby") or "").split()
     messages = [page.locator(f"#{ident}").inner_text() for ident in described]
     assert any("number" in message for message in messages), (described, messages)
-    assert page.evaluate("document.activeElement && document.activeElement.id") == "value"
+    # autofocus is applied at the page's next rendering step: expect() waits for it (bounded).
+    expect(field).to_be_focused()
     # The fields without an error are not marked invalid.
     assert page.locator("#entry-form [aria-invalid]").count() == 1
