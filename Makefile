@@ -37,7 +37,14 @@ $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/message
 demo: $(STAMP) i18n-compile
 	$(BIN)/hrcnet demo
 
-test: $(STAMP) i18n-compile
+# axe-core for the accessibility lane (tests/browser/test_accessibility.py): the exact version in
+# package-lock.json, no install scripts run.
+NODE_TOOLS := node_modules/.package-lock.json
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_TOOLS)
+
+test: $(STAMP) i18n-compile $(NODE_TOOLS)
 	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP) i18n-compile
@@ -66,4 +73,4 @@ lock:
 	/tmp/hrcnet-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 
 clean:
-	rm -rf $(VENV) demo-data mutants .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules test-artifacts demo-data mutants .pytest_cache .mypy_cache .ruff_cache

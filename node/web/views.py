@@ -347,6 +347,12 @@ def enter() -> Any:
         except InvalidInputError as exc:
             errors = (exc.errors or {}).get("0", {})
             status = 422
+            # Each message also beside its own field (aria-invalid, aria-describedby, focus:
+            # _macros.html), not only in the summary at the top.
+            for name, messages in errors.items():
+                field = form._fields.get(name)
+                if field is not None and isinstance(messages, list):
+                    field.errors = [str(message) for message in messages]
         else:
             flash(
                 _("Saved %(indicator)s for %(period)s.", indicator=code, period=item["period"]),
