@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.multinode.test_demo import BUILD_TIMEOUT_S, DemoProcess
+from tests.multinode.test_demo import BUILD_TIMEOUT_S, DemoProcess, free_port_base
 
 pytestmark = [pytest.mark.browser, pytest.mark.multinode]
 
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.multinode]
 @pytest.fixture(scope="module")
 def demo_table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
     cwd = tmp_path_factory.mktemp("demo-browser")
-    demo = DemoProcess(cwd, "--port-base", "18360")
+    demo = DemoProcess(cwd, "--port-base", free_port_base())
     try:
         demo.wait_for("Serving.", BUILD_TIMEOUT_S)
         yield json.loads((cwd / "demo-data" / "network.json").read_text())
