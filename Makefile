@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench lock clean mutate i18n-extract i18n-compile
+.PHONY: demo test test-fast lint typecheck bench lock clean mutate i18n-extract i18n-fill i18n-compile
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ i18n-extract:
 	for l in $(LOCALES); do \
 		$(BIN)/pybabel -q update --init-missing --no-wrap --ignore-obsolete \
 			-i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$l || exit 1; done
+
+# Extract, then write the translations kept in node/translations/pending/*.json (one file per
+# branch: scripts/i18n_fill.py) into the six catalogues.
+i18n-fill: i18n-extract
+	$(BIN)/python scripts/i18n_fill.py
 
 i18n-compile: $(MO_FILES)
 
