@@ -107,7 +107,6 @@ def create_app(
     from node.api import init_api
     from node.network import blueprint as federation_blueprint
     from node.web import (
-        benchmark_views,
         language,
         meta,
         network_views,
@@ -123,7 +122,6 @@ def create_app(
     app.register_blueprint(views.bp)
     app.register_blueprint(language.bp)
     app.register_blueprint(network_views.bp)
-    app.register_blueprint(benchmark_views.bp)
     app.register_blueprint(notification_views.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.

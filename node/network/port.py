@@ -26,7 +26,7 @@ from node.network.models import (
 )
 from node.network.outbox import queue, sign_and_store
 from node.network.peers import answer as answer_twinning
-from node.network.peers import get_peer
+from node.network.peers import get_peer, peer_to_wire
 from node.network.registry import DuplicateRegistration, Inbound, InboundRegistry
 from node.network.summaries import own_summaries, received
 from node.network.trust import is_pinned_secretariat, record_directory_keys, secretariat_peer
@@ -58,6 +58,7 @@ __all__ = [
     "ms",
     "notary_keys",
     "own_summaries",
+    "peer_to_wire",
     "peer_public_key",
     "queue",
     "received",

@@ -1,5 +1,10 @@
 """The network secretariat: membership, directory, catalogue releases, benchmarks.
 
+``models`` (the tables), ``membership``, ``releases``, ``benchmarks``, ``stats``, ``charts``,
+``overdue`` (the services), ``api`` (``/api/v1``), ``pages`` (``/benchmarks``, every node),
+``staff_pages`` (``/secretariat/…``, the secretariat's staff), ``templates/secretariat/``,
+``inbound`` (the envelope handlers).
+
 A feature like any other: it registers its inbound handlers (:func:`register_inbound`) and its
 web parts (:func:`init_app`) when ``node.features`` lists it, and uses the network only through
 ``node.network.port``.
@@ -26,5 +31,13 @@ def register_inbound(registry: InboundRegistry) -> None:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    """Nothing yet: the secretariat's API (``node.api.secretariat``) and pages
-    (``node.web.benchmark_views``) are still registered by ``node.api`` and ``node.app``."""
+    """Register the network API (``/api/v1``: members, directory, catalogue releases,
+    benchmarks) in the app's flask-smorest ``api`` (so its OpenAPI document describes it), the
+    benchmark pages every member sees and the secretariat staff's pages (templates in
+    ``templates/secretariat/``)."""
+    from node.secretariat import api as secretariat_api
+    from node.secretariat import pages, staff_pages
+
+    api.register_blueprint(secretariat_api.blp, url_prefix="/api/v1")
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(staff_pages.bp)

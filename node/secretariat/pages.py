@@ -18,7 +18,9 @@ from node.secretariat import charts, stats
 from node.secretariat.models import ReceivedBenchmark
 from schemas.periods import parse_period
 
-bp = Blueprint("benchmarks_web", __name__)
+# The templates live in the package (templates/secretariat/*.html); the blueprint keeps its
+# name, so every url_for("benchmarks_web.…") still resolves.
+bp = Blueprint("benchmarks_web", __name__, template_folder="templates")
 log = logging.getLogger(__name__)
 
 
@@ -62,7 +64,7 @@ def benchmarks_page() -> Any:
     rows = sorted(
         latest.values(), key=lambda g: (g["indicator"], g["scope"] != "network", g["scope"])
     )
-    return render_template("benchmarks.html", rows=rows, names=names)
+    return render_template("secretariat/benchmarks.html", rows=rows, names=names)
 
 
 @bp.get("/benchmarks/<indicator>")
@@ -85,7 +87,7 @@ def benchmark_page(indicator: str) -> Any:
             log.warning("benchmark %s/%s unreadable: %s", indicator, scope, exc)
             unreadable += 1
     return render_template(
-        "benchmark.html",
+        "secretariat/benchmark.html",
         indicator=indicator,
         label=label,
         unit=unit,

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.errors import ConflictError
-from node.network import peers
-from node.network.port import DirectoryEntry
+from node.network.port import DirectoryEntry, peer_to_wire
 from node.permissions import require
 from node.runtime import db_session, now, runtime
 from node.secretariat import benchmarks, membership, releases
@@ -53,7 +52,7 @@ class Members(MethodView):
         """Members and applications (secretariat node)."""
         _secretariat_only()
         require(api_user(), "network.status")
-        return {"items": [peers.peer_to_wire(p) for p in membership.members(db_session())]}
+        return {"items": [peer_to_wire(p) for p in membership.members(db_session())]}
 
 
 @blp.route("/members/<city_id>/<any(admit,suspend,reinstate,remove):action>")
@@ -74,7 +73,7 @@ class MemberAction(MethodView):
             now=now(),
             region=data["region"],
         )
-        return peers.peer_to_wire(peer)
+        return peer_to_wire(peer)
 
 
 @blp.route("/members/<city_id>/rekey")
@@ -89,7 +88,7 @@ class MemberRekey(MethodView):
         peer = membership.rekey(
             db_session(), runtime().config, city_id, data["key"], user=api_user(), now=now()
         )
-        return peers.peer_to_wire(peer)
+        return peer_to_wire(peer)
 
 
 @blp.route("/directory")
