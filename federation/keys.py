@@ -35,6 +35,7 @@ __all__ = [
     "check_public_key",
     "fingerprint",
     "fingerprint_display",
+    "fingerprint_lines",
     "generate_signing_key",
     "is_valid_key_id",
     "is_weak_public_key",
@@ -241,6 +242,36 @@ def fingerprint_display(public: bytes | Ed25519PublicKey) -> str:
     """The fingerprint in space-separated groups of 4 hex characters, for humans to compare."""
     digest = fingerprint(public)
     return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+
+
+# How a fingerprint is shown for two people to read aloud to each other (on the phone, in
+# person), chosen over a word list (PGP words, BIP-39) because:
+# - both sides see the SAME characters: the CLI prints them (``hrcnet keys show``), the pin form
+#   and ``hrcnet secretariat pin`` take them (``node.network.trust.normalise_fingerprint``
+#   ignores the spaces and line breaks); a word list would need a second encoding and a decoder
+#   on the typing side, in six languages;
+# - the WHOLE 256-bit digest, never a prefix: a short prefix (even 64 bits) can be ground by an
+#   attacker making keys until one matches, which is exactly what comparing is meant to stop;
+# - groups of 4 in 4 numbered lines of 4: a group is said in one breath, a line is a checkpoint
+#   ("line 3 matches"), and 16 characters fit a 390 px screen without breaking a group. The
+#   first two groups are the key id (``ed25519:<8 hex>``), which people already recognise.
+FINGERPRINT_GROUP = 4
+FINGERPRINT_GROUPS_PER_LINE = 4
+
+
+def fingerprint_lines(text: str) -> list[str]:
+    """A fingerprint (64 hex digits, any spacing or case) as 4 lines of 4 groups of 4 digits.
+
+    Faithful: joining the lines and removing the spaces gives back the 64 digits, in order.
+    Anything else than a full sha256 fingerprint is refused (ValueError) rather than shown cut
+    or padded: a page must never show a shortened fingerprint as if it were the whole one.
+    """
+    digits = re.sub(r"[\s:]", "", str(text)).lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digits):
+        raise ValueError("a key fingerprint is 64 hexadecimal digits")
+    groups = [digits[i : i + FINGERPRINT_GROUP] for i in range(0, len(digits), FINGERPRINT_GROUP)]
+    per_line = FINGERPRINT_GROUPS_PER_LINE
+    return [" ".join(groups[i : i + per_line]) for i in range(0, len(groups), per_line)]
 
 
 def verify_ed25519(public_raw: bytes, signature: bytes, message: bytes) -> bool:

@@ -14,6 +14,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import UnsupportedMediaType
 
+from federation.keys import fingerprint_lines
 from node.config import NodeConfig, load_config
 from node.db import make_engine, make_sessionmaker
 from node.i18n import install_template_helpers, select_locale
@@ -94,6 +95,8 @@ def create_app(
 
     babel.init_app(app, locale_selector=select_locale)
     install_template_helpers(app)
+    # Every page shows a key fingerprint the same way (the fingerprint macro of _macros.html).
+    app.jinja_env.filters["fingerprint_lines"] = fingerprint_lines
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     # Made now, not at the first unknown e-mail: that first sign-in would otherwise cost a hash

@@ -28,6 +28,7 @@ from tests.federation.conftest import OTHER_SECRETARIAT, SECRETARIAT, Node, twin
 from tests.federation.test_inbox_refusals import envelope as summary_envelope
 from tests.federation.test_inbox_refusals import post
 from tests.federation.test_secretariat import join
+from tests.fingerprint_support import shows_fingerprint
 
 ATTACKER = "at-graz"
 
@@ -273,7 +274,7 @@ def test_a_key_change_is_shown_and_confirmed_on_the_twins_page(network) -> None:
     answer = web.get("/peers/fr-lyon")
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200
-    assert fingerprint_display(new_key.public_raw) in page and 'id="key-changes"' in page
+    assert shows_fingerprint(page, new_key.public_raw) and 'id="key-changes"' in page
     [change] = gent.api("GET", "/peers/fr-lyon/key-changes").get_json()["items"]
     token = csrf_token(web, "/peers/fr-lyon")
     done = web.post(
@@ -322,7 +323,7 @@ def test_pin_and_unpin_on_the_admin_page(network) -> None:
     assert web.get("/network/secretariat").status_code == 403  # officials may not change it
     _make_admin(gent)
     page = web.get("/network/secretariat").get_data(as_text=True)
-    assert fingerprint_display(secretariat.key.public_raw) in page and "unpin-form" in page
+    assert shows_fingerprint(page, secretariat.key.public_raw) and "unpin-form" in page
     token = csrf_token(web, "/network/secretariat")
     no_confirm = web.post(
         "/network/secretariat", data={"csrf_token": token, "unpin_city_id": SECRETARIAT}
