@@ -26,6 +26,7 @@ from schemas.secretariat import DIRECTORY_STREAM, DIRECTORY_TYPE
 DIRECTORY_VALIDITY = timedelta(days=7)
 ACTIONS = {
     "admit": ("pending",),
+    "decline": ("pending",),
     "suspend": ("active",),
     "reinstate": ("suspended",),
     "remove": ("active", "suspended", "pending"),
@@ -50,8 +51,14 @@ def change_membership(
     user: Actor | None,
     now: datetime,
     region: str | None = None,
+    reason: str | None = None,
 ) -> Peer:
-    """Admit, suspend, reinstate or remove a member; publishes the new directory."""
+    """Admit, decline (an application), suspend, reinstate or remove a member; publishes the
+    new directory when the roster changed.
+
+    ``reason`` (the pages ask for one to decline or suspend) is kept as the peer's ``note``,
+    the secretariat's own record of its latest decision; it is not sent to the city (the
+    twinning answer's wire format carries no reason)."""
     _require_secretariat(config)
     require(user, "members.manage")
     if action not in ACTIONS:
@@ -66,6 +73,14 @@ def change_membership(
             peer.region = region
         # Admission is the answer to the application: the city learns it is a member.
         port.answer_twinning(session, config, city_id, "accept", user=user, now=now)
+    elif action == "decline":
+        # The applicant learns the answer like a declined twinning; it was never a member, so
+        # the roster (the directory, the benchmarks) does not change.
+        port.answer_twinning(session, config, city_id, "decline", user=user, now=now)
+        peer.note = reason or None
+        peer.answered_at = now
+        session.flush()
+        return peer
     elif action == "suspend":
         peer.state = "suspended"  # its envelopes are refused from now on (not an active peer)
     elif action == "reinstate":
@@ -75,6 +90,8 @@ def change_membership(
             port.answer_twinning(session, config, city_id, "end", user=user, now=now)
         peer.state = "removed"
     peer.answered_at = now
+    if reason:
+        peer.note = reason
     session.flush()
     publish_directory(session, config, now)
     # Who counts in the benchmarks (and in which region) may have changed: recompute now, in

@@ -8,7 +8,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -53,9 +53,15 @@ def _received(session: Any, indicator: str | None = None) -> list[ReceivedBenchm
 
 @bp.get("/benchmarks")
 def benchmarks_page() -> Any:
+    """The newest group of each (indicator, scope) received, optionally one region's only."""
     session = db_session()
+    region = request.args.get("region") or None
+    received = _received(session)
+    scopes = sorted({row.scope for row in received}, key=lambda s: (s != "network", s))
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in _received(session):
+    for row in received:
+        if region is not None and row.scope != region:
+            continue
         key = (row.indicator, row.scope)
         current = latest.get(key)
         if current is None or parse_period(row.period) > parse_period(current["period"]):
@@ -64,7 +70,9 @@ def benchmarks_page() -> Any:
     rows = sorted(
         latest.values(), key=lambda g: (g["indicator"], g["scope"] != "network", g["scope"])
     )
-    return render_template("secretariat/benchmarks.html", rows=rows, names=names)
+    return render_template(
+        "secretariat/benchmarks.html", rows=rows, names=names, scopes=scopes, region=region
+    )
 
 
 @bp.get("/benchmarks/<indicator>")

@@ -39,12 +39,7 @@ def publish_release(
         raise ConflictError(
             "Only the secretariat publishes core catalogues.", code="not_secretariat"
         )
-    try:
-        CatalogueFileSchema().load(document)
-    except ValidationError as exc:
-        raise InvalidInputError(
-            "The catalogue does not have the expected shape.", errors=exc.normalized_messages()
-        ) from exc
+    check_document(document)
     version = document["version"]
     if session.get(CatalogueRelease, version) is not None:
         raise ConflictError(
@@ -74,6 +69,16 @@ def publish_release(
     # Benchmarks follow the new version from now on (like with like): recompute them.
     benchmarks.ensure_current(session, config, now)
     return release
+
+
+def check_document(document: Any) -> None:
+    """Refuse (422) a document that is not a catalogue file (schemas.catalogue)."""
+    try:
+        CatalogueFileSchema().load(document)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            "The catalogue does not have the expected shape.", errors=exc.normalized_messages()
+        ) from exc
 
 
 def _refuse_older(session: Session, version: str) -> None:
@@ -140,4 +145,74 @@ def release_to_wire(session: Session, release: CatalogueRelease) -> dict[str, An
         "adopted_at": release.adopted_at,
         "indicators": len(release.document.get("indicators", [])),
         "changes": diff(session, release.document) if release.adopted_at is None else None,
+    }
+
+
+def last_published(session: Session) -> CatalogueRelease | None:
+    """The newest release this node published or received (by version order, not by date:
+    releases never go back, :func:`_refuse_older`)."""
+    found = list_releases(session)
+    return max(found, key=lambda r: catalogue.version_key(r.version)) if found else None
+
+
+def _indicators_by_code(document: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    if not isinstance(document, dict):
+        return {}
+    return {
+        i["code"]: i
+        for i in document.get("indicators", [])
+        if isinstance(i, dict) and isinstance(i.get("code"), str)
+    }
+
+
+def diff_base(session: Session) -> tuple[str | None, dict[str, Any] | None, bool]:
+    """What a draft is compared with: ``(version, document, is_release)``.
+
+    The last published release; before any release, the core catalogue this node follows (the
+    one ``hrcnet init`` loaded), rebuilt from its tables (``is_release`` False: only the fields
+    the draft states can then be compared, the tables hold more than a catalogue file does)."""
+    release = last_published(session)
+    if release is not None:
+        return release.version, release.document, True
+    indicators = [
+        catalogue.indicator_to_wire(i) for i in catalogue.list_indicators(session, core=True)
+    ]
+    if not indicators:
+        return None, None, False
+    return catalogue.current_version(session), {"indicators": indicators}, False
+
+
+def field_diff(
+    base: dict[str, Any] | None, draft: dict[str, Any], *, draft_fields_only: bool = False
+) -> dict[str, Any]:
+    """What publishing ``draft`` changes against ``base`` (the last published release; None:
+    nothing published yet), indicator by indicator and field by field.
+
+    ``added`` and ``retired`` list whole indicators (code and name); ``changed`` lists, for
+    each indicator in both, every field whose value differs (``field``, ``old``, ``new``; a
+    field present on one side only has ``None`` on the other). Every field of the file is
+    compared, not only the ones benchmarks depend on: the people publishing must see a changed
+    definition or translation too (with ``draft_fields_only``, only the fields the draft
+    states). Codes are sorted, fields too, so the page reads the same every time.
+    """
+    ours, theirs = _indicators_by_code(base), _indicators_by_code(draft)
+    changed = []
+    for code in sorted(set(ours) & set(theirs)):
+        stated = set(theirs[code]) if draft_fields_only else set(ours[code]) | set(theirs[code])
+        fields_ = sorted(stated - {"code"})
+        differences = [
+            {"field": f, "old": ours[code].get(f), "new": theirs[code].get(f)}
+            for f in fields_
+            if ours[code].get(f) != theirs[code].get(f)
+        ]
+        if differences:
+            changed.append({"code": code, "name": theirs[code].get("name"), "fields": differences})
+    return {
+        "added": [
+            {"code": c, "name": theirs[c].get("name")} for c in sorted(set(theirs) - set(ours))
+        ],
+        "retired": [
+            {"code": c, "name": ours[c].get("name")} for c in sorted(set(ours) - set(theirs))
+        ],
+        "changed": changed,
     }
