@@ -10,10 +10,10 @@ after ``make i18n-extract`` (``make i18n-fill`` does both). A pending file is a 
      {"msgid": "%(n)d report", "msgid_plural": "%(n)d reports",
       "fr": ["%(n)d signalement", "%(n)d signalements"], ...}]
 
-English needs no entry (its catalogue shows the msgid). Only an *empty* or fuzzy msgstr is
-filled, so a translation already reviewed in a ``.po`` file is never overwritten; an entry whose
-msgid is no longer extracted is reported and skipped. Once merged, pending files may be deleted:
-the catalogues hold their text.
+English needs no entry: its empty or fuzzy entries get the msgid itself. Only an *empty* or
+fuzzy msgstr is filled, so a translation already reviewed in a ``.po`` file is never
+overwritten; an entry whose msgid is no longer extracted is reported and skipped. Once merged,
+pending files may be deleted: the catalogues hold their text.
 """
 
 from __future__ import annotations
@@ -66,12 +66,40 @@ def fill(folder: Path = TRANSLATIONS / "pending") -> int:
             filled += 1
         with po_path.open("wb") as handle:
             write_po(handle, catalog, width=0, include_previous=False)
+    filled += _fill_english()
     extracted: set[str] = set()
     with (TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         for message in read_po(handle):
             extracted.add(message.id[0] if isinstance(message.id, tuple) else message.id)
     for msgid in sorted(set(pending) - extracted):
         print(f"not extracted (skipped): {msgid!r}", file=sys.stderr)
+    return filled
+
+
+def _fill_english() -> int:
+    """English is the language of the msgids: an empty or fuzzy English entry (pybabel's update
+    fuzzy-matches a new msgid to an old, different text: "Answer" -> "Answer due") shows the
+    msgid itself. Returns the number of entries written."""
+    po_path = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale="en")
+    filled = 0
+    for message in catalog:
+        if not message.id:
+            continue
+        current = message.string
+        empty = not all(current) if isinstance(current, tuple) else not current
+        if not empty and not message.fuzzy:
+            continue
+        if isinstance(message.id, tuple):
+            singular, plural = message.id[0], message.id[1]
+            message.string = (singular,) + (plural,) * (catalog.num_plurals - 1)
+        else:
+            message.string = message.id
+        message.flags.discard("fuzzy")
+        filled += 1
+    with po_path.open("wb") as handle:
+        write_po(handle, catalog, width=0, include_previous=False)
     return filled
 
 
