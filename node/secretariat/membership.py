@@ -57,8 +57,8 @@ def change_membership(
     new directory when the roster changed.
 
     ``reason`` (the pages ask for one to decline or suspend) is kept as the peer's ``note``,
-    the secretariat's own record of its latest decision; it is not sent to the city (the
-    twinning answer's wire format carries no reason)."""
+    the secretariat's own record of its latest decision (a decision without one clears it);
+    it is not sent to the city (the twinning answer's wire format carries no reason)."""
     _require_secretariat(config)
     require(user, "members.manage")
     if action not in ACTIONS:
@@ -90,8 +90,7 @@ def change_membership(
             port.answer_twinning(session, config, city_id, "end", user=user, now=now)
         peer.state = "removed"
     peer.answered_at = now
-    if reason:
-        peer.note = reason
+    peer.note = reason or None  # the reason of the latest decision only (reinstating clears it)
     session.flush()
     publish_directory(session, config, now)
     # Who counts in the benchmarks (and in which region) may have changed: recompute now, in

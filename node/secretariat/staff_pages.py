@@ -54,6 +54,8 @@ class ReasonForm(FlaskForm):
 
     reason = TextAreaField(
         _l("Reason (kept in the secretariat's records)"),
+        # Stripped first: three spaces around "no" are not a reason.
+        filters=[lambda text: text.strip() if isinstance(text, str) else text],
         validators=[DataRequired(), Length(3, 500)],
     )
 

@@ -132,7 +132,8 @@ def test_declining_needs_a_reason_and_a_refusal_writes_nothing(network) -> None:
     html = web.get("/secretariat/members").get_data(as_text=True)
     token = _token(html, "decline-be-gent-csrf_token")
     before = _written(secretariat)
-    for reason in ("", "  ", "no"):  # empty, blank, shorter than 3 characters
+    # Empty, blank, shorter than 3 characters (the edge: 2), and 2 once stripped.
+    for reason in ("", "  ", "no", "  no  "):
         refused = web.post(
             "/secretariat/members/be-gent/decline",
             data={"decline-be-gent-csrf_token": token, "decline-be-gent-reason": reason},
@@ -144,7 +145,7 @@ def test_declining_needs_a_reason_and_a_refusal_writes_nothing(network) -> None:
         assert field and 'aria-invalid="true"' in field.group(0)
         assert 'aria-describedby="decline-be-gent-reason-error"' in field.group(0)
         assert _written(secretariat) == before
-    reason = "Not a city council: a private foundation"
+    reason = "dup"  # exactly 3 characters: the shortest reason accepted (a duplicate application)
     done = web.post(
         "/secretariat/members/be-gent/decline",
         data={"decline-be-gent-csrf_token": token, "decline-be-gent-reason": reason},
@@ -155,7 +156,7 @@ def test_declining_needs_a_reason_and_a_refusal_writes_nothing(network) -> None:
     with session_scope(secretariat.runtime.sessions) as session:
         kinds = [e.type for e in session.scalars(select(OutEnvelope))]
     assert DIRECTORY_TYPE not in kinds  # the roster did not change: no new directory
-    assert reason in web.get("/secretariat/members").get_data(as_text=True)
+    assert f"Reason: {reason}" in web.get("/secretariat/members").get_data(as_text=True)
     # The city hears the answer like any declined twinning.
     secretariat.deliver()
     states = {p["city_id"]: p["state"] for p in gent.api("GET", "/peers").get_json()["items"]}
@@ -186,7 +187,8 @@ def test_suspend_with_a_reason_then_reinstate(network) -> None:
         data={"reinstate-be-gent-csrf_token": _token(html, "reinstate-be-gent-csrf_token")},
     )
     assert back.status_code == 302
-    assert _written(secretariat)[1][0][:2] == ("be-gent", "active")
+    # Reinstated: the suspension's reason no longer stands beside the member.
+    assert _written(secretariat)[1][0] == ("be-gent", "active", None)
 
 
 def test_an_action_the_state_does_not_allow_is_refused_and_writes_nothing(network) -> None:
@@ -418,6 +420,16 @@ def test_benchmarks_by_region_and_indicator(network) -> None:
     assert rows == [("HRC-HOU-01", "network")]
     other = web.get("/secretariat/benchmarks?indicator=HRC-EDU-01").get_data(as_text=True)
     assert "data-scope=" not in other
+    # A member's own benchmark page filters by region too.
+    from node.jobs import publish_benchmarks
+
+    publish_benchmarks(secretariat.runtime)
+    secretariat.deliver()
+    city = cities[0].app.test_client()
+    shown = city.get("/benchmarks?region=network").get_data(as_text=True)
+    assert 'href="/benchmarks/HRC-HOU-01"' in shown
+    hidden = city.get("/benchmarks?region=europe-west").get_data(as_text=True)
+    assert 'href="/benchmarks/HRC-HOU-01"' not in hidden
 
 
 def test_overdue_report_at_the_edges_of_due_dates_and_missing_submissions(network) -> None:
@@ -463,3 +475,29 @@ def test_overdue_report_at_the_edges_of_due_dates_and_missing_submissions(networ
     assert mentoring == ["mentoring:8"]
     assert "Latest period a member sent figures for: 2025." in html
     assert re.findall(r'<tr data-city="([^"]+)">', html) == ["fr-lyon"]
+
+
+def test_the_latest_period_is_the_latest_in_time_not_in_spelling(network) -> None:
+    """2025-07 (a month) comes after 2025-Q1 though "2025-Q1" sorts after "2025-07" as text."""
+    from node.secretariat.models import BenchmarkInput
+
+    secretariat, gent, lyon = network(SECRETARIAT, "be-gent", "fr-lyon")
+    join(secretariat, [gent, lyon])
+    with session_scope(secretariat.runtime.sessions) as session:
+        for city, period in (("be-gent", "2025-07"), ("fr-lyon", "2025-Q1")):
+            session.add(
+                BenchmarkInput(
+                    city_id=city,
+                    indicator="HRC-HOU-01",
+                    period=period,
+                    revision=1,
+                    value_text="1",
+                    value=1.0,
+                    catalogue_version="0.1.0",
+                    envelope_sha256=f"{city}-{period}".ljust(64, "0"),
+                )
+            )
+    html = _web(secretariat).get("/secretariat/overdue").get_data(as_text=True)
+    assert "Latest period a member sent figures for: 2025-07." in html
+    assert re.findall(r'<tr data-city="([^"]+)">', html) == ["fr-lyon"]
+    assert "<td>2025-Q1</td>" in html  # the last period Lyon did send
