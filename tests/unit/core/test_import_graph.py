@@ -31,6 +31,7 @@ CORE = (
     "node.input_guard",
     "node.disaggregation",
     "node.progress",
+    "node.charts",
     "node.models",
     "node.notifications",
     "node.api.common",
