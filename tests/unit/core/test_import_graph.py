@@ -32,6 +32,7 @@ CORE = (
     "node.disaggregation",
     "node.progress",
     "node.charts",
+    "node.equality",
     "node.models",
     "node.notifications",
     "node.api.common",
