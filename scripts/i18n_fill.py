@@ -10,7 +10,7 @@ after ``make i18n-extract`` (``make i18n-fill`` does both). A pending file is a 
      {"msgid": "%(n)d report", "msgid_plural": "%(n)d reports",
       "fr": ["%(n)d signalement", "%(n)d signalements"], ...}]
 
-English needs no entry (its catalogue shows the msgid). Only an *empty* or fuzzy msgstr is
+English needs no entry (its catalogue is filled with the msgid itself). Only an *empty* or fuzzy msgstr is
 filled, so a translation already reviewed in a ``.po`` file is never overwritten; an entry whose
 msgid is no longer extracted is reported and skipped. Once merged, pending files may be deleted:
 the catalogues hold their text.
@@ -25,7 +25,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "node" / "translations"
-LOCALES = ("fr", "es", "nl", "it", "sw")
+LOCALES = ("en", "fr", "es", "nl", "it", "sw")
 
 
 def _load_pending(folder: Path) -> dict[str, dict[str, object]]:
@@ -55,6 +55,10 @@ def fill(folder: Path = TRANSLATIONS / "pending") -> int:
             if not key or key not in pending:
                 continue
             text = pending[key].get(locale)
+            if text is None and locale == "en":
+                # The English catalogue holds each msgid as its own text (the i18n test asks for
+                # every locale, English included); a pending entry need not repeat it.
+                text = [message.id[0], message.id[1]] if isinstance(message.id, tuple) else key
             if text is None:
                 continue
             current = message.string
