@@ -14,11 +14,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from node import disaggregation as disagg
-from node.equality import GapSeries, gap_series, grounds_of, groups_by_period
+from node.equality import GapSeries, gap_series, groups_by_period
 from node.models import Indicator, LatestResult, Result
 from schemas.periods import parse_period
 
@@ -81,43 +81,85 @@ def figures_for_charts(session: Session, indicator: str, *, published_only: bool
     )
 
 
-def equality_gaps(
-    session: Session, *, published_only: bool, indicator: str | None = None
-) -> list[IndicatorGap]:
-    """The equality gap of every ground of every indicator (or of ``indicator``) with a gap.
+def _ground_of_key(session: Session) -> Any:
+    """SQL for the dimension of a single-dimension key (``"SEX=F"`` → ``"SEX"``)."""
+    # SQLite has instr(); PostgreSQL spells it strpos(). Both are 1-based.
+    position = (
+        func.instr(Result.disaggregation_key, "=")
+        if session.get_bind().dialect.name == "sqlite"
+        else func.strpos(Result.disaggregation_key, "=")
+    )
+    return func.substr(Result.disaggregation_key, 1, position - 1)
 
-    A ground is listed when at least one period has figures for two of its groups. Yes/no
-    indicators have none (:func:`node.equality.groups_by_period`). Read in one query of the
-    single-dimension breakdowns' columns (a cross-breakdown's key has a ``|``).
-    """
-    query = select(
-        Result.indicator_code, Result.period, Result.disaggregation_key, Result.value_text
-    ).where(
+
+def _single_dimension_numbers(published_only: bool) -> list[Any]:
+    """Conditions: counted figures of one breakdown dimension alone, numbers only (no yes/no)."""
+    return [
         Result.status.in_(_statuses(published_only)),
         Result.disaggregation_key != "",
         Result.disaggregation_key.not_like(f"%{disagg.KEY_SEPARATOR}%"),
-    )
+        Result.value_text.not_in(("true", "false")),
+    ]
+
+
+def equality_gaps(
+    session: Session, *, published_only: bool, indicator: str | None = None
+) -> list[IndicatorGap]:
+    """Each ground's equality gap, for every indicator (or ``indicator``), for the dashboard.
+
+    The series holds the three periods the trend rule reads (:mod:`node.equality`): the first,
+    the previous and the latest period with figures for two groups or more (fewer when there
+    are fewer), so the trend is the one the indicator page shows from every period.
+
+    Bounded work whatever the number of figures: one aggregate query counts the groups per
+    (indicator, ground, period) in the database; the exact values are then read for the chosen
+    periods only and compared as exact decimals (never as the database's floats).
+    """
+    conditions = _single_dimension_numbers(published_only)
     if indicator:
-        query = query.where(Result.indicator_code == indicator)
-    by_indicator: dict[str, list[tuple[str, dict[str, str], Decimal | bool]]] = {}
-    for code, period, key, text in session.execute(query):
-        by_indicator.setdefault(code, []).append((period, disagg.parse_key(key), _value(text)))
-    if not by_indicator:
+        conditions.append(Result.indicator_code == indicator)
+    ground = _ground_of_key(session)
+    counts = session.execute(
+        select(Result.indicator_code, ground, Result.period, func.count())
+        .where(*conditions)
+        .group_by(Result.indicator_code, ground, Result.period)
+    ).all()
+    with_gap: dict[tuple[str, str], list[str]] = {}
+    for code, dimension, period, groups in counts:
+        if groups >= 2:
+            with_gap.setdefault((code, dimension), []).append(period)
+    chosen: dict[str, set[str]] = {}
+    for (code, _dimension), periods in with_gap.items():
+        periods.sort(key=lambda text: parse_period(text).sort_key)
+        chosen.setdefault(code, set()).update({periods[0], *periods[-2:]})
+    if not chosen:
         return []
+    figures: dict[str, list[tuple[str, dict[str, str], Decimal | bool]]] = {}
+    for code, periods in sorted(chosen.items()):
+        query = select(Result.period, Result.disaggregation_key, Result.value_text).where(
+            *conditions, Result.indicator_code == code, Result.period.in_(sorted(periods))
+        )
+        figures[code] = [
+            (period, disagg.parse_key(key), _value(text))
+            for period, key, text in session.execute(query)
+        ]
     indicators = {
         i.code: i
-        for i in session.scalars(select(Indicator).where(Indicator.code.in_(sorted(by_indicator))))
+        for i in session.scalars(select(Indicator).where(Indicator.code.in_(sorted(chosen))))
     }
     out: list[IndicatorGap] = []
-    for code in sorted(by_indicator):
+    for code, dimension in sorted(with_gap):
         info = indicators.get(code)
         if info is None:
             continue
-        figures = by_indicator[code]
-        for ground in grounds_of(figures):
-            series = gap_series(ground, groups_by_period(figures, ground), info.direction)
-            if series.points:
-                out.append(IndicatorGap(code, info.name, info.unit_label, series))
+        by_period = groups_by_period(figures[code], dimension)
+        # Only the chosen periods of this ground (another ground's may have been read too).
+        wanted = {with_gap[(code, dimension)][0], *with_gap[(code, dimension)][-2:]}
+        series = gap_series(
+            dimension, {p: v for p, v in by_period.items() if p in wanted}, info.direction
+        )
+        if series.points:
+            out.append(IndicatorGap(code, info.name, info.unit_label, series))
     return out
 
 

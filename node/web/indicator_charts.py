@@ -29,6 +29,7 @@ __all__ = [
     "chart_number",
     "chart_words",
     "gap_blocks",
+    "gap_text",
     "gap_trend_labels",
     "ground_label",
     "group_label",
@@ -80,6 +81,14 @@ def _cell(value: Decimal | bool | None) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     return format_number(value)
+
+
+def gap_text(value: Decimal) -> str:
+    """A computed gap without the trailing zeros subtraction leaves (63.5 - 59.5 = 4.0 → 4)."""
+    trimmed = (
+        value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    )
+    return _cell(trimmed)
 
 
 def _by_time(periods: Sequence[str] | set[str]) -> list[str]:
@@ -243,7 +252,7 @@ def gap_verdict(series: GapSeries, unit: str) -> str:
         return _("No period has figures for two groups or more.")
     said = _(
         "Latest gap: %(gap)s %(unit)s in %(period)s.",
-        gap=_cell(latest.gap),
+        gap=gap_text(latest.gap),
         unit=unit,
         period=latest.period,
     )
@@ -257,9 +266,9 @@ def gap_verdict(series: GapSeries, unit: str) -> str:
         return said + " " + _("There is no earlier period to compare it with.")
     compared = _(
         "Previous: %(previous)s in %(previous_period)s; first: %(first)s in %(first_period)s.",
-        previous=_cell(previous.gap),
+        previous=gap_text(previous.gap),
         previous_period=previous.period,
-        first=_cell(first.gap),
+        first=gap_text(first.gap),
         first_period=first.period,
     )
     return f"{said} {compared} {gap_trend_labels()[series.trend]}."
@@ -316,7 +325,7 @@ def gap_blocks(
             (
                 p.period,
                 [
-                    _cell(p.gap),
+                    gap_text(p.gap),
                     f"{_groups(dimensions, ground, p.best)} ({_cell(p.best_value)})"
                     if judged
                     else _cell(p.best_value),

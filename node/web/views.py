@@ -228,6 +228,7 @@ def change_password() -> Any:
 
 
 TYPE_ORDER = {"outcome": 0, "process": 1, "structural": 2}
+GAP_ORDER = {"widening": 0, "mixed": 1, "unchanged": 2, "closing": 3}
 
 
 def _display_status(row: dict[str, Any]) -> str:
@@ -282,8 +283,14 @@ def dashboard() -> Any:
         counts=counts,
         public=public,
         type_filter=type_filter,
-        gaps=[g for g in gaps if g.series.trend in ("widening", "closing", "mixed", "unchanged")],
+        # Widening first: that is what needs attention; gaps that cannot be compared are left to
+        # the indicator pages.
+        gaps=sorted(
+            (g for g in gaps if g.series.trend in GAP_ORDER),
+            key=lambda g: (GAP_ORDER[g.series.trend], g.indicator, g.series.ground),
+        ),
         gap_trends=indicator_charts.gap_trend_labels(),
+        gap_text=indicator_charts.gap_text,
         ground_label=lambda ground: indicator_charts.ground_label(dimensions, ground),
         group_names=lambda ground, codes: ", ".join(
             indicator_charts.group_label(dimensions, ground, c) for c in codes

@@ -327,3 +327,44 @@ def test_every_chart_on_the_dashboard_and_indicator_page_is_well_formed(
     for path in ("/", "/catalogue/HRC-HOU-01"):
         for chart in svgs(client.get(path).get_data(as_text=True)):
             assert chart.tag == f"{SVG}svg"
+
+
+def test_dashboard_gap_compares_latest_with_previous_and_first_period_with_a_gap(
+    client: FlaskClient, official: Caller
+) -> None:
+    # HRC-SEC-03 (feeling safe, higher is better). By sex: 2019 gap 9, 2020 gap 2, 2021 one
+    # group only (no gap), 2022 gap 5, 2023 gap 4 → latest 4 < previous 5 (2022, not 2021) and
+    # 4 ≤ first 9: closing. By disability: 2022 gap 1, 2023 gap 3 → widening. Values typed
+    # with different decimals still compare exactly.
+    sex = {
+        "2019": ("70", "61"),
+        "2020": ("70", "68"),
+        "2022": ("75.0", "70"),
+        "2023": ("76", "72.00"),
+    }
+    items = [
+        figure("HRC-SEC-03", period, value, SEX=code)
+        for period, pair in sex.items()
+        for code, value in zip(("M", "F"), pair, strict=True)
+    ]
+    items.append(figure("HRC-SEC-03", "2021", "71", SEX="M"))
+    items += [
+        figure("HRC-SEC-03", "2022", "70", DISABILITY="DIS"),
+        figure("HRC-SEC-03", "2022", "71", DISABILITY="NODIS"),
+        figure("HRC-SEC-03", "2023", "69", DISABILITY="DIS"),
+        figure("HRC-SEC-03", "2023", "72", DISABILITY="NODIS"),
+    ]
+    post_results(client, official, items)
+    page = client.get("/").get_data(as_text=True)
+    rows = dict(
+        re.findall(r'data-indicator="HRC-SEC-03" data-ground="(\w+)" data-trend="(\w+)"', page)
+    )
+    assert rows == {"SEX": "closing", "DISABILITY": "widening"}
+    sex_row = re.search(r'data-ground="SEX".*?</tr>', page, re.S)
+    assert sex_row is not None
+    cells = re.findall(r'<td class="num">(.*?)</td>', sex_row.group(0))
+    assert [re.sub(r"<[^>]+>", "", c) for c in cells] == ["4 (2023)", "5 (2022)", "9 (2019)"]
+    # The page's full series agrees, period by period, 2021 left out.
+    detail = client.get("/catalogue/HRC-SEC-03").get_data(as_text=True)
+    gap = next(desc_of(c) for c in svgs(detail) if desc_of(c).startswith("2019: 9"))
+    assert [part.split(":")[0] for part in gap.split("; ")] == ["2019", "2020", "2022", "2023"]
