@@ -10,10 +10,10 @@ after ``make i18n-extract`` (``make i18n-fill`` does both). A pending file is a 
      {"msgid": "%(n)d report", "msgid_plural": "%(n)d reports",
       "fr": ["%(n)d signalement", "%(n)d signalements"], ...}]
 
-English needs no entry (its catalogue is filled with the msgid itself). Only an *empty* or fuzzy msgstr is
-filled, so a translation already reviewed in a ``.po`` file is never overwritten; an entry whose
-msgid is no longer extracted is reported and skipped. Once merged, pending files may be deleted:
-the catalogues hold their text.
+English needs no entry (its catalogue is filled with the msgid itself). Only an *empty* or
+fuzzy msgstr is filled, so a translation already reviewed in a ``.po`` file is never
+overwritten; an entry whose msgid is no longer extracted is reported and skipped. Once merged,
+pending files may be deleted: the catalogues hold their text.
 """
 
 from __future__ import annotations

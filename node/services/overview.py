@@ -135,9 +135,9 @@ def equality_gaps(
     if not chosen:
         return []
     figures: dict[str, list[tuple[str, dict[str, str], Decimal | bool]]] = {}
-    for code, periods in sorted(chosen.items()):
+    for code, wanted_periods in sorted(chosen.items()):
         query = select(Result.period, Result.disaggregation_key, Result.value_text).where(
-            *conditions, Result.indicator_code == code, Result.period.in_(sorted(periods))
+            *conditions, Result.indicator_code == code, Result.period.in_(sorted(wanted_periods))
         )
         figures[code] = [
             (period, disagg.parse_key(key), _value(text))
