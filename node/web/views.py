@@ -22,7 +22,8 @@ from node.input_guard import parse_json_text
 from node.models import User
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
-from node.services import catalogue, exchange, monitoring, results, throttle, users
+from node.services import catalogue, exchange, monitoring, overview, results, throttle, users
+from node.web import attention, indicator_charts
 from node.web.forms import ChangePasswordForm, EntryForm, ImportForm, LoginForm
 from schemas.periods import parse_period
 
@@ -38,6 +39,7 @@ STATUS_LABELS = {
     "no_data": "No data",
     "no_target": "No baseline or target",
     "not_assessed": "Not assessed",
+    "breakdowns_only": "Breakdowns only (no total)",
 }
 
 
@@ -226,23 +228,54 @@ def change_password() -> Any:
 
 
 TYPE_ORDER = {"outcome": 0, "process": 1, "structural": 2}
+GAP_ORDER = {"widening": 0, "mixed": 1, "unchanged": 2, "closing": 3}
+
+
+def _display_status(row: dict[str, Any]) -> str:
+    """The status the dashboard shows: the total's, or says that only breakdowns have figures."""
+    if row["status"] == "no_data" and row["has_figures"]:
+        return "breakdowns_only"
+    return str(row["status"])
 
 
 @bp.get("/")
 def dashboard() -> Any:
     session = db_session()
-    public = not allowed(page_user(), "results.read_unpublished")
-    rows = monitoring.progress(session, published_only=public)
+    user = page_user()
+    public = not allowed(user, "results.read_unpublished")
+    progress_rows = monitoring.progress(session, published_only=public)
+    indicators = catalogue.list_indicators(session)
+    all_rows = overview.dashboard_rows(progress_rows, indicators)
+    rows = all_rows
     type_filter = request.args.get("type")
     if type_filter in TYPE_ORDER:
         rows = [r for r in rows if r["type"] == type_filter]
     # Outcomes first (how people actually enjoy their rights), then process, then structure.
     rows.sort(key=lambda r: (TYPE_ORDER.get(r["type"], 9), r["indicator"]))
-    with_data = [r for r in rows if r["status"] != "no_data"]
-    without_data = [r for r in rows if r["status"] == "no_data"]
+    # An indicator has figures when its total or any breakdown has one, or when a local
+    # indicator mapped to it (maps_to) does: those are shown, not listed "without figures".
+    with_data = [r for r in rows if r["has_figures"] or r["via"]]
+    without_data = [r for r in rows if not (r["has_figures"] or r["via"])]
     counts: dict[str, int] = {}
     for row in with_data:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
+        row["shown_status"] = _display_status(row["via"][0] if row["via"] else row)
+        counts[row["shown_status"]] = counts.get(row["shown_status"], 0) + 1
+    dimensions = {d.code: d for d in catalogue.list_dimensions(session)}
+    gaps = overview.equality_gaps(session, published_only=public)
+    if type_filter in TYPE_ORDER:
+        shown_codes = {r["indicator"] for r in rows}
+        gaps = [g for g in gaps if g.indicator in shown_codes]
+    sections = []
+    if user is not None and not public:
+        sections = attention.attention_sections(
+            session,
+            user,
+            now=now(),
+            rows=all_rows,
+            gaps=gaps,
+            ground_label=lambda ground: indicator_charts.ground_label(dimensions, ground),
+            safe_link=_is_local_path,
+        )
     return render_template(
         "dashboard.html",
         rows=with_data,
@@ -250,6 +283,20 @@ def dashboard() -> Any:
         counts=counts,
         public=public,
         type_filter=type_filter,
+        # Widening first: that is what needs attention; gaps that cannot be compared are left to
+        # the indicator pages.
+        gaps=sorted(
+            (g for g in gaps if g.series.trend in GAP_ORDER),
+            key=lambda g: (GAP_ORDER[g.series.trend], g.indicator, g.series.ground),
+        ),
+        gap_trends=indicator_charts.gap_trend_labels(),
+        gap_text=indicator_charts.gap_text,
+        ground_label=lambda ground: indicator_charts.ground_label(dimensions, ground),
+        group_names=lambda ground, codes: ", ".join(
+            indicator_charts.group_label(dimensions, ground, c) for c in codes
+        ),
+        sections=sections,
+        now=now(),
     )
 
 
@@ -282,6 +329,10 @@ def indicator_page(code: str) -> Any:
         )
         line["cells"][figure.period] = figure
     sources = sorted({f.source for f in figures if f.source})
+    dimensions = {d.code: d for d in catalogue.list_dimensions(session)}
+    # Charts count what progress counts: validated and published figures (published only for
+    # the public), never drafts.
+    counted = overview.figures_for_charts(session, code, published_only=public)
     return render_template(
         "indicator.html",
         indicator=indicator,
@@ -293,7 +344,11 @@ def indicator_page(code: str) -> Any:
         targets=[monitoring.target_to_wire(t) for t in monitoring.list_targets(session, code)],
         evidence=monitoring.list_evidence(session, indicator=code, published_only=public),
         budget=[monitoring.budget_to_wire(b) for b in monitoring.list_budget_lines(session, code)],
-        dimensions={d.code: d for d in catalogue.list_dimensions(session)},
+        dimensions=dimensions,
+        public=public,
+        trend_chart=indicator_charts.trend_block(indicator, counted, progress),
+        breakdown_charts=indicator_charts.breakdown_blocks(indicator, counted, dimensions),
+        gap_charts=indicator_charts.gap_blocks(indicator, counted, dimensions),
     )
 
 

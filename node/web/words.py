@@ -26,6 +26,7 @@ PROGRESS_LABELS = (
     N_("No data"),
     N_("No baseline or target"),
     N_("Not assessed"),
+    N_("Breakdowns only (no total)"),
 )
 BENCHMARK_TRENDS = (N_("improving"), N_("worsening"), N_("stable"), N_("no_data"))
 PEER_STATES = (

@@ -31,6 +31,8 @@ CORE = (
     "node.input_guard",
     "node.disaggregation",
     "node.progress",
+    "node.charts",
+    "node.equality",
     "node.models",
     "node.notifications",
     "node.api.common",

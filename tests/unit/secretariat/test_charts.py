@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 from hypothesis import given, settings
@@ -12,37 +11,7 @@ from hypothesis import strategies as st
 
 from node.secretariat.charts import distribution_svg, no_data_svg, trend_svg
 from node.secretariat.stats import GroupStats, group_stats
-
-SVG = "{http://www.w3.org/2000/svg}"
-HOSTILE = '<script>alert("x")</script> & \'quotes\' "too"'
-
-
-def parse(svg: str) -> ET.Element:
-    """Parse, then check what every chart must have: accessible name, no script, viewBox."""
-    root = ET.fromstring(svg)
-    assert root.tag == f"{SVG}svg"
-    assert root.get("role") == "img"
-    assert root.get("width") == "100%"
-    assert re.fullmatch(r"0 0 \d+ \d+", root.get("viewBox", ""))
-    title, desc = root.find(f"{SVG}title"), root.find(f"{SVG}desc")
-    assert title is not None and desc is not None and title.text and desc.text
-    assert root.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
-    for element in root.iter():
-        assert element.tag != f"{SVG}script"
-        assert not any(name.lower().startswith("on") for name in element.attrib)
-        assert "style" not in element.attrib
-        for name, value in element.attrib.items():
-            numeric = ("x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height")
-            if element is not root and name in numeric:
-                assert math.isfinite(float(value)), (element.tag, name, value)
-            if name == "d":
-                assert "nan" not in value.lower() and "inf" not in value.lower()
-    return root
-
-
-def texts(root: ET.Element) -> list[str]:
-    return [e.text or "" for e in root.iter(f"{SVG}text")]
-
+from tests.svg_support import HOSTILE, SVG, parse, texts
 
 STATS = group_stats([5.0, 10.0, 15.0, 20.0, 20.0, 25.0, 30.0, 40.0], 1)
 

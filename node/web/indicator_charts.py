@@ -1,0 +1,358 @@
+"""The charts of an indicator's page, each with its data table: the trend with baseline and
+target, the breakdowns of each ground side by side, and each ground's equality gap.
+
+Builds view models for ``indicator.html`` (and any page showing the same charts, such as the
+public one): the SVG comes from the core kit :mod:`node.charts` (pure, escaped), the words are
+translated here and numbers are written the page language's way (:func:`node.i18n.format_number`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from node.charts import ChartWords, Guide, Series, bar_chart_svg, line_chart_svg, plain_number
+from node.equality import GapSeries, gap_series, grounds_of, groups_by_period
+from node.i18n import format_number
+from node.services.overview import Figure
+from schemas.periods import parse_period
+
+__all__ = [
+    "ChartBlock",
+    "GapBlock",
+    "breakdown_blocks",
+    "chart_number",
+    "chart_words",
+    "gap_blocks",
+    "gap_text",
+    "gap_trend_labels",
+    "ground_label",
+    "group_label",
+    "trend_block",
+]
+
+
+@dataclass(frozen=True)
+class ChartBlock:
+    """A chart and its data table: ``columns`` head the table, ``rows`` are (header, cells)."""
+
+    anchor: str
+    title: str
+    svg: Markup
+    caption: str
+    columns: list[str]
+    rows: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GapBlock:
+    """An equality-gap chart with its table, and the sentence saying whether it is closing."""
+
+    chart: ChartBlock
+    series: GapSeries
+    trend: str
+    verdict: str
+
+
+def chart_number(value: float) -> str:
+    """A chart's number: 4 significant digits, written the page language's way."""
+    return format_number(plain_number(value))
+
+
+def chart_words() -> ChartWords:
+    """The words the chart kit writes itself, in the page's language."""
+    return ChartWords(no_data=_("no data"), nothing_to_draw=_("No figures for these periods yet."))
+
+
+def _svg(svg: str) -> Markup:
+    """Charts are drawn by node.charts, which escapes every text it is given: safe markup."""
+    return Markup(svg)  # noqa: S704
+
+
+def _cell(value: Decimal | bool | None) -> str:
+    """A table cell: the exact figure as stored, written the page language's way."""
+    if value is None:
+        return "\N{EN DASH}"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return format_number(value)
+
+
+def gap_text(value: Decimal) -> str:
+    """A computed gap without the trailing zeros subtraction leaves (63.5 - 59.5 = 4.0 → 4)."""
+    trimmed = (
+        value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    )
+    return _cell(trimmed)
+
+
+def _by_time(periods: Sequence[str] | set[str]) -> list[str]:
+    return sorted(periods, key=lambda text: parse_period(text).sort_key)
+
+
+def ground_label(dimensions: Mapping[str, Any], ground: str) -> str:
+    """A dimension's name without its bracketed note ("Sex (at birth)" → "Sex")."""
+    dim = dimensions.get(ground)
+    return str(dim.label).split(" (")[0] if dim is not None else ground
+
+
+def group_label(dimensions: Mapping[str, Any], ground: str, code: str) -> str:
+    """A dimension code's label ("F" → "Female"), or the code itself when unknown."""
+    dim = dimensions.get(ground)
+    if dim is not None:
+        for item in dim.codes:
+            if item.code == code:
+                return str(item.label)
+    return code
+
+
+def _number(value: Decimal | bool) -> float | None:
+    return None if isinstance(value, bool) else float(value)
+
+
+def trend_block(
+    indicator: Any, figures: Sequence[Figure], progress: Mapping[str, Any]
+) -> ChartBlock | None:
+    """The total's trend with the baseline and target as labelled lines; None without a total.
+
+    Yes/no figures have no trend line (None as well).
+    """
+    totals = {
+        f.period: f.value for f in figures if not f.breakdown and not isinstance(f.value, bool)
+    }
+    if not totals:
+        return None
+    periods = _by_time(set(totals))
+    guides: list[Guide] = []
+    for name, point, colour, dash in (
+        ("baseline", progress.get("baseline"), "#4b5563", "2 3"),
+        ("target", progress.get("target"), "#047857", "8 4"),
+    ):
+        if not point or isinstance(point.get("value"), bool) or point.get("value") is None:
+            continue
+        text = (
+            _(
+                "Baseline (%(period)s): %(value)s",
+                period=point["period"],
+                value=_cell(point["value"]),
+            )
+            if name == "baseline"
+            else _(
+                "Target (%(period)s): %(value)s",
+                period=point["period"],
+                value=_cell(point["value"]),
+            )
+        )
+        guides.append(Guide(text, float(point["value"]), dash=dash, colour=colour))
+    title = _("Trend of the total")
+    svg = line_chart_svg(
+        periods,
+        [Series(_("Total"), [float(totals[p]) for p in periods], marker="circle", dash="")],
+        label=f"{indicator.code}: {title}",
+        unit=indicator.unit_label,
+        guides=guides,
+        chart_id=f"trend-{indicator.code}",
+        number=chart_number,
+        words=chart_words(),
+    )
+    rows = [(p, [_cell(totals[p])]) for p in periods]
+    for guide_name, point in (
+        (_("Baseline"), progress.get("baseline")),
+        (_("Target"), progress.get("target")),
+    ):
+        if point:
+            rows.append((f"{guide_name} ({point['period']})", [_cell(point.get("value"))]))
+    return ChartBlock(
+        anchor="chart-trend",
+        title=title,
+        svg=_svg(svg),
+        caption=_("Total by period, with the baseline and the target"),
+        columns=[_("Period"), _("Total")],
+        rows=rows,
+    )
+
+
+def breakdown_blocks(
+    indicator: Any, figures: Sequence[Figure], dimensions: Mapping[str, Any]
+) -> list[ChartBlock]:
+    """For each ground (a dimension broken down alone), one line per group, side by side."""
+    triples = [(f.period, f.breakdown, f.value) for f in figures]
+    blocks: list[ChartBlock] = []
+    for ground in grounds_of(triples):
+        by_period = groups_by_period(triples, ground)
+        if not by_period:
+            continue
+        periods = _by_time(set(by_period))
+        order = {
+            item.code: i for i, item in enumerate(getattr(dimensions.get(ground), "codes", []))
+        }
+        codes = sorted(
+            {code for values in by_period.values() for code in values},
+            key=lambda code: (order.get(code, len(order)), code),
+        )
+        names = [group_label(dimensions, ground, code) for code in codes]
+        label = ground_label(dimensions, ground)
+        title = _("By %(ground)s", ground=label)
+        svg = line_chart_svg(
+            periods,
+            [
+                Series(
+                    name,
+                    [
+                        _number(by_period[p][code]) if code in by_period[p] else None
+                        for p in periods
+                    ],
+                )
+                for code, name in zip(codes, names, strict=True)
+            ],
+            label=f"{indicator.code}: {title}",
+            unit=indicator.unit_label,
+            chart_id=f"groups-{indicator.code}-{ground}",
+            number=chart_number,
+            words=chart_words(),
+        )
+        blocks.append(
+            ChartBlock(
+                anchor=f"chart-groups-{ground}",
+                title=title,
+                svg=_svg(svg),
+                caption=_("%(ground)s: each group by period", ground=label),
+                columns=[_("Period"), *names],
+                rows=[(p, [_cell(by_period[p].get(code)) for code in codes]) for p in periods],
+            )
+        )
+    return blocks
+
+
+def gap_trend_labels() -> dict[str, str]:
+    """The trend of a gap in words (the rule is :mod:`node.equality`'s)."""
+    return {
+        "closing": _("Closing"),
+        "widening": _("Widening"),
+        "unchanged": _("Unchanged"),
+        "mixed": _("Mixed"),
+        "too_few": _("Too few periods to compare"),
+        "not_assessed": _("Not judged (no better side)"),
+    }
+
+
+def _groups(dimensions: Mapping[str, Any], ground: str, codes: Sequence[str]) -> str:
+    return ", ".join(group_label(dimensions, ground, code) for code in codes)
+
+
+def gap_verdict(series: GapSeries, unit: str) -> str:
+    """One sentence: the latest gap, what it is compared with, and the conclusion."""
+    latest, previous, first = series.latest, series.previous, series.first
+    if latest is None:
+        return _("No period has figures for two groups or more.")
+    said = _(
+        "Latest gap: %(gap)s %(unit)s in %(period)s.",
+        gap=gap_text(latest.gap),
+        unit=unit,
+        period=latest.period,
+    )
+    if series.trend == "not_assessed":
+        return (
+            said
+            + " "
+            + _("A context indicator has no better side: the spread is shown, not judged.")
+        )
+    if previous is None or first is None:
+        return said + " " + _("There is no earlier period to compare it with.")
+    compared = _(
+        "Previous: %(previous)s in %(previous_period)s; first: %(first)s in %(first_period)s.",
+        previous=gap_text(previous.gap),
+        previous_period=previous.period,
+        first=gap_text(first.gap),
+        first_period=first.period,
+    )
+    return f"{said} {compared} {gap_trend_labels()[series.trend]}."
+
+
+def gap_blocks(
+    indicator: Any, figures: Sequence[Figure], dimensions: Mapping[str, Any]
+) -> list[GapBlock]:
+    """For each ground with a gap in at least one period: the gap over time, and its trend."""
+    triples = [(f.period, f.breakdown, f.value) for f in figures]
+    blocks: list[GapBlock] = []
+    for ground in grounds_of(triples):
+        series = gap_series(ground, groups_by_period(triples, ground), indicator.direction)
+        if not series.points:
+            continue
+        label = ground_label(dimensions, ground)
+        judged = series.trend != "not_assessed"
+        title = (
+            _("Equality gap by %(ground)s", ground=label)
+            if judged
+            else _("Spread by %(ground)s", ground=label)
+        )
+        notes = [
+            _(
+                "best-off: %(best)s (%(best_value)s), worst-off: %(worst)s (%(worst_value)s)",
+                best=_groups(dimensions, ground, p.best),
+                best_value=_cell(p.best_value),
+                worst=_groups(dimensions, ground, p.worst),
+                worst_value=_cell(p.worst_value),
+            )
+            if judged
+            else _(
+                "highest %(high)s, lowest %(low)s",
+                high=_cell(p.best_value),
+                low=_cell(p.worst_value),
+            )
+            for p in series.points
+        ]
+        svg = bar_chart_svg(
+            [(p.period, float(p.gap)) for p in series.points],
+            label=f"{indicator.code}: {title}",
+            unit=indicator.unit_label,
+            notes=notes,
+            chart_id=f"gap-{indicator.code}-{ground}",
+            number=chart_number,
+            words=chart_words(),
+        )
+        columns = (
+            [_("Period"), _("Gap"), _("Best-off"), _("Worst-off"), _("Groups")]
+            if judged
+            else [_("Period"), _("Spread"), _("Highest"), _("Lowest"), _("Groups")]
+        )
+        rows = [
+            (
+                p.period,
+                [
+                    gap_text(p.gap),
+                    f"{_groups(dimensions, ground, p.best)} ({_cell(p.best_value)})"
+                    if judged
+                    else _cell(p.best_value),
+                    f"{_groups(dimensions, ground, p.worst)} ({_cell(p.worst_value)})"
+                    if judged
+                    else _cell(p.worst_value),
+                    format_number(p.groups),
+                ],
+            )
+            for p in series.points
+        ]
+        chart = ChartBlock(
+            anchor=f"chart-gap-{ground}",
+            title=title,
+            svg=_svg(svg),
+            caption=_(
+                "%(ground)s: the gap between the best- and worst-off groups by period", ground=label
+            )
+            if judged
+            else _(
+                "%(ground)s: the spread between the highest and lowest groups by period",
+                ground=label,
+            ),
+            columns=columns,
+            rows=rows,
+        )
+        blocks.append(
+            GapBlock(chart, series, series.trend, gap_verdict(series, indicator.unit_label))
+        )
+    return blocks
