@@ -80,7 +80,8 @@ def figures(draw: st.DrawFn, max_size: int = 25) -> list[dict[str, Any]]:
         if code == "HRC-GOV-01":
             value: Any = draw(st.booleans())
         else:
-            value = str(draw(st.decimals(0, 500, places=draw(st.integers(0, 2)))))
+            # 0-100: HRC-SOC-02 is a percentage (issue 15's unit rule refuses more).
+            value = str(draw(st.decimals(0, 100, places=draw(st.integers(0, 2)))))
         item = {
             "indicator": code,
             "period": period,
@@ -89,6 +90,10 @@ def figures(draw: st.DrawFn, max_size: int = 25) -> list[dict[str, Any]]:
             "status": draw(st.sampled_from(STATUSES)),
             "source": draw(st.sampled_from([None, "survey", "=SUM(A1)"])),
             "note": draw(st.sampled_from([None, "", "revised"])),
+            # Random figures change vouched ones and jump between periods: say why, confirm
+            # (those checks are tested in tests/api/test_result_checks.py, not here).
+            "reason": "revised",
+            "confirm_outlier": True,
         }
         out[(code, period, disaggregation_key(breakdown))] = item
     return list(out.values())
@@ -273,6 +278,7 @@ def test_progress_and_latest_equal_the_plain_definition(
                     now=moment,
                     indicator="HRC-HOU-01" if by_indicator or period is None else None,
                     period=period,
+                    reason="revised",
                 )
     with db() as session:
         for published_only in (True, False):
@@ -378,7 +384,13 @@ def test_import_writes_what_the_plain_definition_says(
         )
     with db() as session:
         report = exchange.import_file(
-            session, "figures.csv", _csv(file_items), user=OPERATOR, now=later
+            session,
+            "figures.csv",
+            _csv(file_items),
+            user=OPERATOR,
+            now=later,
+            reason="revised",
+            confirm_outliers=True,
         )
     assert report.imported == len(file_items)
     with db() as session:
