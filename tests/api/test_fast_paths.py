@@ -99,6 +99,7 @@ def figures(draw: st.DrawFn, max_size: int = 25) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+# Values 0-100: HRC-SOC-02 is a percentage, and its baseline and target are checked as one.
 @st.composite
 def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
     out = []
@@ -112,13 +113,13 @@ def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
             if draw(st.booleans()):
                 baseline = {
                     "period": draw(st.sampled_from(["2020", "2021", "2021-Q2"])),
-                    "value": Decimal(draw(st.integers(0, 300))) if number else False,
+                    "value": Decimal(draw(st.integers(0, 100))) if number else False,
                 }
             target = None
             if draw(st.booleans()):
                 target = {
                     "period": draw(st.sampled_from(["2025", "2030"])),
-                    "value": Decimal(draw(st.integers(0, 300))) if number else True,
+                    "value": Decimal(draw(st.integers(0, 100))) if number else True,
                 }
             out.append(
                 {
