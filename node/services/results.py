@@ -290,6 +290,8 @@ class FigureChange:
     old_value: str | None = None
     old_status: str | None = None
     reason: str | None = None
+    # A validated or published figure changes value, or is taken back to a lower status.
+    vouched_change: bool = False
     # The signed summaries holding the old value (a change of a validated or published figure).
     affected_summaries: list[dict[str, Any]] = field(default_factory=list)
 
@@ -375,20 +377,17 @@ def plan_changes(
                     old_value=row.value_text,
                     old_status=row.status,
                 )
-                if _needs_reason(row.status, row.value_text, item):
-                    change.reason = item.reason or reason
-                    if change.reason is None:
-                        problems["reason"] = [
-                            Problem(
-                                f"this figure is {row.status} ({row.value_text}): "
-                                "say why it changes",
-                                "reason_required",
-                            )
-                        ]
-            if change.kind == "changed" and change.reason is None:
+                change.vouched_change = _needs_reason(row.status, row.value_text, item)
+            if change.kind != "unchanged":
                 change.reason = item.reason or reason
-            if change.kind == "new":
-                change.reason = item.reason or reason
+            if change.vouched_change and change.reason is None:
+                problems["reason"] = [
+                    Problem(
+                        f"this figure is {change.old_status} ({change.old_value}): "
+                        "say why it changes",
+                        "reason_required",
+                    )
+                ]
             value_changes = change.kind == "new" or change.old_value != change.new_value
             if value_changes and not (item.confirm_outlier or confirm_outliers):
                 found = _outlier(item, cat, previous_of.get(index), given, stored_previous)
@@ -398,11 +397,7 @@ def plan_changes(
                 errors[index] = problems
             changes.append(change)
     plan = ChangePlan(changes)
-    vouched = [
-        change
-        for change in plan.changes
-        if change.kind == "changed" and change.old_status in VOUCHED
-    ]
+    vouched = [change for change in plan.changes if change.vouched_change]
     if vouched and not errors:
         carried = summaries_carrying(
             session, [(c.item.indicator, c.item.period, c.item.key) for c in vouched]

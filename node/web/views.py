@@ -305,9 +305,7 @@ RECENT_CHANGES = 50
 def _recent_changes(session: Any, figures: list[Result]) -> list[dict[str, Any]]:
     """The latest history lines of an indicator's figures, newest first (for the page)."""
     by_id = {figure.id: figure for figure in figures}
-    lines = [
-        line for found in results.history(session, list(by_id)).values() for line in found
-    ]
+    lines = [line for found in results.history(session, list(by_id)).values() for line in found]
     lines.sort(key=lambda line: (line.changed_at, line.id), reverse=True)
     return [{"figure": by_id[line.result_id], "line": line} for line in lines[:RECENT_CHANGES]]
 

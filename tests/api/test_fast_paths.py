@@ -36,7 +36,7 @@ from node.disaggregation import disaggregation_key, normalize, parse_key
 from node.errors import InvalidInputError
 from node.exporting.sdmx import to_sdmx_json
 from node.exporting.tabular import protect_text
-from node.models import LatestResult, Result, Target
+from node.models import LatestResult, Result, ResultChange, Target
 from node.permissions import OPERATOR
 from node.progress import Point, assess
 from node.services import catalogue, exchange, monitoring, results
@@ -134,7 +134,7 @@ def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 def _reset(db: Callable[[], Any]) -> None:
     with db() as session:
-        for table in (LatestResult, Result, Target):
+        for table in (ResultChange, LatestResult, Result, Target):
             session.execute(delete(table))
 
 
@@ -367,10 +367,23 @@ def test_import_writes_what_the_plain_definition_says(
         results.record_results(session, before, user=OPERATOR, now=T0)
         expected = _table(session)
     later = T0 + timedelta(hours=1)
+    # One history line per figure the file creates or changes (value or status), none for the
+    # figures it repeats unchanged (issue 15).
+    expected_lines: list[tuple[Any, ...]] = []
     for item in file_items:
         period = parse_period(item["period"])
         ident = (item["indicator"], item["period"], disaggregation_key(item["disaggregation"]))
         old = expected.get(ident)
+        if old is None or (old[0], old[1]) != (_text(item["value"]), item["status"]):
+            expected_lines.append(
+                (
+                    *ident,
+                    None if old is None else old[0],
+                    _text(item["value"]),
+                    None if old is None else old[1],
+                    item["status"],
+                )
+            )
         expected[ident] = (
             _text(item["value"]),
             item["status"],
@@ -394,8 +407,26 @@ def test_import_writes_what_the_plain_definition_says(
             confirm_outliers=True,
         )
     assert report.imported == len(file_items)
+    assert (report.new + report.changed, report.unchanged) == (
+        len(expected_lines),
+        len(file_items) - len(expected_lines),
+    )
     with db() as session:
         assert _table(session) == expected
+        lines = session.execute(
+            select(
+                Result.indicator_code,
+                Result.period,
+                Result.disaggregation_key,
+                ResultChange.old_value_text,
+                ResultChange.new_value_text,
+                ResultChange.old_status,
+                ResultChange.new_status,
+            )
+            .join(Result, Result.id == ResultChange.result_id)
+            .where(ResultChange.changed_at == later)
+        ).all()
+        assert sorted(tuple(line) for line in lines) == sorted(expected_lines)
         statuses = ("published",)
         assert monitoring.latest_values(session) == {
             ident: (row.period, row.value_text)
