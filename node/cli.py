@@ -320,6 +320,12 @@ def catalogue_add(data_dir: Path, file: Path) -> None:
 )
 @click.option("--indicator", help="target indicator code for a single-indicator open-sdg file")
 @click.option("--as", "as_email", help="record the figures as entered by this user")
+@click.option("--reason", help="why the file changes validated or published figures")
+@click.option(
+    "--confirm-outliers",
+    is_flag=True,
+    help="keep values far from the previous period's (listed without this flag)",
+)
 def import_command(
     data_dir: Path,
     file: Path,
@@ -327,6 +333,8 @@ def import_command(
     profile: Path | None,
     indicator: str | None,
     as_email: str | None,
+    reason: str | None,
+    confirm_outliers: bool,
 ) -> None:
     """Import results from a CSV or XLSX file, all-or-nothing."""
     from node.services import exchange, users
@@ -346,11 +354,20 @@ def import_command(
             indicator=indicator,
             user=user,
             now=utcnow(),
+            reason=reason,
+            confirm_outliers=confirm_outliers,
         )
     click.echo(
-        f"Imported {report.imported} results from {file.name} "
+        f"Imported {report.imported} results from {file.name}: {report.new} new, "
+        f"{report.changed} changed, {report.unchanged} unchanged "
         f"({report.skipped} rows skipped: no value, or a repeated total)."
     )
+    for summary in report.affected_summaries:
+        click.echo(
+            f"Changed figures were in the signed summary of {summary['period']} "
+            f"(revision {summary['revision']}, sha256 {summary['sha256']}); publish "
+            f"{summary['period']} again to send the corrected values."
+        )
 
 
 @main.command("export")

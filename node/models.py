@@ -250,6 +250,35 @@ class LatestResult(Base):
     value_text: Mapped[str] = mapped_column(String(64))
 
 
+class ResultChange(Base):
+    """One line of a figure's history: who changed what, when, old → new (value and status), why.
+
+    Written by ``node.services.results`` in the same transaction as the change it records (a
+    figure is never changed without its line, nor a line kept for a change rolled back). The
+    first line of a figure is its creation (no old value). ``affected_summaries`` lists the
+    signed summaries that carried the figure when a validated or published one was changed
+    (``[{period, revision, sha256, audience}]``): they keep the old value until the next
+    publication of that period, which carries the corrected one.
+    """
+
+    __tablename__ = "result_changes"
+    __table_args__ = (Index("ix_result_changes_result", "result_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who, kept as text too: the line still says who after the account is removed; None with
+    # "operator" = the node's operator on the command line.
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_by: Mapped[str] = mapped_column(String(320))
+    old_value_text: Mapped[str | None] = mapped_column(String(64))
+    new_value_text: Mapped[str] = mapped_column(String(64))
+    old_status: Mapped[str | None] = mapped_column(String(20))
+    new_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    affected_summaries: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
 class Target(Base):
     """Baseline and target of an indicator (for the total, or one disaggregation)."""
 

@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from schemas.fields import Code, DecimalString, PeriodString, format_decimal, parse_decimal
 
 RESULT_STATUSES = ("draft", "validated", "published")
+MAX_REASON = 2_000  # characters of a change's reason
 MAX_ID = 2**31 - 1  # row ids are INTEGER (32-bit) on PostgreSQL
 EVIDENCE_KINDS = ("cso_report", "community_report", "survey", "complaint_data", "media", "other")
 
@@ -77,6 +78,23 @@ class ResultSchema(Schema):
     source = fields.String(validate=validate.Length(max=500), allow_none=True)
     method = fields.String(validate=validate.Length(max=500), allow_none=True)
     note = fields.String(validate=validate.Length(max=10_000), allow_none=True)
+    reason = fields.String(
+        load_only=True,
+        allow_none=True,
+        validate=validate.Length(max=MAX_REASON),
+        metadata={
+            "description": "why a validated or published figure changes (required then: "
+            "422 reason_required); kept in the figure's history"
+        },
+    )
+    confirm_outlier = fields.Boolean(
+        load_only=True,
+        load_default=False,
+        metadata={
+            "description": "true to keep a value far from the previous period's "
+            "(otherwise 422 outlier_unconfirmed)"
+        },
+    )
     entered_by = fields.String(dump_only=True, allow_none=True)
     entered_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -110,10 +128,56 @@ class ResultStatusChangeSchema(Schema):
     ids = fields.List(
         fields.Integer(validate=validate.Range(1, MAX_ID)), validate=validate.Length(max=100_000)
     )
+    reason = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=MAX_REASON),
+        metadata={"description": "required to take validated or published figures back"},
+    )
 
 
 class StatusChangedSchema(Schema):
     changed = fields.Integer()
+
+
+class AffectedSummarySchema(Schema):
+    """One of our signed summaries that carried a figure when it changed."""
+
+    period = fields.String()
+    revision = fields.Integer(allow_none=True)
+    sha256 = fields.String(metadata={"description": "the signed envelope's SHA-256 (hex)"})
+    audience = fields.List(fields.String())
+
+
+class ResultChangeSchema(Schema):
+    """One line of a figure's history: who, when, old → new value and status, why."""
+
+    changed_at = fields.DateTime()
+    changed_by = fields.String(metadata={"description": "e-mail, or operator (command line)"})
+    old_value = ResultValue(
+        allow_none=True,
+        metadata={
+            "description": "null when the line records the figure's creation",
+            "oneOf": [{"type": "string"}, {"type": "boolean"}, {"type": "null"}],
+        },
+    )
+    new_value = ResultValue(metadata={"oneOf": [{"type": "string"}, {"type": "boolean"}]})
+    old_status = fields.String(allow_none=True)
+    new_status = fields.String()
+    reason = fields.String(allow_none=True)
+    affected_summaries = fields.List(
+        fields.Nested(AffectedSummarySchema),
+        metadata={
+            "description": "signed summaries that carried the old value; the next "
+            "publication of their period carries the new one"
+        },
+    )
+
+
+class ResultHistorySchema(Schema):
+    """A figure and its history, oldest line first."""
+
+    result = fields.Nested(ResultSchema)
+    changes = fields.List(fields.Nested(ResultChangeSchema))
 
 
 class PointSchema(Schema):

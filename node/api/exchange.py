@@ -18,6 +18,7 @@ from node.input_guard import parse_json_text
 from node.runtime import db_session, now, runtime
 from node.services import exchange
 from schemas.fields import Code, PeriodString
+from schemas.results import MAX_REASON, AffectedSummarySchema
 
 blp = Blueprint("exchange", __name__, description="Import (CSV, XLSX) and export (CSV, JSON, SDMX)")
 
@@ -43,12 +44,35 @@ class ImportFormSchema(Schema):
         },
     )
     file = Upload(required=True, metadata={"description": "the CSV (UTF-8) or XLSX file"})
+    reason = fields.String(
+        validate=validate.Length(max=MAX_REASON),
+        metadata={
+            "description": "why the file changes validated or published figures (required "
+            "then: 422 reason_required); kept in each changed figure's history"
+        },
+    )
+    confirm_outliers = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "true to keep values far from the previous period's (otherwise "
+            "422 outlier_unconfirmed lists the rows)"
+        },
+    )
 
 
 class ImportReportSchema(Schema):
-    imported = fields.Integer()
+    imported = fields.Integer(
+        metadata={"description": "figures written (new + changed + unchanged)"}
+    )
     skipped = fields.Integer(metadata={"description": "rows without a value (no data)"})
     rows = fields.Integer()
+    new = fields.Integer(metadata={"description": "figures that did not exist"})
+    changed = fields.Integer(metadata={"description": "figures whose value or status changed"})
+    unchanged = fields.Integer(metadata={"description": "figures already stored as in the file"})
+    affected_summaries = fields.List(
+        fields.Nested(AffectedSummarySchema),
+        metadata={"description": "signed summaries that carried a changed figure"},
+    )
 
 
 class ExportQuerySchema(Schema):
@@ -91,8 +115,18 @@ class ResultsImport(MethodView):
             indicator=form.get("indicator"),
             user=user,
             now=now(),
+            reason=form.get("reason"),
+            confirm_outliers=form["confirm_outliers"],
         )
-        return {"imported": report.imported, "skipped": report.skipped, "rows": report.rows}
+        return {
+            "imported": report.imported,
+            "skipped": report.skipped,
+            "rows": report.rows,
+            "new": report.new,
+            "changed": report.changed,
+            "unchanged": report.unchanged,
+            "affected_summaries": report.affected_summaries,
+        }
 
 
 @blp.route("/export")

@@ -17,6 +17,7 @@ from node.permissions import allowed, require
 from node.runtime import db_session, now
 from node.services import catalogue, results
 from schemas.results import (
+    ResultHistorySchema,
     ResultPageSchema,
     ResultQuerySchema,
     ResultSchema,
@@ -86,7 +87,9 @@ def load_result_items(payload: Any, may_validate: bool) -> list[dict[str, Any]]:
         errors.update({str(positions[i]): e for i, e in later.items()})
         raise InvalidInputError(
             f"{len(errors)} of {len(payload)} results are not valid; nothing was saved.",
+            code=results.refusal_code(errors),
             errors=dict(sorted(errors.items(), key=lambda kv: int(kv[0]))),
+            extra={"error_codes": results.error_codes(errors)},
         )
     return loaded
 
@@ -116,7 +119,10 @@ class Results(MethodView):
     def post(self) -> dict[str, Any]:
         """Record one result or a list of results, all-or-nothing.
 
-        An existing figure (same indicator, period and breakdown) is corrected in place.
+        An existing figure (same indicator, period and breakdown) is corrected in place; a
+        validated or published one only with a ``reason`` (422 ``reason_required``), and a value
+        far from the previous period's only with ``confirm_outlier: true`` (422
+        ``outlier_unconfirmed``). Every change is kept in the figure's history.
         """
         user = api_user()
         try:
@@ -145,5 +151,26 @@ class ResultStatus(MethodView):
             indicator=data.get("indicator"),
             period=data.get("period"),
             ids=data.get("ids"),
+            reason=data.get("reason"),
         )
         return {"changed": changed}
+
+
+@blp.route("/results/<int:result_id>/history")
+class ResultHistory(MethodView):
+    @blp.response(200, ResultHistorySchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 404)
+    def get(self, result_id: int) -> dict[str, Any]:
+        """A figure and every change to it: who, when, old → new value and status, why, and
+        which signed summaries a change of a validated or published figure affected.
+
+        City staff only: a history holds unpublished values and who entered them."""
+        session = db_session()
+        require(api_user(), "results.read_unpublished")
+        row = results.get_result(session, result_id, published_only=False)
+        lines = results.history(session, [row.id])[row.id]
+        return {
+            "result": results.result_to_wire(row),
+            "changes": [results.change_to_wire(line) for line in lines],
+        }

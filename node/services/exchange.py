@@ -8,7 +8,7 @@ database: it builds the catalogue view, checks every row with the same rules as 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -40,22 +40,34 @@ MAX_REPORTED_ERRORS = 500
 
 @dataclass
 class ImportReport:
+    """What an import did: ``imported`` figures written, of which ``new``, ``changed`` (value or
+    status) and ``unchanged``; ``affected_summaries``: signed summaries that carried a changed
+    validated or published figure (the next publication of their period corrects them)."""
+
     imported: int
     skipped: int
     rows: int
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    affected_summaries: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _row_errors_from_items(
     errors: dict[int, dict[str, list[str]]], row_numbers: list[int]
 ) -> list[dict[str, Any]]:
     out = []
-    for index, fields in sorted(errors.items()):
-        for field, messages in fields.items():
+    for index, columns in sorted(errors.items()):
+        for column, messages in columns.items():
             out.append(
                 {
                     "row": row_numbers[index],
-                    "column": field,
+                    "column": column,
                     "message": "; ".join(map(str, messages)),
+                    # The rule's code (value_out_of_range, reason_required, outlier_unconfirmed…)
+                    "code": getattr(messages[0], "code", "validation_failed")
+                    if messages
+                    else "validation_failed",
                 }
             )
     return out
@@ -71,8 +83,16 @@ def import_file(
     indicator: str | None = None,
     user: Actor | None,
     now: datetime,
+    reason: str | None = None,
+    confirm_outliers: bool = False,
 ) -> ImportReport:
-    """Import a CSV or XLSX file; any bad row → 422 with every row error, nothing written."""
+    """Import a CSV or XLSX file; any bad row → 422 with every row error, nothing written.
+
+    Rows are checked as the API checks figures, then against the stored ones: changing a
+    validated or published figure needs ``reason`` (422 ``reason_required`` lists the rows), a
+    value far from the previous period's needs ``confirm_outliers`` (422
+    ``outlier_unconfirmed`` lists the rows). Every row error carries its rule's ``code``.
+    """
     require(user, "results.write")
     if layout not in LAYOUTS:
         raise InvalidInputError(
@@ -107,7 +127,10 @@ def import_file(
                     for e in exc.errors or [exc.message]
                 ],
             ) from exc
-    row_errors = [{"row": e.row, "column": e.column, "message": e.message} for e in outcome.errors]
+    row_errors = [
+        {"row": e.row, "column": e.column, "message": e.message, "code": "unreadable_cell"}
+        for e in outcome.errors
+    ]
     may_validate = allowed(user, "results.validate")
     items = [parsed.item for parsed in outcome.rows]
     prepared, item_errors = results.prepare_results(items, view, may_validate=may_validate)
@@ -118,14 +141,64 @@ def import_file(
             f"{len(row_errors)} problems in {filename}; nothing was imported.",
             code="import_rejected",
             errors=row_errors[:MAX_REPORTED_ERRORS],
-            extra={"error_count": len(row_errors)},
+            extra={
+                "error_count": len(row_errors),
+                "error_codes": sorted({e["code"] for e in row_errors}),
+            },
         )
-    results.import_results(session, prepared, user=user, now=now, may_validate=may_validate)
+    reason = (reason or "").strip()[: results.MAX_REASON] or None
+    plan, problems = results.plan_changes(
+        session,
+        prepared,
+        view,
+        may_validate=may_validate,
+        reason=reason,
+        confirm_outliers=confirm_outliers,
+    )
+    if problems:
+        row_errors = _row_errors_from_items(problems, [p.row for p in outcome.rows])
+        codes = sorted({e["code"] for e in row_errors})
+        raise InvalidInputError(
+            _plan_detail(plan, problems, filename),
+            code=codes[0] if len(codes) == 1 else "import_rejected",
+            errors=row_errors[:MAX_REPORTED_ERRORS],
+            extra={
+                "error_count": len(row_errors),
+                "error_codes": codes,
+                "new": plan.count("new"),
+                "changed": plan.count("changed"),
+                "unchanged": plan.count("unchanged"),
+            },
+        )
+    results.import_results(session, plan, user=user, now=now)
     return ImportReport(
         imported=len(prepared),
         skipped=len(outcome.skipped),
         rows=len(outcome.rows) + len(outcome.skipped),
+        new=plan.count("new"),
+        changed=plan.count("changed"),
+        unchanged=plan.count("unchanged"),
+        affected_summaries=plan.affected_summaries(),
     )
+
+
+def _plan_detail(
+    plan: results.ChangePlan, problems: dict[int, dict[str, list[str]]], filename: str
+) -> str:
+    """What the file would do and what stops it, in one sentence a person can act on."""
+    needs_reason = sum(1 for p in problems.values() if "reason" in p)
+    outliers = sum(1 for p in problems.values() if "value" in p)
+    parts = [
+        f"{filename}: {plan.count('new')} new, {plan.count('changed')} changed, "
+        f"{plan.count('unchanged')} unchanged; nothing was imported."
+    ]
+    if needs_reason:
+        parts.append(f"{needs_reason} changed figures are validated or published: give a reason.")
+    if outliers:
+        parts.append(
+            f"{outliers} values are far from the previous period: check them, then confirm."
+        )
+    return " ".join(parts)
 
 
 def export(

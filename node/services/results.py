@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,9 +14,11 @@ from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, o
 from sqlalchemy.orm import Session
 
 from node import disaggregation as disagg
+from node import units
 from node.catalogue_view import CatalogueView, IndicatorInfo
 from node.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from node.models import LatestResult, Result, User
+from node.models import LatestResult, Result, ResultChange, User
+from node.network.summary_figures import summaries_carrying
 from node.permissions import Actor, allowed, require
 from node.services import catalogue
 from schemas.fields import format_decimal, parse_decimal
@@ -38,6 +40,52 @@ LATEST_SCOPES: dict[str, tuple[str, ...]] = {
 _SEEK_LIMIT = 1_000
 
 
+MAX_REASON = 2_000
+# Statuses an official has vouched for: changing such a figure needs a reason (kept in its
+# history), and the figure may already be in a signed summary.
+VOUCHED = ("validated", "published")
+
+
+class Problem(str):
+    """An error message that also carries the problem ``code`` a program can act on.
+
+    A plain ``str`` everywhere messages go (JSON bodies, pages); the code decides the problem's
+    ``code`` when every message of a refusal has the same one (:func:`refusal_code`).
+    """
+
+    code: str
+
+    def __new__(cls, message: str, code: str = "validation_failed") -> Problem:
+        made = super().__new__(cls, message)
+        made.code = code
+        return made
+
+
+def refusal_code(
+    errors: dict[Any, dict[str, list[str]]], default: str = "validation_failed"
+) -> str:
+    """The one code shared by every message of ``errors``, else ``default``."""
+    codes = {
+        getattr(message, "code", default)
+        for fields in errors.values()
+        for messages in fields.values()
+        for message in messages
+    }
+    return codes.pop() if len(codes) == 1 else default
+
+
+def error_codes(errors: dict[Any, dict[str, list[str]]]) -> list[str]:
+    """Every distinct problem code in ``errors`` (sorted): the ``error_codes`` of a refusal."""
+    return sorted(
+        {
+            getattr(message, "code", "validation_failed")
+            for fields in errors.values()
+            for messages in fields.values()
+            for message in messages
+        }
+    )
+
+
 @dataclass(frozen=True)
 class PreparedResult:
     indicator: str
@@ -50,10 +98,17 @@ class PreparedResult:
     source: str | None
     method: str | None
     note: str | None
+    reason: str | None = None
+    confirm_outlier: bool = False
 
 
 def check_value(indicator: IndicatorInfo, value: Any) -> tuple[Decimal | bool | None, str | None]:
-    """Coerce ``value`` to the indicator's value type; return (value, None) or (None, message)."""
+    """Coerce ``value`` to the indicator's value type; return (value, None) or (None, message).
+
+    Numbers are also checked against the indicator's unit (:func:`node.units.check_unit`: a
+    percentage within 0-100, a count a whole number 0 or more, a rate 0 to its base); the
+    message is then a :class:`Problem` with the unit rule's code.
+    """
     if indicator.value_type == "boolean":
         if isinstance(value, bool):
             return value, None
@@ -74,7 +129,13 @@ def check_value(indicator: IndicatorInfo, value: Any) -> tuple[Decimal | bool | 
             return None, "an ordinal score is a whole number"
         scale = _ORDINAL_SCALE_RE.match(indicator.unit_code)
         if scale and not int(scale[1]) <= number <= int(scale[2]):
-            return None, f"the score must be between {scale[1]} and {scale[2]}"
+            return None, Problem(
+                f"the score must be between {scale[1]} and {scale[2]}", "value_out_of_range"
+            )
+        return number, None
+    problem = units.check_unit(indicator.unit_code, number)
+    if problem is not None:
+        return None, Problem(problem.message, problem.code)
     return number, None
 
 
@@ -123,6 +184,13 @@ def prepare_results(
         identity = (str(item.get("indicator")), period, key)
         if not item_errors and identity in seen:
             item_errors["period"] = [f"the same figure is given twice (also item {seen[identity]})"]
+        reason = item.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            item_errors["reason"] = ["a reason is text"]
+            reason = None
+        reason = (reason or "").strip() or None
+        if reason is not None and len(reason) > MAX_REASON:
+            item_errors["reason"] = [f"at most {MAX_REASON} characters"]
         if item_errors:
             errors[index] = item_errors
             continue
@@ -140,6 +208,8 @@ def prepare_results(
                 source=item.get("source"),
                 method=item.get("method"),
                 note=item.get("note"),
+                reason=reason,
+                confirm_outlier=item.get("confirm_outlier") is True,
             )
         )
     return prepared, errors
@@ -153,12 +223,21 @@ def _existing(
     Only the (indicator, period) pairs the items touch are read, through the unique index
     (indicator, period, breakdown): a write of one figure into a table of a million reads a few
     rows, not the indicator's whole history. ``full_rows`` gives ORM objects, else Core rows
-    ``(id, status)``.
+    ``(id, status, value_text, …)``.
     """
+    return _stored_figures(
+        session, [(item.indicator, item.period, item.key) for item in items], full_rows=full_rows
+    )
+
+
+def _stored_figures(
+    session: Session, identities: Sequence[tuple[str, str, str]], *, full_rows: bool = False
+) -> dict[tuple[str, str, str], Any]:
+    """As :func:`_existing`, for (indicator, period, key) identities."""
     periods: dict[str, set[str]] = defaultdict(set)
-    for item in items:
-        periods[item.indicator].add(item.period)
-    wanted = {(item.indicator, item.period, item.key) for item in items}
+    for code, period, _key in identities:
+        periods[code].add(period)
+    wanted = set(identities)
     found: dict[tuple[str, str, str], Any] = {}
     pairs = sorted((code, sorted(values)) for code, values in periods.items())
     for start in range(0, len(pairs), 100):
@@ -177,6 +256,7 @@ def _existing(
         query = select(
             Result.id,
             Result.status,
+            Result.value_text,
             Result.indicator_code,
             Result.period,
             Result.disaggregation_key,
@@ -196,20 +276,243 @@ def _refuse_locked(item: PreparedResult, status: str) -> PermissionDeniedError:
     )
 
 
-def store_results(
+@dataclass
+class FigureChange:
+    """What writing one prepared figure does to the stored one (read before anything is written).
+
+    ``kind``: ``new`` (no such figure yet), ``changed`` (its value or status differs) or
+    ``unchanged`` (same value and status; source, method, note and cases are still written).
+    """
+
+    item: PreparedResult
+    kind: str
+    result_id: int | None = None
+    old_value: str | None = None
+    old_status: str | None = None
+    reason: str | None = None
+    # A validated or published figure changes value, or is taken back to a lower status.
+    vouched_change: bool = False
+    # The signed summaries holding the old value (a change of a validated or published figure).
+    affected_summaries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def new_value(self) -> str:
+        return _value_text(self.item.value)
+
+
+@dataclass
+class ChangePlan:
+    """Every prepared figure's :class:`FigureChange`, in the order given."""
+
+    changes: list[FigureChange]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for change in self.changes if change.kind == kind)
+
+    def affected_summaries(self) -> list[dict[str, Any]]:
+        """The signed summaries any change touches, once each, in period and revision order."""
+        seen: dict[str, dict[str, Any]] = {}
+        for change in self.changes:
+            for summary in change.affected_summaries:
+                seen.setdefault(summary["sha256"], summary)
+        return sorted(seen.values(), key=lambda s: (s["period"], s["revision"] or 0, s["sha256"]))
+
+
+def _needs_reason(old_status: str, old_value: str, item: PreparedResult) -> bool:
+    """Whether writing ``item`` over a stored figure changes something an official vouched for:
+    its value, or its status downwards (a published figure taken back)."""
+    if old_status not in VOUCHED:
+        return False
+    demoted = STATUS_ORDER[item.status] < STATUS_ORDER[old_status]
+    return old_value != _value_text(item.value) or demoted
+
+
+def plan_changes(
     session: Session,
     prepared: Sequence[PreparedResult],
+    cat: CatalogueView,
+    *,
+    may_validate: bool,
+    reason: str | None = None,
+    confirm_outliers: bool = False,
+) -> tuple[ChangePlan, dict[int, dict[str, list[str]]]]:
+    """Compare ``prepared`` with the stored figures; return the plan and the problems by index.
+
+    Reads only. Raises ``result_locked`` (403) when a collector would change a validated or
+    published figure. Problems (the caller refuses the whole write when there is any):
+    ``reason_required`` — a validated or published figure changes (value, or status taken back)
+    without a reason (the item's own, else ``reason`` for all); ``outlier_unconfirmed`` — a new
+    or changed value is far from the previous period's (:func:`node.units.outlier`) and neither
+    the item (``confirm_outlier``) nor the caller (``confirm_outliers``) confirmed it.
+    """
+    changes: list[FigureChange] = []
+    errors: dict[int, dict[str, list[str]]] = {}
+    # The previous period's value comes from the same write when it holds it (a file of several
+    # years is checked year against year), else from the stored figures.
+    given = {(p.indicator, p.period, p.key): p.value for p in prepared}
+    for start in range(0, len(prepared), IMPORT_BATCH):
+        batch = prepared[start : start + IMPORT_BATCH]
+        existing = _existing(session, batch)
+        previous_of = {
+            index: (p.indicator, str(parse_period(p.period).previous()), p.key)
+            for index, p in enumerate(batch, start)
+            if cat.indicators[p.indicator].value_type == "number"
+        }
+        stored_previous = _stored_figures(
+            session, [ident for ident in previous_of.values() if ident not in given]
+        )
+        for index, item in enumerate(batch, start):
+            row = existing.get((item.indicator, item.period, item.key))
+            problems: dict[str, list[str]] = {}
+            if row is None:
+                change = FigureChange(item=item, kind="new")
+            else:
+                if row.status != "draft" and not may_validate:
+                    raise _refuse_locked(item, row.status)
+                same = row.value_text == _value_text(item.value) and row.status == item.status
+                change = FigureChange(
+                    item=item,
+                    kind="unchanged" if same else "changed",
+                    result_id=row.id,
+                    old_value=row.value_text,
+                    old_status=row.status,
+                )
+                change.vouched_change = _needs_reason(row.status, row.value_text, item)
+            if change.kind != "unchanged":
+                change.reason = item.reason or reason
+            if change.vouched_change and change.reason is None:
+                problems["reason"] = [
+                    Problem(
+                        f"this figure is {change.old_status} ({change.old_value}): "
+                        "say why it changes",
+                        "reason_required",
+                    )
+                ]
+            value_changes = change.kind == "new" or change.old_value != change.new_value
+            if value_changes and not (item.confirm_outlier or confirm_outliers):
+                found = _outlier(item, cat, previous_of.get(index), given, stored_previous)
+                if found is not None:
+                    problems["value"] = [found]
+            if problems:
+                errors[index] = problems
+            changes.append(change)
+    plan = ChangePlan(changes)
+    vouched = [change for change in plan.changes if change.vouched_change]
+    if vouched and not errors:
+        carried = summaries_carrying(
+            session, [(c.item.indicator, c.item.period, c.item.key) for c in vouched]
+        )
+        for change in vouched:
+            change.affected_summaries = carried.get(
+                (change.item.indicator, change.item.period, change.item.key), []
+            )
+    return plan, errors
+
+
+def _outlier(
+    item: PreparedResult,
+    cat: CatalogueView,
+    previous: tuple[str, str, str] | None,
+    given: dict[tuple[str, str, str], Decimal | bool],
+    stored: dict[tuple[str, str, str], Any],
+) -> Problem | None:
+    """The outlier problem of ``item`` against the previous period's value, if any."""
+    if previous is None:
+        return None
+    info = cat.indicators[item.indicator]
+    if previous in given:
+        before: Decimal | bool | None = given[previous]
+    elif previous in stored:
+        before = _stored_value(stored[previous].value_text)
+    else:
+        return None
+    found = units.outlier(info.unit_code, info.value_type, item.value, before, previous[1])
+    if found is None:
+        return None
+    rule = (
+        f"more than {units.PERCENT_POINTS} points away"
+        if found.rule == "points"
+        else f"more than {units.FACTOR} times higher or lower"
+    )
+    return Problem(
+        f"{_value_text(item.value)} is {rule} than {found.previous_period} "
+        f"({_value_text(before) if before is not None else ''}): check it, then confirm it",
+        "outlier_unconfirmed",
+    )
+
+
+def _stored_value(text: str) -> Decimal | bool:
+    if text in ("true", "false"):
+        return text == "true"
+    return Decimal(text)
+
+
+def _changed_by(user: Actor | None) -> tuple[int | None, str]:
+    """(user id, label) for a history line: a database user, else the node's operator."""
+    if isinstance(user, User):
+        return user.id, user.email
+    return None, "operator"
+
+
+def _history_rows(
+    changes: Iterable[FigureChange],
+    ids: dict[tuple[str, str, str], int],
+    user: Actor | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """``result_changes`` rows for the new and changed figures of a plan."""
+    by_id, by_label = _changed_by(user)
+    rows = []
+    for change in changes:
+        if change.kind == "unchanged":
+            continue
+        item = change.item
+        rows.append(
+            {
+                "result_id": ids[(item.indicator, item.period, item.key)],
+                "changed_at": now,
+                "changed_by_id": by_id,
+                "changed_by": by_label,
+                "old_value_text": change.old_value,
+                "new_value_text": change.new_value,
+                "old_status": change.old_status,
+                "new_status": item.status,
+                "reason": change.reason,
+                "affected_summaries": change.affected_summaries or None,
+            }
+        )
+    return rows
+
+
+def _write_history(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.connection().execute(insert(ResultChange.__table__), rows)
+
+
+def _plan_refusal(errors: dict[int, dict[str, list[str]]], total: int) -> InvalidInputError:
+    """The 422 for a plan's problems: one code when they agree, ``error_codes`` always."""
+    return InvalidInputError(
+        f"{len(errors)} of {total} results need attention; nothing was saved.",
+        code=refusal_code(errors),
+        errors={str(i): e for i, e in sorted(errors.items())},
+        extra={"error_codes": error_codes(errors)},
+    )
+
+
+def store_results(
+    session: Session,
+    plan: ChangePlan,
     *,
     user: Actor | None,
     now: datetime,
-    may_validate: bool,
 ) -> list[Result]:
-    """Insert or update prepared figures (caller has checked them). Flushes once.
+    """Insert or update the figures of a checked ``plan``, with their history lines. Flushes.
 
     A database ``user`` is recorded as who entered the figures (the operator is not a user).
     Returns ORM rows (the API answers with them); files go through :func:`import_results`.
     """
     entered_by = user if isinstance(user, User) else None
+    prepared = [change.item for change in plan.changes]
     existing: dict[tuple[str, str, str], Result] = _existing(session, prepared, full_rows=True)
     stored: list[Result] = []
     for item in prepared:
@@ -227,8 +530,6 @@ def store_results(
                 entered_at=now,
             )
             session.add(row)
-        elif row.status != "draft" and not may_validate:
-            raise _refuse_locked(item, row.status)
         row.value = item.value
         row.status = item.status
         row.cases = item.cases
@@ -238,6 +539,9 @@ def store_results(
             row.entered_by = entered_by
         stored.append(row)
     session.flush()
+    ids = {(r.indicator_code, r.period, r.disaggregation_key): r.id for r in stored}
+    # In the same transaction as the change: both are kept, or neither.
+    _write_history(session, _history_rows(plan.changes, ids, user, now))
     refresh_latest(session, {(item.indicator, item.key) for item in prepared})
     return stored
 
@@ -247,18 +551,17 @@ IMPORT_BATCH = 5_000
 
 def import_results(
     session: Session,
-    prepared: Iterable[PreparedResult],
+    plan: ChangePlan,
     *,
     user: Actor | None,
     now: datetime,
-    may_validate: bool,
 ) -> int:
-    """Insert or update checked figures in batches with Core executemany; returns the count.
+    """Insert or update the figures of a checked ``plan`` in batches with Core executemany.
 
     Writes the same rows as :func:`store_results` (a property test holds them equal) without
-    an ORM object per figure: per batch of ``IMPORT_BATCH`` it reads only the stored identities
-    the batch touches, then one executemany INSERT and one executemany UPDATE. Raises
-    ``result_locked`` like :func:`store_results`; the caller's transaction then writes nothing.
+    an ORM object per figure: per batch of ``IMPORT_BATCH``, one executemany INSERT, one
+    executemany UPDATE and one executemany INSERT of history lines (unchanged figures get
+    none). Returns the number of figures written.
     """
     entered_by_id = user.id if isinstance(user, User) else None
     session.flush()
@@ -279,16 +582,15 @@ def import_results(
     periods: dict[str, Any] = {}
     touched: set[tuple[str, str]] = set()
     count = 0
-    batch: list[PreparedResult] = []
 
-    def write(items: list[PreparedResult]) -> None:
-        existing = _existing(session, items)
+    def write(changes: list[FigureChange]) -> None:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        for item in items:
-            text = _value_text(item.value)
-            row = existing.get((item.indicator, item.period, item.key))
-            if row is None:
+        ids: dict[tuple[str, str, str], int] = {}
+        for change in changes:
+            item = change.item
+            text = change.new_value
+            if change.result_id is None:
                 period = periods.get(item.period)
                 if period is None:
                     period = periods[item.period] = parse_period(item.period)
@@ -312,11 +614,10 @@ def import_results(
                     }
                 )
                 continue
-            if row.status != "draft" and not may_validate:
-                raise _refuse_locked(item, row.status)
+            ids[(item.indicator, item.period, item.key)] = change.result_id
             updates.append(
                 {
-                    "v_id": row.id,
+                    "v_id": change.result_id,
                     "v_value_text": text,
                     "v_status": item.status,
                     "v_cases": item.cases,
@@ -329,17 +630,16 @@ def import_results(
             )
         if inserts:
             connection.execute(table.insert(), inserts)
+            new_items = [c.item for c in changes if c.result_id is None]
+            ids.update({ident: row.id for ident, row in _existing(session, new_items).items()})
         if updates:
             connection.execute(update, updates)
+        _write_history(session, _history_rows(changes, ids, user, now))
 
-    for item in prepared:
-        batch.append(item)
-        touched.add((item.indicator, item.key))
-        if len(batch) >= IMPORT_BATCH:
-            write(batch)
-            count += len(batch)
-            batch = []
-    if batch:
+    for start in range(0, len(plan.changes), IMPORT_BATCH):
+        batch = plan.changes[start : start + IMPORT_BATCH]
+        for change in batch:
+            touched.add((change.item.indicator, change.item.key))
         write(batch)
         count += len(batch)
     # ORM objects of results loaded before (none on the import path) would now be stale.
@@ -355,19 +655,37 @@ def _value_text(value: Decimal | bool) -> str:
     return format_decimal(value)
 
 
-def record_results(
+def record(
     session: Session, items: Sequence[dict[str, Any]], *, user: Actor | None, now: datetime
-) -> list[Result]:
-    """Record one or many figures, all-or-nothing: any bad item writes nothing (422)."""
+) -> tuple[list[Result], ChangePlan]:
+    """Record one or many figures, all-or-nothing; return the rows and what changed.
+
+    Any bad item writes nothing (422): ``validation_failed`` or the unit rule's code
+    (``value_out_of_range``, ``value_not_whole_number``), then ``reason_required`` or
+    ``outlier_unconfirmed`` (each item may carry ``reason`` and ``confirm_outlier``).
+    """
     require(user, "results.write")
     may_validate = allowed(user, "results.validate")
-    prepared, errors = prepare_results(items, catalogue.view(session), may_validate=may_validate)
+    cat = catalogue.view(session)
+    prepared, errors = prepare_results(items, cat, may_validate=may_validate)
     if errors:
         raise InvalidInputError(
             f"{len(errors)} of {len(items)} results are not valid; nothing was saved.",
+            code=refusal_code(errors),
             errors={str(i): e for i, e in errors.items()},
+            extra={"error_codes": error_codes(errors)},
         )
-    return store_results(session, prepared, user=user, now=now, may_validate=may_validate)
+    plan, problems = plan_changes(session, prepared, cat, may_validate=may_validate)
+    if problems:
+        raise _plan_refusal(problems, len(items))
+    return store_results(session, plan, user=user, now=now), plan
+
+
+def record_results(
+    session: Session, items: Sequence[dict[str, Any]], *, user: Actor | None, now: datetime
+) -> list[Result]:
+    """Record one or many figures, all-or-nothing (see :func:`record`); returns the rows."""
+    return record(session, items, user=user, now=now)[0]
 
 
 def list_results(
@@ -410,14 +728,20 @@ def change_status(
     indicator: str | None = None,
     period: str | None = None,
     ids: Sequence[int] | None = None,
+    reason: str | None = None,
 ) -> int:
-    """Validate or publish (or send back to draft) a selection of results; returns the count."""
+    """Validate or publish (or send back to draft) a selection of results; returns the count.
+
+    Taking a validated or published figure back to a lower status needs a ``reason``
+    (``reason_required``, nothing changed); every change gets a history line.
+    """
     require(user, "results.validate")
     if not (indicator or period or ids):
         raise InvalidInputError(
             "Say which results: give indicator, period or ids.",
             errors={"ids": ["give at least one selector"]},
         )
+    reason = (reason or "").strip()[:MAX_REASON] or None
     query = select(Result)
     if indicator:
         catalogue.get_indicator(session, indicator)
@@ -432,17 +756,94 @@ def change_status(
         raise NotFoundError(
             f"No results with ids {sorted(set(ids) - found)[:20]}.", code="result_not_found"
         )
-    changed = 0
+    moving = [row for row in rows if row.status != status]
+    taken_back = [
+        row
+        for row in moving
+        if row.status in VOUCHED and STATUS_ORDER[status] < STATUS_ORDER[row.status]
+    ]
+    if taken_back and reason is None:
+        message = Problem(
+            f"this figure is vouched for: say why it goes back to {status}", "reason_required"
+        )
+        raise InvalidInputError(
+            f"{len(taken_back)} results are validated or published; give a reason to take "
+            "them back. Nothing was changed.",
+            code="reason_required",
+            errors={str(row.id): {"reason": [message]} for row in taken_back[:500]},
+        )
+    carried = summaries_carrying(
+        session, [(r.indicator_code, r.period, r.disaggregation_key) for r in taken_back]
+    )
+    by_id, by_label = _changed_by(user)
+    history: list[dict[str, Any]] = []
     touched: set[tuple[str, str]] = set()
-    for row in rows:
-        if row.status != status:
-            row.status = status
-            row.updated_at = now
-            changed += 1
-            touched.add((row.indicator_code, row.disaggregation_key))
+    for row in moving:
+        history.append(
+            {
+                "result_id": row.id,
+                "changed_at": now,
+                "changed_by_id": by_id,
+                "changed_by": by_label,
+                "old_value_text": row.value_text,
+                "new_value_text": row.value_text,
+                "old_status": row.status,
+                "new_status": status,
+                "reason": reason,
+                "affected_summaries": carried.get(
+                    (row.indicator_code, row.period, row.disaggregation_key)
+                )
+                or None,
+            }
+        )
+        row.status = status
+        row.updated_at = now
+        touched.add((row.indicator_code, row.disaggregation_key))
     session.flush()
+    _write_history(session, history)
     refresh_latest(session, touched)
-    return changed
+    return len(moving)
+
+
+def history(session: Session, result_ids: Sequence[int]) -> dict[int, list[ResultChange]]:
+    """The history lines of these figures, oldest first: result id → lines."""
+    out: dict[int, list[ResultChange]] = {rid: [] for rid in result_ids}
+    ids = sorted(set(result_ids))
+    for start in range(0, len(ids), 500):
+        query = (
+            select(ResultChange)
+            .where(ResultChange.result_id.in_(ids[start : start + 500]))
+            .order_by(ResultChange.result_id, ResultChange.id)
+        )
+        for line in session.scalars(query):
+            out[line.result_id].append(line)
+    return out
+
+
+def get_result(session: Session, result_id: int, *, published_only: bool) -> Result:
+    """One figure by id; the public sees published ones only (others are "not found")."""
+    row = session.get(Result, result_id)
+    if row is None or (published_only and row.status != "published"):
+        raise NotFoundError(f"No result with id {result_id}.", code="result_not_found")
+    return row
+
+
+def change_to_wire(line: ResultChange) -> dict[str, Any]:
+    """A history line as ``schemas.results.ResultChangeSchema`` writes it."""
+    return {
+        "changed_at": line.changed_at,
+        "changed_by": line.changed_by,
+        "old_value": _wire_value(line.old_value_text),
+        "new_value": _wire_value(line.new_value_text),
+        "old_status": line.old_status,
+        "new_status": line.new_status,
+        "reason": line.reason,
+        "affected_summaries": list(line.affected_summaries or []),
+    }
+
+
+def _wire_value(text: str | None) -> Decimal | bool | None:
+    return None if text is None else _stored_value(text)
 
 
 def result_to_wire(row: Result) -> dict[str, Any]:

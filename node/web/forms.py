@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -71,6 +71,15 @@ class EntryForm(FlaskForm):
     )
     source = StringField(_l("Source"), validators=[Optional(), Length(max=500)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=10_000)])
+    reason = TextAreaField(
+        _l("Reason for the change"),
+        validators=[Optional(), Length(max=2_000)],
+        description=_l(
+            "Needed when you change a validated or published figure; kept in its history."
+        ),
+    )
+    # Shown only after a warning: the value is far from the previous period's.
+    confirm_outlier = BooleanField(_l("I have checked this value: keep it"))
 
 
 class ImportForm(FlaskForm):
@@ -89,3 +98,12 @@ class ImportForm(FlaskForm):
         _l("Column mapping (JSON import profile, optional)"),
         validators=[Optional(), Length(max=200_000)],
     )
+    reason = TextAreaField(
+        _l("Reason for changes"),
+        validators=[Optional(), Length(max=2_000)],
+        description=_l(
+            "Needed when the file changes validated or published figures; kept in their history."
+        ),
+    )
+    # Shown only after a warning: some values are far from the previous period's.
+    confirm_outliers = BooleanField(_l("I have checked the values listed above: keep them"))

@@ -19,7 +19,7 @@ from node.auth import page_user
 from node.db import session_scope
 from node.errors import DomainError, InvalidInputError
 from node.input_guard import parse_json_text
-from node.models import User
+from node.models import Result, User
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
 from node.services import catalogue, exchange, monitoring, overview, results, throttle, users
@@ -333,8 +333,10 @@ def indicator_page(code: str) -> Any:
     # Charts count what progress counts: validated and published figures (published only for
     # the public), never drafts.
     counted = overview.figures_for_charts(session, code, published_only=public)
+    changes = _recent_changes(session, figures) if not public else []
     return render_template(
         "indicator.html",
+        changes=changes,
         indicator=indicator,
         figures=figures,
         progress=progress,
@@ -349,6 +351,37 @@ def indicator_page(code: str) -> Any:
         trend_chart=indicator_charts.trend_block(indicator, counted, progress),
         breakdown_charts=indicator_charts.breakdown_blocks(indicator, counted, dimensions),
         gap_charts=indicator_charts.gap_blocks(indicator, counted, dimensions),
+    )
+
+
+RECENT_CHANGES = 50
+
+
+def _recent_changes(session: Any, figures: list[Result]) -> list[dict[str, Any]]:
+    """The latest history lines of an indicator's figures, newest first (for the page)."""
+    by_id = {figure.id: figure for figure in figures}
+    lines = [line for found in results.history(session, list(by_id)).values() for line in found]
+    lines.sort(key=lambda line: (line.changed_at, line.id), reverse=True)
+    return [{"figure": by_id[line.result_id], "line": line} for line in lines[:RECENT_CHANGES]]
+
+
+@bp.get("/results/<int:result_id>/history")
+@login_required
+def result_history(result_id: int) -> Any:
+    """One figure and every change to it (who, when, old → new, why, summaries affected)."""
+    user = page_user()
+    # The history shows unpublished values and who entered them: city staff only.
+    if not allowed(user, "results.read_unpublished"):
+        abort(403)
+    session = db_session()
+    figure = results.get_result(session, result_id, published_only=False)
+    indicator = catalogue.get_indicator(session, figure.indicator_code)
+    lines = results.history(session, [figure.id])[figure.id]
+    return render_template(
+        "result_history.html",
+        figure=figure,
+        indicator=indicator,
+        lines=list(reversed(lines)),
     )
 
 
@@ -385,6 +418,7 @@ def enter() -> Any:
         form.status.choices = {"draft": _("Draft")}
     errors: dict[str, Any] = {}
     status = 200
+    ask_confirmation = False
     if form.validate_on_submit():
         item = {
             "indicator": code,
@@ -393,15 +427,19 @@ def enter() -> Any:
             "status": form.status.data,
             "source": form.source.data or None,
             "note": form.note.data or None,
+            "reason": form.reason.data or None,
+            "confirm_outlier": bool(form.confirm_outlier.data),
             "disaggregation": {
                 d: getattr(form, f"dim_{d}").data for d in indicator.dimension_codes
             },
         }
         try:
-            results.record_results(session, [item], user=user, now=now())
+            rows, plan = results.record(session, [item], user=user, now=now())
         except InvalidInputError as exc:
             errors = (exc.errors or {}).get("0", {})
             status = 422
+            # An outlier is a question, not a mistake: the checkbox appears to answer it.
+            ask_confirmation = "outlier_unconfirmed" in exc.extra.get("error_codes", [])
             # Each message also beside its own field (aria-invalid, aria-describedby, focus:
             # _macros.html), not only in the summary at the top.
             for name, messages in errors.items():
@@ -409,15 +447,40 @@ def enter() -> Any:
                 if field is not None and isinstance(messages, list):
                     field.errors = [str(message) for message in messages]
         else:
+            change = plan.changes[0]
             flash(
                 _("Saved %(indicator)s for %(period)s.", indicator=code, period=item["period"]),
                 "success",
             )
-            return redirect(url_for("web.enter", indicator=code))
+            if change.kind == "unchanged":
+                flash(_("The figure was already stored with this value and status."), "success")
+            for summary in change.affected_summaries:
+                flash(
+                    _(
+                        "This figure was in the signed summary of %(period)s (revision "
+                        "%(revision)s, fingerprint %(hash)s…), which keeps the old value; the "
+                        "next publication of %(period)s will carry the corrected one.",
+                        period=summary["period"],
+                        revision=summary["revision"],
+                        hash=summary["sha256"][:12],
+                    ),
+                    "success",
+                )
+            return redirect(url_for("web.enter", indicator=code, saved=rows[0].id))
     elif request.method == "POST":
         status = 400
+    saved = None
+    saved_id = request.args.get("saved", type=int)
+    if saved_id is not None and request.method == "GET":
+        saved = session.get(Result, saved_id)
     return render_template(
-        "enter.html", indicators=indicators, indicator=indicator, form=form, errors=errors
+        "enter.html",
+        indicators=indicators,
+        indicator=indicator,
+        form=form,
+        errors=errors,
+        ask_confirmation=ask_confirmation,
+        saved=saved,
     ), status
 
 
@@ -432,6 +495,8 @@ def import_page() -> Any:
     row_errors: list[dict[str, Any]] = []
     message = None
     status = 200
+    ask_confirmation = False
+    counts: dict[str, int] | None = None
     if form.validate_on_submit():
         upload = form.file.data
         profile = None
@@ -449,11 +514,22 @@ def import_page() -> Any:
                 indicator=(form.indicator.data or "").strip() or None,
                 user=user,
                 now=now(),
+                reason=form.reason.data or None,
+                confirm_outliers=bool(form.confirm_outliers.data),
             )
         except ValueError:
             message, status = _("The column mapping is not valid JSON."), 422
         except DomainError as exc:
             message, status = exc.detail, exc.status
+            codes = exc.extra.get("error_codes", [])
+            # Values far from the previous period are questions: the checkbox answers them.
+            ask_confirmation = "outlier_unconfirmed" in codes
+            if "new" in exc.extra:
+                counts = {k: exc.extra[k] for k in ("new", "changed", "unchanged")}
+            if "reason_required" in codes:
+                form.reason.errors = [
+                    _("Some rows change validated or published figures: say why they change.")
+                ]
             if isinstance(exc.errors, list):
                 row_errors = exc.errors
             elif isinstance(exc.errors, dict):
@@ -468,5 +544,11 @@ def import_page() -> Any:
     elif request.method == "POST":
         status = 400
     return render_template(
-        "import.html", form=form, report=report, row_errors=row_errors, message=message
+        "import.html",
+        form=form,
+        report=report,
+        row_errors=row_errors,
+        message=message,
+        ask_confirmation=ask_confirmation,
+        counts=counts,
     ), status

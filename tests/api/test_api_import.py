@@ -68,7 +68,15 @@ def test_a_bad_row_imports_nothing(
 def test_the_same_good_rows_alone_are_stored_whole(client: FlaskClient, official: Caller) -> None:
     response = upload(client, official, HEADER + GOOD_ROWS)
     assert response.status_code == 201, response.get_json()
-    assert response.get_json() == {"imported": 2, "skipped": 0, "rows": 2}
+    assert response.get_json() == {
+        "imported": 2,
+        "skipped": 0,
+        "rows": 2,
+        "new": 2,
+        "changed": 0,
+        "unchanged": 0,
+        "affected_summaries": [],
+    }
     assert listed(client, official) == [
         ("HRC-HOU-01", "2024", "12.50"),
         ("HRC-HOU-01", "2024", "13.25"),

@@ -74,7 +74,8 @@ def test_same_figure_twice_in_one_batch_is_refused(client: FlaskClient, official
 
 def test_correction_updates_in_place(client: FlaskClient, official: Caller) -> None:
     post(client, official, ONE)
-    post(client, official, {**ONE, "value": "13"})
+    # ONE is validated: its correction needs a reason (issue 15), kept in its history.
+    post(client, official, {**ONE, "value": "13", "reason": "typo in the entry"})
     items = client.get("/api/v1/results", headers=official.headers).get_json()["items"]
     assert [i["value"] for i in items] == ["13"]
 
@@ -92,7 +93,8 @@ def test_boolean_and_ordinal_values(client: FlaskClient, official: Caller) -> No
     assert [i["value"] for i in ok.get_json()["items"]] == [True, "4"]
     bad = post(client, official, {"indicator": "HRC-CSO-01", "period": "2024", "value": "6"})
     assert bad.status_code == 422 and "between 1 and 5" in str(bad.get_json()["errors"])
-    assert bad.get_json()["code"] == "validation_failed"
+    # A score outside its scale has the unit rule's own code since issue 15.
+    assert bad.get_json()["code"] == "value_out_of_range"
     frac = post(client, official, {"indicator": "HRC-CSO-01", "period": "2024", "value": "2.5"})
     assert (frac.status_code, frac.get_json()["code"]) == (422, "validation_failed")
     stored = client.get("/api/v1/results?indicator=HRC-CSO-01", headers=official.headers)

@@ -36,7 +36,7 @@ from node.disaggregation import disaggregation_key, normalize, parse_key
 from node.errors import InvalidInputError
 from node.exporting.sdmx import to_sdmx_json
 from node.exporting.tabular import protect_text
-from node.models import LatestResult, Result, Target
+from node.models import LatestResult, Result, ResultChange, Target
 from node.permissions import OPERATOR
 from node.progress import Point, assess
 from node.services import catalogue, exchange, monitoring, results
@@ -80,7 +80,8 @@ def figures(draw: st.DrawFn, max_size: int = 25) -> list[dict[str, Any]]:
         if code == "HRC-GOV-01":
             value: Any = draw(st.booleans())
         else:
-            value = str(draw(st.decimals(0, 500, places=draw(st.integers(0, 2)))))
+            # 0-100: HRC-SOC-02 is a percentage (issue 15's unit rule refuses more).
+            value = str(draw(st.decimals(0, 100, places=draw(st.integers(0, 2)))))
         item = {
             "indicator": code,
             "period": period,
@@ -89,11 +90,16 @@ def figures(draw: st.DrawFn, max_size: int = 25) -> list[dict[str, Any]]:
             "status": draw(st.sampled_from(STATUSES)),
             "source": draw(st.sampled_from([None, "survey", "=SUM(A1)"])),
             "note": draw(st.sampled_from([None, "", "revised"])),
+            # Random figures change vouched ones and jump between periods: say why, confirm
+            # (those checks are tested in tests/api/test_result_checks.py, not here).
+            "reason": "revised",
+            "confirm_outlier": True,
         }
         out[(code, period, disaggregation_key(breakdown))] = item
     return list(out.values())
 
 
+# Values 0-100: HRC-SOC-02 is a percentage, and its baseline and target are checked as one.
 @st.composite
 def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
     out = []
@@ -107,13 +113,13 @@ def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
             if draw(st.booleans()):
                 baseline = {
                     "period": draw(st.sampled_from(["2020", "2021", "2021-Q2"])),
-                    "value": Decimal(draw(st.integers(0, 300))) if number else False,
+                    "value": Decimal(draw(st.integers(0, 100))) if number else False,
                 }
             target = None
             if draw(st.booleans()):
                 target = {
                     "period": draw(st.sampled_from(["2025", "2030"])),
-                    "value": Decimal(draw(st.integers(0, 300))) if number else True,
+                    "value": Decimal(draw(st.integers(0, 100))) if number else True,
                 }
             out.append(
                 {
@@ -128,7 +134,7 @@ def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 def _reset(db: Callable[[], Any]) -> None:
     with db() as session:
-        for table in (LatestResult, Result, Target):
+        for table in (ResultChange, LatestResult, Result, Target):
             session.execute(delete(table))
 
 
@@ -273,6 +279,7 @@ def test_progress_and_latest_equal_the_plain_definition(
                     now=moment,
                     indicator="HRC-HOU-01" if by_indicator or period is None else None,
                     period=period,
+                    reason="revised",
                 )
     with db() as session:
         for published_only in (True, False):
@@ -360,10 +367,23 @@ def test_import_writes_what_the_plain_definition_says(
         results.record_results(session, before, user=OPERATOR, now=T0)
         expected = _table(session)
     later = T0 + timedelta(hours=1)
+    # One history line per figure the file creates or changes (value or status), none for the
+    # figures it repeats unchanged (issue 15).
+    expected_lines: list[tuple[Any, ...]] = []
     for item in file_items:
         period = parse_period(item["period"])
         ident = (item["indicator"], item["period"], disaggregation_key(item["disaggregation"]))
         old = expected.get(ident)
+        if old is None or (old[0], old[1]) != (_text(item["value"]), item["status"]):
+            expected_lines.append(
+                (
+                    *ident,
+                    None if old is None else old[0],
+                    _text(item["value"]),
+                    None if old is None else old[1],
+                    item["status"],
+                )
+            )
         expected[ident] = (
             _text(item["value"]),
             item["status"],
@@ -378,11 +398,35 @@ def test_import_writes_what_the_plain_definition_says(
         )
     with db() as session:
         report = exchange.import_file(
-            session, "figures.csv", _csv(file_items), user=OPERATOR, now=later
+            session,
+            "figures.csv",
+            _csv(file_items),
+            user=OPERATOR,
+            now=later,
+            reason="revised",
+            confirm_outliers=True,
         )
     assert report.imported == len(file_items)
+    assert (report.new + report.changed, report.unchanged) == (
+        len(expected_lines),
+        len(file_items) - len(expected_lines),
+    )
     with db() as session:
         assert _table(session) == expected
+        lines = session.execute(
+            select(
+                Result.indicator_code,
+                Result.period,
+                Result.disaggregation_key,
+                ResultChange.old_value_text,
+                ResultChange.new_value_text,
+                ResultChange.old_status,
+                ResultChange.new_status,
+            )
+            .join(Result, Result.id == ResultChange.result_id)
+            .where(ResultChange.changed_at == later)
+        ).all()
+        assert sorted(tuple(line) for line in lines) == sorted(expected_lines)
         statuses = ("published",)
         assert monitoring.latest_values(session) == {
             ident: (row.period, row.value_text)

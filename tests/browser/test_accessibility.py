@@ -44,6 +44,8 @@ OFFICIAL_PAGES: dict[str, str] = {
     "web.indicator_page": f"/catalogue/{INDICATOR}",
     "web.enter": f"/enter?indicator={INDICATOR}",
     "web.import_page": "/import",
+    # Figure 1 exists: the crawl enters a figure first (ids are never reused or deleted).
+    "web.result_history": "/results/1/history",
     "web.change_password": "/account/password",
     "benchmarks_web.benchmarks_page": "/benchmarks",
     "benchmarks_web.benchmark_page": f"/benchmarks/{INDICATOR}",

@@ -117,3 +117,28 @@ def test_the_good_rows_alone_are_imported_whole(fresh_node: Path, tmp_path: Path
         ("HRC-HOU-01", "2024", "13.25", "published"),
     ]
     assert '"count": 2' in exported_count(fresh_node)
+
+
+def test_importing_again_says_what_happened_and_a_change_needs_a_reason(
+    fresh_node: Path, tmp_path: Path
+) -> None:
+    """After the module's good import (above): the same file is "unchanged"; a file changing a
+    published figure is refused without --reason (nothing written), kept with one (issue 15)."""
+    if not stored_results(fresh_node):  # run alone: fill the node as the test above does
+        (tmp_path / "good.csv").write_text(HEADER + GOOD_ROWS, encoding="utf-8")
+        assert run("import", str(fresh_node), str(tmp_path / "good.csv")).returncode == 0
+    same = tmp_path / "same.csv"
+    same.write_text(HEADER + GOOD_ROWS, encoding="utf-8")
+    again = run("import", str(fresh_node), str(same))
+    assert again.returncode == 0, again.stderr
+    assert "0 new, 0 changed, 2 unchanged" in again.stdout
+    changed = tmp_path / "changed.csv"
+    changed.write_text(HEADER + GOOD_ROWS.replace("12.50", "12.75"), encoding="utf-8")
+    refused = run("import", str(fresh_node), str(changed))
+    assert refused.returncode == 1
+    assert "give a reason" in refused.stderr and '"code": "reason_required"' in refused.stderr
+    assert ("HRC-HOU-01", "2024", "12.50", "published") in stored_results(fresh_node)
+    kept = run("import", str(fresh_node), str(changed), "--reason", "revised by the office")
+    assert kept.returncode == 0, kept.stderr
+    assert "0 new, 1 changed, 1 unchanged" in kept.stdout
+    assert ("HRC-HOU-01", "2024", "12.75", "published") in stored_results(fresh_node)
