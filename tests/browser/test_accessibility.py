@@ -5,8 +5,8 @@ axe-core pinned in ``package.json`` (installed by ``make`` with ``npm ci --ignor
 language gets one browser context (its ``Accept-Language`` picks the pages' language, as
 node/i18n.py's selector does for a browser that never used the menu); an official's, an
 administrator's and an anonymous visitor's pages are audited. The rule: no violation of impact
-*serious* or *critical*, and at 390 px no horizontal scroll. Screenshots of each page at 390 px are kept under
-``test-artifacts/a11y/`` (git-ignored) for a person to look at.
+*serious* or *critical*, and at 390 px no horizontal scroll. Screenshots of each page at 390 px
+are kept under ``test-artifacts/a11y/`` (git-ignored) for a person to look at.
 
 Every GET page route of the app must be either visited here or listed in ``SKIPPED`` with the
 reason: a new page cannot escape the audit by being forgotten.
