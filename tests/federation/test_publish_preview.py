@@ -17,8 +17,8 @@ from node.network import summaries
 from node.network.models import OutEnvelope
 from node.services import users
 from tests.federation.conftest import Node, twin
+from tests.support import Caller
 from tests.web.test_pages import csrf_token, login
-from tests.web.test_role_pages import Caller
 
 
 def caller(node: Node) -> Caller:
