@@ -37,7 +37,9 @@ class NewUserForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"), validators=[DataRequired()])
+    # Not "user_id" / "role": the new-user form on the same page has a "role" field (one id each).
+    member = SelectField(_l("User"), coerce=int, validators=[DataRequired()])
+    new_role = SelectField(_l("New role"), validators=[DataRequired()])
 
 
 class ActionForm(FlaskForm):
@@ -76,17 +78,24 @@ def _users_page(
     form: NewUserForm, *, status: int = 200, reset_link: str | None = None, reset_for: Any = None
 ) -> Any:
     session = db_session()
-    role_form = RoleForm()
-    role_form.role.choices = _role_choices()
+    everyone = users.list_users(session)
+    role_form = _role_form(everyone)
     return render_template(
         "admin_users.html",
         form=form,
         role_form=role_form,
         action=ActionForm(),
-        users=users.list_users(session),
+        users=everyone,
         reset_link=reset_link,
         reset_for=reset_for,
     ), status
+
+
+def _role_form(everyone: list[Any]) -> RoleForm:
+    form = RoleForm()
+    form.member.choices = [(u.id, u.email) for u in everyone]
+    form.new_role.choices = _role_choices()
+    return form
 
 
 def _new_user_form() -> NewUserForm:
@@ -132,19 +141,19 @@ def users_page() -> Any:
     return _users_page(form, status=status)
 
 
-@bp.post("/admin/users/<rowid:user_id>/role")
+@bp.post("/admin/users/role")
 @login_required
-def change_role(user_id: int) -> Any:
+def change_role() -> Any:
+    """Give a user another role (never taking it from the last administrator)."""
     actor = _require_admin()
-    form = RoleForm()
-    form.role.choices = _role_choices()
+    form = _role_form(users.list_users(db_session()))
     if not form.validate_on_submit():
         abort(400)
     try:
         changed = users.set_role(
             db_session(),
-            user_id,
-            form.role.data or "",
+            form.member.data or 0,
+            form.new_role.data or "",
             actor=actor,
             node_role=runtime().config.role,
         )

@@ -422,7 +422,8 @@ def test_an_admin_creates_a_user_changes_the_role_and_deactivates_them(
 
     assert (
         web.post(
-            f"/admin/users/{new_id}/role", data={"csrf_token": token, "role": "official"}
+            "/admin/users/role",
+            data={"csrf_token": token, "member": str(new_id), "new_role": "official"},
         ).status_code
         == 302
     )
@@ -460,7 +461,9 @@ def test_the_last_admin_can_be_neither_demoted_nor_deactivated(
     login(web, admin)
     token = csrf_token(web, "/admin/users")
     me = _user_id(db, admin.email)
-    demote = web.post(f"/admin/users/{me}/role", data={"csrf_token": token, "role": "official"})
+    demote = web.post(
+        "/admin/users/role", data={"csrf_token": token, "member": str(me), "new_role": "official"}
+    )
     assert demote.status_code == 409 and "last administrator" in demote.get_data(as_text=True)
     off = web.post(f"/admin/users/{me}/deactivate", data={"csrf_token": token})
     assert off.status_code == 409
@@ -471,7 +474,8 @@ def test_the_last_admin_can_be_neither_demoted_nor_deactivated(
     second = create_user("admin")
     assert (
         web.post(
-            f"/admin/users/{me}/role", data={"csrf_token": token, "role": "official"}
+            "/admin/users/role",
+            data={"csrf_token": token, "member": str(me), "new_role": "official"},
         ).status_code
         == 302
     )
@@ -509,7 +513,8 @@ def test_only_admins_reach_the_admin_pages(
     )
     assert (
         web.post(
-            f"/admin/users/{target}/role", data={"csrf_token": token, "role": "viewer"}
+            "/admin/users/role",
+            data={"csrf_token": token, "member": str(target), "new_role": "viewer"},
         ).status_code
         == 403
     )
