@@ -528,6 +528,12 @@ def test_only_admins_reach_the_admin_pages(
         web.post("/admin/tokens", data={"csrf_token": token, "user_id": str(target)}).status_code
         == 403
     )
+    with db() as session:
+        admin_token = session.scalar(select(ApiToken.id).where(ApiToken.user_id == target))
+    assert (
+        web.post(f"/admin/tokens/{admin_token}/revoke", data={"csrf_token": token}).status_code
+        == 403
+    )
     assert (count(db, User), count(db, ApiToken), count(db, PasswordReset)) == (
         users_before,
         tokens_before,
@@ -536,6 +542,7 @@ def test_only_admins_reach_the_admin_pages(
     with db() as session:
         row = session.get(User, target)
         assert (row.role, row.active) == ("admin", True)
+        assert session.get(ApiToken, admin_token).revoked is False
 
 
 def test_an_admin_creates_a_token_shown_once_lists_it_by_prefix_and_revokes_it(
@@ -653,3 +660,32 @@ def test_a_newer_reset_link_replaces_the_older_one(
     assert app.test_client().get(f"/reset/{first}").status_code == 410
     assert app.test_client().get(f"/reset/{second}").status_code == 200
     assert app.test_client().get("/reset/not-a-link-anyone-issued-xxxxxxxx").status_code == 410
+
+
+def test_a_reset_link_of_a_deactivated_user_does_not_work(
+    web: FlaskClient, admin: Caller, official: Caller, db: Any, app: Flask
+) -> None:
+    login(web, admin)
+    user_id = _user_id(db, official.email)
+    secret = _issue_reset(web, user_id)
+    token = csrf_token(web, "/admin/users")
+    assert (
+        web.post(f"/admin/users/{user_id}/deactivate", data={"csrf_token": token}).status_code
+        == 302
+    )
+    visitor = app.test_client()
+    assert visitor.get(f"/reset/{secret}").status_code == 410
+    with db() as session:
+        before = session.scalar(select(User.password_hash).where(User.id == user_id))
+    token = csrf_token(visitor, "/login")
+    answer = visitor.post(
+        f"/reset/{secret}",
+        data={
+            "csrf_token": token,
+            "new_password": "a brand new passphrase for ana",
+            "repeat_password": "a brand new passphrase for ana",
+        },
+    )
+    assert answer.status_code == 410
+    with db() as session:
+        assert session.scalar(select(User.password_hash).where(User.id == user_id)) == before
