@@ -110,10 +110,13 @@ def create_app(
     from node.api import init_api
     from node.network import blueprint as federation_blueprint
     from node.web import (
+        admin_views,
+        evidence_views,
         language,
         meta,
         network_views,
         notification_views,
+        planning_views,
         views,
     )
 
@@ -126,6 +129,9 @@ def create_app(
     app.register_blueprint(language.bp)
     app.register_blueprint(network_views.bp)
     app.register_blueprint(notification_views.bp)
+    app.register_blueprint(planning_views.bp)
+    app.register_blueprint(evidence_views.bp)
+    app.register_blueprint(admin_views.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

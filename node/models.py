@@ -329,3 +329,43 @@ class BudgetLine(Base):
     currency: Mapped[str] = mapped_column(String(3))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EvidenceAttachment(Base):
+    """A file attached to evidence (a report, a photo), kept under the node's data directory.
+
+    The file is stored under ``stored_name``, a random name the node generated: the client's file
+    name is only shown (cleaned) and never used as a path, so an upload cannot choose where it
+    lands. ``media_type`` was decided from the file's first bytes, not from what the client said.
+    """
+
+    __tablename__ = "evidence_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(
+        ForeignKey("evidence.id", ondelete="CASCADE"), index=True
+    )
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PasswordReset(Base):
+    """A one-time password-reset link an administrator issued for a user.
+
+    Only the SHA-256 of the link's secret is stored (like API tokens): a database leak gives no
+    usable link. A link works once (``used_at``) and only until ``expires_at``.
+    """
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

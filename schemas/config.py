@@ -33,6 +33,11 @@ class NodeConfigSchema(Schema):
     signing_key_file = fields.String(load_default="signing_key.pem")
     secret_key_file = fields.String(load_default="secret_key")
     max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(1024, 64 << 20))
+    # Evidence attachments (reports, photos): the largest file accepted, in bytes. A whole page
+    # request is also bounded by max_body_bytes, so the smaller of the two applies.
+    max_attachment_bytes = fields.Integer(
+        load_default=1_000_000, validate=validate.Range(1024, 64 << 20)
+    )
     small_cell_threshold = fields.Integer(load_default=5, validate=validate.Range(0, 1000))
     # Benchmarks publish a group only when at least this many cities reported in it.
     benchmark_min_cities = fields.Integer(load_default=5, validate=validate.Range(1, 1000))

@@ -9,6 +9,7 @@ the history while showing the newest as current.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -64,9 +65,12 @@ def build_payload(
     supersedes: str | None,
     *,
     comparable_only: bool = False,
+    suppressed_out: list[Result] | None = None,
 ) -> dict[str, Any]:
     """The ``hrc.summary/1`` payload for ``period`` restricted to ``themes`` (None = all);
-    ``comparable_only`` keeps core indicators and local ones mapped to a core code."""
+    ``comparable_only`` keeps core indicators and local ones mapped to a core code.
+    ``suppressed_out``, when given, receives the figures small-cell suppression held back (the
+    publish preview shows them)."""
     rows = list(
         session.scalars(
             select(Result)
@@ -93,6 +97,8 @@ def build_payload(
         for row in by_indicator[code]:
             if suppress(row, indicator.unit_code, config.small_cell_threshold):
                 suppressed += 1
+                if suppressed_out is not None:
+                    suppressed_out.append(row)
                 continue
             figures.append(
                 {
@@ -177,19 +183,33 @@ def _previous_for(session: Session, period: str, audience: list[str]) -> OutEnve
     return None
 
 
-def publish_summary(
-    session: Session, config: NodeConfig, period: str, *, user: Actor | None, now: datetime
-) -> list[OutEnvelope]:
-    """Build, sign and queue our summary of ``period`` for every twin (one envelope per scope)."""
-    require(user, "summaries.publish")
+def _checked_period(period: str) -> str:
     try:
-        period = str(parse_period(period))
+        return str(parse_period(period))
     except PeriodError as exc:
         # Every caller (page, API, CLI) gets the same readable refusal: "2025-13" was a 500
         # on the page, which does not go through the API's schema.
         raise InvalidInputError(
             str(exc), code="invalid_period", errors={"period": [str(exc)]}
         ) from exc
+
+
+@dataclass(frozen=True)
+class PlannedSummary:
+    """One envelope a publication would sign: who receives it and exactly what it carries."""
+
+    audience: list[str]  # the twins' city ids ([] = no twin yet: kept as our own record)
+    recipients: list[str]  # the city ids it is queued for (the secretariats for "network")
+    payload: dict[str, Any]
+    suppressed: list[Result]  # figures small-cell suppression keeps at home
+
+
+def plan_publication(
+    session: Session, config: NodeConfig, period: str, *, revision: int | None = None
+) -> list[PlannedSummary]:
+    """What publishing ``period`` would sign and send, built exactly as :func:`publish_summary`
+    builds it, without signing or storing anything (the page's preview runs this)."""
+    period = _checked_period(period)
     has_figures = session.scalar(
         select(func.count())
         .select_from(Result)
@@ -201,14 +221,15 @@ def publish_summary(
             code="nothing_to_publish",
             errors={"period": ["no validated results"]},
         )
-    revision = (
-        session.scalar(
-            select(func.max(OutEnvelope.revision)).where(
-                OutEnvelope.stream == SUMMARY_STREAM, OutEnvelope.period == period
+    if revision is None:
+        revision = (
+            session.scalar(
+                select(func.max(OutEnvelope.revision)).where(
+                    OutEnvelope.stream == SUMMARY_STREAM, OutEnvelope.period == period
+                )
             )
-        )
-        or 0
-    ) + 1
+            or 0
+        ) + 1
     scopes: dict[tuple[str, ...] | None, list[str]] = defaultdict(list)
     secretariats: list[str] = []
     for twin in peers.active_twins(session):
@@ -221,31 +242,26 @@ def publish_summary(
         scopes[tuple(twin.themes) if twin.themes is not None else None].append(twin.city_id)
     if not scopes and not secretariats:
         scopes[None] = []  # no twin yet: the summary is still signed and kept as our record
-    published = []
+    planned = []
     for scope, audience in sorted(scopes.items(), key=lambda kv: str(kv[0])):
         previous = _previous_for(session, period, sorted(audience))
         themes = list(scope) if scope is not None else None
+        held_back: list[Result] = []
         payload = build_payload(
-            session, config, period, themes, revision, previous.sha256 if previous else None
-        )
-        envelope = outbox.sign_and_store(
             session,
             config,
-            type_=SUMMARY_TYPE,
-            schema=SUMMARY_SCHEMA,
-            stream=SUMMARY_STREAM,
-            payload=payload,
-            audience=sorted(audience),
-            now=now,
-            period=period,
-            revision=revision,
+            period,
+            themes,
+            revision,
+            previous.sha256 if previous else None,
+            suppressed_out=held_back,
         )
-        outbox.queue(session, envelope, sorted(audience), now)
-        published.append(envelope)
+        planned.append(PlannedSummary(sorted(audience), sorted(audience), payload, held_back))
     if secretariats:
         # The network's copy (for benchmarks): only indicators comparable across cities, i.e.
         # core ones and local ones mapped to a core code; addressed to "network".
         previous = _previous_for(session, period, [NETWORK_AUDIENCE])
+        held_back = []
         payload = build_payload(
             session,
             config,
@@ -254,20 +270,35 @@ def publish_summary(
             revision,
             previous.sha256 if previous else None,
             comparable_only=True,
+            suppressed_out=held_back,
         )
+        planned.append(PlannedSummary([NETWORK_AUDIENCE], sorted(secretariats), payload, held_back))
+    return planned
+
+
+def publish_summary(
+    session: Session, config: NodeConfig, period: str, *, user: Actor | None, now: datetime
+) -> list[OutEnvelope]:
+    """Build, sign and queue our summary of ``period`` for every twin (one envelope per scope)."""
+    require(user, "summaries.publish")
+    planned = plan_publication(session, config, period)
+    period = planned[0].payload["period"]
+    revision = planned[0].payload["revision"]
+    published = []
+    for item in planned:
         envelope = outbox.sign_and_store(
             session,
             config,
             type_=SUMMARY_TYPE,
             schema=SUMMARY_SCHEMA,
             stream=SUMMARY_STREAM,
-            payload=payload,
-            audience=[NETWORK_AUDIENCE],
+            payload=item.payload,
+            audience=item.audience,
             now=now,
             period=period,
             revision=revision,
         )
-        outbox.queue(session, envelope, secretariats, now)
+        outbox.queue(session, envelope, item.recipients, now)
         published.append(envelope)
     for older in session.scalars(
         select(OutEnvelope).where(

@@ -19,6 +19,7 @@ from node.network import compare, inbox, peers, summaries, trust
 from node.network.summaries import SAMPLE_SOURCE
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
+from node.services import catalogue
 from node.services.network_status import network_status
 
 bp = Blueprint("network_web", __name__)
@@ -159,6 +160,37 @@ def publish() -> Any:
     else:
         flash(_("Give a period such as 2025."), "error")
     return redirect(url_for("network_web.peers_page"))
+
+
+@bp.get("/summaries/preview")
+@login_required
+def publish_preview() -> Any:
+    """Exactly what publishing a period would share, with whom: built by the same function as
+    the signed summary (``summaries.plan_publication``), without signing or storing anything."""
+    _require("summaries.publish")
+    session = db_session()
+    period = (request.args.get("period") or "").strip()
+    planned: list[summaries.PlannedSummary] = []
+    problem = None
+    if period:
+        try:
+            planned = summaries.plan_publication(session, runtime().config, period)
+        except DomainError as exc:
+            problem = exc.detail
+        else:
+            period = planned[0].payload["period"]
+    names = {p.city_id: p.name for p in peers.active_twins(session)}
+    form = PublishForm(formdata=None, period=period)
+    return render_template(
+        "publish_preview.html",
+        period=period,
+        planned=planned,
+        problem=problem,
+        names=names,
+        publish=form,
+        threshold=runtime().config.small_cell_threshold,
+        dimensions={d.code: d for d in catalogue.list_dimensions(session)},
+    ), (422 if problem else 200)
 
 
 @bp.get("/peers/<city_id>")

@@ -67,3 +67,22 @@ MENTORING_DEADLINE_KINDS = (
     N_("mentoring_agreement"),
     N_("session_notes"),
 )
+# Kinds of qualitative evidence (node.services.planning.EVIDENCE_KINDS) and how pages name them.
+EVIDENCE_KIND_LABELS = {
+    "cso_report": N_("Civil-society report"),
+    "community_report": N_("Community report"),
+    "survey": N_("Survey"),
+    "testimony": N_("Testimony"),
+    "media": N_("Media report"),
+    "other": N_("Other"),
+}
+USER_ROLES = (
+    N_("admin"),
+    N_("official"),
+    N_("data_collector"),
+    N_("cso_partner"),
+    N_("reviewer"),
+    N_("viewer"),
+    N_("secretariat"),
+)
+EVIDENCE_STATUSES = (N_("submitted"), N_("published"))

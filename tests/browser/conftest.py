@@ -75,6 +75,14 @@ def node_official(browser_node: NodeProcess) -> NodeUser:
 
 
 @pytest.fixture(scope="session")
+def node_admin(browser_node: NodeProcess) -> NodeUser:
+    """An administrator of the node (users, roles, tokens, password resets)."""
+    email, password = "admin@gent.example", "an administrator's long passphrase"
+    token = browser_node.create_user(email, "admin", password)
+    return NodeUser(email, "admin", password, token)
+
+
+@pytest.fixture(scope="session")
 def base_url(browser_node: NodeProcess) -> str:
     """The node's address; pytest-playwright passes it to every context (``goto("/")``).
 

@@ -3,10 +3,10 @@
 A real ``hrcnet serve`` node (tests/browser/conftest.py), Debian's headless Chromium, and the
 axe-core pinned in ``package.json`` (installed by ``make`` with ``npm ci --ignore-scripts``). Each
 language gets one browser context (its ``Accept-Language`` picks the pages' language, as
-node/i18n.py's selector does for a browser that never used the menu); an official's and an
-anonymous visitor's pages are audited. The rule: no violation of impact *serious* or *critical*,
-and at 390 px no horizontal scroll. Screenshots of each page at 390 px are kept under
-``test-artifacts/a11y/`` (git-ignored) for a person to look at.
+node/i18n.py's selector does for a browser that never used the menu); an official's, an
+administrator's and an anonymous visitor's pages are audited. The rule: no violation of impact
+*serious* or *critical*, and at 390 px no horizontal scroll. Screenshots of each page at 390 px
+are kept under ``test-artifacts/a11y/`` (git-ignored) for a person to look at.
 
 Every GET page route of the app must be either visited here or listed in ``SKIPPED`` with the
 reason: a new page cannot escape the audit by being forgotten.
@@ -55,6 +55,16 @@ OFFICIAL_PAGES: dict[str, str] = {
     "reviews_web.reviews_page": "/reviews",
     "reviews_web.public_recommendations": "/recommendations",
     "mentoring_web.relationships_page": "/mentoring",
+    "planning_web.targets_page": f"/targets?indicator={INDICATOR}",
+    "planning_web.budget_page": "/budget",
+    "planning_web.import_templates": "/import/templates",
+    "evidence_web.evidence_page": "/evidence",
+    "network_web.publish_preview": "/summaries/preview?period=2025",
+}
+# What only an administrator reaches.
+ADMIN_PAGES: dict[str, str] = {
+    "admin_web.users_page": "/admin/users",
+    "admin_web.tokens_page": "/admin/tokens",
 }
 # What a visitor who is not signed in sees (the sign-in page only exists for them).
 ANONYMOUS_PAGES: dict[str, str] = {
@@ -64,6 +74,8 @@ ANONYMOUS_PAGES: dict[str, str] = {
     "web.indicator_page": f"/catalogue/{INDICATOR}",
     "benchmarks_web.benchmarks_page": "/benchmarks",
     "reviews_web.public_recommendations": "/recommendations",
+    # A link nobody issued: the page that says so (a real link is used up by its first visit).
+    "admin_web.reset_password": "/reset/a-link-nobody-issued-aaaaaaaaaaaaaaaa",
 }
 ERROR_PAGE = "/catalogue/NO-SUCH-INDICATOR"
 
@@ -95,6 +107,8 @@ SKIPPED: dict[str, str] = {
             "overdue_page",
         )
     },
+    "planning_web.import_template": "a CSV download, not a page",
+    "evidence_web.download_attachment": "a file download (PDF, image, text), not a page",
 }
 
 # Violations that could not be fixed yet: (endpoint or "error", rule id) -> reason. Each one is a
@@ -182,7 +196,11 @@ def _new_context(browser: Browser, base_url: str, language: str) -> BrowserConte
 
 @pytest.fixture(scope="module")
 def audit(
-    browser: Browser, base_url: str, browser_node: NodeProcess, node_official: NodeUser
+    browser: Browser,
+    base_url: str,
+    browser_node: NodeProcess,
+    node_official: NodeUser,
+    node_admin: NodeUser,
 ) -> Audit:
     """Crawl every page, as an official and anonymously, in all six languages, once."""
     assert AXE.is_file(), f"{AXE} missing: run `make .venv/.installed` (npm ci --ignore-scripts)"
@@ -204,6 +222,11 @@ def audit(
                             who="official")  # fmt: skip
             _audit_page(page, result, endpoint="error", path=ERROR_PAGE, language=language,
                         who="official")  # fmt: skip
+            context.clear_cookies()
+            sign_in(page, node_admin)
+            for endpoint, path in ADMIN_PAGES.items():
+                _audit_page(page, result, endpoint=endpoint, path=path, language=language,
+                            who="admin")  # fmt: skip
         finally:
             context.close()
     result.seconds = time.monotonic() - started
