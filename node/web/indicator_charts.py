@@ -217,16 +217,19 @@ def trend_block(
     )
 
 
+def _by_ground(figures: Sequence[Figure]) -> list[tuple[str, dict[str, dict[str, Decimal]]]]:
+    """Each ground with numbers, and its figures as period → group → value."""
+    triples = [(f.period, f.breakdown, f.value) for f in figures]
+    grounds = [(ground, groups_by_period(triples, ground)) for ground in grounds_of(triples)]
+    return [(ground, by_period) for ground, by_period in grounds if by_period]
+
+
 def breakdown_blocks(
     indicator: Any, figures: Sequence[Figure], dimensions: Mapping[str, Any]
 ) -> list[ChartBlock]:
     """For each ground (a dimension broken down alone), one line per group, side by side."""
-    triples = [(f.period, f.breakdown, f.value) for f in figures]
     blocks: list[ChartBlock] = []
-    for ground in grounds_of(triples):
-        by_period = groups_by_period(triples, ground)
-        if not by_period:
-            continue
+    for ground, by_period in _by_ground(figures):
         periods = _by_time(set(by_period))
         order = {
             item.code: i for i, item in enumerate(getattr(dimensions.get(ground), "codes", []))
@@ -318,10 +321,9 @@ def gap_blocks(
     indicator: Any, figures: Sequence[Figure], dimensions: Mapping[str, Any]
 ) -> list[GapBlock]:
     """For each ground with a gap in at least one period: the gap over time, and its trend."""
-    triples = [(f.period, f.breakdown, f.value) for f in figures]
     blocks: list[GapBlock] = []
-    for ground in grounds_of(triples):
-        series = gap_series(ground, groups_by_period(triples, ground), indicator.direction)
+    for ground, by_period in _by_ground(figures):
+        series = gap_series(ground, by_period, indicator.direction)
         if not series.points:
             continue
         label = ground_label(dimensions, ground)
