@@ -8,6 +8,8 @@ translated here and numbers are written the page language's way (:func:`node.i18
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +20,7 @@ from markupsafe import Markup
 
 from node.charts import ChartWords, Guide, Series, bar_chart_svg, line_chart_svg, plain_number
 from node.equality import GapSeries, gap_series, grounds_of, groups_by_period
-from node.i18n import format_number
+from node.i18n import current_locale, format_number
 from node.services.overview import Figure
 from schemas.periods import parse_period
 
@@ -28,6 +30,7 @@ __all__ = [
     "breakdown_blocks",
     "chart_number",
     "chart_words",
+    "fast_number",
     "gap_blocks",
     "gap_text",
     "gap_trend_labels",
@@ -61,7 +64,8 @@ class GapBlock:
 
 def chart_number(value: float) -> str:
     """A chart's number: 4 significant digits, written the page language's way."""
-    return format_number(plain_number(value))
+    text = plain_number(value)
+    return fast_number(Decimal(text)) if text != "n/a" else text
 
 
 def chart_words() -> ChartWords:
@@ -74,13 +78,49 @@ def _svg(svg: str) -> Markup:
     return Markup(svg)  # noqa: S704
 
 
+_PROBE = re.compile(r"^(\D*)1(\D+)234(\D+)567(\D+)5$")
+
+
+@functools.lru_cache(maxsize=16)
+def _symbols(locale: str) -> tuple[str, str, str] | None:
+    """(minus, group, decimal) as :func:`node.i18n.format_number` writes them in ``locale``.
+
+    Read from that function's own output for one probe number, so the two can never disagree;
+    None (use format_number itself) if the probe does not have the expected shape.
+    """
+    match = _PROBE.match(format_number(Decimal("-1234567.5")))
+    if match is None or match.group(2) != match.group(3):
+        return None
+    return match.group(1), match.group(2), match.group(4)
+
+
+def fast_number(value: Decimal) -> str:
+    """:func:`node.i18n.format_number` for a finite Decimal, without a Babel call per number.
+
+    A chart's table can hold thousands of figures (monthly periods × groups); Babel parses its
+    pattern and locale on every call. Same output (every digit kept, thousands grouped by three,
+    the language's signs), pinned by a test against format_number in all six languages.
+    """
+    symbols = _symbols(current_locale()) if value.is_finite() else None
+    if symbols is None:
+        return format_number(value)
+    minus, group, point = symbols
+    text = format(value, "f")
+    negative = text.startswith("-")
+    whole, _dot, fraction = text.lstrip("-").partition(".")
+    grouped = ""
+    while len(whole) > 3:
+        whole, grouped = whole[:-3], group + whole[-3:] + grouped
+    return (minus if negative else "") + whole + grouped + (point + fraction if fraction else "")
+
+
 def _cell(value: Decimal | bool | None) -> str:
     """A table cell: the exact figure as stored, written the page language's way."""
     if value is None:
         return "\N{EN DASH}"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    return format_number(value)
+    return fast_number(value)
 
 
 def gap_text(value: Decimal) -> str:
@@ -177,16 +217,19 @@ def trend_block(
     )
 
 
+def _by_ground(figures: Sequence[Figure]) -> list[tuple[str, dict[str, dict[str, Decimal]]]]:
+    """Each ground with numbers, and its figures as period → group → value."""
+    triples = [(f.period, f.breakdown, f.value) for f in figures]
+    grounds = [(ground, groups_by_period(triples, ground)) for ground in grounds_of(triples)]
+    return [(ground, by_period) for ground, by_period in grounds if by_period]
+
+
 def breakdown_blocks(
     indicator: Any, figures: Sequence[Figure], dimensions: Mapping[str, Any]
 ) -> list[ChartBlock]:
     """For each ground (a dimension broken down alone), one line per group, side by side."""
-    triples = [(f.period, f.breakdown, f.value) for f in figures]
     blocks: list[ChartBlock] = []
-    for ground in grounds_of(triples):
-        by_period = groups_by_period(triples, ground)
-        if not by_period:
-            continue
+    for ground, by_period in _by_ground(figures):
         periods = _by_time(set(by_period))
         order = {
             item.code: i for i, item in enumerate(getattr(dimensions.get(ground), "codes", []))
@@ -278,10 +321,9 @@ def gap_blocks(
     indicator: Any, figures: Sequence[Figure], dimensions: Mapping[str, Any]
 ) -> list[GapBlock]:
     """For each ground with a gap in at least one period: the gap over time, and its trend."""
-    triples = [(f.period, f.breakdown, f.value) for f in figures]
     blocks: list[GapBlock] = []
-    for ground in grounds_of(triples):
-        series = gap_series(ground, groups_by_period(triples, ground), indicator.direction)
+    for ground, by_period in _by_ground(figures):
+        series = gap_series(ground, by_period, indicator.direction)
         if not series.points:
             continue
         label = ground_label(dimensions, ground)
@@ -332,7 +374,7 @@ def gap_blocks(
                     f"{_groups(dimensions, ground, p.worst)} ({_cell(p.worst_value)})"
                     if judged
                     else _cell(p.worst_value),
-                    format_number(p.groups),
+                    fast_number(Decimal(p.groups)),
                 ],
             )
             for p in series.points

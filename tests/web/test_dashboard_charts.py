@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from decimal import Decimal as D
 from typing import Any
 
 import pytest
@@ -368,3 +369,32 @@ def test_dashboard_gap_compares_latest_with_previous_and_first_period_with_a_gap
     detail = client.get("/catalogue/HRC-SEC-03").get_data(as_text=True)
     gap = next(desc_of(c) for c in svgs(detail) if desc_of(c).startswith("2019: 9"))
     assert [part.split(":")[0] for part in gap.split("; ")] == ["2019", "2020", "2022", "2023"]
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "es", "nl", "it", "sw"])
+def test_fast_number_writes_exactly_what_format_number_writes(app: Flask, locale: str) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from node.i18n import format_number
+    from node.web.indicator_charts import fast_number
+
+    edges = ["0", "-0", "0.000", "1", "-1", "999", "1000", "-1000.50", "123456789.125", "1E+3"]
+
+    with app.test_request_context("/", headers={"Accept-Language": locale}):
+        for text in edges:
+            assert fast_number(D(text)) == format_number(D(text)), text
+
+        @settings(max_examples=200, deadline=None)
+        # Stored figures: up to 12 decimal places (the wire's limit), every digit kept.
+        @given(
+            st.builds(
+                lambda digits, places: D(digits).scaleb(-places),
+                st.integers(-(10**18), 10**18),
+                st.integers(0, 12),
+            )
+        )
+        def same(value: D) -> None:
+            assert fast_number(value) == format_number(value)
+
+        same()
