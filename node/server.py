@@ -71,4 +71,9 @@ def serve(data_dir: Path, *, host: str, port: int, workers: int = 2) -> None:
         # would replace each other's. Nodes are managed by signals and `hrcnet`, not gunicornc.
         "control_socket_disable": True,
     }
+    from node.ops.liveness import hold_serve_lock
+
+    # Held until this process ends: restore and upgrade refuse a data dir that is being served,
+    # and a second serve of the same data dir (two schedulers) is refused here.
+    hold_serve_lock(data_dir.resolve())
     NodeServer(data_dir.resolve(), options).run()
