@@ -42,6 +42,7 @@ from federation.envelope import envelope_sha256, make_envelope, sign_envelope
 from node import migrate
 from node.config import CONFIG_FILE, ConfigError, NodeConfig, default_database_url, load_config
 from node.db import make_engine, make_sessionmaker, session_scope
+from node.network import keyring
 from node.network.models import NodeKey, OutEnvelope
 from node.ops.liveness import is_served
 
@@ -106,6 +107,8 @@ def _migration_of(engine: Engine) -> str | None:
 
 
 def _seq_high_water(engine: Engine) -> int:
+    if not inspect(engine).has_table("out_envelopes"):  # a database older than 0002
+        return 0
     with session_scope(make_sessionmaker(engine)) as session:
         return int(session.scalar(select(func.max(OutEnvelope.seq))) or 0)
 
@@ -113,6 +116,8 @@ def _seq_high_water(engine: Engine) -> int:
 def _key_files(config: NodeConfig, engine: Engine) -> list[str]:
     """Every private key file the node still has: the configured one and rotated ones."""
     names = {config.values["signing_key_file"]}
+    if not inspect(engine).has_table("node_keys"):  # a database older than 0002
+        return [config.values["signing_key_file"]]
     with session_scope(make_sessionmaker(engine)) as session:
         for row in session.scalars(select(NodeKey)):
             if row.file_name:
@@ -275,7 +280,9 @@ def read_manifest(backup_dir: Path) -> dict[str, Any]:
     }
     if present != set(files):
         extra, missing = sorted(present - set(files)), sorted(set(files) - present)
-        raise BackupError(f"The backup's files differ from its manifest: extra {extra}, missing {missing}.")
+        raise BackupError(
+            f"The backup's files differ from its manifest: extra {extra}, missing {missing}."
+        )
     for name, entry in files.items():
         # Names come from the file: refuse anything that could escape the target dir.
         if name.startswith("/") or ".." in Path(name).parts:
@@ -302,9 +309,11 @@ def _verify_key(staging: Path, manifest: dict[str, Any], engine: Engine) -> str:
     swapped key file in a backup would be an impersonation attempt."""
     config = load_config(staging, {"database_url": "sqlite://"})
     signing = fkeys.load_signing_key(staging / config.values["signing_key_file"])
-    with session_scope(make_sessionmaker(engine)) as session:
-        current = session.scalar(select(NodeKey).where(NodeKey.state == "current"))
-    recorded = current.public_b64 if current is not None else None
+    recorded = None
+    if inspect(engine).has_table("node_keys"):  # older databases record no key: the manifest
+        with session_scope(make_sessionmaker(engine)) as session:
+            current = session.scalar(select(NodeKey).where(NodeKey.state == "current"))
+            recorded = current.public_b64 if current is not None else None
     if signing.public_b64 != manifest.get("public_key") or (
         recorded is not None and recorded != signing.public_b64
     ):
@@ -335,7 +344,8 @@ def bump_sequence(
     floor = int(now.timestamp() * 1_000_000)
     with session_scope(make_sessionmaker(engine)) as session:
         highest = int(session.scalar(select(func.max(OutEnvelope.seq))) or 0)
-        if floor <= max(highest, backup_high_water):
+        # The marker takes floor - 1, so it too must be above every seq already used.
+        if floor - 1 <= max(highest, backup_high_water):
             raise BackupError(
                 "This machine's clock is behind the backup's sequence numbers; fix the clock "
                 "(NTP) before restoring."
@@ -421,7 +431,10 @@ def restore(
         migrated_from = _migration_of(engine)
         migrate.upgrade(engine)
         migrated_to = _migration_of(engine)
-        config = load_config(staging, {"database_url": str(engine.url.render_as_string(False))})
+        config = load_config(staging, {"database_url": engine.url.render_as_string(False)})
+        with session_scope(make_sessionmaker(engine)) as session:
+            # A database from before 0002 records no key yet: record the (checked) one.
+            keyring.register_initial_key(session, config, now)
         floor = bump_sequence(
             engine, config, now=now, backup_high_water=int(manifest.get("seq_high_water") or 0)
         )
@@ -439,6 +452,4 @@ def restore(
             engine.dispose()
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return RestoreReport(
-        data_dir, manifest["city_id"], key_id, migrated_from, migrated_to, floor
-    )
+    return RestoreReport(data_dir, manifest["city_id"], key_id, migrated_from, migrated_to, floor)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from node.config import load_config
 from node.db import make_engine, make_sessionmaker, session_scope
 from node.network.models import FederationIncident, InEnvelope, OutboxItem
-from tests.multinode.harness import NodeFactory, NodeProcess, wait_until
+from tests.multinode.harness import NodeFactory, NodeProcess
 from tests.multinode.test_multinode_federation import (
     HOUSING,
     PERIOD,
@@ -49,9 +49,7 @@ def query(node: NodeProcess, statement: Any) -> Any:
 def publish_period(city: City, period: str, value: str) -> dict[str, Any]:
     figure = {"indicator": HOUSING, "period": period, "value": value, "status": "validated"}
     city.call("POST", "/api/v1/results", json=[figure], expect=201)
-    [summary] = city.call("POST", "/api/v1/summaries", json={"period": period}, expect=201)[
-        "items"
-    ]
+    [summary] = city.call("POST", "/api/v1/summaries", json={"period": period}, expect=201)["items"]
     return dict(summary)
 
 
@@ -85,9 +83,7 @@ def test_restored_node_sends_nothing_twice_and_loses_nothing(
 
     # 4. Gent's machine is lost; the backup comes back in a new data dir, on Gent's address.
     gent.node.kill()
-    restored = NodeProcess(
-        "be-gent", tmp_path / "gent-restored", port=gent.node.port, name="Gent"
-    )
+    restored = NodeProcess("be-gent", tmp_path / "gent-restored", port=gent.node.port, name="Gent")
     node_factory.nodes.append(restored)  # torn down with the others
     restored.run_cli("restore", backup_dir, restored.data_dir)
     restored.start()
@@ -95,9 +91,7 @@ def test_restored_node_sends_nothing_twice_and_loses_nothing(
 
     # Revision 2 was still queued in the backup: it goes again, Padova answers "duplicate".
     regent.sync()
-    pending = query(
-        restored, select(OutboxItem.state, func.count()).group_by(OutboxItem.state)
-    )
+    pending = query(restored, select(OutboxItem.state, func.count()).group_by(OutboxItem.state))
     assert dict(pending).get("pending", 0) == 0, restored.fail(f"outbox: {pending}")
     assert dict(pending).get("dead", 0) == 0, restored.fail(f"outbox: {pending}")
 
@@ -110,14 +104,12 @@ def test_restored_node_sends_nothing_twice_and_loses_nothing(
     # Nothing twice, nothing lost, nobody accused of lying.
     seen = sorted((item["period"], item["revision"]) for item in received)
     assert seen == [(EARLIER, 1), (PERIOD, 1), (PERIOD, 2), (PERIOD, 3)]
-    rows = query(padova.node, select(InEnvelope.stream, InEnvelope.seq).where(
-        InEnvelope.origin == "be-gent"
-    ))
+    rows = query(
+        padova.node, select(InEnvelope.stream, InEnvelope.seq).where(InEnvelope.origin == "be-gent")
+    )
     assert len(rows) == len(set(rows))
     summary_seqs = sorted(seq for stream, seq in rows if stream == "summaries")
-    assert summary_seqs == sorted(
-        [first["seq"], second["seq"], third["seq"], fourth["seq"]]
-    )
+    assert summary_seqs == sorted([first["seq"], second["seq"], third["seq"], fourth["seq"]])
     incidents = query(padova.node, select(FederationIncident.kind))
     assert incidents == [], padova.node.fail(f"incidents at Padova: {incidents}")
     discard(regent, padova)
