@@ -171,7 +171,17 @@ def init_command(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--workers", default=2, type=click.IntRange(1, 32), show_default=True)
-def serve_command(data_dir: Path, host: str, port: int, workers: int) -> None:
+@click.option("--log-json", is_flag=True, help="log one JSON object per line")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="debug shows every routine job run",
+)
+def serve_command(
+    data_dir: Path, host: str, port: int, workers: int, log_json: bool, log_level: str
+) -> None:
     """Serve pages, API and federation with gunicorn, plus the node's one scheduler."""
     try:
         load_config(data_dir)
@@ -181,7 +191,14 @@ def serve_command(data_dir: Path, host: str, port: int, workers: int) -> None:
     from node.server import serve
 
     try:
-        serve(data_dir, host=host, port=port, workers=workers)
+        serve(
+            data_dir,
+            host=host,
+            port=port,
+            workers=workers,
+            log_json=log_json,
+            log_level=log_level,
+        )
     except NodeIsLive as exc:
         raise CliError(str(exc)) from exc
 
