@@ -57,8 +57,12 @@ def test_metrics_after_an_exchange(network) -> None:
     at_padova = metrics(padova)
     assert at_padova[f'hrcnet_federation_refusals_total{{code="{refusal_code}"}}'] == 1
     # Gent's push was accepted: one 202 on the inbox route, no other refusal counted.
-    inbox_202 = 'hrcnet_http_requests_total{method="POST",route="/federation/v1/inbox",status="202"}'
+    inbox_202 = (
+        'hrcnet_http_requests_total{method="POST",route="/federation/v1/inbox",status="202"}'
+    )
     assert at_padova[inbox_202] >= 1
-    refusals = {k: v for k, v in at_padova.items() if k.startswith("hrcnet_federation_refusals_total")}
+    refusals = {
+        k: v for k, v in at_padova.items() if k.startswith("hrcnet_federation_refusals_total")
+    }
     assert refusals == {f'hrcnet_federation_refusals_total{{code="{refusal_code}"}}': 1.0}
     assert re.fullmatch(r"[a-z_]+", refusal_code)

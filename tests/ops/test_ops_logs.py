@@ -43,7 +43,9 @@ def test_text_lines_hold_one_event_whatever_the_values() -> None:
 
 
 def test_json_lines_parse_with_their_fields() -> None:
-    line = JsonFormatter().format(record("job run", {"job": "pull_peers", "seconds": 0.5}, exc=True))
+    line = JsonFormatter().format(
+        record("job run", {"job": "pull_peers", "seconds": 0.5}, exc=True)
+    )
     assert "\n" not in line
     parsed = json.loads(line)
     assert parsed["level"] == "info" and parsed["logger"] == "node.jobs"
