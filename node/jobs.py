@@ -7,6 +7,7 @@ CLI (``hrcnet sync``) or from tests.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -133,8 +134,9 @@ def run_job_once(node: NodeRuntime, name: str) -> str:
 
 
 def run_tick(node: NodeRuntime, entry: Job, metrics: JobMetrics) -> None:
-    """One scheduled run of ``entry``: timed, counted, logged (routine runs at debug level,
-    failures at error, runs longer than their interval at warning)."""
+    """One scheduled run of ``entry``: timed, counted, logged (routine runs at debug level, runs
+    that did something at info, failures at error, runs longer than their interval at
+    warning)."""
     started = time.perf_counter()
     try:
         result = entry.run(node)
@@ -145,7 +147,12 @@ def run_tick(node: NodeRuntime, entry: Job, metrics: JobMetrics) -> None:
     observe_job(metrics, entry.name, "ok", started)
     seconds = round(time.perf_counter() - started, 3)
     fields = {"job": entry.name, "seconds": seconds, "result": result}
-    level = logging.WARNING if seconds > entry.every_seconds else logging.DEBUG
+    # A run that did something names a count above zero ("delivered 2"); one that found
+    # nothing to do is a routine poll, at debug level (dozens a minute otherwise).
+    did_something = re.search(r"\b[1-9]\d*\b", result) is not None
+    level = logging.INFO if did_something else logging.DEBUG
+    if seconds > entry.every_seconds:
+        level = logging.WARNING
     log.log(level, "job run", extra={"fields": fields})
 
 

@@ -40,12 +40,20 @@ def _text_value(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)  # quoted, with \n, \r and quotes escaped
 
 
+def _one_line(text: str) -> str:
+    """The event as written (readable, e.g. gunicorn's access line), with line breaks and
+    other control characters escaped so it cannot start a forged second line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class TextFormatter(logging.Formatter):
     """``time LEVEL logger event key=value ...`` on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         event = record.getMessage()
-        parts = [_timestamp(record), record.levelname, record.name, _text_value(event)]
+        parts = [_timestamp(record), record.levelname, record.name, _one_line(event)]
         parts += [f"{key}={_text_value(value)}" for key, value in _fields(record).items()]
         if record.exc_info:
             parts.append(f"exc={_text_value(self.formatException(record.exc_info))}")

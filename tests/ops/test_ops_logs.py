@@ -39,6 +39,9 @@ def test_text_lines_hold_one_event_whatever_the_values() -> None:
     assert " INFO node.jobs " in line
     assert "job=deliver_outbox" in line
     assert 'result="a \\"b\\"\\nINFO forged=1"' in line
+    # The event itself stays readable (an access log line keeps its quotes), still one line.
+    event = TextFormatter().format(record('"GET /x HTTP/1.1" 200\nforged', {}))
+    assert event.endswith(' node.jobs "GET /x HTTP/1.1" 200\\nforged')
     assert "exc=" in line and "second line" in line
 
 
@@ -67,7 +70,8 @@ def test_routine_runs_log_at_debug_failures_at_error_and_all_are_counted(
     runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     metrics = job_metrics()
-    ok = Job("tidy", 60, lambda node: "nothing to do", "a routine poll")
+    ok = Job("tidy", 60, lambda node: "0 delivered", "a routine poll")
+    busy = Job("deliver", 60, lambda node: "delivered 2 to it-padova", "did something")
 
     def broken(node: object) -> str:
         raise RuntimeError("database gone")
@@ -77,11 +81,13 @@ def test_routine_runs_log_at_debug_failures_at_error_and_all_are_counted(
         run_tick(runtime, ok, metrics)
         run_tick(runtime, ok, metrics)
         run_tick(runtime, failing, metrics)
+        run_tick(runtime, busy, metrics)
     levels = [(r.levelno, r.fields["job"]) for r in caplog.records if r.name == "node.jobs"]
     assert levels == [
         (logging.DEBUG, "tidy"),
         (logging.DEBUG, "tidy"),
         (logging.ERROR, "broken"),
+        (logging.INFO, "deliver"),
     ]
     text = generate_latest(metrics.registry).decode()
     assert 'hrcnet_job_duration_seconds_count{job="tidy",outcome="ok"} 2.0' in text
