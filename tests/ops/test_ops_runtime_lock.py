@@ -73,11 +73,11 @@ def test_runtime_lock_alone_installs_and_serves(tmp_path: Path) -> None:
         with requests.Session() as http:
             http.trust_env = False
             while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    answer = http.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                try:  # the first answer waits for the worker to load the app
+                    answer = http.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
                     if answer.status_code == 200:
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:
                     time.sleep(0.2)
         assert answer is not None and answer.status_code == 200, (
             tmp_path / "serve.log"
