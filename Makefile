@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint typecheck bench lock clean mutate i18n-extract i18n-fill i18n-compile
 
-$(STAMP): pyproject.toml requirements.lock
+# The dev lock (every package with its hashes, pip included) then the project itself, editable.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(MAKE) i18n-compile
 	touch $(STAMP)
@@ -70,12 +70,16 @@ MUTATE_CHILDREN ?= 1
 mutate: $(STAMP)
 	MUTATE_CHILDREN=$(MUTATE_CHILDREN) $(BIN)/python scripts/mutate.py $(MODULE)
 
-# Regenerate the lock file from pyproject.toml (run after changing dependencies).
-lock:
-	rm -rf /tmp/hrcnet-lock && $(PYTHON) -m venv /tmp/hrcnet-lock
-	/tmp/hrcnet-lock/bin/pip install --quiet --upgrade pip
-	/tmp/hrcnet-lock/bin/pip install --quiet -e '.[dev]'
-	/tmp/hrcnet-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+# Regenerate both locks from pyproject.toml (run after changing dependencies): the runtime lock
+# (what the Docker image and a server install) and the dev lock (runtime + the dev extra, what
+# .venv and CI install). Both pin every package with its sha256 hashes (pip --require-hashes);
+# pins already in the files are kept unless pyproject.toml needs otherwise (make lock
+# LOCK_ARGS=--upgrade to move everything to the newest versions).
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	--no-emit-find-links $(LOCK_ARGS)
+lock: $(STAMP)
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements-runtime.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) node_modules test-artifacts demo-data mutants .pytest_cache .mypy_cache .ruff_cache

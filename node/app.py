@@ -121,6 +121,9 @@ def create_app(
     )
 
     errors_http.register_error_handlers(app)
+    from node.ops import metrics
+
+    metrics.init_app(app)  # GET /metrics, and the request counters (docs/operations.md)
     api = init_api(app)
     features.init_app(app, api)  # each feature's API (in the Api above) and pages
     app.register_blueprint(meta.bp)

@@ -171,15 +171,93 @@ def init_command(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--workers", default=2, type=click.IntRange(1, 32), show_default=True)
-def serve_command(data_dir: Path, host: str, port: int, workers: int) -> None:
+@click.option("--log-json", is_flag=True, help="log one JSON object per line")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="debug shows every routine job run",
+)
+def serve_command(
+    data_dir: Path, host: str, port: int, workers: int, log_json: bool, log_level: str
+) -> None:
     """Serve pages, API and federation with gunicorn, plus the node's one scheduler."""
     try:
         load_config(data_dir)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
+    from node.ops.liveness import NodeIsLive
     from node.server import serve
 
-    serve(data_dir, host=host, port=port, workers=workers)
+    try:
+        serve(
+            data_dir,
+            host=host,
+            port=port,
+            workers=workers,
+            log_json=log_json,
+            log_level=log_level,
+        )
+    except NodeIsLive as exc:
+        raise CliError(str(exc)) from exc
+
+
+@main.command("backup")
+@DATA_DIR
+@click.argument("dest", type=click.Path(path_type=Path))
+def backup_command(data_dir: Path, dest: Path) -> None:
+    """Copy the node (database, config, keys) into the new folder DEST, while it serves."""
+    from node.ops.backup import BackupError, backup
+
+    try:
+        report = backup(data_dir, dest, now=utcnow())
+    except BackupError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(
+        f"Backed up {data_dir} to {report.dest}: {report.database} database at migration "
+        f"{report.migration}, {report.files} files, envelopes up to seq {report.seq_high_water}."
+    )
+
+
+@main.command("restore")
+@click.argument("backup_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@DATA_DIR
+@click.option(
+    "--force", is_flag=True, help="restore into a non-empty DATA_DIR (its content is moved aside)"
+)
+def restore_command(backup_dir: Path, data_dir: Path, force: bool) -> None:
+    """Make the node of BACKUP_DIR live again in DATA_DIR (empty unless --force)."""
+    from node.ops.backup import BackupError, restore
+
+    try:
+        report = restore(backup_dir, data_dir, now=utcnow(), force=force)
+    except BackupError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"Restored node '{report.city_id}' into {report.data_dir} (key {report.key_id}).")
+    if report.migrated_from != report.migrated_to:
+        click.echo(f"Database migrated from {report.migrated_from} to {report.migrated_to}.")
+    click.echo(f"New envelopes start at seq {report.seq_floor} (past anything signed since).")
+
+
+@main.command("upgrade")
+@DATA_DIR
+@click.option(
+    "--backup-to",
+    type=click.Path(path_type=Path),
+    help="where the backup taken first goes (default: DATA_DIR.backup-<time> beside it)",
+)
+def upgrade_command(data_dir: Path, backup_to: Path | None) -> None:
+    """Back the node up, then migrate its database to this version (the node must be stopped)."""
+    from node.ops.backup import BackupError
+    from node.ops.upgrade import upgrade
+
+    try:
+        report = upgrade(data_dir, now=utcnow(), backup_dest=backup_to)
+    except BackupError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"Backup: {report.backup.dest}")
+    click.echo(f"Database migrated from {report.migrated_from} to {report.migrated_to}.")
 
 
 @main.command("scheduler", hidden=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from marshmallow import ValidationError
 
 from schemas.config import NodeConfigSchema
@@ -93,22 +94,11 @@ def load_config(
     return NodeConfig(path, loaded)
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
 def write_config(data_dir: Path, values: dict[str, Any]) -> Path:
-    """Write ``node.toml`` (only simple scalar values are needed)."""
-    lines = ["# hrcnet node configuration; NODE_<KEY> environment variables override it.\n"]
-    lines += [
-        f"{key} = {_toml_value(value)}\n" for key, value in values.items() if value is not None
-    ]
+    """Write ``node.toml`` with a TOML library: every text (quotes, control characters,
+    non-ASCII) is escaped by the library, so the file always reads back to the same values."""
+    body = tomli_w.dumps({key: value for key, value in values.items() if value is not None})
+    header = "# hrcnet node configuration; NODE_<KEY> environment variables override it.\n"
     target = data_dir / CONFIG_FILE
-    target.write_text("".join(lines), encoding="utf-8")
+    target.write_text(header + body, encoding="utf-8")
     return target

@@ -15,7 +15,7 @@ from node.errors import PROBLEM_BASE, DomainError
 
 log = logging.getLogger(__name__)
 
-MACHINE_PREFIXES = ("/api/", "/federation/", "/.well-known/", "/healthz")
+MACHINE_PREFIXES = ("/api/", "/federation/", "/.well-known/", "/healthz", "/metrics")
 
 _CODES = {
     400: "bad_request",

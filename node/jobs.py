@@ -7,7 +7,9 @@ CLI (``hrcnet sync``) or from tests.
 from __future__ import annotations
 
 import logging
+import re
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from sqlalchemy import text
 
 from node.config import NodeConfig, load_config
 from node.db import make_engine, make_sessionmaker
+from node.ops.metrics import JobMetrics, job_metrics, observe_job
 from node.runtime import NodeRuntime, utcnow
 
 log = logging.getLogger(__name__)
@@ -130,22 +133,42 @@ def run_job_once(node: NodeRuntime, name: str) -> str:
     return JOBS[name].run(node)
 
 
+def run_tick(node: NodeRuntime, entry: Job, metrics: JobMetrics) -> None:
+    """One scheduled run of ``entry``: timed, counted, logged (routine runs at debug level, runs
+    that did something at info, failures at error, runs longer than their interval at
+    warning)."""
+    started = time.perf_counter()
+    try:
+        result = entry.run(node)
+    except Exception:  # one failing run must not stop the scheduler
+        observe_job(metrics, entry.name, "error", started)
+        log.exception("job failed", extra={"fields": {"job": entry.name}})
+        return
+    observe_job(metrics, entry.name, "ok", started)
+    seconds = round(time.perf_counter() - started, 3)
+    fields = {"job": entry.name, "seconds": seconds, "result": result}
+    # A run that did something names a count above zero ("delivered 2"); one that found
+    # nothing to do is a routine poll, at debug level (dozens a minute otherwise).
+    did_something = re.search(r"\b[1-9]\d*\b", result) is not None
+    level = logging.INFO if did_something else logging.DEBUG
+    if seconds > entry.every_seconds:
+        level = logging.WARNING
+    log.log(level, "job run", extra={"fields": fields})
+
+
 def run_scheduler(data_dir: Path) -> None:
     """Run every registered job on its interval until SIGTERM/SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    from node.ops import logs
+
+    logs.configure("scheduler")
     node = node_runtime(load_config(data_dir))
+    metrics = job_metrics()
     scheduler = BlockingScheduler(timezone="UTC")
     for entry in JOBS.values():
-
-        def tick(entry: Job = entry) -> None:
-            try:
-                log.info("%s: %s", entry.name, entry.run(node))
-            except Exception:  # one failing run must not stop the scheduler
-                log.exception("job %s failed", entry.name)
-
         scheduler.add_job(
-            tick,
+            run_tick,
             "interval",
+            args=(node, entry, metrics),
             seconds=entry.every_seconds,
             id=entry.name,
             max_instances=1,

@@ -54,8 +54,33 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
                 self.scheduler.kill()
 
 
-def serve(data_dir: Path, *, host: str, port: int, workers: int = 2) -> None:
+def serve(
+    data_dir: Path,
+    *,
+    host: str,
+    port: int,
+    workers: int = 2,
+    log_json: bool = False,
+    log_level: str = "info",
+) -> None:
     """Serve the node until SIGINT/SIGTERM (gunicorn handles both gracefully)."""
+    import os
+    import shutil
+    import tempfile
+
+    from node.ops import logs
+    from node.ops.liveness import hold_serve_lock
+
+    # Held until this process ends: restore and upgrade refuse a data dir that is being served,
+    # and a second serve of the same data dir (two schedulers) is refused here.
+    hold_serve_lock(data_dir.resolve())
+    # Workers and the scheduler inherit these: the same log format everywhere, and one fresh
+    # folder where every process writes its metric counters for /metrics to sum (set before
+    # any of them imports prometheus_client; see node/ops/metrics.py).
+    os.environ[logs.JSON_ENV] = "1" if log_json else "0"
+    os.environ[logs.LEVEL_ENV] = log_level
+    metrics_dir = tempfile.mkdtemp(prefix="hrcnet-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -66,9 +91,13 @@ def serve(data_dir: Path, *, host: str, port: int, workers: int = 2) -> None:
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",
+        "logconfig_dict": logs.gunicorn_logconfig(),
         "proc_name": f"hrcnet:{data_dir.name}",
         # gunicorn's control socket defaults to one path per user: several nodes on a machine
         # would replace each other's. Nodes are managed by signals and `hrcnet`, not gunicornc.
         "control_socket_disable": True,
     }
-    NodeServer(data_dir.resolve(), options).run()
+    try:
+        NodeServer(data_dir.resolve(), options).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -56,6 +57,18 @@ class NodeConfigSchema(Schema):
         ),
     )
     smtp_port = fields.Integer(load_default=25, validate=validate.Range(1, 65535))
+    # none: plain SMTP (the host's own MTA on localhost); starttls: upgrade with STARTTLS and
+    # refuse to go on without it; tls: implicit TLS from the first byte (usually port 465).
+    # Certificates are always verified against the system's CAs and the host name.
+    smtp_security = fields.String(
+        load_default="none", validate=validate.OneOf(("none", "starttls", "tls"))
+    )
+    smtp_username = fields.String(load_default=None, allow_none=True)
+    # The password is never in node.toml (often readable by more people than the key): a file
+    # (mode 0600, path relative to the data dir or absolute) or the NODE_SMTP_PASSWORD variable.
+    smtp_password_file = fields.String(load_default=None, allow_none=True)
+    # Path to a PEM bundle of CAs to trust instead of the system's (a private relay's CA).
+    smtp_ca_file = fields.String(load_default=None, allow_none=True)
     mail_from = fields.String(load_default=None, allow_none=True)
     # Login throttling (docs/security.md): after ``login_max_failures`` failed sign-ins for one
     # account (or ``login_address_max_failures`` from one client address) within
@@ -83,11 +96,28 @@ class NodeConfigSchema(Schema):
     max_pending_twinning_requests = fields.Integer(
         load_default=50, validate=validate.Range(1, 10_000)
     )
+    # Who may read GET /metrics without a token: comma-separated addresses or CIDR networks
+    # (e.g. "10.0.0.5, 192.168.1.0/24"), compared with the client address as resolved through
+    # trusted_proxy_hops. Empty (default): only an administrator's bearer token. Loopback is not
+    # allowed by default because behind a reverse proxy on the same host every client would
+    # look like 127.0.0.1.
+    metrics_allow = fields.String(load_default="")
 
     @validates_schema
     def _base_url_has_no_trailing_slash(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("base_url", "").endswith("/"):
             raise ValidationError("base_url must not end with '/'", "base_url")
+
+    @validates_schema
+    def _metrics_allow_are_networks(self, data: dict[str, Any], **_: Any) -> None:
+        for part in str(data.get("metrics_allow", "")).split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValidationError(
+                        f"{part.strip()!r} is not an address or CIDR network", "metrics_allow"
+                    ) from exc
 
     @validates_schema
     def _mail_from_is_an_address(self, data: dict[str, Any], **_: Any) -> None:

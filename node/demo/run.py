@@ -206,7 +206,8 @@ def check_network(network: Network, facts: dict[str, Any], report: Report) -> No
 # Lines worth a person's attention when not --verbose: what crossed the network, what a job
 # actually did, what failed. Polls, idle job runs and routine page/API access are not.
 _ACCESS = re.compile(r'"(GET|HEAD|POST|PUT|DELETE|PATCH) (\S+) HTTP/[\d.]+" (\d{3})')
-_JOB = re.compile(r" scheduler (\w+): (.*)$")
+# The scheduler's "job run" line (node/ops/logs.py): job=NAME ... result=WHAT it did.
+_JOB = re.compile(r" scheduler (\w+): (.*)$| job=(\w+) .*result=(.*)$")
 _TROUBLE = re.compile(r"\b(ERROR|CRITICAL|WARNING|Traceback)\b")
 
 
@@ -223,7 +224,7 @@ def meaningful(line: str) -> bool:
     job = _JOB.search(line)
     if job:
         # A job that did something names a count above zero ("delivered 2", "1 sent").
-        return bool(re.search(r"\b[1-9]\d*\b", job.group(2)))
+        return bool(re.search(r"\b[1-9]\d*\b", job.group(2) or job.group(4)))
     return False
 
 

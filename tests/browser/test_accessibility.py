@@ -84,6 +84,7 @@ SKIPPED: dict[str, str] = {
     "static": "files (CSS), not a page",
     "meta.well_known": "JSON for peers, not a page",
     "meta.healthz": "JSON health check, not a page",
+    "metrics.metrics_view": "Prometheus text for the operator's monitoring, not a page",
     "federation.keys": "JSON for peers, not a page",
     "federation.get_outbox": "JSON for peers, not a page",
     "network_web.peer_page": "needs an accepted twin (a second node); a lone node has none",

@@ -74,6 +74,17 @@ def test_reset_asks_and_a_no_keeps_everything(tmp_path: Path) -> None:
         ('127.0.0.1 - - [x] "POST /federation/v1/inbox HTTP/1.1" 202 12 "-" "r"', True),
         ('127.0.0.1 - - [x] "GET /dashboard HTTP/1.1" 500 12 "-" "r"', True),
         ("2026-12-06 13:41:01,421 ERROR something broke", True),
+        # The same events in the node's structured log lines (node/ops/logs.py).
+        (
+            "2026-12-06T13:41:11.323Z INFO node.jobs job run job=deliver_outbox seconds=0.02 "
+            'result="delivered 1, dead letters 0"',
+            True,
+        ),
+        (
+            "2026-12-06T13:41:11.323Z DEBUG node.jobs job run job=publish_benchmarks "
+            'seconds=0.001 result="not a secretariat"',
+            False,
+        ),
     ],
 )
 def test_quiet_logs_show_one_line_per_meaningful_event(line: str, shown: bool) -> None:
