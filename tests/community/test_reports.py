@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from node.community.models import CommunityReport, CommunityReportEvent, CommunityThrottle
-from node.models import Evidence, Result
 from tests.community.conftest import AT_SECRET, GENERIC_SECRET, RATE_LIMIT, TWILIO_TOKEN
 from tests.support import Caller, Clock
 
