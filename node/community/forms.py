@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -56,9 +57,9 @@ class ModerateForm(FlaskForm):
     state = SelectField(
         _l("Decision"),
         choices=[
-            ("verified", _l("Verified")),
-            ("duplicate", _l("Duplicate")),
-            ("rejected", _l("Rejected")),
+            SelectChoice("verified", _l("Verified")),
+            SelectChoice("duplicate", _l("Duplicate")),
+            SelectChoice("rejected", _l("Rejected")),
         ],
     )
     reason = TextAreaField(
@@ -73,7 +74,8 @@ class ModerateForm(FlaskForm):
 
 class TrustedForm(FlaskForm):
     trusted = SelectField(
-        _l("Reporter"), choices=[("1", _l("Trusted reporter")), ("0", _l("Not trusted"))]
+        _l("Reporter"),
+        choices=[SelectChoice("1", _l("Trusted reporter")), SelectChoice("0", _l("Not trusted"))],
     )
     note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
 

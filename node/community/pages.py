@@ -14,6 +14,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from node.auth import page_user
 from node.community import services
@@ -31,13 +32,13 @@ bp = Blueprint("community_web", __name__, template_folder="templates")
 _FIELD_OF = {"coordinates": "latitude"}
 
 
-def _category_choices(categories: tuple[Category, ...]) -> list[tuple[str, str]]:
-    return [(c.code, _(c.label)) for c in categories]
+def _category_choices(categories: tuple[Category, ...]) -> list[SelectChoice]:
+    return [SelectChoice(c.code, _(c.label)) for c in categories]
 
 
-def _district_choices() -> list[tuple[str, str]]:
+def _district_choices() -> list[SelectChoice]:
     return [
-        (code, _("Whole city / I do not know") if code == "_T" else f"{label} ({code})")
+        SelectChoice(code, _("Whole city / I do not know") if code == "_T" else f"{label} ({code})")
         for code, label in services.district_codes(db_session())
     ]
 

@@ -8,7 +8,7 @@ from node.community.models import STATES
 
 
 class HistorySchema(Schema):
-    from_ = fields.String(data_key="from", allow_none=True)
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
     to = fields.String()
     reason = fields.String(allow_none=True)
     by = fields.String()

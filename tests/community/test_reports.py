@@ -24,7 +24,7 @@ from tests.support import Caller, Clock
 BASE_URL = "http://127.0.0.1:5001"  # the template node's configured base_url
 TODAY = date(2026, 3, 1)  # the clock fixture's day
 CONTACT = "+32 470 12 34 56"
-LATITUDE, LONGITUDE = "51.0543217", "3.7174243"
+LATITUDE, LONGITUDE = "51.0487312", "3.7291845"
 
 
 # --- helpers: the rules written again here, from the gateways' documentation -----------------
