@@ -99,7 +99,8 @@ def _receive_sms(gateway: str, message_id: str, sender: str, text: str) -> tuple
             )
         except InvalidInputError as exc:
             problems_ = "; ".join(
-                f"{field}: {' '.join(messages)}" for field, messages in (exc.errors or {}).items()
+                f"{field}: {' '.join(_(m) for m in messages)}"
+                for field, messages in (exc.errors or {}).items()
             )
             return False, help_text() + " (" + problems_ + ")", None
         return (

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from node.community import derived
-from node.community.categories import Category, categories_from_config, find_category
+from node.community.categories import N_, Category, categories_from_config, find_category
 from node.community.models import (
     CommunityReport,
     CommunityReportEvent,
@@ -34,6 +34,7 @@ from node.errors import ConflictError, DomainError, InvalidInputError, NotFoundE
 from node.models import Dimension, Evidence, User
 from node.permissions import Actor, require
 
+# The messages below say these numbers in words (translated text cannot hold a computed value).
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 2000
 CONTACT_MAX = 200
@@ -160,34 +161,34 @@ def _validate(
     clean: dict[str, Any] = {}
     category = find_category(categories(config), data.category) if data.category else None
     if category is None:
-        errors["category"] = ["Choose one of the categories."]
+        errors["category"] = [N_("Choose one of the categories.")]
     else:
         clean["category"] = category.code
     codes = {code.upper(): code for code, _label in district_codes(session)}
     district = codes.get(data.district.strip().upper())
     if district is None:
-        errors["district"] = ["Choose one of the city's districts."]
+        errors["district"] = [N_("Choose one of the city's districts.")]
     else:
         clean["district"] = district
     today = now.date()
     try:
         occurred = date.fromisoformat(data.occurred_on.strip())
     except ValueError:
-        errors["occurred_on"] = ["Give the date as YYYY-MM-DD."]
+        errors["occurred_on"] = [N_("Give the date as YYYY-MM-DD.")]
     else:
         if occurred > today:
-            errors["occurred_on"] = ["The date cannot be in the future."]
+            errors["occurred_on"] = [N_("The date cannot be in the future.")]
         elif occurred < today - timedelta(days=MAX_AGE_DAYS):
-            errors["occurred_on"] = ["Only incidents of the last 12 months can be reported."]
+            errors["occurred_on"] = [N_("Only incidents of the last 12 months can be reported.")]
         else:
             clean["occurred_on"] = occurred
     description = data.description.strip()
     if len(description) < DESCRIPTION_MIN:
-        errors["description"] = [f"Describe what happened (at least {DESCRIPTION_MIN} characters)."]
+        errors["description"] = [N_("Describe what happened (at least 10 characters).")]
     elif len(description) > DESCRIPTION_MAX:
-        errors["description"] = [f"At most {DESCRIPTION_MAX} characters."]
+        errors["description"] = [N_("At most 2,000 characters.")]
     elif len(_LINK.findall(description)) > MAX_LINKS:
-        errors["description"] = [f"At most {MAX_LINKS} web links."]
+        errors["description"] = [N_("At most 2 web links.")]
     else:
         clean["description"] = description
     latitude, longitude = data.latitude.strip(), data.longitude.strip()
@@ -200,14 +201,16 @@ def _validate(
                 raise InvalidOperation
         except InvalidOperation:
             errors["coordinates"] = [
-                "Give both latitude (-90 to 90) and longitude (-180 to 180) as decimal degrees, "
-                "or neither."
+                N_(
+                    "Give both latitude (-90 to 90) and longitude (-180 to 180) as decimal "
+                    "degrees, or neither."
+                )
             ]
         else:
             clean["latitude"], clean["longitude"] = latitude, longitude
     contact = data.contact.strip()
     if len(contact) > CONTACT_MAX:
-        errors["contact"] = [f"At most {CONTACT_MAX} characters."]
+        errors["contact"] = [N_("At most 200 characters.")]
     else:
         clean["contact"] = contact or None
     return clean, errors
