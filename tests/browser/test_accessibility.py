@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from node.i18n import SUPPORTED_LOCALES
+from tests.browser.community_support import send_report
 from tests.browser.test_browser_pages import INDICATOR, enter_figure, sign_in
 from tests.multinode.harness import NodeProcess, NodeUser
 
@@ -53,6 +54,9 @@ OFFICIAL_PAGES: dict[str, str] = {
     "reviews_web.reviews_page": "/reviews",
     "reviews_web.public_recommendations": "/recommendations",
     "mentoring_web.relationships_page": "/mentoring",
+    "community_web.reports_page": "/community/reports",
+    # The report the anonymous pass sends through the form (the node's first report).
+    "community_web.report_page": "/community/reports/1",
 }
 # What a visitor who is not signed in sees (the sign-in page only exists for them).
 ANONYMOUS_PAGES: dict[str, str] = {
@@ -62,6 +66,7 @@ ANONYMOUS_PAGES: dict[str, str] = {
     "web.indicator_page": f"/catalogue/{INDICATOR}",
     "benchmarks_web.benchmarks_page": "/benchmarks",
     "reviews_web.public_recommendations": "/recommendations",
+    "community_web.report_form": "/report",
 }
 ERROR_PAGE = "/catalogue/NO-SUCH-INDICATOR"
 
@@ -182,6 +187,8 @@ def audit(
             for endpoint, path in ANONYMOUS_PAGES.items():
                 _audit_page(page, result, endpoint=endpoint, path=path, language=language,
                             who="anonymous")  # fmt: skip
+            if language == SUPPORTED_LOCALES[0]:
+                send_report(page)  # the report whose moderator page is audited
             sign_in(page, node_official)
             if language == SUPPORTED_LOCALES[0]:
                 # A figure, so the indicator page shows its table and chart (not an empty page).
