@@ -12,8 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from node.i18n import SUPPORTED_LOCALES
-from tests.browser.test_accessibility import BLOCKING_IMPACTS, _run_axe
 from tests.browser.community_support import send_report
+from tests.browser.test_accessibility import BLOCKING_IMPACTS, _run_axe
 from tests.browser.test_browser_pages import sign_in
 from tests.multinode.harness import NodeUser
 
