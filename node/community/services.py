@@ -18,7 +18,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from node.community import derived
@@ -120,11 +121,19 @@ def count_attempt(session: Session, key: str, config: NodeConfig, *, now: dateti
     escape the limit by being refused.
     """
     window = timedelta(seconds=config.community_rate_window_seconds)
-    row = session.get(CommunityThrottle, key, with_for_update=True)
-    if row is None or row.window_start + window <= now:
-        if row is None:
-            row = CommunityThrottle(key=key, window_start=now, attempts=0, expires_at=now + window)
-            session.add(row)
+    # Created with ON CONFLICT DO NOTHING, then locked (FOR UPDATE on PostgreSQL; on SQLite the
+    # insert already took the write lock): two workers counting the same source at once both
+    # count, and neither fails on the primary key.
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CommunityThrottle)
+    session.execute(
+        insert.values(
+            key=key, window_start=now, attempts=0, expires_at=now + window
+        ).on_conflict_do_nothing(index_elements=["key"])
+    )
+    row = session.get(CommunityThrottle, key, with_for_update=True, populate_existing=True)
+    assert row is not None  # inserted above or already there
+    if row.window_start + window <= now:  # a new window starts with this attempt
         row.window_start, row.attempts, row.expires_at = now, 0, now + window
     row.attempts += 1
     session.flush()
@@ -134,7 +143,7 @@ def count_attempt(session: Session, key: str, config: NodeConfig, *, now: dateti
             "Too many reports from this source; try again later.", retry_after=wait
         )
     # Expired counters of other sources are dropped now and then (they no longer matter).
-    session.query(CommunityThrottle).filter(CommunityThrottle.expires_at < now).delete()
+    session.execute(delete(CommunityThrottle).where(CommunityThrottle.expires_at < now))
 
 
 # --- submitting -----------------------------------------------------------------------------------
