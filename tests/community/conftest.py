@@ -36,9 +36,10 @@ def add_districts(sessions: Any) -> None:
 
 
 @pytest.fixture
-def settings() -> dict[str, Any]:
-    """Configuration overrides of the community node (a test may change them first)."""
-    return dict(SETTINGS)
+def settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Configuration overrides of the community node, with a test's own changes (indirect
+    parametrisation: ``@pytest.mark.parametrize("settings", [{...}], indirect=True)``)."""
+    return {**SETTINGS, **getattr(request, "param", {})}
 
 
 @pytest.fixture

@@ -218,12 +218,6 @@ def test_derived_counts_follow_every_state_change(
     }
 
 
-@pytest.fixture
-def settings(settings: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The community settings, with a test's own changes (indirect parametrisation)."""
-    return {**settings, **getattr(request, "param", {})}
-
-
 @pytest.mark.parametrize(
     "settings", [{"community_households": {"D01": 1500, "D02": 3000}}], indirect=True
 )

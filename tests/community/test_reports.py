@@ -518,3 +518,26 @@ def test_unconfigured_gateway_refuses_everything(
     answer = twilio_post(cclient, params)
     assert (answer.status_code, answer.json["code"]) == (401, "gateway_not_configured")
     assert count(cdb) == 0
+
+
+CUSTOM = [
+    {
+        "code": "SCHOOL",
+        "label": "School exclusion",
+        "right": "Education",
+        "indicators": ["HRC-EDU-01"],
+        "keywords": ["school", "École", "escuela"],
+    }
+]
+
+
+@pytest.mark.parametrize("settings", [{"community_categories": CUSTOM}], indirect=True)
+def test_a_node_configures_its_own_categories(cclient: FlaskClient, cdb: Callable[[], Any]) -> None:
+    html = cclient.get("/report").get_data(as_text=True)
+    assert 'value="SCHOOL"' in html and 'value="EVICTION"' not in html
+    # Keywords compare without case or accents; the default set's words mean nothing here.
+    submit_sms(cclient, "ecole D02 my son was sent home for his origin", "SM-c1")
+    refused = twilio_post(cclient, sms("EVICTION D02 removed from our flat", "SM-c2"))
+    assert "1 SCHOOL" in refused.get_data(as_text=True)
+    with cdb() as session:
+        assert [r.category for r in session.scalars(select(CommunityReport))] == ["SCHOOL"]
