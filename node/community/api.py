@@ -35,6 +35,7 @@ from node.db import session_scope
 from node.errors import InvalidInputError, NotFoundError
 from node.errors_http import problem_response
 from node.input_guard import parse_json_text
+from node.permissions import require
 from node.runtime import db_session, now, runtime
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ class ReportOne(MethodView):
     def get(self, report_id: int) -> dict[str, Any]:
         """One report with its moderation history."""
         session = db_session()
-        services.list_reports(session, user=api_user(), limit=1)  # the permission check
+        require(api_user(), "community.moderate")
         report = services.get_report(session, report_id)
         trusted = services.trusted_sources(session, {report.source_hash})
         return services.to_wire(report, trusted=bool(trusted))
