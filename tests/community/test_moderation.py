@@ -152,6 +152,8 @@ def test_only_moderators_moderate_or_read(
     answer = moderate(cclient, who, one_report, "verified")
     assert (answer.status_code, answer.json["code"]) == (status, "role_not_allowed")
     assert cclient.get("/api/v1/community/reports", headers=who.headers).status_code == status
+    one = cclient.get(f"/api/v1/community/reports/{one_report}", headers=who.headers)
+    assert one.status_code == status and "description" not in one.json
     assert events(cdb) == before
     anonymous = cclient.get("/api/v1/community/reports")
     assert anonymous.status_code == 401
@@ -166,6 +168,8 @@ def test_cso_partner_moderates_and_sees_the_contact(
     assert listing.status_code == 200
     [item] = listing.json["items"]
     assert (item["contact"], item["latitude"], item["longitude"]) == (CONTACT, LATITUDE, LONGITUDE)
+    one = cclient.get(f"/api/v1/community/reports/{item['id']}", headers=partner.headers)
+    assert (one.status_code, one.json["contact"]) == (200, CONTACT)
     assert moderate(cclient, partner, item["id"], "verified").status_code == 200
 
 
