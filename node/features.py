@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from node import community, secretariat
 from node import models as _city_models
-from node import secretariat
+from node.community import models as _community_models
 from node.network import handlers as network_handlers
 from node.network import models as _network_models
 from node.network.registry import DuplicateRegistration, InboundRegistry
@@ -51,6 +52,7 @@ MODEL_MODULES = (
     _peer_review_models,
     _review_models,
     _mentoring_models,
+    _community_models,
 )
 
 
@@ -72,6 +74,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("secretariat", secretariat.register_inbound, secretariat.init_app),
     Feature("reviews", reviews.register_inbound, reviews.init_app),
     Feature("mentoring", mentoring.register_inbound, mentoring.init_app),
+    Feature("community", community.register_inbound, community.init_app),
 )
 
 

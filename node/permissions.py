@@ -44,6 +44,9 @@ MENTORING_ROLES: dict[str, tuple[str, ...]] = {
     "reviewer": ("member",),
 }
 PERMISSIONS["mentoring.view"] = frozenset(MENTORING_ROLES)
+# Community reports (node.community): CSO partners and officials moderate; they alone see a
+# reporter's contact and the exact place.
+PERMISSIONS["community.moderate"] = frozenset({"admin", "official", "cso_partner"})
 
 
 @dataclass(frozen=True)

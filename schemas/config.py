@@ -103,6 +103,27 @@ class NodeConfigSchema(Schema):
     # look like 127.0.0.1.
     metrics_allow = fields.String(load_default="")
 
+    # Community reports (node.community, docs/community.md). The gateways' secrets come from here
+    # or from NODE_COMMUNITY_* variables; a gateway without its secret refuses every request.
+    community_twilio_auth_token = fields.String(load_default=None, allow_none=True)
+    community_africastalking_secret = fields.String(load_default=None, allow_none=True)
+    community_generic_secret = fields.String(load_default=None, allow_none=True)
+    # Bytes a report (form or webhook) may have, refused with 413 before it is parsed.
+    community_max_body_bytes = fields.Integer(
+        load_default=16_384, validate=validate.Range(1024, 1_048_576)
+    )
+    # Reports (and attempts) one source (client address, phone number) may send per window.
+    community_rate_limit = fields.Integer(load_default=10, validate=validate.Range(1, 10_000))
+    community_rate_window_seconds = fields.Integer(
+        load_default=3600, validate=validate.Range(60, 7 * 86400)
+    )
+    # Categories (replacing the default set) and households per district (derived rates per
+    # 10,000 households): tables in node.toml, checked by node.community.categories.
+    community_categories = fields.List(fields.Dict(), load_default=None, allow_none=True)
+    community_households = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), load_default=None, allow_none=True
+    )
+
     @validates_schema
     def _base_url_has_no_trailing_slash(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("base_url", "").endswith("/"):

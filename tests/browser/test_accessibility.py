@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from node.i18n import SUPPORTED_LOCALES
+from tests.browser.community_support import send_report
 from tests.browser.test_browser_pages import INDICATOR, enter_figure, sign_in
 from tests.multinode.harness import NodeProcess, NodeUser
 
@@ -60,6 +61,9 @@ OFFICIAL_PAGES: dict[str, str] = {
     "planning_web.import_templates": "/import/templates",
     "evidence_web.evidence_page": "/evidence",
     "network_web.publish_preview": "/summaries/preview?period=2025",
+    "community_web.reports_page": "/community/reports",
+    # The report the anonymous pass sends through the form (the node's first report).
+    "community_web.report_page": "/community/reports/1",
 }
 # What only an administrator reaches.
 ADMIN_PAGES: dict[str, str] = {
@@ -76,6 +80,7 @@ ANONYMOUS_PAGES: dict[str, str] = {
     "reviews_web.public_recommendations": "/recommendations",
     # A link nobody issued: the page that says so (a real link is used up by its first visit).
     "admin_web.reset_password": "/reset/a-link-nobody-issued-aaaaaaaaaaaaaaaa",
+    "community_web.report_form": "/report",
 }
 ERROR_PAGE = "/catalogue/NO-SUCH-INDICATOR"
 
@@ -214,6 +219,8 @@ def audit(
             for endpoint, path in ANONYMOUS_PAGES.items():
                 _audit_page(page, result, endpoint=endpoint, path=path, language=language,
                             who="anonymous")  # fmt: skip
+            if language == SUPPORTED_LOCALES[0]:
+                send_report(page)  # the report whose moderator page is audited
             sign_in(page, node_official)
             if language == SUPPORTED_LOCALES[0]:
                 # A figure, so the indicator page shows its table and chart (not an empty page).

@@ -44,6 +44,8 @@ EXPECTED: dict[str, set[str]] = {
     "catalogue.publish": {"admin", "secretariat"},
     "benchmarks.manage": {"admin", "secretariat"},
     "mentoring.view": {"admin", "official", "reviewer"},
+    # community reports (issue 16): CSO partners and officials moderate, and alone see contacts
+    "community.moderate": {"admin", "official", "cso_partner"},
 }
 
 
