@@ -27,12 +27,16 @@ from node.community.categories import Category
 from node.community.models import CommunityReport
 from node.config import NodeConfig
 from node.models import Dimension, Indicator, IndicatorDimension, Result
-from node.services import results
+from node.services import catalogue, results
 from schemas.periods import parse_period
 
 SOURCE = "community reports (verified by moderators)"
 COUNT_UNIT = ("COUNT", "verified community reports")
 RATE_UNIT = ("PER_10K_HH", "verified community reports per 10,000 households")
+
+
+# The reason a derived figure's history gives for every change.
+RECOUNT_REASON = "recounted from the verified community reports"
 
 
 def _households(config: NodeConfig) -> dict[str, int] | None:
@@ -164,5 +168,18 @@ def recompute(
         )
         results.refresh_latest(session, {(indicator.code, key) for key in stale})
     if prepared:
-        results.store_results(session, prepared, user=None, now=now, may_validate=True)
+        # A recount is the moderators' decision, not a person typing a figure: it needs no
+        # outlier confirmation (a district going from 1 to 9 reports is news, not a typo), and the
+        # history says why each figure changed.
+        plan, problems = results.plan_changes(
+            session,
+            prepared,
+            catalogue.view(session),
+            may_validate=True,
+            reason=RECOUNT_REASON,
+            confirm_outliers=True,
+        )
+        if problems:  # only a bug could get here: the values above pass the unit rules
+            raise RuntimeError(f"derived community counts refused: {problems}")
+        results.store_results(session, plan, user=None, now=now)
     return written

@@ -49,6 +49,22 @@ DESCRIPTIONS: dict[str, str] = {
     "max_pending_twinning_requests": "Unanswered twinning requests kept; more get 429.",
     "metrics_allow": "Addresses/CIDRs that may read `GET /metrics` without a token "
     "(comma-separated); empty: an admin's bearer token only.",
+    "max_attachment_bytes": "Largest evidence attachment accepted, in bytes (a page request is also "
+    "bounded by `max_body_bytes`).",
+    "community_twilio_auth_token": "Twilio's auth token, checking `X-Twilio-Signature` on "
+    "`/api/v1/community/sms/twilio` (or `NODE_COMMUNITY_TWILIO_AUTH_TOKEN`); unset: refused.",
+    "community_africastalking_secret": "The shared secret Africa's Talking sends (Basic-auth "
+    "password or `X-Community-Secret`), or `NODE_COMMUNITY_AFRICASTALKING_SECRET`; unset: refused.",
+    "community_generic_secret": "The HMAC-SHA256 key of the `generic` SMS webhook (or "
+    "`NODE_COMMUNITY_GENERIC_SECRET`); unset: refused.",
+    "community_max_body_bytes": "Bytes a community report (form or webhook) may have; larger "
+    "ones get 413 before they are read.",
+    "community_rate_limit": "Reports one source (address or phone number) may send per window.",
+    "community_rate_window_seconds": "The window of `community_rate_limit`, in seconds.",
+    "community_categories": "The node's own report categories (`[[community_categories]]` "
+    "tables, replacing the default set: docs/community.md).",
+    "community_households": "Households per district code (`[community_households]`): verified "
+    "reports are then counted per 10,000 households.",
 }
 
 
