@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 from wtforms import SelectField
 
+from node import data_version
 from node.auth import page_user
 from node.db import session_scope
 from node.errors import DomainError, InvalidInputError
@@ -232,7 +233,14 @@ TYPE_ORDER = {"outcome": 0, "process": 1, "structural": 2}
 def dashboard() -> Any:
     session = db_session()
     public = not allowed(page_user(), "results.read_unpublished")
-    rows = monitoring.progress(session, published_only=public)
+    # Kept per data version (node.data_version); a copy of the list, its entries read-only.
+    rows = list(
+        data_version.cached(
+            session,
+            ("progress", public),
+            lambda: monitoring.progress(session, published_only=public),
+        )
+    )
     type_filter = request.args.get("type")
     if type_filter in TYPE_ORDER:
         rows = [r for r in rows if r["type"] == type_filter]
