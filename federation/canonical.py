@@ -369,6 +369,21 @@ def loads_strict(
     accepted here (generic JSON, e.g. the JCS vectors); apply :func:`check_payload_rules` to
     federation payloads, or use :func:`loads_payload`.
     """
+    value = _decode(data, max_depth)
+    if not _tree_is_valid(value, max_depth, forbid_floats=False, check_int_range=False):
+        _validate_tree(
+            value,
+            path="",
+            depth=0,
+            max_depth=max_depth,
+            forbid_floats=False,
+            check_int_range=False,
+        )
+    return value
+
+
+def _decode(data: bytes | bytearray | memoryview | str, max_depth: int) -> Any:
+    """The strict parse of :func:`loads_strict` without its tree walk."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         try:
             # Decode ourselves: json.loads(bytes) would also guess UTF-16/32, which the
@@ -402,7 +417,26 @@ def loads_strict(
     except ValueError as exc:
         # e.g. an integer literal longer than sys.get_int_max_str_digits().
         raise InvalidJSONError(f"invalid JSON number: {str(exc)[:120]}") from None
-    if not _tree_is_valid(value, max_depth, forbid_floats=False, check_int_range=False):
+    return value
+
+
+def loads_federated(
+    data: bytes | bytearray | memoryview | str, *, max_depth: int = MAX_NESTING_DEPTH
+) -> tuple[Any, int]:
+    """:func:`loads_strict`, walking the tree once with the payload rules' stricter test.
+
+    Returns the value and the walk's verdict: ``FAST_JCS`` or ``REFERENCE_JCS`` when the whole
+    document already satisfies :func:`check_payload_rules` (so any part of it does too, and a
+    ``FAST_JCS`` part may be serialised with :func:`fast_canonical_bytes`), ``INVALID`` when
+    it does not (then the caller applies :func:`check_payload_rules`, which says why). Raises
+    exactly what :func:`loads_strict` raises: the strict walk accepts a subset of what the
+    loose one accepts, and on a strict failure the loose walk runs as before.
+    """
+    value = _decode(data, max_depth)
+    verdict = _scan_tree(value, max_depth, forbid_floats=True, forbid_nul=True)
+    if verdict == INVALID and not _tree_is_valid(
+        value, max_depth, forbid_floats=False, check_int_range=False
+    ):
         _validate_tree(
             value,
             path="",
@@ -411,7 +445,7 @@ def loads_strict(
             forbid_floats=False,
             check_int_range=False,
         )
-    return value
+    return value, verdict
 
 
 def check_payload_rules(obj: Any, *, max_depth: int = MAX_NESTING_DEPTH) -> None:

@@ -139,12 +139,16 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_envelope(envelope: object) -> None:
+def validate_envelope(envelope: object, *, payload_rules_checked: bool = False) -> None:
     """Check the envelope's shape: required members, types, ranges, payload rules.
 
     Unknown extra members are allowed (they are covered by the signature and the raw
     document is stored), but ``signatures``/``unsigned``, when present, must be objects and
     every signature value a string. Raises :class:`EnvelopeError`.
+
+    ``payload_rules_checked``: the caller already applied the payload rules to the whole
+    envelope (``canonical.loads_federated`` said so), which covers its signed part: the walk
+    is not repeated (each costs as much as the signature check).
     """
     if not isinstance(envelope, dict):
         raise EnvelopeError("envelope must be a JSON object")
@@ -181,6 +185,8 @@ def validate_envelope(envelope: object) -> None:
         raise EnvelopeError(f"more than {MAX_SIGNATURES} signatures", "too_many_signatures")
     if not isinstance(envelope.get("unsigned", {}), dict):
         raise EnvelopeError("unsigned must be an object", "invalid_field")
+    if payload_rules_checked:
+        return
     try:
         # Whole-document rule (not only payload): every signed number must survive a
         # round trip through any peer's JSON parser unchanged.
@@ -318,7 +324,11 @@ def verify_envelope_signature(
 
 
 def verify_envelope(
-    envelope: object, lookup: KeyLookup, *, signing_bytes: bytes | None = None
+    envelope: object,
+    lookup: KeyLookup,
+    *,
+    signing_bytes: bytes | None = None,
+    shape_checked: bool = False,
 ) -> list[tuple[str, str]]:
     """Verify an envelope received from a peer; return the verified ``(signer, key_id)`` list.
 
@@ -328,8 +338,12 @@ def verify_envelope(
     key whose signature fails makes the whole envelope fail (it has been tampered with or
     mis-signed); signatures by unknown keys are ignored and not listed. ``lookup`` is called
     for every co-signer, so it should answer from pinned/cached keys rather than fetch.
+
+    ``shape_checked``: the caller ran :func:`validate_envelope` on this very dict (the inbox,
+    which parsed it and has not changed it since); the shape and payload walk is not repeated.
     """
-    validate_envelope(envelope)
+    if not shape_checked:
+        validate_envelope(envelope)
     assert isinstance(envelope, dict)  # narrowed by validate_envelope
     origin: str = envelope["origin"]
     key_id: str = envelope["key_id"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -227,6 +228,17 @@ class Result(Base):
             self.value_text = "true" if new else "false"
         else:
             self.value_text = format_decimal(new)
+
+
+class DataVersion(Base):
+    """One row: a counter bumped in the same transaction as every write to results, targets or
+    the catalogue (``node.data_version``), so each process may cache answers per version."""
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32))  # random per database
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class LatestResult(Base):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema
 
+from node import data_version
 from node.api.common import BEARER, items_schema, problems
 from node.auth import api_user
 from node.permissions import allowed
@@ -17,6 +19,8 @@ from schemas.fields import Code
 from schemas.results import BudgetLineSchema, EvidenceSchema, ProgressSchema, TargetSchema
 
 blp = Blueprint("monitoring", __name__, description="Progress, targets, evidence, budget")
+PROGRESS_LIST_SCHEMA = items_schema(ProgressSchema, "ProgressList")
+PROGRESS_LIST = PROGRESS_LIST_SCHEMA()
 
 
 class IndicatorFilterSchema(Schema):
@@ -29,16 +33,23 @@ class IndicatorFilterSchema(Schema):
 @blp.route("/progress")
 class Progress(MethodView):
     @blp.arguments(IndicatorFilterSchema, location="query")
-    @blp.response(200, items_schema(ProgressSchema, "ProgressList"))
+    @blp.response(200, PROGRESS_LIST_SCHEMA)
     @problems(blp, 401, 404)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> Response:
         """Latest value vs baseline vs target per indicator (public: published figures only)."""
         public = not allowed(api_user(), "results.read_unpublished")
-        return {
-            "items": monitoring.progress(
-                db_session(), published_only=public, indicator=query.get("indicator")
-            )
-        }
+        session, indicator = db_session(), query.get("indicator")
+
+        def body() -> bytes:
+            items = monitoring.progress(session, published_only=public, indicator=indicator)
+            dumped = PROGRESS_LIST.dump({"items": items})
+            return jsonify(dumped).get_data()
+
+        # The JSON document itself is kept per data version (node.data_version): at a million
+        # results, building, assessing and dumping ~8,000 breakdowns took ~400 ms, and the
+        # answer changes only with a write. Same bytes as the schema-dumped response.
+        data = data_version.cached(session, ("api.progress", public, indicator), body)
+        return Response(data, mimetype="application/json")
 
 
 @blp.route("/targets")

@@ -39,9 +39,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from federation.canonical import (
+    FAST_JCS,
+    INVALID,
     CanonicalJSONError,
     canonical_bytes,
     check_payload_rules,
+    fast_canonical_bytes,
+    loads_federated,
     loads_strict,
 )
 from federation.envelope import (
@@ -90,20 +94,30 @@ def refuse(status: int, code: str, detail: str) -> InboxRefusal:
 
 def parse(raw: bytes) -> dict[str, Any]:
     """Strict parse + envelope shape + payload rules; refusals carry the parser's code."""
+    return _parse(raw)[0]
+
+
+def _parse(raw: bytes) -> tuple[dict[str, Any], int]:
+    """:func:`parse`, and the verdict of its one tree walk (``FAST_JCS``: the signing bytes
+    may be written by the fast encoder without walking the document again)."""
     try:
-        envelope = loads_strict(raw)
+        envelope, verdict = loads_federated(raw)
     except CanonicalJSONError as exc:
         status = 400 if exc.code in ("invalid_json", "invalid_utf8") else 422
         raise refuse(status, exc.code, f"The envelope is not acceptable JSON: {exc}") from exc
     try:
-        validate_envelope(envelope)
-        check_payload_rules(envelope)
+        # One walk instead of four (issue 14): when the parse's strict walk found the whole
+        # envelope within the payload rules, its signed part is too. Otherwise the checks
+        # run in their usual order, so a refusal keeps its code and wording.
+        validate_envelope(envelope, payload_rules_checked=verdict != INVALID)
+        if verdict == INVALID:
+            check_payload_rules(envelope)
     except CanonicalJSONError as exc:
         raise refuse(422, exc.code, f"The envelope breaks the payload rules: {exc}") from exc
     except EnvelopeError as exc:
         raise refuse(422, exc.code, f"The envelope is malformed: {exc}") from exc
     assert isinstance(envelope, dict)
-    return envelope
+    return envelope, verdict
 
 
 def embedded_key_document(envelope: dict[str, Any], now: datetime) -> KeyDocument:
@@ -125,14 +139,19 @@ def embedded_key_document(envelope: dict[str, Any], now: datetime) -> KeyDocumen
         ) from exc
 
 
-def _signing_bytes(envelope: dict[str, Any]) -> bytes:
+def _signing_bytes(envelope: dict[str, Any], verdict: int = INVALID) -> bytes:
     """The envelope's signed bytes (RFC 8785), computed once: verified and hashed alike.
 
     The same bytes as ``federation.envelope.envelope_signing_bytes``, whose payload-rule walk
-    ``parse`` already did on the whole envelope.
+    ``parse`` already did on the whole envelope. ``verdict`` is that walk's: ``FAST_JCS`` holds
+    for any part of the envelope (no float, no key beyond U+FFFF anywhere), so the signed part
+    goes straight to the fast encoder that ``canonical_bytes`` would have chosen.
     """
+    signed = {k: v for k, v in envelope.items() if k not in UNSIGNED_FIELDS}
+    if verdict == FAST_JCS:
+        return fast_canonical_bytes(signed)
     try:
-        return canonical_bytes({k: v for k, v in envelope.items() if k not in UNSIGNED_FIELDS})
+        return canonical_bytes(signed)
     except CanonicalJSONError as exc:  # parse() checked the payload rules: not expected
         raise refuse(422, exc.code, f"The envelope breaks the payload rules: {exc}") from exc
 
@@ -148,7 +167,10 @@ def _verify(envelope: dict[str, Any], keys: KeyGate, signing_bytes: bytes) -> No
             f"{origin}'s key {key_id} is unknown, revoked or expired for this document.",
         )
     try:
-        verify_envelope(envelope, keys.lookup_for(origin), signing_bytes=signing_bytes)
+        # parse() validated this dict's shape and nothing changed it since.
+        verify_envelope(
+            envelope, keys.lookup_for(origin), signing_bytes=signing_bytes, shape_checked=True
+        )
     except SignatureError as exc:
         raise refuse(
             401, exc.code or "bad_signature", f"The signature of {origin} does not verify."
@@ -175,7 +197,7 @@ def ingest_envelope(
     missing key at once when ``http`` is given (jobs only). Flushes, never commits; on a refusal
     the caller rolls back and then calls :func:`after_refusal`.
     """
-    envelope = parse(raw)
+    envelope, verdict = _parse(raw)
     origin, stream, seq = envelope["origin"], envelope["stream"], envelope["seq"]
     if not 0 < len(stream) <= MAX_STREAM_LENGTH or len(envelope["type"]) > MAX_STREAM_LENGTH:
         raise refuse(422, "invalid_field", "stream and type are 1-40 characters.")
@@ -204,7 +226,7 @@ def ingest_envelope(
         # before any key lookup or fetch, so such a sender cannot even make us work for it.
         raise refuse(403, "not_secretariat", f"{origin} is not this node's secretariat.")
 
-    signing_bytes = _signing_bytes(envelope)
+    signing_bytes = _signing_bytes(envelope, verdict)
     _verify(envelope, keys or KeyGate(session, now, http=http), signing_bytes)
     try:
         check_created_ts(envelope["created_ts"], keyring.ms(now))

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 from wtforms import SelectField
 
+from node import data_version
 from node.auth import page_user
 from node.db import session_scope
 from node.errors import DomainError, InvalidInputError
@@ -243,9 +244,20 @@ def dashboard() -> Any:
     session = db_session()
     user = page_user()
     public = not allowed(user, "results.read_unpublished")
-    progress_rows = monitoring.progress(session, published_only=public)
-    indicators = catalogue.list_indicators(session)
-    all_rows = overview.dashboard_rows(progress_rows, indicators)
+    # What the dashboard reads from the figures is kept per data version (node.data_version):
+    # every write to results, targets or the catalogue moves the version. A shared answer is
+    # read-only, so each row is copied before the page adds to it.
+    all_rows = [
+        dict(row)
+        for row in data_version.cached(
+            session,
+            ("dashboard_rows", public),
+            lambda: overview.dashboard_rows(
+                monitoring.progress(session, published_only=public),
+                catalogue.list_indicators(session),
+            ),
+        )
+    ]
     rows = all_rows
     type_filter = request.args.get("type")
     if type_filter in TYPE_ORDER:
@@ -261,7 +273,11 @@ def dashboard() -> Any:
         row["shown_status"] = _display_status(row["via"][0] if row["via"] else row)
         counts[row["shown_status"]] = counts.get(row["shown_status"], 0) + 1
     dimensions = {d.code: d for d in catalogue.list_dimensions(session)}
-    gaps = overview.equality_gaps(session, published_only=public)
+    gaps = data_version.cached(
+        session,
+        ("equality_gaps", public),
+        lambda: overview.equality_gaps(session, published_only=public),
+    )
     if type_filter in TYPE_ORDER:
         shown_codes = {r["indicator"] for r in rows}
         gaps = [g for g in gaps if g.indicator in shown_codes]
