@@ -157,7 +157,7 @@ class ResultChangeSchema(Schema):
         allow_none=True,
         metadata={
             "description": "null when the line records the figure's creation",
-            "oneOf": [{"type": "string"}, {"type": "boolean"}, {"type": "null"}],
+            "oneOf": [{"type": "string"}, {"type": "boolean"}],
         },
     )
     new_value = ResultValue(metadata={"oneOf": [{"type": "string"}, {"type": "boolean"}]})

@@ -31,25 +31,27 @@ def summaries_carrying(
 ) -> dict[Figure, list[dict[str, Any]]]:
     """For each figure, the current signed summaries whose payload holds it (may be empty).
 
-    Each summary is ``{"period", "revision", "sha256", "audience"}``; one query per period.
+    Each summary is ``{"period", "revision", "sha256", "audience"}``, in signing order.
     """
     wanted: dict[str, set[Figure]] = defaultdict(set)
     for figure in figures:
         wanted[figure[1]].add(figure)
     found: dict[Figure, list[dict[str, Any]]] = {}
-    for period, figures_of_period in sorted(wanted.items()):
+    periods = sorted(wanted)
+    for start in range(0, len(periods), 500):  # one query per 500 periods, not one per period
         envelopes = session.scalars(
             select(OutEnvelope)
             .where(
                 OutEnvelope.stream == SUMMARY_STREAM,
-                OutEnvelope.period == period,
+                OutEnvelope.period.in_(periods[start : start + 500]),
                 OutEnvelope.superseded.is_(False),
             )
             .order_by(OutEnvelope.seq)
         )
         for envelope in envelopes:
+            period = envelope.period or ""
             carried = _figures_in(envelope.raw, period)
-            for figure in figures_of_period & carried:
+            for figure in wanted[period] & carried:
                 found.setdefault(figure, []).append(
                     {
                         "period": period,

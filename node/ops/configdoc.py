@@ -49,8 +49,8 @@ DESCRIPTIONS: dict[str, str] = {
     "max_pending_twinning_requests": "Unanswered twinning requests kept; more get 429.",
     "metrics_allow": "Addresses/CIDRs that may read `GET /metrics` without a token "
     "(comma-separated); empty: an admin's bearer token only.",
-    "max_attachment_bytes": "Largest evidence attachment accepted, in bytes (a page request is also "
-    "bounded by `max_body_bytes`).",
+    "max_attachment_bytes": "Largest evidence attachment accepted, in bytes (a page request is "
+    "also bounded by `max_body_bytes`).",
     "community_twilio_auth_token": "Twilio's auth token, checking `X-Twilio-Signature` on "
     "`/api/v1/community/sms/twilio` (or `NODE_COMMUNITY_TWILIO_AUTH_TOKEN`); unset: refused.",
     "community_africastalking_secret": "The shared secret Africa's Talking sends (Basic-auth "

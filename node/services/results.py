@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -295,8 +296,9 @@ class FigureChange:
     # The signed summaries holding the old value (a change of a validated or published figure).
     affected_summaries: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def new_value(self) -> str:
+        """The value as stored (decimal text, or true/false)."""
         return _value_text(self.item.value)
 
 
@@ -318,13 +320,13 @@ class ChangePlan:
         return sorted(seen.values(), key=lambda s: (s["period"], s["revision"] or 0, s["sha256"]))
 
 
-def _needs_reason(old_status: str, old_value: str, item: PreparedResult) -> bool:
+def _needs_reason(old_status: str, old_value: str, item: PreparedResult, new_value: str) -> bool:
     """Whether writing ``item`` over a stored figure changes something an official vouched for:
     its value, or its status downwards (a published figure taken back)."""
     if old_status not in VOUCHED:
         return False
     demoted = STATUS_ORDER[item.status] < STATUS_ORDER[old_status]
-    return old_value != _value_text(item.value) or demoted
+    return old_value != new_value or demoted
 
 
 def plan_changes(
@@ -350,11 +352,19 @@ def plan_changes(
     # The previous period's value comes from the same write when it holds it (a file of several
     # years is checked year against year), else from the stored figures.
     given = {(p.indicator, p.period, p.key): p.value for p in prepared}
+    previous_period: dict[str, str] = {}  # a file holds few distinct periods: parse each once
+
+    def before(period: str) -> str:
+        found = previous_period.get(period)
+        if found is None:
+            found = previous_period[period] = str(parse_period(period).previous())
+        return found
+
     for start in range(0, len(prepared), IMPORT_BATCH):
         batch = prepared[start : start + IMPORT_BATCH]
         existing = _existing(session, batch)
         previous_of = {
-            index: (p.indicator, str(parse_period(p.period).previous()), p.key)
+            index: (p.indicator, before(p.period), p.key)
             for index, p in enumerate(batch, start)
             if cat.indicators[p.indicator].value_type == "number"
         }
@@ -369,7 +379,8 @@ def plan_changes(
             else:
                 if row.status != "draft" and not may_validate:
                     raise _refuse_locked(item, row.status)
-                same = row.value_text == _value_text(item.value) and row.status == item.status
+                text = _value_text(item.value)
+                same = row.value_text == text and row.status == item.status
                 change = FigureChange(
                     item=item,
                     kind="unchanged" if same else "changed",
@@ -377,7 +388,7 @@ def plan_changes(
                     old_value=row.value_text,
                     old_status=row.status,
                 )
-                change.vouched_change = _needs_reason(row.status, row.value_text, item)
+                change.vouched_change = _needs_reason(row.status, row.value_text, item, text)
             if change.kind != "unchanged":
                 change.reason = item.reason or reason
             if change.vouched_change and change.reason is None:

@@ -89,7 +89,10 @@ def figures(client: FlaskClient, official: Caller) -> int:
             {"indicator": "GENT-CNT-01", "value": "4", "disaggregation": {"SEX": "F"}},
             {"indicator": "GENT-CNT-01", "value": "5", "disaggregation": {"SEX": "M"}},
             {"indicator": "GENT-CNT-01", "value": "6", "disaggregation": {"SEX": "X"}},
-            {"indicator": "GENT-CNT-01", "value": "4.9", "disaggregation": {"SEX": "_U"}},
+            # 4, not 4.9 as before issue 15: a count of people is a whole number, and 4.9 is
+            # now refused at entry (value_not_whole_number); tests/unit/core/test_suppress.py
+            # keeps fractions for the rule itself.
+            {"indicator": "GENT-CNT-01", "value": "4", "disaggregation": {"SEX": "_U"}},
             # Known `cases` decide even for a count: 2 evictions out of 50 households asked.
             {
                 "indicator": "GENT-CNT-01",
@@ -117,7 +120,7 @@ def test_at_threshold_minus_one_suppressed_at_threshold_and_above_shared(
     travelling, suppressed = _shared(app, db, figures)
     assert travelling == {
         "HRC-HOU-01": {"", "SEX=M", "SEX=X", "SEX=_U"},  # F (4 cases) stays home
-        "GENT-CNT-01": {"", "SEX=M", "SEX=X", "AGE_GROUP=Y_GE65"},  # 4, 4.9 and 4 cases stay
+        "GENT-CNT-01": {"", "SEX=M", "SEX=X", "AGE_GROUP=Y_GE65"},  # 4, 4 and 4 cases stay
         "GENT-FLG-01": {"SEX=F", "SEX=M"},
     }
     assert suppressed == 4
