@@ -11,8 +11,9 @@ Writes are recognised where every write passes, on the engine (:func:`watch`): a
 UPDATE or DELETE statement on a watched table, from an ORM flush or a Core statement, bumps
 the counter on the same connection, so the bump commits or rolls back with the write. A new
 write path therefore needs no call of its own. ``epoch`` is random per database (set when the
-row is created), so two databases in one process (tests, the demo's cities) never share an
-entry.
+row is created) and answers are also keyed by the database's URL, so two databases in one
+process (tests, the demo's cities) never share an entry, not even a copy of one database file
+(a backup, a test template), which carries its epoch with it.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
     stamp = None if connection.info.get(_DIRTY) else current(session)
     if stamp is None:
         return compute()
-    full_key = (stamp, key)
+    # The URL as well as the epoch: a copied database file keeps its epoch (and version).
+    full_key = (session.get_bind().url.render_as_string(hide_password=True), stamp, key)
     hit = ANSWERS.get(full_key)
     if hit is not None:
         return hit  # type: ignore[no-any-return]

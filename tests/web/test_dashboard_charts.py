@@ -211,16 +211,20 @@ def test_charts_are_localised(client: FlaskClient, official: Caller) -> None:
     post_results(
         client,
         official,
-        [figure("HRC-SOC-01", "2024", "12.5"), figure("HRC-SOC-01", "2025", "1234")],
+        # Months (no range rule); the jump from 12.5 to 1234 is confirmed as the real figure.
+        [
+            figure("HRC-HOU-02", "2024", "12.5"),
+            {**figure("HRC-HOU-02", "2025", "1234"), "confirm_outlier": True},
+        ],
     )
-    page = client.get("/catalogue/HRC-SOC-01", headers={"Accept-Language": "fr"}).get_data(
+    page = client.get("/catalogue/HRC-HOU-02", headers={"Accept-Language": "fr"}).get_data(
         as_text=True
     )
     trend = desc_of(svgs(page)[0])
     # French: decimal comma, narrow no-break space between thousands, and the French words.
     assert (
         trend
-        == "2024: Total 12,5 percent of residents; 2025: Total 1\u202f234 percent of residents."
+        == "2024: Total 12,5 months; 2025: Total 1\u202f234 months."
     )
     table = page[page.index('id="chart-trend"') :]
     assert '<td class="num">12,5</td>' in table and '<td class="num">1\u202f234</td>' in table
