@@ -29,33 +29,21 @@ from node.exporting.tabular import protect_text
 from node.models import Evidence, EvidenceAttachment, Target, User
 from node.permissions import Actor, allowed, require
 from node.services import catalogue, monitoring
+from node.units import check_unit
 from schemas.fields import parse_decimal
 from schemas.periods import PeriodError, parse_period
 
 # --- targets and baselines ---------------------------------------------------------------------
 
-# Units whose values are shares of a whole (0 to 100) and units that count or rate things (never
-# below zero). Catalogue unit codes: PT = percentage, PER_100K / PER_10K_HH = rates per base.
-PERCENT_UNITS = ("PT", "PCT", "PERCENT")
-NON_NEGATIVE_PREFIXES = ("PER_", "N_", "COUNT", "NUM_", "MONTHS", "EUR", "UG_")
-
 
 def unit_problem(info: IndicatorInfo, value: Decimal | bool) -> str | None:
-    """What is wrong with ``value`` for the indicator's unit, or None.
-
-    A percentage lies within 0–100; a rate, a count, an amount or a duration is never negative;
-    a count of people or cases is a whole number.
-    """
+    """What is wrong with ``value`` for the indicator's unit, or None: the one unit rule of
+    :mod:`node.units`, the same every figure is held to (a target of 150 % is as wrong as a
+    result of 150 %)."""
     if isinstance(value, bool):
         return None
-    unit = info.unit_code.upper()
-    if unit in PERCENT_UNITS and not Decimal(0) <= value <= Decimal(100):
-        return "a percentage lies between 0 and 100"
-    if unit.startswith(NON_NEGATIVE_PREFIXES) and value < 0:
-        return "this unit cannot be negative"
-    if unit.startswith(("N_", "COUNT", "NUM_")) and value != value.to_integral_value():
-        return "a count is a whole number"
-    return None
+    problem = check_unit(info.unit_code, value)
+    return None if problem is None else problem.message
 
 
 def set_target(

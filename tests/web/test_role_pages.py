@@ -91,10 +91,13 @@ def test_an_official_sets_a_baseline_and_target_and_sees_it_on_the_indicator(
         ("HRC-EDU-01", "100", True, ""),
         ("HRC-EDU-01", "100.1", False, "between 0 and 100"),
         ("HRC-EDU-01", "150", False, "between 0 and 100"),
-        # HRC-HOU-01 is a rate per 10,000 households: never negative, no upper bound.
+        # HRC-HOU-01 is a rate per 10,000 households: never negative, at most its base (more
+        # than one per household is a count typed where a rate belongs).
         ("HRC-HOU-01", "-0.1", False, "cannot be negative"),
         ("HRC-HOU-01", "0", True, ""),
         ("HRC-HOU-01", "150", True, ""),
+        ("HRC-HOU-01", "10000", True, ""),
+        ("HRC-HOU-01", "10000.01", False, "cannot be more than 10,000"),
     ],
 )
 def test_targets_are_checked_against_the_unit(
