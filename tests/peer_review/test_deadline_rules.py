@@ -256,7 +256,9 @@ def test_close_with_kinds_ends_only_those(db) -> None:  # type: ignore[no-untype
     with db() as session:  # an empty list of kinds closes nothing
         assert deadlines.close(session, "mentoring:1", START, kinds=[]) == 0
     with db() as session:  # kinds may be any iterable, read once
-        assert deadlines.close(session, "mentoring:1", START, kinds=iter(["mentoring_agreement"])) == 1
+        assert (
+            deadlines.close(session, "mentoring:1", START, kinds=iter(["mentoring_agreement"])) == 1
+        )
     assert [r[2] for r in _rows(db)] == ["closed", "closed", "open"]
 
 
@@ -264,8 +266,12 @@ def test_open_deadlines_are_this_objects_open_ones_soonest_first(db) -> None:  #
     with db() as session:
         _arm(session, subject="review:1", kind="follow_up", due_at=START + timedelta(days=730))
         _arm(session, subject="review:1", kind="response", due_at=START + timedelta(days=56))
-        _arm(session, subject="review:1", kind="review_submission", due_at=START + timedelta(days=42))
-        _arm(session, subject="review:1", kind="invitation_answer", due_at=START + timedelta(days=1))
+        _arm(
+            session, subject="review:1", kind="review_submission", due_at=START + timedelta(days=42)
+        )
+        _arm(
+            session, subject="review:1", kind="invitation_answer", due_at=START + timedelta(days=1)
+        )
         _arm(session, subject="review:2", kind="response", due_at=START + timedelta(days=2))
         deadlines.met(session, "review:1", "invitation_answer", START)
     with db() as session:
