@@ -33,9 +33,10 @@ from federation.keys import generate_signing_key
 from node.db import session_scope
 from node.network import inbox
 from node.network.models import KeyFetch, Peer
-from tests.federation.conftest import Node, twin
+from tests.federation.conftest import SECRETARIAT, Node, twin
 from tests.federation.test_inbox_refusals import envelope, expect, post, stored, summary_payload
 from tests.federation.test_outbound_isolation import signed_post
+from tests.federation.test_secretariat import join
 from tests.hostile import stranger_twinning_request
 
 MAX = 40  # stream and type: "at most 40 characters" (§7.2 step 5)
@@ -125,7 +126,10 @@ def test_a_malformed_envelope_is_422_with_the_shapes_code(pair) -> None:
 def test_a_stream_of_40_characters_passes_the_length_check_and_41_does_not(pair) -> None:
     gent, padova, _ = pair
     before = stored(padova)
-    # 40: stored-width fine, so the next check answers (a summary belongs in "summaries")
+    # 1 and 40: fine for the stored width, so the next check answers (a summary belongs in
+    # "summaries")
+    shortest = _signed(gent, stream="s", audience=[padova.city_id])
+    expect(post(gent, padova, canonical_bytes(shortest)), 422, "wrong_stream")
     at_limit = _signed(gent, stream="s" * MAX, audience=[padova.city_id])
     expect(post(gent, padova, canonical_bytes(at_limit)), 422, "wrong_stream")
     beyond = _signed(gent, stream="s" * (MAX + 1), audience=[padova.city_id])
@@ -245,7 +249,9 @@ def test_a_strangers_twinning_request_is_a_pending_city_whatever_it_declares(pai
         assert (peer.country, peer.region) == ("FR", "europe-west")
         assert (peer.failures, peer.pulled_seq, peer.unavailable) == (0, 0, False)
         assert peer.requested_at == padova.clock()
-        assert [k.key_id for k in peer.keys] == [key.key_id]
+        assert [(k.key_id, k.state, k.source) for k in peer.keys] == [
+            (key.key_id, "current", "pinned")
+        ]
     assert stored(padova) == before + 1
 
 
@@ -325,3 +331,17 @@ def test_a_stored_envelope_still_verifies_until_it_is_changed(pair) -> None:
         # signed by a key Padova never pinned for Gent
         other = envelope(gent, padova, 102, key=generate_signing_key())
         assert inbox.still_verifies(session, canonical_bytes(other).decode()) is False
+
+
+def test_the_secretariat_takes_a_members_network_copy_and_a_city_does_not(network) -> None:
+    """Step 8: "network" in the audience counts only on the secretariat (the copy a member
+    sends for the benchmarks); a city must find its own id."""
+    secretariat, gent = network(SECRETARIAT, "be-gent")
+    join(secretariat, [gent])
+    before = stored(secretariat)
+    copy = canonical_bytes(_signed(gent, seq=100, audience=["network"]))
+    assert post(gent, secretariat, copy).status_code == 202
+    assert stored(secretariat) == before + 1
+    elsewhere = canonical_bytes(_signed(gent, seq=101, audience=["it-padova"]))
+    expect(post(gent, secretariat, elsewhere), 403, "not_addressed")
+    assert stored(secretariat) == before + 1
