@@ -25,14 +25,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from federation.canonical import canonical_bytes
 from federation.envelope import build_key_document, envelope_sha256, make_envelope, sign_envelope
-from federation.keys import generate_signing_key
+from federation.keys import b64encode_unpadded, generate_signing_key
 from node.db import session_scope
 from node.network import inbox
-from node.network.models import KeyFetch, Peer
+from node.network.models import FederationIncident, KeyFetch, Peer
+from schemas.secretariat import DirectoryKeySchema
 from tests.federation.conftest import SECRETARIAT, Node, twin
 from tests.federation.test_inbox_refusals import envelope, expect, post, stored, summary_payload
 from tests.federation.test_outbound_isolation import signed_post
@@ -202,14 +204,14 @@ def test_a_peer_not_yet_active_may_send_only_twinning_messages(pair) -> None:
     assert stored(padova) == before
 
 
-def _request_from(city_id: str, key: Any, to: Node, node: dict[str, Any]) -> bytes:
+def _request_from(city_id: str, key: Any, to: Node, node: dict[str, Any], seq: int = 1) -> bytes:
     now_ms = _ms(to)
     env = make_envelope(
         "hrc.twinning.request",
         "hrc.twinning.request/1",
         city_id,
         "twinning",
-        1,
+        seq,
         now_ms,
         key.key_id,
         [to.city_id],
@@ -345,3 +347,115 @@ def test_the_secretariat_takes_a_members_network_copy_and_a_city_does_not(networ
     elsewhere = canonical_bytes(_signed(gent, seq=101, audience=["it-padova"]))
     expect(post(gent, secretariat, elsewhere), 403, "not_addressed")
     assert stored(secretariat) == before + 1
+
+
+# --- payloads loaded with their route's schema (no node needed) ------------------------------
+
+
+def test_a_payload_is_loaded_with_its_schema() -> None:
+    key = b64encode_unpadded(generate_signing_key().public_raw)
+    loaded = inbox.load_payload(
+        DirectoryKeySchema(), {"key_id": "ed25519:a1b2c3d4", "key": key}, "x"
+    )
+    assert loaded == {
+        "key_id": "ed25519:a1b2c3d4",
+        "key": key,
+        "state": "current",
+        "expired_ts": None,
+    }
+
+
+def test_a_payload_listing_a_weak_key_is_refused_with_its_own_code() -> None:
+    weak = b64encode_unpadded(bytes(32))  # all zero: a key of small order
+    with pytest.raises(inbox.InboxRefusal) as refused:
+        inbox.load_payload(
+            DirectoryKeySchema(), {"key_id": "ed25519:a1b2c3d4", "key": weak}, "directory"
+        )
+    assert (refused.value.status, refused.value.code) == (422, "weak_public_key")
+    assert str(refused.value).startswith("The directory lists a weak key: ")
+
+
+def _choice(size: int) -> Schema:
+    """A schema whose refusal quotes a choice of ``size`` characters."""
+    pick = fields.String(required=True, validate=validate.OneOf(["x" * size]))
+    return Schema.from_dict({"pick": pick})()
+
+
+@pytest.mark.parametrize("size", [200, 268, 269, 270, 400])
+def test_a_malformed_payload_is_invalid_and_its_words_are_cut_at_300(size: int) -> None:
+    """The validation messages may quote what was sent: at most 300 characters of them."""
+    schema = _choice(size)
+    messages = schema.validate({"pick": "y"})
+    assert messages  # marshmallow's own words, as a sender would read them
+    with pytest.raises(inbox.InboxRefusal) as refused:
+        inbox.load_payload(schema, {"pick": "y"}, "directory")
+    assert (refused.value.status, refused.value.code) == (422, "invalid_payload")
+    assert str(refused.value) == "Malformed directory: " + str(messages)[:300]
+
+
+def test_an_equivocation_records_both_digests_with_seq_and_stream(pair) -> None:
+    gent, padova, _ = pair
+    first = envelope(gent, padova, 100)
+    assert post(gent, padova, canonical_bytes(first)).status_code == 202
+    other = envelope(gent, padova, 100, payload=summary_payload(gent, revision=2))
+    expect(post(gent, padova, canonical_bytes(other)), 409, "equivocation")
+    with session_scope(padova.runtime.sessions) as session:
+        incidents = [
+            (i.origin, i.kind, i.detail, i.at) for i in session.scalars(select(FederationIncident))
+        ]
+    assert incidents == [
+        (
+            "be-gent",
+            "equivocation",
+            {
+                "seq": 100,
+                "stream": "summaries",
+                "stored": envelope_sha256(first),
+                "received": envelope_sha256(other),
+            },
+            padova.clock(),
+        )
+    ]
+
+
+@pytest.mark.parametrize("state", ["declined", "ended"])
+def test_a_former_peer_may_ask_again_and_its_old_keys_are_dropped(pair, state: str) -> None:
+    """§7.2 step 9a: a request from a peer in state declined or ended is a new first contact:
+    the peer is reset to the request's word and only the new document's keys are pinned."""
+    _, padova, _ = pair
+    old_key, new_key = generate_signing_key(), generate_signing_key()
+    first = _request_from("fr-lyon", old_key, padova, _stranger_node("fr-lyon"))
+    assert _ingest(padova, first, sender="fr-lyon") == 202
+    with session_scope(padova.runtime.sessions) as session:
+        peer = session.get(Peer, "fr-lyon")
+        assert peer is not None
+        peer.state = state  # an official declined it, or the twinning ended
+    padova.clock.advance(minutes=1)
+    lyon_again = _stranger_node("fr-lyon", name="Lyon again")
+    again = _request_from("fr-lyon", new_key, padova, lyon_again, seq=2)
+    assert _ingest(padova, again, sender="fr-lyon") == 202
+    with session_scope(padova.runtime.sessions) as session:
+        peer = session.get(Peer, "fr-lyon")
+        assert peer is not None and (peer.state, peer.name) == ("pending", "Lyon again")
+        assert [k.key_id for k in peer.keys] == [new_key.key_id]
+
+
+def test_a_pending_peer_asking_again_is_not_a_new_first_contact(pair) -> None:
+    """Only declined or ended peers start over; a pending one keeps the keys it pinned."""
+    _, padova, _ = pair
+    old_key, new_key = generate_signing_key(), generate_signing_key()
+    assert (
+        _ingest(
+            padova,
+            _request_from("fr-lyon", old_key, padova, _stranger_node("fr-lyon")),
+            sender="fr-lyon",
+        )
+        == 202
+    )
+    again = _request_from("fr-lyon", new_key, padova, _stranger_node("fr-lyon"), seq=2)
+    with pytest.raises(inbox.InboxRefusal) as refused:
+        _ingest(padova, again, sender="fr-lyon")
+    assert (refused.value.status, refused.value.code) == (401, "unknown_key")
+    with session_scope(padova.runtime.sessions) as session:
+        peer = session.get(Peer, "fr-lyon")
+        assert peer is not None and [k.key_id for k in peer.keys] == [old_key.key_id]
