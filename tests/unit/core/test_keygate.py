@@ -161,6 +161,11 @@ def test_a_relayed_document_uses_a_pin_then_the_secretariats_directory(db, clock
         gate = KeyGate(session, clock())
         # pinned first (a twin's documents relayed to us)
         assert gate.relayed_key("be-gent", keys["current"].key_id, 1) == keys["current"].public_raw
+        # ... with the document's date: an old key until its expiry, exclusive
+        old = keys["old"]
+        assert gate.relayed_key("be-gent", old.key_id, EXPIRED_TS - 1) == old.public_raw
+        assert gate.relayed_key("be-gent", old.key_id, EXPIRED_TS) is None
+        assert gate.relayed_key("be-gent", keys["revoked"].key_id, 1) is None
         # a city we are not twinned with: the directory's key for an active member
         assert gate.relayed_key("es-madrid", listed.key_id, 1) == listed.public_raw
         assert gate.relayed_key("es-madrid", inactive.key_id, 1) is None
