@@ -78,7 +78,7 @@ def test_revoking_the_current_key_is_refused(network) -> None:
         revoke(gent, gent.key.key_id)
 
 
-def test_a_jobs_key_gate_fetches_an_unknown_key_at_once(network) -> None:
+def test_a_jobs_key_gate_fetches_an_unknown_key_at_once(network, caplog) -> None:  # type: ignore[no-untyped-def]
     """The key gate's third layer (§4.6): with an HTTP session (a job, e.g. the pull), a key
     Padova does not hold is fetched from the origin's key document at once and verifies the
     document; at most one fetch per origin per minute; an origin that is no peer is not
@@ -109,3 +109,15 @@ def test_a_jobs_key_gate_fetches_an_unknown_key_at_once(network) -> None:
         gate = KeyGate(session, padova.clock(), http=runtime.http_session)
         assert gate.document_key("be-gent", newest_id, created) == gent.key.public_raw
         assert gate.missing == []
+    # Gent unreachable: nothing fetched, and the log says whose key document failed and why.
+    _, unreachable_id = rotate(gent)
+    gent.set_down(True)
+    keyring.FETCH_GATE._last.clear()
+    logs = caplog.at_level("WARNING", logger="node.network.keygate")
+    with logs, session_scope(runtime.sessions) as session:
+        gate = KeyGate(session, padova.clock(), http=runtime.http_session)
+        assert gate.document_key("be-gent", unreachable_id, created) is None
+    [record] = [r for r in caplog.records if r.name == "node.network.keygate"]
+    message = record.getMessage()
+    assert message.startswith("key document of be-gent not usable: ")
+    assert message != "key document of be-gent not usable: None"
