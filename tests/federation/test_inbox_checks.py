@@ -114,6 +114,20 @@ def test_a_body_that_is_not_json_text_is_400_with_its_code(pair) -> None:
     assert stored(padova) == before
 
 
+def test_strict_json_refusals_reached_by_a_pull_are_422(pair) -> None:
+    """§7.2 step 4: a push with duplicate names is answered by the transport already; a pulled
+    page reaches the pipeline itself, which answers the same 422 with the parser's code."""
+    gent, padova, _ = pair
+    before = stored(padova)
+    text = canonical_bytes(envelope(gent, padova, 100)).decode()
+    doubled = text.replace('"seq":100', '"seq":100,"seq":101', 1).encode()
+    refusal = _refused(padova, doubled, sender=gent.city_id)
+    assert (refusal.status, refusal.code) == (422, "duplicate_key")
+    refusal = _refused(padova, b'{"v":1,', sender=gent.city_id)
+    assert (refusal.status, refusal.code) == (400, "invalid_json")
+    assert stored(padova) == before
+
+
 def test_a_malformed_envelope_is_422_with_the_shapes_code(pair) -> None:
     gent, padova, _ = pair
     before = stored(padova)
