@@ -125,6 +125,7 @@ def test_strict_json_refusals_reached_by_a_pull_are_422(pair) -> None:
     assert (refusal.status, refusal.code) == (422, "duplicate_key")
     refusal = _refused(padova, b'{"v":1,', sender=gent.city_id)
     assert (refusal.status, refusal.code) == (400, "invalid_json")
+    assert str(refusal).startswith("The envelope is not acceptable JSON: ")
     assert stored(padova) == before
 
 
