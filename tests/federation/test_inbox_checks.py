@@ -126,6 +126,9 @@ def test_strict_json_refusals_reached_by_a_pull_are_422(pair) -> None:
     refusal = _refused(padova, b'{"v":1,', sender=gent.city_id)
     assert (refusal.status, refusal.code) == (400, "invalid_json")
     assert str(refusal).startswith("The envelope is not acceptable JSON: ")
+    floated = text.replace('"suppressed_cells":0', '"suppressed_cells":0.5', 1).encode()
+    refusal = _refused(padova, floated, sender=gent.city_id)
+    assert (refusal.status, refusal.code) == (422, "float_not_allowed")
     assert stored(padova) == before
 
 
