@@ -76,3 +76,48 @@ def test_revoking_the_current_key_is_refused(network) -> None:
 
     with pytest.raises(ConflictError):
         revoke(gent, gent.key.key_id)
+
+
+def test_a_jobs_key_gate_fetches_an_unknown_key_at_once(network, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The key gate's third layer (§4.6): with an HTTP session (a job, e.g. the pull), a key
+    Padova does not hold is fetched from the origin's key document at once and verifies the
+    document; at most one fetch per origin per minute; an origin that is no peer is not
+    called at all."""
+    from node.network.keygate import KeyGate
+
+    gent, padova = network("be-gent", "it-padova")
+    twin(gent, padova)
+    _old_id, new_id = rotate(gent)
+    created = int(gent.clock().timestamp() * 1000)
+    runtime = padova.runtime
+    with session_scope(runtime.sessions) as session:
+        before = KeyGate(session, padova.clock())  # a request's gate: no HTTP, only noted
+        assert before.document_key("be-gent", new_id, created) is None
+        assert before.missing == [("be-gent", new_id)]
+    with session_scope(runtime.sessions) as session:
+        gate = KeyGate(session, padova.clock(), http=runtime.http_session)
+        assert gate.document_key("be-gent", new_id, created) == gent.key.public_raw  # fetched
+        assert gate.document_key("at-graz", new_id, created) is None  # no peer: no call
+        assert gate.missing == []
+    # Gent rotates again within the minute: the gate does not fetch again yet ...
+    _, newest_id = rotate(gent)
+    with session_scope(runtime.sessions) as session:
+        gate = KeyGate(session, padova.clock(), http=runtime.http_session)
+        assert gate.document_key("be-gent", newest_id, created) is None
+    keyring.FETCH_GATE._last.clear()  # ... a minute later it does
+    with session_scope(runtime.sessions) as session:
+        gate = KeyGate(session, padova.clock(), http=runtime.http_session)
+        assert gate.document_key("be-gent", newest_id, created) == gent.key.public_raw
+        assert gate.missing == []
+    # Gent unreachable: nothing fetched, and the log says whose key document failed and why.
+    _, unreachable_id = rotate(gent)
+    gent.set_down(True)
+    keyring.FETCH_GATE._last.clear()
+    logs = caplog.at_level("WARNING", logger="node.network.keygate")
+    with logs, session_scope(runtime.sessions) as session:
+        gate = KeyGate(session, padova.clock(), http=runtime.http_session)
+        assert gate.document_key("be-gent", unreachable_id, created) is None
+    [record] = [r for r in caplog.records if r.name == "node.network.keygate"]
+    message = record.getMessage()
+    assert message.startswith("key document of be-gent not usable: ")
+    assert message != "key document of be-gent not usable: None"
