@@ -73,7 +73,7 @@ def atom_feed(
                         revision=envelope.revision or 1,
                     ),
                     "link": f"{base}/public/summaries/{envelope.sha256}",
-                    "summary": _("Signed summary %(sha256)s", sha256=envelope.sha256),
+                    "summary": _("Signed summary %(digest)s", digest=envelope.sha256),
                 },
             )
         )

@@ -38,6 +38,8 @@ from node.services import catalogue, exchange, monitoring, overview
 bp = Blueprint("portal", __name__, template_folder="templates")
 
 DOWNLOAD_FORMATS = {"csv": "csv", "json": "json", "sdmx.json": "sdmx-json"}
+# Format names are the same in every language (not translated).
+FORMAT_NAMES = {"csv": "CSV", "json": "JSON", "sdmx.json": "SDMX-JSON 2.1"}
 # Embeds are meant to be framed by any site (the city's own website, a newspaper): only their
 # routes allow it; every other portal page refuses to be framed (clickjacking).
 EMBED_CSP = "frame-ancestors *; default-src 'none'; style-src 'self'; img-src 'self'"
@@ -48,6 +50,11 @@ def portal_sources() -> PortalSources:
     """The other features' public data, as wired by the composition root (empty by default)."""
     sources = current_app.extensions.get("portal_sources")
     return sources if isinstance(sources, PortalSources) else PortalSources()
+
+
+@bp.context_processor
+def _portal_globals() -> dict[str, Any]:
+    return {"format_names": FORMAT_NAMES}
 
 
 @bp.after_request
@@ -145,7 +152,6 @@ def open_data() -> str:
         indicators=services.published_indicators(session),
         summaries=list(reversed(services.public_summaries(session))),
         licence=services.licence_of(runtime().config),
-        formats=DOWNLOAD_FORMATS,
     )
 
 

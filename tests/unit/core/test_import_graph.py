@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("node", "peer_review", "federation", "schemas")
 
 # Feature packages: each registers itself (node/features.py) and may use the core only.
-FEATURES = ("peer_review.reviews", "peer_review.mentoring", "node.secretariat")
+FEATURES = (
+    "peer_review.reviews",
+    "peer_review.mentoring",
+    "node.secretariat",
+    "node.portal",
+)
 # What a feature may import from node/: the core, and the network only through its port.
 CORE = (
     "node.db",
