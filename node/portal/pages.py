@@ -179,6 +179,28 @@ def _json_head(fmt: str) -> dict[str, Any]:
     }
 
 
+SDMX_META = '"meta": {'
+
+
+def _sdmx_links(head: dict[str, Any]) -> list[dict[str, str]]:
+    """Licence and provenance as SDMX-JSON ``meta.links`` (href + rel + title)."""
+    licence, provenance = head["licence"], head["provenance"]
+    links = [
+        {"href": licence["url"], "rel": "license", "title": licence["name"]},
+        {"href": provenance["verify"], "rel": "help", "title": "verify"},
+        {"href": provenance["key_document"], "rel": "external", "title": "key document"},
+    ]
+    links += [
+        {
+            "href": s["url"],
+            "rel": "external",
+            "title": f"signed summary {s['period']} {s['sha256']}",
+        }
+        for s in provenance["signed_summaries"]
+    ]
+    return links
+
+
 @bp.get("/open-data/results.<fmt>")
 def download(fmt: str) -> Response:
     """Published results as a file, streamed (the export service), with the licence attached."""
@@ -187,7 +209,7 @@ def download(fmt: str) -> Response:
     indicator = request.args.get("indicator") or None
     if indicator is not None:
         _published_indicator(indicator)
-    head = _json_head(fmt) if fmt == "json" else None
+    head = _json_head(fmt) if fmt in ("json", "sdmx.json") else None
     licence = services.licence_of(runtime().config)
     # The body is written after this view returns: it reads through a session of its own,
     # closed with the last chunk (as the export API does).
@@ -204,10 +226,15 @@ def download(fmt: str) -> Response:
         try:
             first = True
             for chunk in body:
-                if first and head is not None and chunk.startswith("{"):
+                if first and head is not None and fmt == "json" and chunk.startswith("{"):
                     # The JSON export's first chunk opens its top object: licence and
                     # provenance go first in it, the rest is the export unchanged.
                     chunk = "{" + json.dumps(head, ensure_ascii=False)[1:-1] + ", " + chunk[1:]
+                elif first and head is not None and SDMX_META in chunk:
+                    # SDMX-JSON's place for them: the message's meta.links (licence,
+                    # verification page, key document, each signed summary).
+                    links = json.dumps(_sdmx_links(head), ensure_ascii=False)
+                    chunk = chunk.replace(SDMX_META, f'{SDMX_META}"links": {links}, ', 1)
                 first = False
                 yield chunk
         finally:

@@ -217,6 +217,12 @@ def test_the_sdmx_download_is_valid_against_the_official_schema(
     schema = json.loads(SDMX_SCHEMA.read_text())
     validator = Draft201909Validator(schema, format_checker=Draft201909Validator.FORMAT_CHECKER)
     assert [e.message for e in validator.iter_errors(document)] == []
+    links = document["meta"]["links"]
+    assert {"href": "https://creativecommons.org/licenses/by/4.0/", "rel": "license"}.items() <= (
+        links[0].items()
+    )
+    assert any(portal_data["2025"] in link["href"] for link in links)
+    assert not any(portal_data["2023"] in link["href"] for link in links)
     assert not leaks(response.get_data(as_text=True))
 
 
