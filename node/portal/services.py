@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,25 +62,61 @@ def licence_of(config: NodeConfig) -> Licence:
     )
 
 
-def _payload(envelope: OutEnvelope) -> dict[str, Any]:
-    """The payload of one of our own stored envelopes (we signed it: it parses)."""
-    return dict(json.loads(envelope.raw).get("payload") or {})
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the portal needs of one summary: whether it is public, and the figures it carries."""
+
+    public: bool
+    period: str
+    figures: tuple[tuple[str, str, str], ...]  # (indicator, breakdown key, value text)
+
+
+# Envelopes never change (their hash names their signed bytes), so what was read of one is kept:
+# a page does not parse every summary again. Bounded; keyed by hash *and* type, oldest dropped.
+_READ: OrderedDict[str, _Read] = OrderedDict()
+_READ_MAX = 4096
+
+
+def _read(envelope: OutEnvelope) -> _Read:
+    known = _READ.get(envelope.sha256)
+    if known is not None:
+        return known
+    payload = dict(json.loads(envelope.raw).get("payload") or {})
+    figures = []
+    statuses = []
+    for indicator in payload.get("indicators") or []:
+        for figure in indicator.get("results") or []:
+            statuses.append(figure.get("status"))
+            figures.append(
+                (
+                    str(indicator.get("code")),
+                    disaggregation_key(figure.get("disaggregation") or {}),
+                    _value_text(figure.get("value")),
+                )
+            )
+    # A summary with a validated (not yet published) figure stays between the city and its
+    # twins: the envelope is signed as a whole, so it cannot be served with that figure cut out.
+    public = (
+        envelope.type == SUMMARY_TYPE
+        and bool(statuses)
+        and all(status == "published" for status in statuses)
+    )
+    read = _Read(public, str(payload.get("period")), tuple(figures))
+    _READ[envelope.sha256] = read
+    while len(_READ) > _READ_MAX:
+        _READ.popitem(last=False)
+    return read
 
 
 def is_public_summary(envelope: OutEnvelope) -> bool:
-    """Whether anyone may fetch this envelope: a summary whose every figure is published.
-
-    A summary with a validated (not yet published) figure stays between the city and its twins:
-    the envelope is signed as a whole, so it cannot be served with that figure cut out.
-    """
-    if envelope.type != SUMMARY_TYPE:
-        return False
-    figures = [
-        figure
-        for indicator in _payload(envelope).get("indicators") or []
-        for figure in indicator.get("results") or []
-    ]
-    return bool(figures) and all(figure.get("status") == "published" for figure in figures)
+    """Whether anyone may fetch this envelope: a summary whose every figure is published."""
+    return envelope.type == SUMMARY_TYPE and _read(envelope).public
 
 
 def public_summaries(session: Session) -> list[OutEnvelope]:
@@ -110,12 +147,6 @@ class Provenance:
 FigureKey = tuple[str, str, str]  # (indicator, period, breakdown key)
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def figure_provenance(
     session: Session, envelopes: Iterable[OutEnvelope] | None = None
 ) -> dict[tuple[str, str, str, str], Provenance]:
@@ -126,18 +157,10 @@ def figure_provenance(
     """
     out: dict[tuple[str, str, str, str], Provenance] = {}
     for envelope in public_summaries(session) if envelopes is None else envelopes:
-        payload = _payload(envelope)
-        period = str(payload.get("period"))
-        where = Provenance(envelope.sha256, period, envelope.revision, envelope.created_ts)
-        for indicator in payload.get("indicators") or []:
-            for figure in indicator.get("results") or []:
-                key = (
-                    str(indicator.get("code")),
-                    period,
-                    disaggregation_key(figure.get("disaggregation") or {}),
-                    _value_text(figure.get("value")),
-                )
-                out[key] = where  # oldest first: the newest summary wins
+        read = _read(envelope)
+        where = Provenance(envelope.sha256, read.period, envelope.revision, envelope.created_ts)
+        for code, key, value in read.figures:
+            out[(code, read.period, key, value)] = where  # oldest first: the newest wins
     return out
 
 
