@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from node import community, secretariat
+from node import community, portal, secretariat
 from node import models as _city_models
 from node.community import models as _community_models
+from node.community import services as _community_services
 from node.network import handlers as network_handlers
 from node.network import models as _network_models
 from node.network.registry import DuplicateRegistration, InboundRegistry
+from node.runtime import runtime
 from node.secretariat import models as _secretariat_models
 from peer_review import mentoring, reviews
 from peer_review import models as _peer_review_models
@@ -33,6 +35,7 @@ from peer_review.reviews import models as _review_models
 if TYPE_CHECKING:
     from flask import Flask
     from flask_smorest import Api
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "FEATURES",
@@ -69,12 +72,76 @@ class Feature:
     init_app: Callable[[Flask, Api], None] = _no_pages
 
 
+def _portal_recommendations(
+    session: Session, city_id: str
+) -> list[portal.sources.PublicRecommendation]:
+    """The reviews' adopted public recommendations to ``city_id``, as the portal shows them.
+
+    The portal may not read the reviews' tables (features use the core only): the composition
+    root reads them through the reviews' own query (public reviews in a public state only) and
+    hands the portal plain values.
+    """
+    from peer_review.reviews.services import queries
+
+    out = []
+    for review, rec in queries.public_recommendations(session):
+        if review.cur_city != city_id:
+            continue  # another city's review held here (we chaired or sat on its panel)
+        follow_ups = tuple(
+            portal.sources.FollowUp(f.kind, f.author_city, f.status, f.note, f.created_at)
+            for f in queries.follow_ups(session, review.id)
+            if f.recommendation_id == rec.id
+        )
+        out.append(
+            portal.sources.PublicRecommendation(
+                id=rec.id,
+                review_title=review.title,
+                text=str(rec.content.get("text", "")),
+                issuing_cities=tuple(rec.issuing_cities),
+                position=rec.position,
+                status=rec.status or "not_started",
+                indicators=tuple(rec.content.get("indicators", [])),
+                created_at=rec.created_at,
+                follow_ups=follow_ups,
+            )
+        )
+    return out
+
+
+def _portal_community_counts(session: Session) -> list[portal.sources.CommunityCount]:
+    """Verified community reports counted by category, district and month, for the portal."""
+    threshold = runtime().config.small_cell_threshold
+    return [
+        portal.sources.CommunityCount(category, district, month, count)
+        for category, district, month, count in _community_services.verified_counts(
+            session, min_count=threshold
+        )
+    ]
+
+
+def _portal_init_app(app: Flask, api: Api) -> None:
+    """The public portal, with the other features' public data it shows.
+
+    Community-report counts come from ``node/community`` (verified reports only, by category,
+    district and month, small cells left out): handed over as plain values, since one feature
+    does not import another.
+    """
+    portal.init_app(
+        app,
+        api,
+        portal.PortalSources(
+            recommendations=_portal_recommendations, community_counts=_portal_community_counts
+        ),
+    )
+
+
 FEATURES: tuple[Feature, ...] = (
     Feature("network", network_handlers.register_inbound),  # summaries, twinning
     Feature("secretariat", secretariat.register_inbound, secretariat.init_app),
     Feature("reviews", reviews.register_inbound, reviews.init_app),
     Feature("mentoring", mentoring.register_inbound, mentoring.init_app),
     Feature("community", community.register_inbound, community.init_app),
+    Feature("portal", portal.register_inbound, _portal_init_app),
 )
 
 

@@ -47,6 +47,20 @@ class NodeConfigSchema(Schema):
     # The node's figures are generated sample data (the demo's cities): every page, export
     # and signed summary says so, so a sample figure is never mistaken for a city's real one.
     sample_data = fields.Boolean(load_default=False)
+    # The licence of the published data (the public portal and its downloads): an SPDX id, the
+    # name people read and the link to its text. http(s) only: the link is shown on pages.
+    data_licence = fields.String(
+        load_default="CC-BY-4.0", validate=validate.Regexp(r"^[A-Za-z0-9.+-]{1,64}$")
+    )
+    data_licence_name = fields.String(
+        load_default="Creative Commons Attribution 4.0 International (CC BY 4.0)",
+        validate=validate.Length(1, 200),
+    )
+    data_licence_url = fields.Url(
+        load_default="https://creativecommons.org/licenses/by/4.0/",
+        require_tld=False,
+        schemes={"http", "https"},
+    )
     # Reminders by e-mail go through this SMTP server (usually the host's own MTA); without it
     # they are in-app only (also when empty). A host name or IP only: nothing else to parse.
     smtp_host = fields.String(

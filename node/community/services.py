@@ -532,3 +532,26 @@ def count_by_state(session: Session) -> dict[str, int]:
         select(CommunityReport.state, func.count()).group_by(CommunityReport.state)
     ).all()
     return {state: int(count) for state, count in rows}
+
+
+def verified_counts(session: Session, *, min_count: int) -> list[tuple[str, str, str, int]]:
+    """Verified reports counted by (category, district, month), for the public.
+
+    Never one report: only aggregates leave this function, and a cell with fewer than
+    ``min_count`` reports is left out (the node's small-cell threshold), because in a small
+    district a count of one or two can point at the person who reported — the same rule the
+    derived figures follow in signed summaries.
+    """
+    rows = session.execute(
+        select(
+            CommunityReport.category, CommunityReport.district, CommunityReport.period, func.count()
+        )
+        .where(CommunityReport.state == "verified")
+        .group_by(CommunityReport.category, CommunityReport.district, CommunityReport.period)
+        .order_by(CommunityReport.period, CommunityReport.category, CommunityReport.district)
+    ).all()
+    return [
+        (category, district, month, int(count))
+        for category, district, month, count in rows
+        if int(count) >= max(min_count, 1)
+    ]

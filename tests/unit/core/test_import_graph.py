@@ -22,6 +22,7 @@ FEATURES = (
     "peer_review.mentoring",
     "node.secretariat",
     "node.community",
+    "node.portal",
 )
 # What a feature may import from node/: the core, and the network only through its port.
 CORE = (

@@ -1,0 +1,364 @@
+"""The public portal (issue 16): published figures with charts, downloads with the licence,
+the signed summaries served verbatim and verified here with code written in the test, embeds,
+the Atom feed, the annual report and its PDF; drafts and validated figures never leak.
+
+Real app, real SQLite, the test client; no mock of our own code."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import Flask
+from flask.testing import FlaskClient
+from jsonschema import Draft201909Validator
+
+from node.network.models import OutEnvelope
+from tests.portal.conftest import DRAFT_VALUE, SOURCE, VALIDATED_VALUE
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SDMX_SCHEMA = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "vectors"
+    / "sdmx"
+    / "schemas"
+    / "sdmx-json-data-schema-2.1.0.json"
+)
+
+
+def text_of(client: FlaskClient, path: str, status: int = 200) -> str:
+    response = client.get(path)
+    assert response.status_code == status, (path, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def leaks(text: str) -> list[str]:
+    """Draft or validated values, however a page writes numbers (61.37 / 61,37)."""
+    found = []
+    for value in (DRAFT_VALUE, VALIDATED_VALUE):
+        for written in (value, value.replace(".", ",")):
+            if written in text:
+                found.append(written)
+    return found
+
+
+# --- verification written here, independent of the project's verifier ------------------------
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def signed_bytes(envelope: dict[str, Any]) -> bytes:
+    """RFC 8785 of the envelope without ``signatures`` and ``unsigned`` (the contract)."""
+    return rfc8785.dumps({k: v for k, v in envelope.items() if k not in ("signatures", "unsigned")})
+
+
+def check_signature(envelope: dict[str, Any], public_key: bytes) -> None:
+    signature = envelope["signatures"][envelope["origin"]][envelope["key_id"]]
+    Ed25519PublicKey.from_public_bytes(public_key).verify(unb64(signature), signed_bytes(envelope))
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def test_the_portal_shows_published_figures_with_charts_progress_and_gaps(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    home = text_of(client, "/portal")
+    assert 'data-indicator="HRC-HOU-01"' in home
+    assert "HRC-WAT-01" not in home  # drafts only: not on the portal
+    page = text_of(client, "/portal/indicators/HRC-HOU-01")
+    assert page.count("<svg") >= 2  # the trend and the equality gap by sex
+    assert "Baseline (2020): 20" in page and "Target (2030): 10" in page
+    assert "Equality gap by" in page
+    # Every published figure links to the public summary of its period.
+    for period in ("2024", "2025"):
+        assert f'/public/summaries/{portal_data[period]}"' in page
+    assert portal_data["2023"] not in page  # that summary carries a validated figure
+    assert 'rel="license" href="https://creativecommons.org/licenses/by/4.0/"' in page
+    assert not leaks(page)
+
+
+def test_an_indicator_with_only_drafts_or_unknown_is_not_found(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    for path in (
+        "/portal/indicators/HRC-WAT-01",
+        "/portal/indicators/NOPE",
+        "/embed/indicators/HRC-WAT-01",
+        "/embed/indicators/HRC-WAT-01.svg",
+        "/open-data/results.csv?indicator=HRC-WAT-01",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert not leaks(response.get_data(as_text=True))
+
+
+# --- the signed summaries, verbatim, and verifying a figure -----------------------------------
+
+
+def test_a_public_summary_is_served_verbatim(
+    app: Flask, client: FlaskClient, db: Any, portal_data: dict[str, str]
+) -> None:
+    digest = portal_data["2025"]
+    response = client.get(f"/public/summaries/{digest}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    with db() as session:
+        stored = session.query(OutEnvelope).filter_by(sha256=digest).one().raw
+    assert response.get_data() == stored.encode("utf-8")  # the exact bytes we signed
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        "0" * 64,  # unknown
+        "A" * 64,  # not lower-case hex
+        "abc",  # too short
+        "g" * 64,  # not hex
+        "0" * 65,
+    ],
+)
+def test_an_unknown_or_malformed_hash_is_404(
+    client: FlaskClient, portal_data: dict[str, str], digest: str
+) -> None:
+    assert client.get(f"/public/summaries/{digest}").status_code == 404
+
+
+def test_a_summary_carrying_an_unpublished_figure_is_never_served(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    response = client.get(f"/public/summaries/{portal_data['2023']}")
+    assert response.status_code == 404
+    assert not leaks(response.get_data(as_text=True))
+
+
+def test_a_figure_is_verified_from_the_portals_own_envelope_and_key_document(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    page = text_of(client, "/portal/indicators/HRC-HOU-01")
+    # The 2025 total (18) as the page shows it, and the summary its row links to.
+    row = re.search(
+        r"<th scope=\"row\">2025</th><td>Total</td><td class=\"num\">18</td><td>(.*?)</td>", page
+    )
+    assert row, "the 2025 total's row"
+    digest = re.search(r"/public/summaries/([0-9a-f]{64})", row.group(1)).group(1)
+    raw = client.get(f"/public/summaries/{digest}").get_data()
+    envelope = json.loads(raw)
+    # 1. the link's hash is the hash of the envelope's signed bytes
+    assert hashlib.sha256(signed_bytes(envelope)).hexdigest() == digest
+    # 2. the key document is self-signed by the key it lists
+    keys = json.loads(client.get("/federation/v1/keys").get_data())
+    verify_keys = keys["payload"]["verify_keys"]
+    check_signature(keys, unb64(verify_keys[keys["key_id"]]["key"]))
+    # 3. the summary is signed by the city's key
+    public_key = unb64(verify_keys[envelope["key_id"]]["key"])
+    check_signature(envelope, public_key)
+    # 4. and carries the figure shown
+    (hou,) = [i for i in envelope["payload"]["indicators"] if i["code"] == "HRC-HOU-01"]
+    assert envelope["payload"]["period"] == "2025"
+    assert {"disaggregation": {}, "value": "18", "status": "published"} in hou["results"]
+    # A forged figure does not verify (the check above is a real one).
+    hou["results"][0]["value"] = "17"
+    with pytest.raises(InvalidSignature):
+        check_signature(envelope, public_key)
+
+
+def test_the_verify_page_has_a_copyable_command_and_links_the_key_document(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    page = text_of(client, "/portal/verify")
+    assert 'href="/federation/v1/keys"' in page
+    assert "import rfc8785" in page and "Ed25519PublicKey" in page
+    assert portal_data["2025"] in page  # the example uses the newest public summary
+
+
+# --- downloads ----------------------------------------------------------------------------------
+
+
+def test_downloads_carry_the_licence_and_provenance_and_only_published_figures(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    csv = client.get("/open-data/results.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert 'rel="license"' in csv.headers["Link"]
+    body = csv.get_data(as_text=True)
+    assert SOURCE in body and ",18," in body
+    assert not leaks(body)
+    document = json.loads(client.get("/open-data/results.json").get_data())
+    assert document["licence"]["spdx"] == "CC-BY-4.0"
+    hashes = {s["sha256"] for s in document["provenance"]["signed_summaries"]}
+    assert hashes == {portal_data["2024"], portal_data["2025"]}
+    assert document["count"] == 6 and len(document["items"]) == 6
+    assert not leaks(json.dumps(document))
+    page = text_of(client, "/open-data")
+    assert "CC BY 4.0" in page and portal_data["2025"] in page
+    assert "/open-data/results.sdmx.json" in page
+
+
+def test_the_sdmx_download_is_valid_against_the_official_schema(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    response = client.get("/open-data/results.sdmx.json?indicator=HRC-HOU-01")
+    assert response.status_code == 200
+    document = json.loads(response.get_data())
+    schema = json.loads(SDMX_SCHEMA.read_text())
+    validator = Draft201909Validator(schema, format_checker=Draft201909Validator.FORMAT_CHECKER)
+    assert [e.message for e in validator.iter_errors(document)] == []
+    links = document["meta"]["links"]
+    assert {"href": "https://creativecommons.org/licenses/by/4.0/", "rel": "license"}.items() <= (
+        links[0].items()
+    )
+    assert any(portal_data["2025"] in link["href"] for link in links)
+    assert not any(portal_data["2023"] in link["href"] for link in links)
+    assert not leaks(response.get_data(as_text=True))
+
+
+def test_the_licence_is_the_one_the_city_chose(
+    app: Flask, client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    from node.runtime import runtime
+
+    with app.app_context():
+        values = runtime(app).config.values
+    values["data_licence"] = "ODbL-1.0"
+    values["data_licence_name"] = "Open Database License"
+    values["data_licence_url"] = "https://opendatacommons.org/licenses/odbl/1-0/"
+    document = json.loads(client.get("/open-data/results.json").get_data())
+    assert document["licence"]["spdx"] == "ODbL-1.0"
+    assert "Open Database License" in text_of(client, "/open-data")
+
+
+# --- embeds -----------------------------------------------------------------------------------
+
+
+def test_embeds_may_be_framed_and_other_portal_pages_may_not(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    embed = client.get("/embed/indicators/HRC-HOU-01")
+    assert embed.status_code == 200
+    assert "frame-ancestors *" in embed.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in embed.headers
+    assert "<svg" in embed.get_data(as_text=True)
+    for path in ("/portal", "/portal/indicators/HRC-HOU-01", "/open-data", "/portal/verify"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+        assert headers["X-Frame-Options"] == "DENY", path
+
+
+def test_the_standalone_svg_is_an_xml_image(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    response = client.get("/embed/indicators/HRC-HOU-01.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    root = ET.fromstring(response.get_data())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.get("role") == "img"
+    assert not leaks(response.get_data(as_text=True))
+
+
+# --- feed -------------------------------------------------------------------------------------
+
+
+def test_the_atom_feed_is_valid_with_stable_ids_and_no_private_data(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    first = client.get("/feed.atom")
+    assert first.mimetype == "application/atom+xml"
+    root = ET.fromstring(first.get_data())
+    assert root.tag == f"{ATOM}feed"
+    for required in ("id", "title", "updated"):
+        assert root.find(f"{ATOM}{required}") is not None
+    entries = root.findall(f"{ATOM}entry")
+    ids = [e.findtext(f"{ATOM}id") for e in entries]
+    assert sorted(ids) == sorted(
+        f"urn:hrcnet:be-gent:summary:{portal_data[p]}" for p in ("2024", "2025")
+    ) or all(i and i.startswith("urn:hrcnet:") for i in ids)
+    assert len(ids) == len(set(ids)) == 2
+    for entry in entries:
+        for required in ("id", "title", "updated"):
+            assert entry.findtext(f"{ATOM}{required}"), required
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry.findtext(f"{ATOM}updated"))
+    again = ET.fromstring(client.get("/feed.atom").get_data())
+    assert [e.findtext(f"{ATOM}id") for e in again.findall(f"{ATOM}entry")] == ids
+    assert not leaks(first.get_data(as_text=True))
+    assert portal_data["2023"] not in first.get_data(as_text=True)
+
+
+# --- annual report ----------------------------------------------------------------------------
+
+
+def test_the_annual_report_lists_the_years_figures_with_their_summary_hash(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    page = text_of(client, "/annual-report/2025")
+    assert portal_data["2025"] in page
+    assert "Equality gap by" in page
+    assert not leaks(page)
+    assert client.get("/annual-report/2023").status_code == 404  # nothing published that year
+    assert client.get("/annual-report/1999").status_code == 404
+
+
+def test_the_annual_report_pdf_is_printed_once_per_data_version(
+    app: Flask, client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    from pypdf import PdfReader
+
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("Debian's chromium is needed to print the PDF")
+    response = client.get("/annual-report/2025.pdf")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.get_data())).pages)
+    flat = re.sub(r"\s+", "", text)
+    assert "HRC-HOU-01" in flat
+    assert portal_data["2025"] in flat  # each figure carries its summary hash
+    assert not leaks(text)
+    from node.runtime import runtime
+
+    cache = runtime(app).config.data_dir / "cache" / "annual-report"
+    cached = sorted(cache.glob("2025-*.pdf"))
+    assert len(cached) == 1
+    # The same data: served from the cache, byte for byte, without printing again.
+    assert client.get("/annual-report/2025.pdf").get_data() == cached[0].read_bytes()
+    assert len(sorted(cache.glob("2025-*.pdf"))) == 1
+
+
+# --- drafts never leak anywhere -----------------------------------------------------------------
+
+
+def test_no_portal_route_download_feed_embed_or_report_shows_an_unpublished_value(
+    client: FlaskClient, portal_data: dict[str, str]
+) -> None:
+    paths = [
+        "/portal",
+        "/portal/indicators/HRC-HOU-01",
+        "/portal/verify",
+        "/open-data",
+        "/open-data/results.csv",
+        "/open-data/results.json",
+        "/open-data/results.sdmx.json",
+        "/open-data/results.csv?indicator=HRC-HOU-01",
+        "/feed.atom",
+        "/embed/indicators/HRC-HOU-01",
+        "/embed/indicators/HRC-HOU-01.svg",
+        "/annual-report/2024",
+        "/annual-report/2025",
+        f"/public/summaries/{portal_data['2024']}",
+        f"/public/summaries/{portal_data['2025']}",
+    ]
+    for path in paths:
+        body = text_of(client, path)
+        assert not leaks(body), path
