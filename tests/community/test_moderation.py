@@ -403,3 +403,48 @@ def test_a_public_visitor_never_sees_contacts_or_exact_places(
     assert all(status == 200 for _path, status in seen), seen
     exported = anonymous.get("/api/v1/export?format=csv").get_data(as_text=True)
     assert "CR-EVICTION" in exported  # the count is public, the report is not
+
+
+def test_the_portal_its_downloads_feed_report_and_signed_summary_never_show_a_reporter(
+    cclient: FlaskClient, cdb: Callable[[], Any], official: Caller, capp: Flask
+) -> None:
+    """Issue 16's privacy rule across both halves: a verified report counted in a published
+    figure, then everything the public portal serves (pages, downloads, feed, embeds, the annual
+    report and the signed summary of that month) searched for the reporter's contact, exact
+    coordinates and words. The count may be public; the report never is."""
+    cclient.post("/report", data=form_data(cclient))
+    report = next(iter(reports(cdb).values()))
+    moderate(cclient, official, report.id, "verified")
+    published = cclient.post(
+        "/api/v1/results/status",
+        json={"status": "published", "indicator": "CR-EVICTION"},
+        headers=official.headers,
+    )
+    assert published.status_code == 200, published.get_json()
+    signed = cclient.post(
+        "/api/v1/summaries", json={"period": report.period}, headers=official.headers
+    )
+    assert signed.status_code == 201, signed.get_json()
+    digest = signed.get_json()["items"][0]["envelope_sha256"]
+    anonymous = capp.test_client()
+    paths = [
+        "/portal",
+        "/portal/indicators/CR-EVICTION",
+        "/open-data",
+        "/open-data/results.csv",
+        "/open-data/results.json",
+        "/open-data/results.sdmx.json",
+        "/feed.atom",
+        "/embed/indicators/CR-EVICTION",
+        "/embed/indicators/CR-EVICTION.svg",
+        f"/annual-report/{report.period[:4]}",
+        f"/public/summaries/{digest}",
+    ]
+    for path in paths:
+        answer = anonymous.get(path)
+        assert answer.status_code == 200, (path, answer.status_code)
+        body = answer.get_data(as_text=True)
+        for secret in (CONTACT, LATITUDE, LONGITUDE, "51.0487", "3.7291", report.description):
+            assert secret not in body, (path, secret)
+    # The count itself is public: the figure is on the portal's page for it.
+    assert "CR-EVICTION" in anonymous.get("/open-data/results.csv").get_data(as_text=True)
