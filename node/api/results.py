@@ -156,7 +156,7 @@ class ResultStatus(MethodView):
         return {"changed": changed}
 
 
-@blp.route("/results/<int:result_id>/history")
+@blp.route("/results/<rowid:result_id>/history")
 class ResultHistory(MethodView):
     @blp.response(200, ResultHistorySchema)
     @blp.doc(security=BEARER)

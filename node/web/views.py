@@ -381,7 +381,7 @@ def _recent_changes(session: Any, figures: list[Result]) -> list[dict[str, Any]]
     return [{"figure": by_id[line.result_id], "line": line} for line in lines[:RECENT_CHANGES]]
 
 
-@bp.get("/results/<int:result_id>/history")
+@bp.get("/results/<rowid:result_id>/history")
 @login_required
 def result_history(result_id: int) -> Any:
     """One figure and every change to it (who, when, old → new, why, summaries affected)."""
