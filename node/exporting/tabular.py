@@ -32,8 +32,9 @@ TEXT_COLUMNS = ("source", "method", "note")
 
 # A stored figure as the export reads it from the database, one tuple per figure (no dict, no
 # Decimal): (period, value_text, status, disaggregation_key, source, method, note); the
-# indicator code comes with its batch. Positions are fixed: the writers index into them.
-StoredRow = tuple[str, str, str | None, str, str | None, str | None, str | None]
+# indicator code comes with its batch. Positions are fixed: the writers index into them (a tuple
+# or a database row).
+StoredRow = Sequence[Any]
 StoredBatches = Callable[[], Iterable[tuple[str, Sequence[StoredRow]]]]
 
 # Decimal text that format_decimal(Decimal(text)) gives back unchanged: plain positional digits,

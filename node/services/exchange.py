@@ -7,7 +7,7 @@ database: it builds the catalogue view, checks every row with the same rules as 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -277,16 +277,22 @@ def _published_count(session: Session, indicator: str | None, period: str | None
 
 
 def _published_rows(
-    session: Session, indicator: str | None, period: str | None
+    session: Session,
+    indicator: str | None,
+    period: str | None,
+    *,
+    sort_in_database: bool = True,
 ) -> tabular.StoredBatches:
     """A re-startable source of published figures: (indicator code, stored rows) per indicator,
     in export order, with no dict, Decimal or ORM object per figure.
 
-    Indicators come in code order; each one's rows (:data:`node.exporting.tabular.StoredRow`
-    tuples) are sorted in Python by (period end, period start, disaggregation key), the order
-    :func:`node.exporting.tabular.sorted_results` defines, so the order never depends on the
-    database's collation. The stored key and dates are those of the figure's breakdown and
-    period (written together by node.services.results), so nothing is parsed per row.
+    Indicators come in code order; each one's rows (:data:`node.exporting.tabular.StoredRow`)
+    come in (period end, period start, disaggregation key compared by code point) order, the
+    order :func:`node.exporting.tabular.sorted_results` defines: sorted by SQLite or
+    PostgreSQL with a byte-order collation, or in Python (``sort_in_database=False``, and on
+    any other database), never by a database's language-aware collation. The stored key and
+    dates are those of the figure's breakdown and period (written together by
+    node.services.results), so nothing is parsed per row.
     """
     columns = (
         Result.period,
@@ -296,20 +302,35 @@ def _published_rows(
         Result.source,
         Result.method,
         Result.note,
-        Result.period_end,
-        Result.period_start,
     )
-    order = itemgetter(7, 8, 3)
 
-    def batches() -> Iterator[tuple[str, list[tabular.StoredRow]]]:
+    def batches() -> Iterator[tuple[str, Sequence[tabular.StoredRow]]]:
         connection = session.connection()
+        # The database sorts, by dates (chronological everywhere) and the key compared by code
+        # point, as Python compares strings: SQLite's BINARY collation compares UTF-8 bytes
+        # and PostgreSQL's "C" collation too, and UTF-8 byte order is code point order. A
+        # language-aware collation (PostgreSQL's default "en_US.UTF-8" and the like) puts
+        # "SEX=a" before "SEX=B", code point order after it: so the collation is named.
+        collation = _BYTE_ORDER.get(connection.dialect.name) if sort_in_database else None
         for code in _exported_indicators(session, indicator):
-            found = connection.execute(select(*columns).where(*_published_filter(code, period)))
-            rows = sorted(found.all(), key=order)
-            # Only the first seven columns are written; the dates served the order.
-            yield code, [row[:7] for row in rows]
+            query = select(*columns).where(*_published_filter(code, period))
+            if collation is not None:
+                query = query.order_by(
+                    Result.period_end,
+                    Result.period_start,
+                    Result.disaggregation_key.collate(collation),
+                )
+                yield code, connection.execute(query).all()
+            else:  # another database: sort here, by the same key
+                query = query.add_columns(Result.period_end, Result.period_start)
+                rows = sorted(connection.execute(query).all(), key=itemgetter(7, 8, 3))
+                yield code, [row[:7] for row in rows]
 
     return batches
+
+
+# The collation that compares text by code point, per database (see _published_rows).
+_BYTE_ORDER = {"sqlite": "BINARY", "postgresql": "C"}
 
 
 def _exported_indicators(session: Session, indicator: str | None) -> list[str]:
