@@ -32,6 +32,7 @@ from typing import Any
 from node.catalogue_view import CatalogueView
 from node.disaggregation import TOTAL_CODE, normalize, parse_key
 from node.exporting.tabular import (
+    PerKey,
     StoredBatches,
     StoredRow,
     dimensions_used,
@@ -206,7 +207,8 @@ class _Plan:
         unit = self.unit_index[self.catalogue.indicators[code].unit_code]
         by_period: dict[str, tuple[str, str]] = {}
         by_key: dict[str, str] = {}
-        for period_text, value_text, status, key, *_free in rows:
+        values = PerKey(_observation_value)  # one per distinct stored value of the indicator
+        for period_text, value_text, status, key, _source, _method, _note in rows:
             found = by_period.get(period_text)
             if found is None:
                 period = parse_period(period_text)
@@ -229,12 +231,18 @@ class _Plan:
             if found[1] in observations:
                 breakdown = normalize(parse_key(key))
                 raise ValueError(f"{code} {period_text} {breakdown} is given twice")
-            boolean = value_text in ("true", "false")
             observations[found[1]] = [
-                value_text == "true" if boolean else exported_text(value_text),
+                values[value_text],
                 self.status_index[status] if status else None,
             ]
         return series
+
+
+def _observation_value(value_text: str) -> str | bool:
+    """A stored value as an observation's value: ``export_value`` of it (bool or text)."""
+    if value_text in ("true", "false"):
+        return value_text == "true"
+    return exported_text(value_text)
 
 
 def to_sdmx_json(

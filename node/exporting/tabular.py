@@ -197,16 +197,18 @@ def iter_csv_stored(
         breakdown = normalize(parse_key(key))
         return tuple(breakdown.get(dim, "") for dim in dimensions)
 
-    cells = _PerKey(breakdown_cells)
+    cells = PerKey(breakdown_cells)
 
-    canonical = _CANONICAL_NUMBER.match
     for code, rows in batches():
+        # One exported text per distinct stored value of the indicator (a dict lookup per
+        # figure; a new cache per indicator keeps memory bounded).
+        values = PerKey(exported_text)
         if text_positions:
             writer.writerows(
                 (
                     code,
                     row[0],
-                    row[1] if canonical(row[1]) else exported_text(row[1]),
+                    values[row[1]],
                     row[2] or "",
                     *(protect_text(str(row[i] or "")) for i in text_positions),
                     *cells[row[3]],
@@ -218,7 +220,7 @@ def iter_csv_stored(
                 (
                     code,
                     row[0],
-                    row[1] if canonical(row[1]) else exported_text(row[1]),
+                    values[row[1]],
                     row[2] or "",
                     *cells[row[3]],
                 )
@@ -230,7 +232,7 @@ def iter_csv_stored(
     yield buffer.getvalue()
 
 
-class _PerKey(dict[Any, Any]):
+class PerKey(dict[Any, Any]):
     """A cache of what one disaggregation key gives (computed on first use by ``make``)."""
 
     def __init__(self, make: Callable[[Any], Any]) -> None:
@@ -366,22 +368,21 @@ def iter_json_stored(
     def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
-    periods = _PerKey(lambda period: ', "period": ' + dumps(period) + ', "value": ')
-    breakdowns = _PerKey(
+    periods = PerKey(lambda period: ', "period": ' + dumps(period) + ', "value": ')
+    breakdowns = PerKey(
         lambda key: ', "disaggregation": ' + dumps(normalize(parse_key(key))) + ', "status": '
     )
-    statuses = _PerKey(dumps)
-    canonical = _CANONICAL_NUMBER.match
+    statuses = PerKey(dumps)
     written = 0
     for code, rows in batches():
         if not rows:
             continue
+        values = PerKey(json_value)  # per indicator, as in iter_csv_stored
         info = catalogue.indicators.get(code)
         start = '{"indicator": ' + dumps(code)
         end = ', "unit": ' + dumps(info.unit_code if info else None)
         parts = []
         for period, value_text, status, key, source, method, note in rows:
-            value = '"' + value_text + '"' if canonical(value_text) else json_value(value_text)
             extra = (
                 "".join(
                     f', "{column}": {dumps(text)}'
@@ -394,7 +395,7 @@ def iter_json_stored(
             parts.append(
                 start
                 + periods[period]
-                + value
+                + values[value_text]
                 + breakdowns[key]
                 + statuses[status]
                 + end
