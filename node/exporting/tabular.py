@@ -204,13 +204,15 @@ def iter_csv_stored(
         # figure; a new cache per indicator keeps memory bounded).
         values = PerKey(exported_text)
         if text_positions:
+            # The free-text cells of a row, protected once per distinct combination of texts.
+            protected = PerKey(lambda raw: tuple(protect_text(str(text or "")) for text in raw))
             writer.writerows(
                 (
                     code,
                     row[0],
                     values[row[1]],
                     row[2] or "",
-                    *(protect_text(str(row[i] or "")) for i in text_positions),
+                    *protected[tuple([row[i] for i in text_positions])],
                     *cells[row[3]],
                 )
                 for row in rows
