@@ -30,10 +30,14 @@ from datetime import datetime
 from typing import Any
 
 from node.catalogue_view import CatalogueView
-from node.disaggregation import TOTAL_CODE, normalize
+from node.disaggregation import TOTAL_CODE, normalize, parse_key
 from node.exporting.tabular import (
+    PerKey,
+    StoredBatches,
+    StoredRow,
     dimensions_used,
     export_value,
+    exported_text,
     sorted_results,
     utc_timestamp,
 )
@@ -192,6 +196,54 @@ class _Plan:
             ]
         return series
 
+    def stored_series(self, code: str, rows: Iterable[StoredRow]) -> dict[str, dict[str, Any]]:
+        """:meth:`series` of one indicator's sorted stored rows (:data:`StoredRow` tuples).
+
+        The same series, keys and observations in the same order; what depends on a period or
+        a disaggregation key alone is computed once per period and per key, not per figure.
+        """
+        series: dict[str, dict[str, Any]] = {}
+        head = ":" + str(self.indicator_index[code])
+        unit = self.unit_index[self.catalogue.indicators[code].unit_code]
+        by_period: dict[str, tuple[str, str]] = {}
+        by_key: dict[str, str] = {}
+        values = PerKey(_observation_value)  # one per distinct stored value of the indicator
+        for period_text, value_text, status, key, _source, _method, _note in rows:
+            found = by_period.get(period_text)
+            if found is None:
+                period = parse_period(period_text)
+                found = by_period[period_text] = (
+                    str(self.frequency_index[period.kind]) + head,
+                    str(self.period_index[period]),
+                )
+            suffix = by_key.get(key)
+            if suffix is None:
+                breakdown = normalize(parse_key(key))
+                suffix = by_key[key] = "".join(
+                    ":" + str(self.code_index[dim][breakdown.get(dim, TOTAL_CODE)])
+                    for dim in self.dimension_codes
+                )
+            series_key = found[0] + suffix
+            entry = series.get(series_key)
+            if entry is None:
+                entry = series[series_key] = {"attributes": [unit], "observations": {}}
+            observations = entry["observations"]
+            if found[1] in observations:
+                breakdown = normalize(parse_key(key))
+                raise ValueError(f"{code} {period_text} {breakdown} is given twice")
+            observations[found[1]] = [
+                values[value_text],
+                self.status_index[status] if status else None,
+            ]
+        return series
+
+
+def _observation_value(value_text: str) -> str | bool:
+    """A stored value as an observation's value: ``export_value`` of it (bool or text)."""
+    if value_text in ("true", "false"):
+        return value_text == "true"
+    return exported_text(value_text)
+
 
 def to_sdmx_json(
     results: Iterable[Mapping[str, Any]],
@@ -249,6 +301,39 @@ def iter_sdmx_json(
         if parts:
             yield ("" if first else ", ") + ", ".join(parts)
             first = False
+    yield "}" + tail
+
+
+def iter_sdmx_json_stored(
+    batches: StoredBatches,
+    catalogue: CatalogueView,
+    node: Mapping[str, Any],
+    prepared: datetime,
+    *,
+    summary: Summary,
+) -> Iterator[str]:
+    """:func:`iter_sdmx_json`'s text from stored rows, one (code, rows) batch per indicator.
+
+    The header comes from ``summary`` (what the database answers without reading the figures);
+    the series of each batch from :meth:`_Plan.stored_series`.
+    """
+    used = _Used(catalogue)
+    used.take(summary)
+    plan = _Plan(used)
+    marker = f"hrcnet-series-{uuid.uuid4().hex}"
+    text = json.dumps(_message(plan, node, prepared, marker), ensure_ascii=False)
+    head, tail = text.split(json.dumps(marker), 1)
+    yield head + "{"
+    first = True
+    for code, rows in batches():
+        if not rows:
+            continue
+        parts = [
+            f"{json.dumps(key)}: {json.dumps(entry, ensure_ascii=False)}"
+            for key, entry in plan.stored_series(code, rows).items()
+        ]
+        yield ("" if first else ", ") + ", ".join(parts)
+        first = False
     yield "}" + tail
 
 

@@ -7,10 +7,9 @@ database: it builds the catalogue view, checks every row with the same rules as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
@@ -227,7 +226,7 @@ def export(
     period_text = str(parse_period(period)) if period else None
     view = catalogue.view(session)
     node_info = {"city_id": config.city_id, "name": config.name}
-    batches = _published_batches(session, indicator, period_text)
+    stored = _published_rows(session, indicator, period_text)
     conditions = _published_filter(indicator, period_text)
     connection = session.connection()
     if fmt == "csv":
@@ -241,10 +240,11 @@ def export(
             )
             is not None
         }
-        return EXPORT_FORMATS[fmt], tabular.iter_csv(batches, view, columns=(dimensions, texts))
+        csv_text = tabular.iter_csv_stored(stored, view, columns=(dimensions, texts))
+        return EXPORT_FORMATS[fmt], csv_text
     if fmt == "json":
         count = _published_count(session, indicator, period_text)
-        return EXPORT_FORMATS[fmt], tabular.iter_json(batches, count, view, node_info, now)
+        return EXPORT_FORMATS[fmt], tabular.iter_json_stored(stored, count, view, node_info, now)
     codes = sorted(connection.scalars(select(Result.indicator_code).where(*conditions).distinct()))
     summary = sdmx.Summary(
         indicators=codes,
@@ -258,7 +258,8 @@ def export(
         # Only published figures are exported: one status, if there is any figure at all.
         statuses=["published"] if codes else [],
     )
-    return EXPORT_FORMATS[fmt], sdmx.iter_sdmx_json(batches, view, node_info, now, summary=summary)
+    message = sdmx.iter_sdmx_json_stored(stored, view, node_info, now, summary=summary)
+    return EXPORT_FORMATS[fmt], message
 
 
 def _published_filter(indicator: str | None, period: str | None) -> list[Any]:
@@ -275,72 +276,73 @@ def _published_count(session: Session, indicator: str | None, period: str | None
     return int(session.execute(query).scalar_one())
 
 
-def _published_batches(
-    session: Session, indicator: str | None, period: str | None
-) -> Callable[[], Iterator[list[dict[str, Any]]]]:
-    """A re-startable source of published figures, one indicator per batch, in export order.
+def _published_rows(
+    session: Session,
+    indicator: str | None,
+    period: str | None,
+    *,
+    sort_in_database: bool = True,
+) -> tabular.StoredBatches:
+    """A re-startable source of published figures: (indicator code, stored rows) per indicator,
+    in export order, with no dict, Decimal or ORM object per figure.
 
-    Indicators come in code order and each indicator's figures are sorted in Python by
-    :func:`node.exporting.tabular.sorted_results`' key, so the order never depends on the
-    database's collation. Only the exported columns are read.
+    Indicators come in code order; each one's rows (:data:`node.exporting.tabular.StoredRow`)
+    come in (period end, period start, disaggregation key compared by code point) order, the
+    order :func:`node.exporting.tabular.sorted_results` defines: sorted by SQLite or
+    PostgreSQL with a byte-order collation, or in Python (``sort_in_database=False``, and on
+    any other database), never by a database's language-aware collation. The stored key and
+    dates are those of the figure's breakdown and period (written together by
+    node.services.results), so nothing is parsed per row.
     """
     columns = (
         Result.period,
-        Result.period_end,
-        Result.period_start,
-        Result.disaggregation_key,
         Result.value_text,
         Result.status,
+        Result.disaggregation_key,
         Result.source,
         Result.method,
         Result.note,
     )
 
-    def batches() -> Iterator[list[dict[str, Any]]]:
-        if indicator:
-            codes = [indicator]
-        else:
-            # Every indicator with a published figure has a row in the latest table.
-            codes = sorted(
-                session.scalars(
-                    select(LatestResult.indicator_code)
-                    .where(LatestResult.scope == "published")
-                    .distinct()
-                )
-            )
+    def batches() -> Iterator[tuple[str, Sequence[tabular.StoredRow]]]:
         connection = session.connection()
-        for code in codes:
-            # sorted_results' order, (period end, period start, breakdown key), from the stored
-            # columns: the stored key and dates are those of the figure's breakdown and period
-            # (written together by node.services.results), so nothing is parsed per row.
-            found = connection.execute(select(*columns).where(*_published_filter(code, period)))
-            rows = sorted(found.all(), key=itemgetter(1, 2, 3))
-            breakdowns: dict[str, dict[str, str]] = {}  # one parsed mapping per breakdown
-            yield [
-                {
-                    "indicator": code,
-                    "period": row.period,
-                    "value": _stored_value(row.value_text),
-                    "disaggregation": breakdowns.get(row.disaggregation_key)
-                    or breakdowns.setdefault(
-                        row.disaggregation_key, disagg.parse_key(row.disaggregation_key)
-                    ),
-                    "status": row.status,
-                    "source": row.source,
-                    "method": row.method,
-                    "note": row.note,
-                }
-                for row in rows
-            ]
+        # The database sorts, by dates (chronological everywhere) and the key compared by code
+        # point, as Python compares strings: SQLite's BINARY collation compares UTF-8 bytes
+        # and PostgreSQL's "C" collation too, and UTF-8 byte order is code point order. A
+        # language-aware collation (PostgreSQL's default "en_US.UTF-8" and the like) puts
+        # "SEX=a" before "SEX=B", code point order after it: so the collation is named.
+        collation = _BYTE_ORDER.get(connection.dialect.name) if sort_in_database else None
+        for code in _exported_indicators(session, indicator):
+            query = select(*columns).where(*_published_filter(code, period))
+            if collation is not None:
+                query = query.order_by(
+                    Result.period_end,
+                    Result.period_start,
+                    Result.disaggregation_key.collate(collation),
+                )
+                yield code, connection.execute(query).all()
+            else:  # another database: sort here, by the same key
+                query = query.add_columns(Result.period_end, Result.period_start)
+                rows = sorted(connection.execute(query).all(), key=itemgetter(7, 8, 3))
+                yield code, [row[:7] for row in rows]
 
     return batches
 
 
-def _stored_value(text: str) -> Decimal | bool:
-    """A stored value as :attr:`node.models.Result.value` reads it."""
-    if text in ("true", "false"):
-        return text == "true"
-    return Decimal(text)
+# The collation that compares text by code point, per database (see _published_rows).
+_BYTE_ORDER = {"sqlite": "BINARY", "postgresql": "C"}
+
+
+def _exported_indicators(session: Session, indicator: str | None) -> list[str]:
+    """The indicators an export writes, in code order (one given, or all with a published
+    figure: every such indicator has a row in the latest table)."""
+    if indicator:
+        return [indicator]
+    return sorted(
+        session.scalars(
+            select(LatestResult.indicator_code).where(LatestResult.scope == "published").distinct()
+        )
+    )
 
 
 def apply_catalogue_additions(session: Session, document: Any, *, now: datetime) -> str:

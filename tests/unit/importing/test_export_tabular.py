@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from node.catalogue_view import CatalogueView
 from node.catalogue_view_builder import view_from_catalogue_json
 from node.exporting import to_csv, to_json
+from node.exporting.tabular import export_value, exported_text, json_value, stored_value
 from node.importing import parse_open_sdg, parse_own_layout, read_table
 from schemas.fields import format_decimal
 
@@ -230,3 +231,69 @@ def test_json_export(view: CatalogueView) -> None:
     assert [item["value"] for item in hou] == ["0.000000000001", "-3.5", "12.50"]
     assert hou[1]["disaggregation"] == {} and hou[1]["source"] == '=HYPERLINK("x")'
     json.dumps(document)  # JSON-able as it is
+
+
+# --- the stored value's text (issue 14's export fast path) -------------------------------------
+
+
+def _plain_cell(value_text: str) -> str:
+    """The value cell as the plain definition writes it: read as Result.value, then formatted."""
+    value = export_value(stored_value(value_text))
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_every_stored_number_is_already_its_exported_text(number: Decimal) -> None:
+    """What Result.value's setter stores (format_decimal of any finite Decimal) is written as
+    it is: the fast path's claim, on every Decimal, including -0, 0E-5 and exponents."""
+    text = format_decimal(number)
+    assert exported_text(text) == text == _plain_cell(text)
+    assert json_value(text) == json.dumps(export_value(stored_value(text)))
+
+
+# Texts a database could hold that format_decimal would rewrite: exponents, superfluous zeros,
+# signs on zero, a plus sign, spaces, non-ASCII digits (Decimal() reads them all).
+ODD_TEXTS = [
+    "-0",
+    "-0.00",
+    "+5",
+    "007",
+    "00.5",
+    "1E+3",
+    "1e-2",
+    "5E0",
+    " 5",
+    "5 ",
+    "\u0663\u0664",
+    "-000.10",
+    ".5",
+    "5.",
+    "0.0",
+    "-0.5",
+    "12.50",
+    "true",
+    "false",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.sampled_from(ODD_TEXTS),
+        st.from_regex(r"\A[+-]?[0-9]{0,4}(\.[0-9]{0,3})?([eE][+-]?[0-9]{1,2})?\Z"),
+    )
+)
+def test_the_exported_text_of_any_stored_form_is_the_plain_formatting(text: str) -> None:
+    """Any text Decimal() reads gives exactly the plain formatting (the fast path falls back
+    for the ones it does not recognise); a text it cannot read fails the same way."""
+    try:
+        expected = _plain_cell(text)
+    except (ArithmeticError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            exported_text(text)
+        with pytest.raises(type(exc)):
+            json_value(text)
+        return
+    assert exported_text(text) == expected
+    assert json_value(text) == json.dumps(export_value(stored_value(text)), ensure_ascii=False)
