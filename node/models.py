@@ -415,3 +415,10 @@ class CsoFigure(Base):
     envelope_raw: Mapped[str | None] = mapped_column(Text)
     envelope_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     entered_by: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def value(self) -> Decimal | bool:
+        """The stated value: a decimal, or yes/no for a yes/no indicator."""
+        if self.value_text in ("true", "false"):
+            return self.value_text == "true"
+        return Decimal(self.value_text)

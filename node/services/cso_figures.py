@@ -233,8 +233,11 @@ def list_figures(
     period: str | None = None,
     published_only: bool = True,
     user: Actor | None = None,
+    own_only: bool = False,
 ) -> list[CsoFigure]:
-    """Published figures for everyone; a signed-in CSO partner or admin also sees its drafts."""
+    """Published figures for everyone; a signed-in CSO partner or admin also sees its drafts.
+
+    ``own_only``: only the figures ``user`` entered (its own page)."""
     query = select(CsoFigure).order_by(
         CsoFigure.indicator_code, CsoFigure.period, CsoFigure.organisation, CsoFigure.id
     )
@@ -244,6 +247,8 @@ def list_figures(
         query = query.where(CsoFigure.period == period)
     rows = list(session.scalars(query))
     owner = _owner_id(user) if user is not None else None
+    if own_only:
+        rows = [row for row in rows if owner is not None and row.entered_by_id == owner]
     return [
         row
         for row in rows
