@@ -259,3 +259,16 @@ def test_unknown_or_malformed_statement_hash_is_404(client: FlaskClient, cso: Ca
     assert client.get(f"/public/cso-statements/{'0' * 64}").status_code == 404
     assert client.get("/public/cso-statements/not-a-hash").status_code == 404
     assert figure["statement_sha256"] is None
+
+
+def test_an_administrator_writes_its_own_but_not_a_partners_statement(
+    client: FlaskClient, cso: Caller, admin: Caller, db: Callable[[], Any]
+) -> None:
+    figure = post(client, cso, FIGURE).get_json()
+    response = publish(client, admin, figure["id"])
+    assert response.status_code == 403
+    assert response.get_json()["code"] == "cso_figure_not_yours"
+    assert count_rows(db) == (1, 0, 0)
+    own = post(client, admin, {**FIGURE, "organisation": "City Ombudsperson's forum"})
+    assert own.status_code == 201
+    assert publish(client, admin, own.get_json()["id"]).status_code == 200
