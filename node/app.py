@@ -24,6 +24,7 @@ from node.runtime import NodeRuntime, db_session, utcnow
 API_BLUEPRINTS = (
     "catalogue",
     "results",
+    "cso_figures",
     "monitoring",
     "exchange",
     "network",
@@ -111,6 +112,7 @@ def create_app(
     from node.network import blueprint as federation_blueprint
     from node.web import (
         admin_views,
+        cso_views,
         evidence_views,
         language,
         meta,
@@ -135,6 +137,7 @@ def create_app(
     app.register_blueprint(planning_views.bp)
     app.register_blueprint(evidence_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(cso_views.bp)
     # The API and federation endpoints authenticate with bearer tokens or signed requests, never
     # with the login cookie, so a forged cross-site form cannot act through them: no CSRF token.
     # Listed explicitly: any new page blueprint stays protected by default.

@@ -381,3 +381,44 @@ class PasswordReset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CsoFigure(Base):
+    """A civil-society organisation's own figure for an indicator and period: its statement.
+
+    Kept apart from ``results`` on purpose: it is never merged with, averaged into or charted
+    as the city's official figure, and officials cannot edit it (the words are the CSO's).
+    When published, the node signs it as the CSO's statement (``envelope_raw``/``sha256``).
+    """
+
+    __tablename__ = "cso_figures"
+    __table_args__ = (
+        UniqueConstraint("organisation", "indicator_code", "period", "disaggregation_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    # Canonical "DIM=CODE|DIM=CODE" (sorted), "" for the total; see node.disaggregation.
+    disaggregation_key: Mapped[str] = mapped_column(String(500), default="")
+    disaggregation: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    value_text: Mapped[str] = mapped_column(String(64))
+    organisation: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(2000))
+    source: Mapped[str] = mapped_column(String(1000))
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|published
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    envelope_raw: Mapped[str | None] = mapped_column(Text)
+    envelope_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    entered_by: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def value(self) -> Decimal | bool:
+        """The stated value: a decimal, or yes/no for a yes/no indicator."""
+        if self.value_text in ("true", "false"):
+            return self.value_text == "true"
+        return Decimal(self.value_text)

@@ -47,6 +47,10 @@ PERMISSIONS["mentoring.view"] = frozenset(MENTORING_ROLES)
 # Community reports (node.community): CSO partners and officials moderate; they alone see a
 # reporter's contact and the exact place.
 PERMISSIONS["community.moderate"] = frozenset({"admin", "official", "cso_partner"})
+# Civil-society parallel figures (node.services.cso_figures): the CSO's own statement, so only
+# CSO partners (and administrators) write them, each only their own; officials may not, since
+# a figure an official could edit would no longer be civil society's independent word.
+PERMISSIONS["cso_figures.write"] = frozenset({"admin", "cso_partner"})
 
 
 @dataclass(frozen=True)

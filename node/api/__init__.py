@@ -96,7 +96,7 @@ def init_api(app: Flask) -> Api:
     )
     api = ProblemApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin()})
     api.register_converter(RowIdConverter, row_id_parameter_schema)
-    from node.api import catalogue, exchange, monitoring, network, results
+    from node.api import catalogue, cso_figures, exchange, monitoring, network, results
     from schemas.network import PeerAnswerSchema
 
     for module in (
@@ -105,6 +105,7 @@ def init_api(app: Flask) -> Api:
         monitoring,
         exchange,
         network,
+        cso_figures,
     ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     # Referenced by $ref from the optional answer bodies (accept / decline / end).

@@ -33,7 +33,7 @@ from node.portal.charts import cell, gap_blocks, trend_block, trend_svg
 from node.portal.feed import atom_feed
 from node.portal.sources import PortalSources
 from node.runtime import db_session, now, runtime
-from node.services import catalogue, exchange, monitoring, overview
+from node.services import catalogue, cso_figures, exchange, monitoring, overview
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 
@@ -128,6 +128,9 @@ def indicator_page(code: str) -> str:
         recommendations=_recommendations(code),
         licence=services.licence_of(runtime().config),
         value_of=cell,
+        # Civil society's published figures, in their own table beside the official ones.
+        cso_figures=cso_figures.list_figures(session, indicator=code),
+        dimensions=dimensions,
     )
 
 

@@ -23,7 +23,16 @@ from node.input_guard import parse_json_text
 from node.models import Result, User
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
-from node.services import catalogue, exchange, monitoring, overview, results, throttle, users
+from node.services import (
+    catalogue,
+    cso_figures,
+    exchange,
+    monitoring,
+    overview,
+    results,
+    throttle,
+    users,
+)
 from node.web import attention, indicator_charts
 from node.web.forms import ChangePasswordForm, EntryForm, ImportForm, LoginForm
 from schemas.periods import parse_period
@@ -361,6 +370,8 @@ def indicator_page(code: str) -> Any:
         sources=sources,
         targets=[monitoring.target_to_wire(t) for t in monitoring.list_targets(session, code)],
         evidence=monitoring.list_evidence(session, indicator=code, published_only=public),
+        # Civil society's own figures: published ones only, for everyone, in their own table.
+        cso_figures=cso_figures.list_figures(session, indicator=code),
         budget=[monitoring.budget_to_wire(b) for b in monitoring.list_budget_lines(session, code)],
         dimensions=dimensions,
         public=public,

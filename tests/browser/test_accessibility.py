@@ -69,6 +69,8 @@ OFFICIAL_PAGES: dict[str, str] = {
 ADMIN_PAGES: dict[str, str] = {
     "admin_web.users_page": "/admin/users",
     "admin_web.tokens_page": "/admin/tokens",
+    # CSO partners and administrators state civil-society figures (officials may not).
+    "cso_web.figures_page": "/cso-figures",
 }
 # What a visitor who is not signed in sees (the sign-in page only exists for them).
 ANONYMOUS_PAGES: dict[str, str] = {
@@ -132,6 +134,7 @@ SKIPPED: dict[str, str] = {
     },
     "planning_web.import_template": "a CSV download, not a page",
     "evidence_web.download_attachment": "a file download (PDF, image, text), not a page",
+    "cso_web.public_statement": "a signed JSON statement served verbatim, not a page",
 }
 
 # Violations that could not be fixed yet: (endpoint or "error", rule id) -> reason. Each one is a

@@ -46,6 +46,8 @@ EXPECTED: dict[str, set[str]] = {
     "mentoring.view": {"admin", "official", "reviewer"},
     # community reports (issue 16): CSO partners and officials moderate, and alone see contacts
     "community.moderate": {"admin", "official", "cso_partner"},
+    # civil-society parallel figures (issue 16): the CSO's own statement, never an official's
+    "cso_figures.write": {"admin", "cso_partner"},
 }
 
 
