@@ -99,7 +99,9 @@ class CommunityThrottle(Base):
 
     __tablename__ = "community_throttles"
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "web:" or "sms:" and a 64-digit hash: 68 characters (PostgreSQL refuses a longer value,
+    # SQLite would have kept it silently).
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

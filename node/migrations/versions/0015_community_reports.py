@@ -116,7 +116,7 @@ def upgrade() -> None:
 
     op.create_table(
         "community_throttles",
-        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=80), nullable=False),
         sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
