@@ -222,10 +222,7 @@ def test_charts_are_localised(client: FlaskClient, official: Caller) -> None:
     )
     trend = desc_of(svgs(page)[0])
     # French: decimal comma, narrow no-break space between thousands, and the French words.
-    assert (
-        trend
-        == "2024: Total 12,5 months; 2025: Total 1\u202f234 months."
-    )
+    assert trend == "2024: Total 12,5 months; 2025: Total 1\u202f234 months."
     table = page[page.index('id="chart-trend"') :]
     assert '<td class="num">12,5</td>' in table and '<td class="num">1\u202f234</td>' in table
 
