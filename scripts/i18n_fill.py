@@ -42,31 +42,6 @@ def _load_pending(folder: Path) -> dict[str, dict[str, object]]:
     return entries
 
 
-def _fill_english() -> int:
-    """English shows the msgid itself: every empty or fuzzy English entry gets its msgid."""
-    po_path = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale="en")
-    filled = 0
-    for message in catalog:
-        if not message.id:
-            continue
-        current = message.string
-        empty = not any(current) if isinstance(current, tuple) else not current
-        if not empty and not message.fuzzy:
-            continue
-        if isinstance(message.id, tuple):
-            singular, plural = message.id[0], message.id[1]
-            message.string = (singular, plural)
-        else:
-            message.string = message.id
-        message.flags.discard("fuzzy")
-        filled += 1
-    with po_path.open("wb") as handle:
-        write_po(handle, catalog, width=0, include_previous=False)
-    return filled
-
-
 def fill(folder: Path = TRANSLATIONS / "pending") -> int:
     """Write the pending translations into the catalogues; returns the number of strings filled."""
     pending = _load_pending(folder)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -265,45 +265,6 @@ def to_sdmx_json(
     return _message(plan, node, prepared, plan.series(rows))
 
 
-def iter_sdmx_json(
-    batches: Callable[[], Iterable[Sequence[Mapping[str, Any]]]],
-    catalogue: CatalogueView,
-    node: Mapping[str, Any],
-    prepared: datetime,
-    *,
-    summary: Summary | None = None,
-) -> Iterator[str]:
-    """The same message as ``json.dumps(to_sdmx_json(...), ensure_ascii=False)``, streamed.
-
-    ``batches()`` yields the results in export order (:func:`sorted_results`) in batches that
-    never split an indicator (one batch per indicator, say); it is called twice: a first pass
-    gathers what the header needs (unless ``summary`` gives it), the second writes the series
-    batch by batch, so memory holds one batch and the header, never the data set.
-    """
-    used = _Used(catalogue)
-    if summary is None:
-        for batch in batches():
-            for result in batch:
-                used.add(result)
-    else:
-        used.take(summary)
-    plan = _Plan(used)
-    marker = f"hrcnet-series-{uuid.uuid4().hex}"
-    text = json.dumps(_message(plan, node, prepared, marker), ensure_ascii=False)
-    head, tail = text.split(json.dumps(marker), 1)
-    yield head + "{"
-    first = True
-    for batch in batches():
-        parts = [
-            f"{json.dumps(key)}: {json.dumps(entry, ensure_ascii=False)}"
-            for key, entry in plan.series(batch).items()
-        ]
-        if parts:
-            yield ("" if first else ", ") + ", ".join(parts)
-            first = False
-    yield "}" + tail
-
-
 def iter_sdmx_json_stored(
     batches: StoredBatches,
     catalogue: CatalogueView,
@@ -312,7 +273,7 @@ def iter_sdmx_json_stored(
     *,
     summary: Summary,
 ) -> Iterator[str]:
-    """:func:`iter_sdmx_json`'s text from stored rows, one (code, rows) batch per indicator.
+    """:func:`to_sdmx_json`'s text, streamed from stored rows, one (code, rows) batch per indicator.
 
     The header comes from ``summary`` (what the database answers without reading the figures);
     the series of each batch from :meth:`_Plan.stored_series`.

@@ -257,21 +257,7 @@ def to_json(
     Items use the field names of ``POST /api/v1/results`` (values as decimal strings or
     booleans), plus the indicator's ``unit`` code.
     """
-    items: list[dict[str, Any]] = []
-    for result in sorted_results(results):
-        info = catalogue.indicators.get(result["indicator"])
-        item: dict[str, Any] = {
-            "indicator": result["indicator"],
-            "period": result["period"],
-            "value": export_value(result["value"]),
-            "disaggregation": normalize(result.get("disaggregation") or {}),
-            "status": result.get("status"),
-            "unit": info.unit_code if info else None,
-        }
-        for column in TEXT_COLUMNS:
-            if result.get(column):
-                item[column] = result[column]
-        items.append(item)
+    items = [_json_item(result, catalogue) for result in sorted_results(results)]
     return {
         "city_id": node.get("city_id"),
         "name": node.get("name"),
@@ -298,41 +284,6 @@ def _json_item(result: Mapping[str, Any], catalogue: CatalogueView) -> dict[str,
     return item
 
 
-def iter_json(
-    batches: Callable[[], Iterable[Sequence[Mapping[str, Any]]]],
-    count: int,
-    catalogue: CatalogueView,
-    node: Mapping[str, Any],
-    prepared: datetime,
-) -> Iterator[str]:
-    """``json.dumps(to_json(...), ensure_ascii=False)`` in chunks, one pass over ``batches()``.
-
-    ``count`` is the number of results ``batches()`` yields (the document states it before its
-    items); a different number raises ``ValueError`` rather than write a false count.
-    """
-    marker = f"hrcnet-items-{uuid.uuid4().hex}"
-    head = {
-        "city_id": node.get("city_id"),
-        "name": node.get("name"),
-        "prepared": utc_timestamp(prepared),
-        "catalogue_version": catalogue.version,
-        "count": count,
-        "items": marker,
-    }
-    before, after = json.dumps(head, ensure_ascii=False).split(json.dumps(marker), 1)
-    yield before + "["
-    written = 0
-    for batch in batches():
-        if not batch:
-            continue
-        text = ", ".join(json.dumps(_json_item(r, catalogue), ensure_ascii=False) for r in batch)
-        yield (", " if written else "") + text
-        written += len(batch)
-    if written != count:
-        raise ValueError(f"{written} results were written but {count} announced")
-    yield "]" + after
-
-
 def json_value(value_text: str) -> str:
     """A stored value as JSON text, as ``json.dumps(export_value(stored_value(text)))``."""
     if value_text in ("true", "false"):
@@ -349,7 +300,7 @@ def iter_json_stored(
     node: Mapping[str, Any],
     prepared: datetime,
 ) -> Iterator[str]:
-    """:func:`iter_json`'s text from stored rows (:data:`StoredRow`), one batch per indicator.
+    """:func:`to_json`'s text streamed from stored rows (:data:`StoredRow`), per indicator.
 
     Each item is written as the text ``json.dumps`` gives for :func:`_json_item`'s dict (same
     keys, order and separators), from pieces computed once per indicator, period, status and
