@@ -41,11 +41,14 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
 
+from markupsafe import Markup
+
 __all__ = [
+    "ChartBlock",
     "LEFT",
     "MARKERS",
     "PALETTE",
@@ -537,3 +540,16 @@ def bar_chart_svg(
     parts.append(_period_labels(xs, [b.period for b in bars], bottom + 22))
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class ChartBlock:
+    """A chart and its data table, as ``_charts.html`` shows them: ``columns`` head the table,
+    ``rows`` are (header, cells). Shared by the city's pages and the public portal."""
+
+    anchor: str
+    title: str
+    svg: Markup
+    caption: str
+    columns: list[str]
+    rows: list[tuple[str, list[str]]] = field(default_factory=list)

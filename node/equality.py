@@ -39,10 +39,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from node.charts import ChartBlock
 from node.disaggregation import TOTAL_CODE
 from schemas.periods import parse_period
 
 __all__ = [
+    "GapBlock",
     "GAP_TRENDS",
     "GapPoint",
     "GapSeries",
@@ -193,3 +195,13 @@ def groups_by_period(
             continue
         out.setdefault(str(period), {})[single[1]] = value
     return out
+
+
+@dataclass(frozen=True)
+class GapBlock:
+    """An equality-gap chart with its table, and the sentence saying whether it is closing."""
+
+    chart: ChartBlock
+    series: GapSeries
+    trend: str
+    verdict: str

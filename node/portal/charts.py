@@ -8,7 +8,6 @@ are translated here; numbers go through the page's ``number`` filter (the visito
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +16,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from node.charts import (
+    ChartBlock,
     ChartWords,
     Guide,
     Series,
@@ -25,33 +25,11 @@ from node.charts import (
     no_data_svg,
     plain_number,
 )
-from node.equality import GapSeries, gap_series, grounds_of, groups_by_period
+from node.equality import GapBlock, gap_series, grounds_of, groups_by_period
 from node.services.overview import Figure
 from schemas.periods import parse_period
 
 __all__ = ["ChartBlock", "GapBlock", "cell", "gap_blocks", "trend_block", "trend_svg"]
-
-
-@dataclass(frozen=True)
-class ChartBlock:
-    """A chart and its data table (``rows`` are (header, cells)), as ``_charts.html`` shows it."""
-
-    anchor: str
-    title: str
-    svg: Markup
-    caption: str
-    columns: list[str]
-    rows: list[tuple[str, list[str]]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class GapBlock:
-    """One ground's equality gap over time, with its trend in words."""
-
-    chart: ChartBlock
-    series: GapSeries
-    trend: str
-    verdict: str
 
 
 def _format(value: Any) -> str:

@@ -11,15 +11,22 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from node.charts import ChartWords, Guide, Series, bar_chart_svg, line_chart_svg, plain_number
-from node.equality import GapSeries, gap_series, grounds_of, groups_by_period
+from node.charts import (
+    ChartBlock,
+    ChartWords,
+    Guide,
+    Series,
+    bar_chart_svg,
+    line_chart_svg,
+    plain_number,
+)
+from node.equality import GapBlock, GapSeries, gap_series, grounds_of, groups_by_period
 from node.i18n import current_locale, format_number
 from node.services.overview import Figure
 from schemas.periods import parse_period
@@ -38,28 +45,6 @@ __all__ = [
     "group_label",
     "trend_block",
 ]
-
-
-@dataclass(frozen=True)
-class ChartBlock:
-    """A chart and its data table: ``columns`` head the table, ``rows`` are (header, cells)."""
-
-    anchor: str
-    title: str
-    svg: Markup
-    caption: str
-    columns: list[str]
-    rows: list[tuple[str, list[str]]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class GapBlock:
-    """An equality-gap chart with its table, and the sentence saying whether it is closing."""
-
-    chart: ChartBlock
-    series: GapSeries
-    trend: str
-    verdict: str
 
 
 def chart_number(value: float) -> str:
