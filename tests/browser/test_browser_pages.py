@@ -99,7 +99,9 @@ def test_a_bad_value_shows_the_error_and_saves_nothing(
     alert = page.locator("#main [role=alert]")
     expect(alert).to_contain_text("Nothing was saved")
     # The message sits on the field it is about, and quotes what was typed.
-    problem = alert.locator("li", has=page.locator("strong", has_text=re.compile("^value$")))
+    problem = alert.locator(
+        "li", has=page.locator("strong", has_text=re.compile("^value$", re.IGNORECASE))
+    )
     expect(problem).to_contain_text(NOT_A_NUMBER)
     expect(problem).to_contain_text("'twelve'")
     # What the user typed is kept in the form so it can be corrected.
