@@ -96,6 +96,9 @@ def test_an_official_imports_fixes_enters_corrects_and_publishes(
     page.goto("/peers")
     page.locator("#publish-form #period").fill("2023")
     page.locator("#publish-form button[type=submit]").click()
+    # The preview of exactly what will be signed and for whom, then sign and publish.
+    expect(page).to_have_url(re.compile(r"/summaries/preview\?period=2023"))
+    page.locator("#publish-form button[type=submit]").click()
     expect(page.locator(".flash.success").first).to_contain_text("Summary for 2023 signed")
 
     # After publication a correction says which signed summary still holds the old value.
