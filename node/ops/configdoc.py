@@ -65,6 +65,10 @@ DESCRIPTIONS: dict[str, str] = {
     "tables, replacing the default set: docs/community.md).",
     "community_households": "Households per district code (`[community_households]`): verified "
     "reports are then counted per 10,000 households.",
+    "data_licence": "The licence of the published data, as an SPDX id (the portal and its "
+    "downloads).",
+    "data_licence_name": "The licence's name as people read it on the portal.",
+    "data_licence_url": "A link to the licence's text (http or https).",
 }
 
 

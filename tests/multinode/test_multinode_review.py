@@ -137,7 +137,17 @@ def publish(member: Member, value: str) -> str:
     member.call(
         "POST",
         "/results",
-        [{"indicator": HOUSING, "period": "2025", "value": value, "status": "validated"}],
+        [
+            {
+                "indicator": HOUSING,
+                "period": "2025",
+                "value": value,
+                "status": "validated",
+                # A second publication corrects a validated figure: it says why (issue 15).
+                "reason": "corrected after the review",
+                "confirm_outlier": True,
+            }
+        ],
         expect=201,
     )
     items = member.call("POST", "/summaries", {"period": "2025"}, expect=201)["items"]

@@ -383,6 +383,9 @@ def test_release_benchmarks_and_suspension(network: Network, shared_dir: Path) -
                 "period": PERIOD,
                 "value": SUSPENDED_NEW_VALUE,
                 "status": "validated",
+                # It corrects the validated figure recorded above: a reason (issue 15).
+                "reason": "late returns",
+                "confirm_outlier": True,
             }
         ],
         expect=201,
