@@ -9,7 +9,6 @@ federation package.
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import io
@@ -21,24 +20,15 @@ from typing import Any
 
 import pytest
 import requests
-import rfc8785
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jsonschema import Draft201909Validator
 
 from tests.multinode.harness import NodeFactory, NodeProcess, official_token
+from tests.verify_support import SDMX_SCHEMA, check_signature, signed_bytes, unb64
 
 pytestmark = pytest.mark.multinode
 
 CHROMIUM = Path("/usr/bin/chromium")
-SDMX_SCHEMA = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "vectors"
-    / "sdmx"
-    / "schemas"
-    / "sdmx-json-data-schema-2.1.0.json"
-)
 ATOM = "{http://www.w3.org/2005/Atom}"
 SVG = "{http://www.w3.org/2000/svg}"
 INDICATOR = "HRC-HOU-01"
@@ -57,23 +47,6 @@ def figure(value: str, **breakdown: str) -> dict[str, Any]:
         "method": "Count of court-ordered evictions",
         "confirm_outlier": True,
     }
-
-
-# --- verification written here, independent of the project's verifier ------------------------
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def signed_bytes(envelope: dict[str, Any]) -> bytes:
-    """RFC 8785 of the envelope without ``signatures`` and ``unsigned`` (the contract)."""
-    return rfc8785.dumps({k: v for k, v in envelope.items() if k not in ("signatures", "unsigned")})
-
-
-def check_signature(envelope: dict[str, Any], public_key: bytes) -> None:
-    signature = envelope["signatures"][envelope["origin"]][envelope["key_id"]]
-    Ed25519PublicKey.from_public_bytes(public_key).verify(unb64(signature), signed_bytes(envelope))
 
 
 # --- the node -------------------------------------------------------------------------------------

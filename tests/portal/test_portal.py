@@ -6,7 +6,6 @@ Real app, real SQLite, the test client; no mock of our own code."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -16,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import rfc8785
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft201909Validator
@@ -26,16 +23,9 @@ from jsonschema import Draft201909Validator
 from node.network.models import OutEnvelope
 from tests.portal.conftest import DRAFT_VALUE, SOURCE, VALIDATED_VALUE, figure
 from tests.support import Caller
+from tests.verify_support import SDMX_SCHEMA, check_signature, signed_bytes, unb64
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-SDMX_SCHEMA = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "vectors"
-    / "sdmx"
-    / "schemas"
-    / "sdmx-json-data-schema-2.1.0.json"
-)
 
 
 def text_of(client: FlaskClient, path: str, status: int = 200) -> str:
@@ -52,23 +42,6 @@ def leaks(text: str) -> list[str]:
             if written in text:
                 found.append(written)
     return found
-
-
-# --- verification written here, independent of the project's verifier ------------------------
-
-
-def unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
-
-
-def signed_bytes(envelope: dict[str, Any]) -> bytes:
-    """RFC 8785 of the envelope without ``signatures`` and ``unsigned`` (the contract)."""
-    return rfc8785.dumps({k: v for k, v in envelope.items() if k not in ("signatures", "unsigned")})
-
-
-def check_signature(envelope: dict[str, Any], public_key: bytes) -> None:
-    signature = envelope["signatures"][envelope["origin"]][envelope["key_id"]]
-    Ed25519PublicKey.from_public_bytes(public_key).verify(unb64(signature), signed_bytes(envelope))
 
 
 # --- pages ------------------------------------------------------------------------------------
