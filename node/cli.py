@@ -524,18 +524,23 @@ def sync_command(data_dir: Path) -> None:
     default=None,
     help="seconds after which no new print starts (the rest is left for later)",
 )
+@click.option(
+    "--background", is_flag=True, help="at low CPU priority (nice 10), as the scheduled job runs"
+)
 def annual_report_command(
     data_dir: Path,
     years: tuple[int, ...],
     languages: tuple[str, ...],
     force: bool,
     budget: float | None,
+    background: bool,
 ) -> None:
     """Print the annual report PDFs now (what the print_annual_reports job runs).
 
     Only the reports whose page changed since their last print are printed, one at a time,
     each within 60 s; exits 1 when one failed or another print run holds the lock.
     """  # fmt: skip
+    import os
     import signal
 
     from node.app import create_app
@@ -554,6 +559,10 @@ def annual_report_command(
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stopped)
+    if background:
+        # Printing is background work: pages and federation requests keep the CPU first
+        # (Chromium inherits the priority).
+        os.nice(10)
     try:
         app = create_app(data_dir)
     except ConfigError as exc:

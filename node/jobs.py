@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -134,14 +133,14 @@ _children_lock = threading.Lock()
 
 
 def _stop_child(child: subprocess.Popen[str]) -> None:
-    """SIGTERM (the child kills its Chromium and exits), then SIGKILL to its whole group."""
+    """SIGTERM (the child kills its Chromium's process group and exits), then SIGKILL."""
     with contextlib.suppress(ProcessLookupError):
         child.terminate()
     try:
         child.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
         child.wait()
 
 
@@ -158,9 +157,9 @@ def print_annual_reports(node: NodeRuntime) -> str:
     """Print the annual report PDFs ahead, when what they show changed (docs/operations.md).
 
     The check is cheap and done here (:func:`node.portal.report.data_stamp`); the print itself
-    runs in a child process, ``hrcnet annual-report DATA_DIR`` (an app to render the pages,
-    headless Chromium): the scheduler stays small, and a print that hangs is killed with its
-    whole process group after :data:`PRINT_CHILD_TIMEOUT_SECONDS`. The scheduler runs it one
+    runs in a child process at low CPU priority, ``hrcnet annual-report DATA_DIR`` (an app to
+    render the pages, headless Chromium): the scheduler stays small, requests keep the CPU, and
+    a run that hangs is stopped after :data:`PRINT_CHILD_TIMEOUT_SECONDS`. The scheduler runs it one
     at a time; the child's file lock also keeps it from running beside the CLI.
     """
     from node import features
@@ -174,16 +173,16 @@ def print_annual_reports(node: NodeRuntime) -> str:
         return "annual reports up to date"
     command = [
         sys.executable, "-m", "node", "annual-report", str(node.config.data_dir),
-        "--budget", str(PRINT_BUDGET_SECONDS),
+        "--budget", str(PRINT_BUDGET_SECONDS), "--background",
     ]  # fmt: skip
-    # Own session and group: stopping it reaches its children; our own signals do not.
+    # In the scheduler's process group: whoever stops the node's group stops the print too.
+    # Chromium runs in a group of its own, which the child kills on any way out.
     child = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
     with _children_lock:
         _children.add(child)

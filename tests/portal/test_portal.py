@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -395,7 +396,6 @@ def test_a_print_that_hangs_is_killed_with_its_helpers_within_its_bound(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import os
     import time
 
     from node.portal import report
@@ -410,21 +410,63 @@ def test_a_print_that_hangs_is_killed_with_its_helpers_within_its_bound(
     assert run.failed == {"2025-en": "report_timeout"} and run.printed == []
     assert record.exists() and report_files(app) == []
     pid = int(helper.read_text())
-
-    def alive() -> bool:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-        except (FileNotFoundError, IndexError):
-            return False
-        return state != "Z"
-
     deadline = time.monotonic() + 10
-    while alive() and time.monotonic() < deadline:
+    while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if alive():  # do not leave it behind, but fail: the helper outlived its print
+    if _alive(pid):  # do not leave it behind, but fail: the helper outlived its print
         os.kill(pid, 9)
         pytest.fail("the engine's helper process was not killed with it")
     assert client.get("/annual-report/2025.pdf").status_code == 503
+
+
+def test_the_job_stops_a_print_run_that_overruns_its_bound(
+    app: Flask,
+    portal_data: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler's job runs the print in a real child process (``hrcnet annual-report``);
+    past the job's bound the child is stopped, and it kills its Chromium on the way out."""
+    import time
+
+    from node import jobs
+    from node.config import load_config
+    from node.runtime import runtime
+
+    helper = tmp_path / "helper.pid"
+    engine, record = tripwire_engine(tmp_path, f"sleep 300 &\necho $! > {helper}\nsleep 300")
+    config = runtime(app).config
+    monkeypatch.setenv("HRCNET_CHROMIUM", str(engine))
+    monkeypatch.setenv("NODE_DATABASE_URL", config.database_url)  # the child reads this node
+    # The bound, made short for the test (the real one is 330 s): the child needs a few
+    # seconds to start, then the engine hangs; the print's own 60 s limit is not reached.
+    monkeypatch.setattr(jobs, "PRINT_CHILD_TIMEOUT_SECONDS", 20)
+    node = jobs.node_runtime(load_config(config.data_dir))
+    started = time.monotonic()
+    try:
+        said = jobs.run_job_once(node, "print_annual_reports")
+    finally:
+        node.engine.dispose()
+    assert time.monotonic() - started < 60  # 20 s bound + 10 s grace, generous for load
+    assert said == "nothing printed yet: the print run took over 20 s and was stopped", said
+    assert record.exists() and helper.exists(), "the engine had started"
+    pid = int(helper.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, 9)
+        pytest.fail("the engine's helper outlived the stopped print run")
+    assert report_files(app) == []
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
 
 
 def test_a_missing_engine_fails_the_run_and_is_retried_only_after_a_while(
