@@ -502,6 +502,86 @@ def sync_command(data_dir: Path) -> None:
             click.echo(f"pull {city_id}: {accepted} new" + (f" (failed: {error})" if error else ""))
 
 
+@main.command("annual-report")
+@DATA_DIR
+@click.option(
+    "--year",
+    "years",
+    type=click.IntRange(1900, 9999),
+    multiple=True,
+    help="only this year (repeat for more; default: every year with published figures)",
+)
+@click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    help="only this language (repeat for more; default: annual_report_languages)",
+)
+@click.option("--force", is_flag=True, help="print again even when the page did not change")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="seconds after which no new print starts (the rest is left for later)",
+)
+@click.option(
+    "--background", is_flag=True, help="at low CPU priority (nice 10), as the scheduled job runs"
+)
+def annual_report_command(
+    data_dir: Path,
+    years: tuple[int, ...],
+    languages: tuple[str, ...],
+    force: bool,
+    budget: float | None,
+    background: bool,
+) -> None:
+    """Print the annual report PDFs now (what the print_annual_reports job runs).
+
+    Only the reports whose page changed since their last print are printed, one at a time,
+    each within 60 s; exits 1 when one failed or another print run holds the lock.
+    """  # fmt: skip
+    import os
+    import signal
+
+    from node.app import create_app
+    from node.i18n import SUPPORTED_LOCALES
+    from node.portal import report
+
+    unknown = [code for code in languages if code not in SUPPORTED_LOCALES]
+    if unknown:
+        raise CliError(
+            f"Unknown language {', '.join(unknown)}: one of {', '.join(SUPPORTED_LOCALES)}."
+        )
+
+    def stopped(signum: int, _frame: object) -> None:
+        # SIGTERM from the scheduler (or an operator): unwind, so the running Chromium's
+        # process group is killed on the way out (node.portal.report._print).
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stopped)
+    if background:
+        # Printing is background work: pages and federation requests keep the CPU first
+        # (Chromium inherits the priority).
+        os.nice(10)
+    try:
+        app = create_app(data_dir)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        run = report.print_reports(
+            app,
+            years=years or None,
+            languages=languages or None,
+            force=force,
+            budget_seconds=budget,
+        )
+    finally:
+        app.extensions["hrcnet"].engine.dispose()
+    click.echo(run.line())
+    if run.busy or run.failed:
+        sys.exit(1)
+
+
 @main.group("job")
 def job_group() -> None:
     """The node's scheduled jobs (``serve`` runs them; these run one now)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from node import community, portal, secretariat
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from flask_smorest import Api
     from sqlalchemy.orm import Session
 
+    from node.config import NodeConfig
+
 __all__ = [
     "FEATURES",
     "MODEL_MODULES",
@@ -44,6 +47,7 @@ __all__ = [
     "Feature",
     "inbound_registry",
     "init_app",
+    "portal_sources",
 ]
 
 # Every module holding tables, imported above so that Base.metadata knows them all (Alembic's
@@ -108,15 +112,33 @@ def _portal_recommendations(
     return out
 
 
-def _portal_community_counts(session: Session) -> list[portal.sources.CommunityCount]:
-    """Verified community reports counted by category, district and month, for the portal."""
-    threshold = runtime().config.small_cell_threshold
+def _portal_community_counts(
+    session: Session, threshold: int | None = None
+) -> list[portal.sources.CommunityCount]:
+    """Verified community reports counted by category, district and month, for the portal
+    (cells smaller than ``threshold``, default the app's ``small_cell_threshold``, left out)."""
+    if threshold is None:
+        threshold = runtime().config.small_cell_threshold
     return [
         portal.sources.CommunityCount(category, district, month, count)
         for category, district, month, count in _community_services.verified_counts(
             session, min_count=threshold
         )
     ]
+
+
+def portal_sources(config: NodeConfig | None = None) -> portal.PortalSources:
+    """The other features' public data, as the portal reads it.
+
+    With ``config`` (jobs, outside any request) the small-cell threshold is that config's;
+    without, the app's at the time of the call.
+    """
+    counts: Callable[[Session], list[portal.sources.CommunityCount]] = (
+        _portal_community_counts
+        if config is None
+        else partial(_portal_community_counts, threshold=config.small_cell_threshold)
+    )
+    return portal.PortalSources(recommendations=_portal_recommendations, community_counts=counts)
 
 
 def _portal_init_app(app: Flask, api: Api) -> None:
@@ -126,13 +148,7 @@ def _portal_init_app(app: Flask, api: Api) -> None:
     district and month, small cells left out): handed over as plain values, since one feature
     does not import another.
     """
-    portal.init_app(
-        app,
-        api,
-        portal.PortalSources(
-            recommendations=_portal_recommendations, community_counts=_portal_community_counts
-        ),
-    )
+    portal.init_app(app, api, portal_sources())
 
 
 FEATURES: tuple[Feature, ...] = (

@@ -6,9 +6,13 @@ CLI (``hrcnet sync``) or from tests.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,6 +124,84 @@ def mentoring_expiry(node: NodeRuntime) -> str:
     return f"{expired} proposals expired"
 
 
+# The annual report's print run, in a child process: its time budget (no print starts after it;
+# each print is itself killed after 60 s), and the bound after which the child is stopped.
+PRINT_BUDGET_SECONDS = 240
+PRINT_CHILD_TIMEOUT_SECONDS = PRINT_BUDGET_SECONDS + 90
+_children: set[subprocess.Popen[str]] = set()
+_children_lock = threading.Lock()
+
+
+def _stop_child(child: subprocess.Popen[str]) -> None:
+    """SIGTERM (the child kills its Chromium's process group and exits), then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+        child.wait()
+
+
+def stop_children() -> None:
+    """Stop the jobs' child processes (the scheduler is stopping: none may outlive it)."""
+    with _children_lock:
+        running = list(_children)
+    for child in running:
+        _stop_child(child)
+
+
+@job("print_annual_reports", 300, "portal: print the annual report PDFs whose data changed")
+def print_annual_reports(node: NodeRuntime) -> str:
+    """Print the annual report PDFs ahead, when what they show changed (docs/operations.md).
+
+    The check is cheap and done here (:func:`node.portal.report.data_stamp`); the print itself
+    runs in a child process at low CPU priority, ``hrcnet annual-report DATA_DIR`` (an app to
+    render the pages, headless Chromium): the scheduler stays small, requests keep the CPU, and
+    a run that hangs is stopped after :data:`PRINT_CHILD_TIMEOUT_SECONDS`. The scheduler runs it one
+    at a time; the child's file lock also keeps it from running beside the CLI.
+    """
+    from node import features
+    from node.db import session_scope
+    from node.portal import report
+
+    with session_scope(node.sessions) as session:
+        stamp = report.data_stamp(session, node.config, features.portal_sources(node.config))
+    reason = report.print_due(node.config, stamp, now=node.now())
+    if reason is None:
+        return "annual reports up to date"
+    command = [
+        sys.executable, "-m", "node", "annual-report", str(node.config.data_dir),
+        "--budget", str(PRINT_BUDGET_SECONDS), "--background",
+    ]  # fmt: skip
+    # In the scheduler's process group: whoever stops the node's group stops the print too.
+    # Chromium runs in a group of its own, which the child kills on any way out.
+    child = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with _children_lock:
+        _children.add(child)
+    try:
+        out, err = child.communicate(timeout=PRINT_CHILD_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        _stop_child(child)
+        child.communicate()
+        return f"{reason}: the print run took over {PRINT_CHILD_TIMEOUT_SECONDS} s and was stopped"
+    finally:
+        with _children_lock:
+            _children.discard(child)
+    if child.returncode != 0:
+        tail = (err or out).strip().splitlines()[-3:]
+        return f"{reason}: the print run failed ({child.returncode}): {' | '.join(tail)}"
+    lines = out.strip().splitlines()
+    return f"{reason}: {lines[-1] if lines else 'no output'}"
+
+
 def node_runtime(config: NodeConfig) -> NodeRuntime:
     """The runtime jobs run with: its own engine, and the same handler registry as the app."""
     from node import features
@@ -177,6 +259,7 @@ def run_scheduler(data_dir: Path) -> None:
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         scheduler.shutdown(wait=False)
+        stop_children()  # a print run in progress must not outlive the scheduler
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

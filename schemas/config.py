@@ -61,6 +61,15 @@ class NodeConfigSchema(Schema):
         require_tld=False,
         schemes={"http", "https"},
     )
+    # The languages the annual report's PDF is printed in, comma separated (e.g. "en,sw"; empty:
+    # the six the portal speaks). Visitors of another language get the first one's PDF.
+    annual_report_languages = fields.String(
+        load_default="",
+        validate=validate.Regexp(
+            r"^(|[a-z]{2}(,[a-z]{2})*)$",
+            error="annual_report_languages must be language codes separated by commas",
+        ),
+    )
     # Reminders by e-mail go through this SMTP server (usually the host's own MTA); without it
     # they are in-app only (also when empty). A host name or IP only: nothing else to parse.
     smtp_host = fields.String(

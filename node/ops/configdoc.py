@@ -69,6 +69,9 @@ DESCRIPTIONS: dict[str, str] = {
     "downloads).",
     "data_licence_name": "The licence's name as people read it on the portal.",
     "data_licence_url": "A link to the licence's text (http or https).",
+    "annual_report_languages": "The languages the annual report's PDF is printed in by the "
+    "`print_annual_reports` job, comma separated (e.g. `en,sw`); empty: all six. Visitors of "
+    "another language get the PDF of the first one.",
 }
 
 

@@ -2,10 +2,11 @@
 
 ``pages`` (the routes: ``/portal``, ``/open-data``, ``/public/summaries/{sha256}``,
 ``/feed.atom``, ``/embed/indicators/{code}``, ``/annual-report/{year}``), ``services`` (published
-figures and public signed summaries), ``charts`` (built on the core kit ``node.charts``),
-``feed`` (Atom), ``report`` (the annual report and its PDF), ``sources`` (the extension points
-through which the composition root hands in other features' public data: recommendations,
-community-report counts). The package imports only the core and ``node.network.port``.
+figures and public signed summaries), ``feed`` (Atom), ``report`` (the annual report, and its
+PDF printed ahead by a job), ``sources`` (the extension points through which the composition
+root hands in other features' public data: recommendations, community-report counts). Its
+charts are the core's :mod:`node.indicator_charts`, the same the staff's pages draw. The
+package imports only the core and ``node.network.port``.
 """
 
 from __future__ import annotations

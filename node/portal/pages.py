@@ -23,13 +23,14 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from node.errors import NotFoundError
+from node.indicator_charts import cell, gap_blocks, trend_block, trend_svg
 from node.models import Indicator
 from node.portal import report as annual
 from node.portal import services
-from node.portal.charts import cell, gap_blocks, trend_block, trend_svg
 from node.portal.feed import atom_feed
 from node.portal.sources import PortalSources
 from node.runtime import db_session, now, runtime
@@ -318,8 +319,28 @@ def annual_report(year: int) -> str:
 
 @bp.get("/annual-report/<int:year>.pdf")
 def annual_report_pdf(year: int) -> Response:
-    """The annual report as a PDF (rendered by a real engine, cached per data version)."""
-    pdf = annual.pdf_bytes(year)
-    response = Response(pdf, mimetype="application/pdf")
+    """The annual report as a PDF: the file the job printed, never a print in the request.
+
+    Before the first print of the year, a page says it is being prepared (503 with
+    ``Retry-After``, so that clients and caches know to come back), with a link to the
+    printable page, which always works.
+    """
+    config = runtime().config
+    if not annual.published_in(db_session(), year):
+        raise NotFoundError(_("No published figures for this year."))
+    stored = annual.stored_pdf(config, year, str(get_locale()))
+    if stored is None:
+        page = render_template(
+            "portal/report_pending.html",
+            year=year,
+            minutes=annual.RETRY_AFTER_SECONDS // 60,
+        )
+        response = Response(page, status=503, mimetype="text/html")
+        response.headers["Retry-After"] = str(annual.RETRY_AFTER_SECONDS)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response = Response(stored.content, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="annual-report-{year}.pdf"'
+    response.headers["Content-Language"] = stored.language
+    response.last_modified = stored.printed_at
     return response

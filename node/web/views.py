@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 from wtforms import SelectField
 
-from node import data_version
+from node import data_version, indicator_charts
 from node.auth import page_user
 from node.db import session_scope
 from node.errors import DomainError, InvalidInputError
@@ -33,7 +33,7 @@ from node.services import (
     throttle,
     users,
 )
-from node.web import attention, indicator_charts
+from node.web import attention
 from node.web.forms import ChangePasswordForm, EntryForm, ImportForm, LoginForm
 from schemas.periods import parse_period
 

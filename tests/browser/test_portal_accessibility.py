@@ -29,6 +29,8 @@ PORTAL_PAGES = {
     "portal.open_data": "/open-data",
     "portal.embed": f"/embed/indicators/{INDICATOR}",
     "portal.annual_report": "/annual-report/2025",
+    # Nothing is printed on this node: the PDF's route answers its "being prepared" page.
+    "portal.annual_report_pdf": "/annual-report/2025.pdf",
 }
 
 

@@ -6,35 +6,27 @@ Real app, real SQLite, the test client; no mock of our own code."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
-import rfc8785
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft201909Validator
 
 from node.network.models import OutEnvelope
-from tests.portal.conftest import DRAFT_VALUE, SOURCE, VALIDATED_VALUE
+from tests.portal.conftest import DRAFT_VALUE, SOURCE, VALIDATED_VALUE, figure
+from tests.support import Caller
+from tests.verify_support import SDMX_SCHEMA, check_signature, signed_bytes, unb64
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-SDMX_SCHEMA = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "vectors"
-    / "sdmx"
-    / "schemas"
-    / "sdmx-json-data-schema-2.1.0.json"
-)
 
 
 def text_of(client: FlaskClient, path: str, status: int = 200) -> str:
@@ -51,23 +43,6 @@ def leaks(text: str) -> list[str]:
             if written in text:
                 found.append(written)
     return found
-
-
-# --- verification written here, independent of the project's verifier ------------------------
-
-
-def unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
-
-
-def signed_bytes(envelope: dict[str, Any]) -> bytes:
-    """RFC 8785 of the envelope without ``signatures`` and ``unsigned`` (the contract)."""
-    return rfc8785.dumps({k: v for k, v in envelope.items() if k not in ("signatures", "unsigned")})
-
-
-def check_signature(envelope: dict[str, Any], public_key: bytes) -> None:
-    signature = envelope["signatures"][envelope["origin"]][envelope["key_id"]]
-    Ed25519PublicKey.from_public_bytes(public_key).verify(unb64(signature), signed_bytes(envelope))
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -311,29 +286,262 @@ def test_the_annual_report_lists_the_years_figures_with_their_summary_hash(
     assert client.get("/annual-report/1999").status_code == 404
 
 
-def test_the_annual_report_pdf_is_printed_once_per_data_version(
-    app: Flask, client: FlaskClient, portal_data: dict[str, str]
-) -> None:
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def pdf_text(content: bytes) -> str:
     from pypdf import PdfReader
 
-    if not Path("/usr/bin/chromium").is_file():
-        pytest.skip("Debian's chromium is needed to print the PDF")
-    response = client.get("/annual-report/2025.pdf")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "application/pdf"
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.get_data())).pages)
-    flat = re.sub(r"\s+", "", text)
-    assert "HRC-HOU-01" in flat
-    assert portal_data["2025"] in flat  # each figure carries its summary hash
-    assert not leaks(text)
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def tripwire_engine(tmp_path: Path, behaviour: str = "") -> tuple[Path, Path]:
+    """An executable standing in for Chromium: it records each start in a file (and then does
+    ``behaviour``); returns (the executable, the record)."""
+    record = tmp_path / "engine-started"
+    script = tmp_path / "fake-chromium"
+    script.write_text(f"#!/bin/sh\necho started >> {record}\n{behaviour}\n")
+    script.chmod(0o755)
+    return script, record
+
+
+def report_files(app: Flask) -> list[str]:
+    from node.portal import report
     from node.runtime import runtime
 
-    cache = runtime(app).config.data_dir / "cache" / "annual-report"
-    cached = sorted(cache.glob("2025-*.pdf"))
-    assert len(cached) == 1
-    # The same data: served from the cache, byte for byte, without printing again.
-    assert client.get("/annual-report/2025.pdf").get_data() == cached[0].read_bytes()
-    assert len(sorted(cache.glob("2025-*.pdf"))) == 1
+    folder = report.report_folder(runtime(app).config)
+    return sorted(p.name for p in folder.glob("*.pdf")) if folder.exists() else []
+
+
+def test_the_pdf_route_never_starts_a_browser_it_says_the_pdf_is_being_prepared(
+    app: Flask,
+    client: FlaskClient,
+    portal_data: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The attack: anyone could make the server start Chromium processes by asking for PDFs.
+    # On main the request printed (the engine's record would be written); now it only reads.
+    engine, record = tripwire_engine(tmp_path)
+    monkeypatch.setenv("HRCNET_CHROMIUM", str(engine))
+    for language in ("en", "fr", "sw"):
+        response = client.get("/annual-report/2025.pdf", headers={"Accept-Language": language})
+        assert response.status_code == 503, language
+        assert response.headers["Retry-After"] == "300"
+        assert response.mimetype == "text/html"
+        assert 'href="/annual-report/2025"' in response.get_data(as_text=True)
+    page = client.get("/annual-report/2025.pdf").get_data(as_text=True)
+    assert "is being prepared" in page and "try again in about 5 minutes" in page
+    assert not record.exists()  # no engine was started
+    assert report_files(app) == []
+    # A year without published figures is not "being prepared": there is nothing to print.
+    assert client.get("/annual-report/2023.pdf").status_code == 404
+    assert client.get("/annual-report/1999.pdf").status_code == 404
+
+
+@pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is needed to print")
+def test_the_job_prints_once_per_data_version_and_the_route_serves_the_file(
+    app: Flask,
+    client: FlaskClient,
+    official: Caller,
+    portal_data: dict[str, str],
+) -> None:
+    from node.portal import report
+
+    first = report.print_reports(app, years=[2025], languages=["en"])
+    assert (first.printed, first.failed) == (["2025-en"], {})
+    response = client.get("/annual-report/2025.pdf", headers={"Accept-Language": "en"})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Language"] == "en"
+    text = pdf_text(response.get_data())
+    flat = re.sub(r"\s+", "", text)
+    assert "HRC-HOU-01" in flat and "18" in flat
+    assert portal_data["2025"] in flat  # each figure carries its summary hash
+    assert not leaks(text)
+    stored = response.get_data()
+
+    # The same data: nothing printed again, the file is the same bytes.
+    again = report.print_reports(app, years=[2025], languages=["en"])
+    assert (again.printed, again.unchanged) == ([], 1)
+    assert client.get("/annual-report/2025.pdf").get_data() == stored
+
+    # Newly published data: a new print, and the route serves the new file.
+    published = figure("HRC-HOU-01", "2025", "20.5", SEX="X")
+    assert (
+        client.post("/api/v1/results", json=[published], headers=official.headers).status_code
+        == 201
+    )
+    third = report.print_reports(app, years=[2025], languages=["en"])
+    assert third.printed == ["2025-en"]
+    updated = client.get("/annual-report/2025.pdf").get_data()
+    assert updated != stored and "20.5" in pdf_text(updated)
+
+    # French was not printed yet (every language is printed by default): being prepared.
+    assert (
+        client.get("/annual-report/2025.pdf", headers={"Accept-Language": "fr"}).status_code == 503
+    )
+    # A node that prints only English serves the English PDF to a French visitor.
+    from node.runtime import runtime
+
+    runtime(app).config.values["annual_report_languages"] = "en"
+    french = client.get("/annual-report/2025.pdf", headers={"Accept-Language": "fr"})
+    assert french.status_code == 200 and french.headers["Content-Language"] == "en"
+    assert french.get_data() == updated
+
+
+def test_a_print_that_hangs_is_killed_with_its_helpers_within_its_bound(
+    app: Flask,
+    client: FlaskClient,
+    portal_data: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from node.portal import report
+
+    helper = tmp_path / "helper.pid"
+    # Like Chromium: a helper process in the background, and a main process that never ends.
+    engine, record = tripwire_engine(tmp_path, f"sleep 300 &\necho $! > {helper}\nsleep 300")
+    monkeypatch.setenv("HRCNET_CHROMIUM", str(engine))
+    started = time.monotonic()
+    run = report.print_reports(app, years=[2025], languages=["en"], print_timeout=1.0)
+    assert time.monotonic() - started < 20  # the bound is 1 s; generous for a loaded machine
+    assert run.failed == {"2025-en": "report_timeout"} and run.printed == []
+    assert record.exists() and report_files(app) == []
+    pid = int(helper.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):  # do not leave it behind, but fail: the helper outlived its print
+        os.kill(pid, 9)
+        pytest.fail("the engine's helper process was not killed with it")
+    assert client.get("/annual-report/2025.pdf").status_code == 503
+
+
+def test_the_job_stops_a_print_run_that_overruns_its_bound(
+    app: Flask,
+    portal_data: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler's job runs the print in a real child process (``hrcnet annual-report``);
+    past the job's bound the child is stopped, and it kills its Chromium on the way out."""
+    import time
+
+    from node import jobs
+    from node.config import load_config
+    from node.runtime import runtime
+
+    helper = tmp_path / "helper.pid"
+    engine, record = tripwire_engine(tmp_path, f"sleep 300 &\necho $! > {helper}\nsleep 300")
+    config = runtime(app).config
+    monkeypatch.setenv("HRCNET_CHROMIUM", str(engine))
+    monkeypatch.setenv("NODE_DATABASE_URL", config.database_url)  # the child reads this node
+    # The bound, made short for the test (the real one is 330 s): the child needs a few
+    # seconds to start, then the engine hangs; the print's own 60 s limit is not reached.
+    monkeypatch.setattr(jobs, "PRINT_CHILD_TIMEOUT_SECONDS", 20)
+    node = jobs.node_runtime(load_config(config.data_dir))
+    started = time.monotonic()
+    try:
+        said = jobs.run_job_once(node, "print_annual_reports")
+    finally:
+        node.engine.dispose()
+    assert time.monotonic() - started < 60  # 20 s bound + 10 s grace, generous for load
+    assert said == "nothing printed yet: the print run took over 20 s and was stopped", said
+    assert record.exists() and helper.exists(), "the engine had started"
+    pid = int(helper.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, 9)
+        pytest.fail("the engine's helper outlived the stopped print run")
+    assert report_files(app) == []
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_missing_engine_fails_the_run_and_is_retried_only_after_a_while(
+    app: Flask,
+    portal_data: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from node.db import session_scope
+    from node.portal import report
+    from node.runtime import runtime
+
+    monkeypatch.setenv("HRCNET_CHROMIUM", str(tmp_path / "no-such-browser"))
+    node = runtime(app)
+    with app.app_context(), session_scope(node.sessions) as session:
+        stamp = report.data_stamp(session, node.config, app.extensions["portal_sources"])
+    assert report.print_due(node.config, stamp, now=node.now()) == "nothing printed yet"
+    run = report.print_reports(app)
+    # The first print finds no engine: the run stops there (nothing else could print).
+    assert list(run.failed.values()) == ["pdf_engine_missing"] and run.printed == []
+    assert not run.complete
+    assert report_files(app) == []
+    # Same data: not tried again at the next ticks, but after RETRY_FAILED_AFTER.
+    assert report.print_due(node.config, stamp, now=node.now() + timedelta(minutes=29)) is None
+    later = node.now() + report.RETRY_FAILED_AFTER + timedelta(seconds=1)
+    assert report.print_due(node.config, stamp, now=later) == "retrying after a failed print"
+    # New data: due at once.
+    assert report.print_due(node.config, "another stamp", now=node.now()) is not None
+
+
+def test_print_runs_are_one_at_a_time_and_bounded_by_their_budget(
+    app: Flask, portal_data: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from node.portal import report
+    from node.runtime import runtime
+
+    engine, record = tripwire_engine(tmp_path)
+    monkeypatch.setenv("HRCNET_CHROMIUM", str(engine))
+    folder = report.report_folder(runtime(app).config)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Another process's run holds the lock (the scheduler's child, or an operator's CLI).
+    with (folder / report.LOCK).open("a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        busy = report.print_reports(app)
+        fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+    assert busy.busy and not busy.printed and not record.exists()
+    # A spent budget starts no print: everything is left for the next run.
+    spent = report.print_reports(app, budget_seconds=0)
+    assert spent.left == 2 * 6 and not spent.printed and not record.exists()  # 2024, 2025 × 6
+    assert not spent.complete
+
+
+def test_the_data_stamp_moves_with_a_publication_and_not_with_a_page_view(
+    app: Flask, client: FlaskClient, official: Caller, portal_data: dict[str, str]
+) -> None:
+    from node.db import session_scope
+    from node.portal import report
+    from node.runtime import runtime
+
+    node = runtime(app)
+
+    def stamp() -> str:
+        with app.app_context(), session_scope(node.sessions) as session:
+            return report.data_stamp(session, node.config, app.extensions["portal_sources"])
+
+    before = stamp()
+    assert client.get("/portal").status_code == 200
+    assert stamp() == before
+    signed = client.post("/api/v1/summaries", json={"period": "2024"}, headers=official.headers)
+    assert signed.status_code == 201
+    assert stamp() != before
 
 
 # --- drafts never leak anywhere -----------------------------------------------------------------

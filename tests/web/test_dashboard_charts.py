@@ -378,7 +378,7 @@ def test_fast_number_writes_exactly_what_format_number_writes(app: Flask, locale
     from hypothesis import strategies as st
 
     from node.i18n import format_number
-    from node.web.indicator_charts import fast_number
+    from node.indicator_charts import fast_number
 
     edges = ["0", "-0", "0.000", "1", "-1", "999", "1000", "-1000.50", "123456789.125", "1E+3"]
 

@@ -38,6 +38,9 @@ CORE = (
     "node.disaggregation",
     "node.progress",
     "node.charts",
+    "node.indicator_charts",  # the charts of an indicator, for the staff's pages and the portal
+    "node.i18n",  # the pages' languages and number formats
+    "node.data_version",  # the data's version counter (what changed since a print)
     "node.equality",
     "node.models",
     "node.notifications",

@@ -1,9 +1,12 @@
-"""The charts of an indicator's page, each with its data table: the trend with baseline and
-target, the breakdowns of each ground side by side, and each ground's equality gap.
+"""The charts of one indicator, each with its data table: the trend with baseline and target,
+the breakdowns of each ground side by side, and each ground's equality gap.
 
-Builds view models for ``indicator.html`` (and any page showing the same charts, such as the
-public one): the SVG comes from the core kit :mod:`node.charts` (pure, escaped), the words are
-translated here and numbers are written the page language's way (:func:`node.i18n.format_number`).
+One module for every page that shows them (core, so features may use it): the staff's
+``indicator.html`` (:mod:`node.web.views`) and the public portal (:mod:`node.portal`: its
+indicator page, the embeds, the annual report). The SVG comes from the core kit
+:mod:`node.charts` (pure, escaped), the words are translated here and numbers are written the
+page language's way (:func:`node.i18n.format_number`). What figures reach here is the caller's
+choice: the portal passes published figures only.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from node.charts import (
     Series,
     bar_chart_svg,
     line_chart_svg,
+    no_data_svg,
     plain_number,
 )
 from node.equality import GapBlock, GapSeries, gap_series, grounds_of, groups_by_period
@@ -35,6 +39,7 @@ __all__ = [
     "ChartBlock",
     "GapBlock",
     "breakdown_blocks",
+    "cell",
     "chart_number",
     "chart_words",
     "fast_number",
@@ -44,6 +49,7 @@ __all__ = [
     "ground_label",
     "group_label",
     "trend_block",
+    "trend_svg",
 ]
 
 
@@ -99,7 +105,7 @@ def fast_number(value: Decimal) -> str:
     return (minus if negative else "") + whole + grouped + (point + fraction if fraction else "")
 
 
-def _cell(value: Decimal | bool | None) -> str:
+def cell(value: Decimal | bool | None) -> str:
     """A table cell: the exact figure as stored, written the page language's way."""
     if value is None:
         return "\N{EN DASH}"
@@ -113,7 +119,7 @@ def gap_text(value: Decimal) -> str:
     trimmed = (
         value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
     )
-    return _cell(trimmed)
+    return cell(trimmed)
 
 
 def _by_time(periods: Sequence[str] | set[str]) -> list[str]:
@@ -140,19 +146,13 @@ def _number(value: Decimal | bool) -> float | None:
     return None if isinstance(value, bool) else float(value)
 
 
-def trend_block(
-    indicator: Any, figures: Sequence[Figure], progress: Mapping[str, Any]
-) -> ChartBlock | None:
-    """The total's trend with the baseline and target as labelled lines; None without a total.
+def _totals(figures: Sequence[Figure]) -> dict[str, Decimal]:
+    """The total's numbers by period (yes/no figures have no trend line)."""
+    return {f.period: f.value for f in figures if not f.breakdown and not isinstance(f.value, bool)}
 
-    Yes/no figures have no trend line (None as well).
-    """
-    totals = {
-        f.period: f.value for f in figures if not f.breakdown and not isinstance(f.value, bool)
-    }
-    if not totals:
-        return None
-    periods = _by_time(set(totals))
+
+def _guides(progress: Mapping[str, Any]) -> list[Guide]:
+    """The baseline and the target as labelled reference lines (when they are numbers)."""
     guides: list[Guide] = []
     for name, point, colour, dash in (
         ("baseline", progress.get("baseline"), "#4b5563", "2 3"),
@@ -164,38 +164,66 @@ def trend_block(
             _(
                 "Baseline (%(period)s): %(value)s",
                 period=point["period"],
-                value=_cell(point["value"]),
+                value=cell(point["value"]),
             )
             if name == "baseline"
             else _(
                 "Target (%(period)s): %(value)s",
                 period=point["period"],
-                value=_cell(point["value"]),
+                value=cell(point["value"]),
             )
         )
         guides.append(Guide(text, float(point["value"]), dash=dash, colour=colour))
+    return guides
+
+
+def trend_svg(indicator: Any, figures: Sequence[Figure], progress: Mapping[str, Any]) -> str:
+    """The total's trend with the baseline and target as an SVG; the "no data" chart when the
+    total has no number (a standalone image must always be one)."""
+    totals = _totals(figures)
     title = _("Trend of the total")
-    svg = line_chart_svg(
+    if not totals:
+        return no_data_svg(
+            label=f"{indicator.code}: {title}",
+            unit=indicator.unit_label,
+            message=_("No figures for these periods yet."),
+            chart_id=f"trend-{indicator.code}",
+        )
+    periods = _by_time(set(totals))
+    return line_chart_svg(
         periods,
         [Series(_("Total"), [float(totals[p]) for p in periods], marker="circle", dash="")],
         label=f"{indicator.code}: {title}",
         unit=indicator.unit_label,
-        guides=guides,
+        guides=_guides(progress),
         chart_id=f"trend-{indicator.code}",
         number=chart_number,
         words=chart_words(),
     )
-    rows = [(p, [_cell(totals[p])]) for p in periods]
+
+
+def trend_block(
+    indicator: Any, figures: Sequence[Figure], progress: Mapping[str, Any]
+) -> ChartBlock | None:
+    """The total's trend with the baseline and target as labelled lines; None without a total.
+
+    Yes/no figures have no trend line (None as well).
+    """
+    totals = _totals(figures)
+    if not totals:
+        return None
+    periods = _by_time(set(totals))
+    rows = [(p, [cell(totals[p])]) for p in periods]
     for guide_name, point in (
         (_("Baseline"), progress.get("baseline")),
         (_("Target"), progress.get("target")),
     ):
         if point:
-            rows.append((f"{guide_name} ({point['period']})", [_cell(point.get("value"))]))
+            rows.append((f"{guide_name} ({point['period']})", [cell(point.get("value"))]))
     return ChartBlock(
         anchor="chart-trend",
-        title=title,
-        svg=_svg(svg),
+        title=_("Trend of the total"),
+        svg=_svg(trend_svg(indicator, figures, progress)),
         caption=_("Total by period, with the baseline and the target"),
         columns=[_("Period"), _("Total")],
         rows=rows,
@@ -251,7 +279,7 @@ def breakdown_blocks(
                 svg=_svg(svg),
                 caption=_("%(ground)s: each group by period", ground=label),
                 columns=[_("Period"), *names],
-                rows=[(p, [_cell(by_period[p].get(code)) for code in codes]) for p in periods],
+                rows=[(p, [cell(by_period[p].get(code)) for code in codes]) for p in periods],
             )
         )
     return blocks
@@ -322,15 +350,15 @@ def gap_blocks(
             _(
                 "best-off: %(best)s (%(best_value)s), worst-off: %(worst)s (%(worst_value)s)",
                 best=_groups(dimensions, ground, p.best),
-                best_value=_cell(p.best_value),
+                best_value=cell(p.best_value),
                 worst=_groups(dimensions, ground, p.worst),
-                worst_value=_cell(p.worst_value),
+                worst_value=cell(p.worst_value),
             )
             if judged
             else _(
                 "highest %(high)s, lowest %(low)s",
-                high=_cell(p.best_value),
-                low=_cell(p.worst_value),
+                high=cell(p.best_value),
+                low=cell(p.worst_value),
             )
             for p in series.points
         ]
@@ -353,12 +381,12 @@ def gap_blocks(
                 p.period,
                 [
                     gap_text(p.gap),
-                    f"{_groups(dimensions, ground, p.best)} ({_cell(p.best_value)})"
+                    f"{_groups(dimensions, ground, p.best)} ({cell(p.best_value)})"
                     if judged
-                    else _cell(p.best_value),
-                    f"{_groups(dimensions, ground, p.worst)} ({_cell(p.worst_value)})"
+                    else cell(p.best_value),
+                    f"{_groups(dimensions, ground, p.worst)} ({cell(p.worst_value)})"
                     if judged
-                    else _cell(p.worst_value),
+                    else cell(p.worst_value),
                     fast_number(Decimal(p.groups)),
                 ],
             )
