@@ -47,7 +47,13 @@ from tests.browser.network_support import CHAIR_PAGES, CITY_PAGES, NETWORK_PAGES
 from tests.browser.test_accessibility import AXE, Audit, _audit_page
 from tests.multinode.harness import Member, NodeProcess, NodeUser, stop_all, wait_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.multinode]
+# One network for both tests: under ``--dist loadgroup`` xdist keeps them on one worker (with the
+# default ``load`` they are usually sent together; split, the audit builds its own stage).
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.multinode,
+    pytest.mark.xdist_group("network-scenario"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "scenario"
@@ -246,10 +252,10 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         for city in net.cities():
             if city.runtime is not None:
                 city.runtime.engine.dispose()
-        problems = stop_all(c.node for c in net.cities())
-        for city in net.cities():
-            for member in (city.client(role) for role in city.users):
-                member.close()
+        # Stopped side by side: each may take its graceful seconds, no need to queue them.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            stopped = pool.map(lambda city: stop_all([city.node]), net.cities())
+            problems = [problem for each in stopped for problem in each]
         if problems:
             pytest.fail("teardown of nodes failed:\n" + "\n".join(problems))
 
