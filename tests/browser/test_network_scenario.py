@@ -196,7 +196,8 @@ def _join_and_twin(net: Network) -> None:
 
 def _figures(net: Network) -> None:
     """Gent's 2024 figure (so its trend has two points) and Lyon's own 2025 figure (a comparison
-    needs both cities' figures for the same indicator and period)."""
+    needs both cities' figures for the same indicator and period), which Lyon publishes: Gent's
+    page of its twin then has a comparison and a received summary to show."""
     for city, period, value in ((net.gent, "2024", "12.9"), (net.lyon, "2025", "14.2")):
         city.client("official").call(
             "POST",
@@ -204,6 +205,9 @@ def _figures(net: Network) -> None:
             [{"indicator": INDICATOR, "period": period, "value": value, "status": "published"}],
             expect=201,
         )
+    net.lyon.client("official").call("POST", "/summaries", {"period": "2025"}, expect=201)
+    gent = net.gent.client("official")
+    net.settle("Gent holds Lyon's 2025 summary", lambda: gent.items("/peers/fr-lyon/summaries"))
 
 
 def _mentoring(net: Network) -> str:
