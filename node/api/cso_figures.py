@@ -12,7 +12,12 @@ from node.auth import api_user
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
 from node.services import cso_figures
-from schemas.cso_figures import CsoFigureListSchema, CsoFigureQuerySchema, CsoFigureSchema
+from schemas.cso_figures import (
+    CsoFigureListSchema,
+    CsoFigureQuerySchema,
+    CsoFigureSchema,
+    CsoWithdrawSchema,
+)
 
 blp = Blueprint(
     "cso_figures",
@@ -54,6 +59,7 @@ class CsoFigures(MethodView):
                 source=data["source"],
                 note=data.get("note"),
                 disaggregation=data.get("disaggregation"),
+                share_with_twins=data.get("share_with_twins", False),
             ),
             user=api_user(),
             now=now(),
@@ -70,5 +76,26 @@ class CsoFigurePublish(MethodView):
         """Publish one's own figure: the node signs it as the CSO's statement."""
         figure = cso_figures.publish(
             db_session(), runtime().config, figure_id, user=api_user(), now=now()
+        )
+        return cso_figures.to_wire(figure)
+
+
+@blp.route("/cso-figures/<int:figure_id>/withdraw")
+class CsoFigureWithdraw(MethodView):
+    @blp.arguments(CsoWithdrawSchema)
+    @blp.response(200, CsoFigureSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 404, 409, 422)
+    def post(self, data: dict[str, Any], figure_id: int) -> dict[str, Any]:
+        """Withdraw one's own published figure (``figure``) or its sharing with twins
+        (``sharing``): the node signs a withdrawal and sends it where the statement went."""
+        figure = cso_figures.withdraw(
+            db_session(),
+            runtime().config,
+            figure_id,
+            scope=data["scope"],
+            reason=data.get("reason"),
+            user=api_user(),
+            now=now(),
         )
         return cso_figures.to_wire(figure)
