@@ -159,3 +159,26 @@ class CsoWithdrawalPayloadSchema(Schema):
     reason = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=MAX_REASON)
     )
+
+
+class ReceivedCsoStatementSchema(Schema):
+    """A twin's civil-society statement as this node received it (never an official figure)."""
+
+    origin = fields.String()
+    organisation = fields.String()
+    indicator = fields.String()
+    period = fields.String()
+    disaggregation = fields.Dict(keys=fields.String(), values=fields.String())
+    value = fields.String()
+    method = fields.String()
+    source = fields.String()
+    note = fields.String(allow_none=True)
+    statement_sha256 = fields.String()
+    received_at = fields.String()
+    withdrawn_at = fields.String(allow_none=True)
+    withdrawal_scope = fields.String(allow_none=True)
+    withdrawal_reason = fields.String(allow_none=True)
+
+
+class ReceivedCsoStatementListSchema(Schema):
+    items = fields.List(fields.Nested(ReceivedCsoStatementSchema))

@@ -9,14 +9,16 @@ from flask_smorest import Blueprint
 
 from node.api.common import BEARER, problems
 from node.auth import api_user
-from node.permissions import allowed
+from node.network import port
+from node.permissions import allowed, require
 from node.runtime import db_session, now, runtime
-from node.services import cso_figures
+from node.services import cso_carriage, cso_figures
 from schemas.cso_figures import (
     CsoFigureListSchema,
     CsoFigureQuerySchema,
     CsoFigureSchema,
     CsoWithdrawSchema,
+    ReceivedCsoStatementListSchema,
 )
 
 blp = Blueprint(
@@ -99,3 +101,22 @@ class CsoFigureWithdraw(MethodView):
             now=now(),
         )
         return cso_figures.to_wire(figure)
+
+
+@blp.route("/peers/<city_id>/cso-statements")
+class PeerCsoStatements(MethodView):
+    @blp.response(200, ReceivedCsoStatementListSchema)
+    @blp.doc(security=BEARER)
+    @problems(blp, 401, 403, 404)
+    def get(self, city_id: str) -> dict[str, Any]:
+        """A twin's civil-society statements (shared with its CSOs' consent), withdrawn ones
+        included with their withdrawal; never part of the twin's official figures."""
+        # As the peer page: what twins sent is for the city's staff, not for anonymous callers.
+        require(api_user(), "results.read_unpublished")
+        session = db_session()
+        port.get_peer(session, city_id)
+        return {
+            "items": [
+                cso_carriage.to_wire(row) for row in cso_carriage.received_all(session, city_id)
+            ]
+        }

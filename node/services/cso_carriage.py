@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -220,3 +221,34 @@ def figures_of_city(
         )
         for r in received(session, city_id)
     ]
+
+
+def received_all(session: Session, city_id: str) -> list[ReceivedCsoStatement]:
+    """Every statement a twin sent us, withdrawn ones included (for the API's record)."""
+    return list(
+        session.scalars(
+            select(ReceivedCsoStatement)
+            .where(ReceivedCsoStatement.origin == city_id)
+            .order_by(ReceivedCsoStatement.id)
+        )
+    )
+
+
+def to_wire(row: ReceivedCsoStatement) -> dict[str, Any]:
+    """A received statement in the API: the CSO's figure, and its withdrawal if any."""
+    return {
+        "origin": row.origin,
+        "organisation": row.organisation,
+        "indicator": row.indicator_code,
+        "period": row.period,
+        "disaggregation": dict(row.disaggregation or {}),
+        "value": row.value_text,
+        "method": row.method,
+        "source": row.source,
+        "note": row.note,
+        "statement_sha256": row.envelope_sha256,
+        "received_at": row.received_at.isoformat(),
+        "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+        "withdrawal_scope": row.withdrawal_scope,
+        "withdrawal_reason": row.withdrawal_reason,
+    }

@@ -168,6 +168,14 @@ def test_with_consent_the_twin_verifies_and_shows_it_beside_never_merged(pair) -
     assert "Figures from civil society in" in html and "not the city" in html
     assert f"/public/cso-statements/{figure['statement_sha256']}" in cso_table
     assert received_rows(graz) == []
+    [item] = padova.api("GET", "/peers/be-gent/cso-statements").get_json()["items"]
+    assert (item["organisation"], item["value"], item["withdrawn_at"]) == (
+        ORGANISATION,
+        "140.5",
+        None,
+    )
+    assert item["statement_sha256"] == figure["statement_sha256"]
+    assert padova.api("GET", "/peers/be-gent/cso-statements", token=None).status_code == 401
 
 
 def test_a_twin_that_missed_the_push_catches_up_by_pull(pair) -> None:
@@ -299,6 +307,9 @@ def test_withdrawing_the_consent_makes_the_twin_stop_showing_it(pair) -> None:
     html = peer_page(padova, "be-gent")
     assert ORGANISATION not in html
     assert "1 statement was withdrawn by its organisation" in html
+    [item] = padova.api("GET", "/peers/be-gent/cso-statements").get_json()["items"]
+    assert item["withdrawal_scope"] == "sharing" and item["withdrawn_at"] is not None
+    assert item["withdrawal_reason"] == "our board withdrew its consent"
     # The withdrawal is signed and public, like the statement.
     with session_scope(gent.runtime.sessions) as session:
         sha = session.scalar(
