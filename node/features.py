@@ -28,6 +28,7 @@ from node.network import models as _network_models
 from node.network.registry import DuplicateRegistration, InboundRegistry
 from node.runtime import runtime
 from node.secretariat import models as _secretariat_models
+from node.services import cso_carriage
 from peer_review import mentoring, reviews
 from peer_review import models as _peer_review_models
 from peer_review.mentoring import models as _mentoring_models
@@ -158,6 +159,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("mentoring", mentoring.register_inbound, mentoring.init_app),
     Feature("community", community.register_inbound, community.init_app),
     Feature("portal", portal.register_inbound, _portal_init_app),
+    # Civil-society statements twins' CSOs agreed to share (the city's own CSO pages and API
+    # are part of the core app; only the inbound side registers here).
+    Feature("cso_statements", cso_carriage.register_inbound),
 )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -407,18 +408,66 @@ class CsoFigure(Base):
     method: Mapped[str] = mapped_column(String(2000))
     source: Mapped[str] = mapped_column(String(1000))
     note: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|published
+    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|published|withdrawn
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     envelope_raw: Mapped[str | None] = mapped_column(Text)
     envelope_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The CSO's consent to carry this figure to the city's twins (default: not shared). Said
+    # before publishing: the audience is part of what is signed.
+    share_with_twins: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The twins the signed statement was addressed to (its audience, fixed when signed).
+    shared_with: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    # Withdrawals, each announced by a signed ``hrc.cso_withdrawal`` (never a silent change):
+    # of the consent (twins stop showing it), or of the figure itself (status "withdrawn").
+    sharing_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     entered_by: Mapped[User | None] = relationship(lazy="joined")
 
     @property
     def value(self) -> Decimal | bool:
         """The stated value: a decimal, or yes/no for a yes/no indicator."""
+        if self.value_text in ("true", "false"):
+            return self.value_text == "true"
+        return Decimal(self.value_text)
+
+
+class ReceivedCsoStatement(Base):
+    """A twin's civil-society statement, received because its CSO agreed to share it.
+
+    The twin's CSO's word, verified like any envelope and kept apart from the twin's official
+    figures (``received_figures``): shown beside them, never merged. A signed withdrawal from
+    the twin marks it withdrawn (no longer shown); the verbatim envelopes stay in the inbox.
+    """
+
+    __tablename__ = "received_cso_statements"
+    __table_args__ = (UniqueConstraint("origin", "envelope_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    envelope_id: Mapped[int] = mapped_column(ForeignKey("in_envelopes.id"))
+    origin: Mapped[str] = mapped_column(String(63), index=True)
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+    organisation: Mapped[str] = mapped_column(String(300))
+    # The twin's catalogue code (maybe a local indicator of theirs): no foreign key here.
+    indicator_code: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(10))
+    disaggregation_key: Mapped[str] = mapped_column(String(500), default="")
+    disaggregation: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    value_text: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(2000))
+    source: Mapped[str] = mapped_column(String(1000))
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawal_scope: Mapped[str | None] = mapped_column(String(20))  # figure|sharing
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def value(self) -> Decimal | bool:
+        """The stated value: a decimal, or yes/no."""
         if self.value_text in ("true", "false"):
             return self.value_text == "true"
         return Decimal(self.value_text)

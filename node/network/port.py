@@ -25,8 +25,8 @@ from node.network.models import (
     ReceivedSummary,
 )
 from node.network.outbox import queue, sign_and_store
+from node.network.peers import active_twins, get_peer, peer_to_wire
 from node.network.peers import answer as answer_twinning
-from node.network.peers import get_peer, peer_to_wire
 from node.network.registry import DuplicateRegistration, Inbound, InboundRegistry
 from node.network.summaries import own_summaries, received
 from node.network.trust import is_pinned_secretariat, record_directory_keys, secretariat_peer
@@ -50,6 +50,7 @@ __all__ = [
     "Peer",
     "PeerKey",
     "ReceivedSummary",
+    "active_twins",
     "answer_twinning",
     "directory_entry",
     "get_peer",

@@ -159,12 +159,23 @@ def open_data() -> str:
     )
 
 
+def _cso_files() -> dict[str, Any]:
+    """Where the civil-society figures are: their own files, never rows of the city's."""
+    return {
+        "official": False,
+        "csv": url_for("portal.cso_download", fmt="csv", _external=True),
+        "json": url_for("portal.cso_download", fmt="json", _external=True),
+    }
+
+
 def _json_head(fmt: str) -> dict[str, Any]:
     """What the JSON download says about itself before its figures: licence and provenance."""
     config = runtime().config
     licence = services.licence_of(config)
     return {
         "licence": {"spdx": licence.spdx, "name": licence.name, "url": licence.url},
+        # Civil society's figures are not in this file: say where they are (never merged).
+        "civil_society_figures": _cso_files(),
         "provenance": {
             "source": config.name,
             "verify": url_for("portal.verify_page", _external=True),
@@ -202,6 +213,13 @@ def _sdmx_links(head: dict[str, Any]) -> list[dict[str, str]]:
         }
         for s in provenance["signed_summaries"]
     ]
+    links.append(
+        {
+            "href": head["civil_society_figures"]["json"],
+            "rel": "related",
+            "title": "civil-society figures (not the city's; not in this message)",
+        }
+    )
     return links
 
 
@@ -247,6 +265,49 @@ def download(fmt: str) -> Response:
     response = Response(stream_with_context(chunks()), mimetype=media_type.split(";")[0])
     response.headers["Content-Type"] = media_type
     name = f"{indicator or 'results'}.{fmt}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Link"] = f'<{licence.url}>; rel="license"'
+    return response
+
+
+CSO_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+@bp.get("/open-data/cso-figures.<fmt>")
+def cso_download(fmt: str) -> Response:
+    """Civil-society figures as their own file (CSV or JSON), each row ``source_type``
+    ``civil_society`` with its organisation, method, source and signed statement's hash."""
+    if fmt not in CSO_FORMATS:
+        raise NotFoundError(_("Unknown download format."))
+    indicator = request.args.get("indicator") or None
+    if indicator is not None:
+        _published_indicator(indicator)
+    session, config = db_session(), runtime().config
+    items = cso_figures.export_items(session, config, indicator=indicator)
+    licence = services.licence_of(config)
+    if fmt == "csv":
+        body = cso_figures.export_csv(items)
+    else:
+        for item in items:
+            item["statement_url"] = url_for(
+                "cso_web.public_statement", sha256=item["statement_sha256"], _external=True
+            )
+        body = json.dumps(
+            {
+                "licence": {"spdx": licence.spdx, "name": licence.name, "url": licence.url},
+                "source_type": cso_figures.SOURCE_TYPE,
+                "official": False,
+                "note": "Figures stated by civil-society organisations with their own method "
+                "and source, signed by the node as their statements. Not the city's figures; "
+                "never counted in them.",
+                "count": len(items),
+                "items": items,
+            },
+            ensure_ascii=False,
+        )
+    response = Response(body, mimetype=CSO_FORMATS[fmt].split(";")[0])
+    response.headers["Content-Type"] = CSO_FORMATS[fmt]
+    name = f"cso-figures{'-' + indicator if indicator else ''}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Link"] = f'<{licence.url}>; rel="license"'
     return response

@@ -8,6 +8,8 @@ key (the node attests *who said what, when*; it does not vouch for the number).
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,20 +20,25 @@ from sqlalchemy.orm import Session
 from node import disaggregation as disagg
 from node.config import NodeConfig
 from node.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from node.models import CsoFigure, User
+from node.exporting.tabular import protect_text
+from node.models import CsoFigure, Indicator, User
 from node.network import port
 from node.permissions import Actor, require
 from node.services import catalogue
 from node.services.results import check_value
+from schemas.cso_figures import (
+    MAX_REASON,
+    STATEMENT_SCHEMA,
+    STATEMENT_STREAM,
+    STATEMENT_TYPE,
+    WITHDRAWAL_SCHEMA,
+    WITHDRAWAL_SCOPES,
+    WITHDRAWAL_TYPE,
+)
 from schemas.fields import format_decimal
 from schemas.periods import PeriodError, parse_period
 
-STATUSES = ("draft", "published")
-STATEMENT_TYPE = "hrc.cso_statement"
-STATEMENT_SCHEMA = "hrc.cso_statement/1"
-# Its own stream with no audience: never pulled by or pushed to a twin (carrying CSO figures
-# to twins is a later, agreed wire change), and never mistaken for one of our summaries.
-STATEMENT_STREAM = "cso-statements"
+STATUSES = ("draft", "published", "withdrawn")
 MAX_ORGANISATION = 300
 MAX_METHOD = 2_000
 MAX_SOURCE = 1_000
@@ -57,6 +64,7 @@ class CsoFigureInput:
     source: Any
     note: Any = None
     disaggregation: Any = None
+    share_with_twins: Any = False  # the CSO's consent to carry it to twins; default: not shared
 
 
 def _text(raw: Any) -> str | None:
@@ -111,6 +119,10 @@ def check(session: Session, item: CsoFigureInput) -> tuple[dict[str, Any], dict[
         elif text is not None and len(text) > limit:
             errors[name] = [f"at most {limit} characters"]
         clean[name] = text
+    if not isinstance(item.share_with_twins, bool):
+        errors["share_with_twins"] = ["must be true or false"]
+    else:
+        clean["share_with_twins"] = item.share_with_twins
     if "disaggregation" not in errors:
         clean["disaggregation"] = disagg.normalize(breakdown)
         clean["disaggregation_key"] = disagg.disaggregation_key(breakdown)
@@ -157,6 +169,13 @@ def record(
                 "This figure is already published as a signed statement; it cannot change.",
                 code="cso_figure_published",
             )
+        if existing.status == "withdrawn":
+            # Its signed statement and its withdrawal stay public under this key: a new figure
+            # for the same organisation, indicator, period and breakdown would blur which is which.
+            raise ConflictError(
+                "This figure was withdrawn; its statement and withdrawal stay on record.",
+                code="cso_figure_withdrawn",
+            )
         for name, value in clean.items():
             setattr(existing, name, value)
         existing.updated_at = now
@@ -174,12 +193,17 @@ def record(
     return figure
 
 
-def statement_payload(figure: CsoFigure, config: NodeConfig) -> dict[str, Any]:
+def statement_payload(
+    figure: CsoFigure, config: NodeConfig, right: str | None = None
+) -> dict[str, Any]:
     """What the node signs: the CSO's figure, with who said it and how, for this city."""
     return {
         "city": config.city_id,
         "organisation": figure.organisation,
         "indicator": figure.indicator_code,
+        # The indicator's right, so that a twin whose agreement covers some themes only can
+        # check the statement is in scope without knowing our catalogue.
+        "right": right,
         "period": figure.period,
         "disaggregation": dict(figure.disaggregation or {}),
         "value": figure.value_text,
@@ -187,7 +211,26 @@ def statement_payload(figure: CsoFigure, config: NodeConfig) -> dict[str, Any]:
         "source": figure.source,
         "note": figure.note,
         "official": False,  # said inside what is signed: never the city's own figure
+        # The CSO's consent, signed: a twin refuses a statement that does not carry it.
+        "shared_with_twins": bool(figure.share_with_twins),
     }
+
+
+def twins_for(session: Session, right: str | None) -> list[str]:
+    """The twins a shared statement about an indicator of ``right`` goes to.
+
+    Active twins only, never the secretariat (it receives the network's copy of summaries
+    for benchmarks, not civil society's statements), and only twins whose agreement covers
+    the indicator's right (a twin agreed to themes, not to everything we hold).
+    """
+    out = []
+    for twin in port.active_twins(session):
+        if port.is_pinned_secretariat(session, twin.city_id):
+            continue
+        if twin.themes is not None and right not in twin.themes:
+            continue
+        out.append(twin.city_id)
+    return sorted(out)
 
 
 def publish(
@@ -204,24 +247,98 @@ def publish(
     if figure is None:
         raise NotFoundError("No such civil-society figure.", code="cso_figure_not_found")
     _require_owner(actor, figure)
-    if figure.status == "published":
+    if figure.status != "draft":
         raise ConflictError("This figure is already published.", code="cso_figure_published")
+    indicator = session.get(Indicator, figure.indicator_code)
+    right = indicator.right if indicator is not None else None
+    # Without the CSO's consent the statement is addressed to nobody: it is public on this node
+    # and never leaves it by push or pull (the outbox serves a twin only what names it).
+    audience = twins_for(session, right) if figure.share_with_twins else []
     envelope = port.sign_and_store(
         session,
         config,
         type_=STATEMENT_TYPE,
         schema=STATEMENT_SCHEMA,
         stream=STATEMENT_STREAM,
-        payload=statement_payload(figure, config),
-        audience=[],
+        payload=statement_payload(figure, config, right),
+        audience=audience,
         now=now,
-        period=figure.period,
     )
+    # Persistent and retried like every envelope (outbox), and pulled by a twin that missed it.
+    port.queue(session, envelope, audience, now)
+    figure.shared_with = audience
     figure.status = "published"
     figure.published_at = now
     figure.updated_at = now
     figure.envelope_raw = envelope.raw
     figure.envelope_sha256 = envelope.sha256
+    session.flush()
+    return figure
+
+
+def withdraw(
+    session: Session,
+    config: NodeConfig,
+    figure_id: int,
+    *,
+    scope: str,
+    reason: str | None,
+    user: Actor | None,
+    now: datetime,
+) -> CsoFigure:
+    """Withdraw one's own published figure (``figure``) or the consent to share it (``sharing``).
+
+    Never silent: a signed ``hrc.cso_withdrawal`` names the statement, the scope and the reason;
+    it goes to the twins the statement went to (while they still hold it), so they stop showing
+    it, and it is public at ``/public/cso-statements/{hash}`` like the statement. A withdrawn
+    figure leaves this node's pages, portal and downloads; a figure no longer shared stays
+    public here. The signed statement itself stays on record (it was public and signed).
+    """
+    actor = require(user, "cso_figures.write")
+    if scope not in WITHDRAWAL_SCOPES:
+        raise InvalidInputError(
+            "Unknown withdrawal.", errors={"scope": [f"one of {', '.join(WITHDRAWAL_SCOPES)}"]}
+        )
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidInputError(
+            "The reason is too long.", errors={"reason": [f"at most {MAX_REASON} characters"]}
+        )
+    figure = session.get(CsoFigure, figure_id)
+    if figure is None:
+        raise NotFoundError("No such civil-society figure.", code="cso_figure_not_found")
+    _require_owner(actor, figure)
+    if figure.status != "published" or figure.envelope_sha256 is None:
+        raise ConflictError(
+            "Only a published figure can be withdrawn.", code="cso_figure_not_published"
+        )
+    if scope == "sharing" and not (figure.share_with_twins and figure.sharing_withdrawn_at is None):
+        raise ConflictError("This figure is not shared with twins.", code="cso_figure_not_shared")
+    # Twins still holding the statement: those it went to, unless sharing was withdrawn before.
+    holding = list(figure.shared_with or []) if figure.sharing_withdrawn_at is None else []
+    envelope = port.sign_and_store(
+        session,
+        config,
+        type_=WITHDRAWAL_TYPE,
+        schema=WITHDRAWAL_SCHEMA,
+        stream=STATEMENT_STREAM,
+        payload={
+            "city": config.city_id,
+            "organisation": figure.organisation,
+            "statement_sha256": figure.envelope_sha256,
+            "scope": scope,
+            "reason": (reason or "").strip() or None,
+        },
+        audience=holding,
+        now=now,
+    )
+    port.queue(session, envelope, holding, now)
+    if figure.share_with_twins and figure.sharing_withdrawn_at is None:
+        figure.sharing_withdrawn_at = now  # withdrawing the figure ends its sharing too
+    if scope == "figure":
+        figure.status = "withdrawn"
+        figure.withdrawn_at = now
+    figure.withdrawal_reason = (reason or "").strip() or figure.withdrawal_reason
+    figure.updated_at = now
     session.flush()
     return figure
 
@@ -258,12 +375,17 @@ def list_figures(
 
 
 def statement(session: Session, sha256: str) -> str | None:
-    """The signed statement text with this hash (None when unknown or malformed)."""
+    """The signed statement or withdrawal with this hash (None when unknown or malformed).
+
+    Every envelope of the statements' stream is public: a statement (published, or withdrawn:
+    it was public and signed, and its withdrawal points at it) and each withdrawal."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         return None  # never reaches the database with arbitrary text
     return session.scalar(
-        select(CsoFigure.envelope_raw).where(
-            CsoFigure.envelope_sha256 == sha256, CsoFigure.status == "published"
+        select(port.OutEnvelope.raw).where(
+            port.OutEnvelope.sha256 == sha256,
+            port.OutEnvelope.stream == STATEMENT_STREAM,
+            port.OutEnvelope.type.in_((STATEMENT_TYPE, WITHDRAWAL_TYPE)),
         )
     )
 
@@ -283,4 +405,77 @@ def to_wire(figure: CsoFigure) -> dict[str, Any]:
         "status": figure.status,
         "published_at": figure.published_at.isoformat() if figure.published_at else None,
         "statement_sha256": figure.envelope_sha256,
+        "share_with_twins": bool(figure.share_with_twins),
+        "shared_with": list(figure.shared_with or [])
+        if figure.sharing_withdrawn_at is None
+        else [],
+        "withdrawn_at": figure.withdrawn_at.isoformat() if figure.withdrawn_at else None,
     }
+
+
+# --- downloads: their own file, never rows of the official one ----------------------------------
+
+SOURCE_TYPE = "civil_society"  # every exported row says whose figure it is
+EXPORT_COLUMNS = (
+    "source_type",
+    "city",
+    "organisation",
+    "indicator",
+    "period",
+    "disaggregation",
+    "value",
+    "method",
+    "source",
+    "note",
+    "published_at",
+    "statement_sha256",
+)
+
+
+_FREE_TEXT = frozenset({"organisation", "method", "source", "note"})
+
+
+def export_items(
+    session: Session, config: NodeConfig, *, indicator: str | None = None
+) -> list[dict[str, Any]]:
+    """Published civil-society figures as download rows (``source_type`` = civil_society).
+
+    Kept out of the official downloads on purpose: a reader summing or charting the city's
+    file must never pick up a CSO's number by accident."""
+    return [
+        {
+            "source_type": SOURCE_TYPE,
+            "city": config.city_id,
+            "organisation": f.organisation,
+            "indicator": f.indicator_code,
+            "period": f.period,
+            "disaggregation": dict(f.disaggregation or {}),
+            "value": f.value_text,
+            "method": f.method,
+            "source": f.source,
+            "note": f.note,
+            "published_at": f.published_at.isoformat() if f.published_at else None,
+            "statement_sha256": f.envelope_sha256,
+        }
+        for f in list_figures(session, indicator=indicator)
+    ]
+
+
+def export_csv(items: list[dict[str, Any]]) -> str:
+    """The rows as CSV; every free text protected against spreadsheet formulas."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for item in items:
+        cells = []
+        for column in EXPORT_COLUMNS:
+            cell = item[column]
+            if column == "disaggregation":
+                cell = disagg.disaggregation_key(cell)
+            # A CSO's words (organisation, method, source, note) are free text from a user:
+            # "=HYPERLINK(...)" must stay text in a spreadsheet.
+            if column in _FREE_TEXT and isinstance(cell, str):
+                cell = protect_text(cell)
+            cells.append("" if cell is None else cell)
+        writer.writerow(cells)
+    return out.getvalue()

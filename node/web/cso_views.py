@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from node.auth import page_user
 from node.errors import DomainError, InvalidInputError, NotFoundError
@@ -57,10 +57,28 @@ class CsoFigureForm(FlaskForm):
         description=_l("Where the figure can be checked: a report, a survey, a data set"),
     )
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=cso_figures.MAX_NOTE)])
+    share_with_twins = BooleanField(
+        _l("Share this figure with the city's twins"),
+        default=False,
+        description=_l(
+            "Only if your organisation agrees: when published, the signed statement is sent "
+            "to the cities twinned with this one and shown beside their view of the city's "
+            "figures. Decide before publishing; you can stop sharing later."
+        ),
+    )
 
 
 class ActionForm(FlaskForm):
     """Only the CSRF token (the publish button)."""
+
+
+class WithdrawForm(FlaskForm):
+    """Withdraw a published figure, or its sharing with twins, saying why."""
+
+    scope = HiddenField(validators=[DataRequired(), AnyOf(["figure", "sharing"])])
+    reason = TextAreaField(
+        _l("Reason (public)"), validators=[Optional(), Length(max=cso_figures.MAX_REASON)]
+    )
 
 
 def _require_writer() -> None:
@@ -108,6 +126,7 @@ def figures_page() -> Any:
                 source=form.source.data,
                 note=form.note.data or None,
                 disaggregation=breakdown,
+                share_with_twins=bool(form.share_with_twins.data),
             )
             try:
                 cso_figures.record(session, item, user=user, now=now())
@@ -133,6 +152,7 @@ def figures_page() -> Any:
         "cso_figures.html",
         form=form,
         action=ActionForm(),
+        withdraw=WithdrawForm(formdata=None),
         other_errors=other_errors,
         figures=cso_figures.list_figures(session, published_only=False, user=user, own_only=True),
         dimensions={d.code: d for d in catalogue.list_dimensions(session)},
@@ -155,9 +175,40 @@ def publish_figure(figure_id: int) -> Any:
     return redirect(url_for("cso_web.figures_page"))
 
 
+@bp.post("/cso-figures/<int:figure_id>/withdraw")
+@login_required
+def withdraw_figure(figure_id: int) -> Any:
+    """Withdraw one's own published figure, or stop sharing it with twins (signed, announced)."""
+    _require_writer()
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        flash(_("The withdrawal was not understood; nothing changed."), "error")
+        return redirect(url_for("cso_web.figures_page")), 400
+    try:
+        cso_figures.withdraw(
+            db_session(),
+            runtime().config,
+            figure_id,
+            scope=form.scope.data,
+            reason=form.reason.data or None,
+            user=page_user(),
+            now=now(),
+        )
+    except DomainError as exc:
+        flash(exc.detail, "error")
+        return redirect(url_for("cso_web.figures_page")), exc.status
+    if form.scope.data == "sharing":
+        flash(
+            _("The figure is no longer shared: its twins were told to stop showing it."), "success"
+        )
+    else:
+        flash(_("The figure is withdrawn: a signed withdrawal says so."), "success")
+    return redirect(url_for("cso_web.figures_page"))
+
+
 @bp.get("/public/cso-statements/<sha256>")
 def public_statement(sha256: str) -> Response:
-    """A published CSO figure's signed statement, verbatim (the exact bytes the node signed)."""
+    """A CSO figure's signed statement or withdrawal, verbatim (the exact bytes the node signed)."""
     raw = cso_figures.statement(db_session(), sha256)
     if raw is None:
         raise NotFoundError("No published civil-society statement has this hash.")

@@ -19,7 +19,7 @@ from node.network import compare, inbox, peers, summaries, trust
 from node.network.summaries import SAMPLE_SOURCE
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
-from node.services import catalogue
+from node.services import catalogue, cso_carriage
 from node.services.network_status import network_status
 
 bp = Blueprint("network_web", __name__)
@@ -229,6 +229,15 @@ def peer_page(city_id: str) -> Any:
         twin_sample=any(s["sample"] for s in received),
         rows=rows,
         period=period,
+        # The twin's CSOs' statements, in their own table beside (never inside) the comparison.
+        cso_rows=[
+            row
+            for row in cso_carriage.figures_of_city(
+                session, runtime().config.city_id, city_id, base_url=peer.base_url
+            )
+            if period is None or row.period == period
+        ],
+        cso_withdrawn=cso_carriage.withdrawn_count(session, city_id),
         key_changes=[trust.key_change_to_wire(c) for c in trust.key_changes(session, city_id)],
         action=ActionForm(),
     )

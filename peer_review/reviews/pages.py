@@ -31,7 +31,7 @@ from node.errors import DomainError
 from node.network.port import Peer, own_summaries
 from node.permissions import allowed
 from node.runtime import db_session, now, runtime
-from node.services import catalogue
+from node.services import catalogue, cso_carriage
 from peer_review.reviews.forms import (
     ACTION_FORMS,
     ACTIONS,
@@ -404,6 +404,17 @@ def _workspace_page(review: Review, view: dict[str, Any], failed: Failed | None)
         events=queries.events(session, review.id) if roles else [],
         dimensions={d.code: d for d in catalogue.list_dimensions(session)},
         city=config.city_id,
+        cso_rows=_reviewed_city_cso(session, config.city_id, review.cur_city),
+    )
+
+
+def _reviewed_city_cso(session: Any, own_city: str, reviewed: str) -> list[Any]:
+    """The reviewed city's civil-society figures, as this node holds them: its own published
+    ones when we are the reviewed city, else what that city shared with us as a twin (with its
+    CSOs' consent). Shown beside the pinned official figures, never among them."""
+    peer = session.get(Peer, reviewed) if reviewed != own_city else None
+    return cso_carriage.figures_of_city(
+        session, own_city, reviewed, base_url=peer.base_url if peer is not None else None
     )
 
 

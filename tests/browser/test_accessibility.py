@@ -114,6 +114,7 @@ SKIPPED: dict[str, str] = {
     },
     "portal.download": "files (CSV, JSON, SDMX-JSON), not a page",
     "portal.public_summary": "a signed envelope (JSON), not a page",
+    "portal.cso_download": "civil-society figures as files (CSV, JSON), not a page",
     "portal.feed": "an Atom feed (XML), not a page",
     "portal.embed_svg": "an SVG image, not a page",
     **{

@@ -152,3 +152,52 @@ def test_an_official_cannot_publish_a_partners_draft(
     with db() as session:
         row = session.get(CsoFigure, figure_id)
         assert row is not None and (row.status, row.envelope_sha256) == ("draft", None)
+
+
+def test_consent_is_asked_on_the_page_off_by_default_and_can_be_withdrawn(
+    web: FlaskClient, create_user: Any, db: Any
+) -> None:
+    login(web, create_user("cso_partner"))
+    page = web.get("/cso-figures").get_data(as_text=True)
+    checkbox = re.search(r'<input[^>]*name="share_with_twins"[^>]*>', page)
+    assert checkbox and "checked" not in checkbox.group(0)  # not shared unless agreed
+    assert 'aria-describedby="share_with_twins-hint"' in checkbox.group(0)
+    saved = web.post("/cso-figures", data=_form(web, share_with_twins="y"))
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    with db() as session:
+        figure = session.scalars(select(CsoFigure)).one()
+        assert figure.share_with_twins is True
+        figure_id = figure.id
+    assert "to be shared with twins" in web.get("/cso-figures").get_data(as_text=True)
+    web.post(
+        f"/cso-figures/{figure_id}/publish", data={"csrf_token": csrf_token(web, "/cso-figures")}
+    )
+    page = web.get("/cso-figures").get_data(as_text=True)
+    assert "Stop sharing with twins" in page and "Withdraw this figure" in page
+    # A scope the page never offers: refused, nothing changes.
+    odd = web.post(
+        f"/cso-figures/{figure_id}/withdraw",
+        data={"csrf_token": csrf_token(web, "/cso-figures"), "scope": "everything"},
+    )
+    assert odd.status_code == 400
+    stopped = web.post(
+        f"/cso-figures/{figure_id}/withdraw",
+        data={
+            "csrf_token": csrf_token(web, "/cso-figures"),
+            "scope": "sharing",
+            "reason": "our board said no",
+        },
+    )
+    assert stopped.status_code == 302
+    with db() as session:
+        row = session.get(CsoFigure, figure_id)
+        assert row is not None and row.status == "published" and row.sharing_withdrawn_at
+    gone = web.post(
+        f"/cso-figures/{figure_id}/withdraw",
+        data={"csrf_token": csrf_token(web, "/cso-figures"), "scope": "figure"},
+    )
+    assert gone.status_code == 302
+    with db() as session:
+        row = session.get(CsoFigure, figure_id)
+        assert row is not None and row.status == "withdrawn" and row.withdrawn_at
+    assert "withdrawn" in web.get("/cso-figures").get_data(as_text=True)
