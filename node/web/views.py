@@ -347,6 +347,7 @@ def dashboard() -> Any:
         session,
         ("dashboard_html", public, type_filter, str(get_locale()), request.script_root),
         figures,
+        answers=data_version.PAGES,
     )
     sections = []
     if user is not None and not public:
