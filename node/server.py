@@ -85,16 +85,23 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
         release_connections(self.load(), in_child=True)
 
     def _fork_scheduler(self, server: Any) -> None:
+        handled = {*server.SIGNALS, signal.SIGCHLD}
+        # Blocked across the fork: a SIGTERM arriving before the child has dropped the
+        # arbiter's handlers would be queued for an arbiter loop the child never runs, and the
+        # scheduler would not stop. Delivered once the child's own handlers are in place.
+        signal.pthread_sigmask(signal.SIG_BLOCK, handled)
         pid = os.fork()
         if pid:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
             self.scheduler_pid = pid
             return
         # The child: it must not act as the arbiter (its signal handlers feed the arbiter's
         # queue) nor hold the listening sockets (it never answers a request).
         status = 1
         try:
-            for signum in (*server.SIGNALS, signal.SIGCHLD):
+            for signum in handled:
                 signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
             for listener in server.LISTENERS:
                 listener.close()
             release_connections(self.load(), in_child=True)
