@@ -37,6 +37,9 @@ ENV_RESULTS = "HRCNET_BENCH_RESULTS"
 # as it is instead of generating one (1M results take minutes to generate). Only the HTTP rows
 # (progress, dashboard, their reference) run then: an import would write into that node.
 ENV_NODE = "HRCNET_BENCH_NODE"
+# "sqlite", "postgresql" or both (default): a million results take minutes per backend, so the
+# PostgreSQL rows can be run alone (``HRCNET_BENCH_BACKENDS=postgresql``).
+ENV_BACKENDS = "HRCNET_BENCH_BACKENDS"
 NOW = datetime(2027, 1, 20, tzinfo=UTC)
 
 
@@ -245,9 +248,17 @@ def run() -> Section:
         section.notes.append(f"SQLite: the node already generated in {existing}")
         _http_rows("SQLite", Path(existing), None, section, results)
         return section
-    _run_backend("SQLite", None, section, results)
+    backends = {
+        part.strip().lower()
+        for part in os.environ.get(ENV_BACKENDS, "sqlite,postgresql").split(",")
+        if part.strip()
+    }
+    if "sqlite" in backends:
+        _run_backend("SQLite", None, section, results)
     admin = os.environ.get("NODE_TEST_POSTGRES_URL")
-    if admin:
+    if "postgresql" not in backends:
+        section.notes.append(f"PostgreSQL: skipped ({ENV_BACKENDS} does not name it)")
+    elif admin:
         import psycopg
 
         name = f"hrc_city_{uuid.uuid4().hex[:8]}"

@@ -118,15 +118,22 @@ class _Answers:
 
 
 ANSWERS = _Answers(MAX_ENTRIES)
+# Rendered page fragments (the dashboard's figures, tens of kB each) in an LRU of their own, so
+# that the audiences × type filters × languages of one page (48) never push the answers they
+# are made from out of ``ANSWERS``.
+PAGES = _Answers(64)
 
 
-def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+def cached(
+    session: Session, key: Hashable, compute: Callable[[], T], *, answers: _Answers = ANSWERS
+) -> T:
     """``compute()``, or the answer it gave at this same data version in this process.
 
     Treat the answer as read-only: it is shared. Not cached, and not served from the cache,
     when this session's transaction has written watched tables itself (its version is not
     committed and may roll back), when the database has no counter, or when the version
     moved while computing (a commit in between: the answer may mix two versions).
+    ``answers`` is the LRU kept in (:data:`ANSWERS`, or :data:`PAGES` for rendered HTML).
     """
     connection = session.connection()
     stamp = None if connection.info.get(_DIRTY) else current(session)
@@ -134,10 +141,10 @@ def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
         return compute()
     # The URL as well as the epoch: a copied database file keeps its epoch (and version).
     full_key = (session.get_bind().url.render_as_string(hide_password=True), stamp, key)
-    hit = ANSWERS.get(full_key)
+    hit = answers.get(full_key)
     if hit is not None:
         return hit  # type: ignore[no-any-return]
     value = compute()
     if not connection.info.get(_DIRTY) and current(session) == stamp:
-        ANSWERS.put(full_key, value)
+        answers.put(full_key, value)
     return value

@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
+from markupsafe import Markup
 from wtforms import SelectField
 
 from node import data_version, indicator_charts
@@ -248,11 +250,8 @@ def _display_status(row: dict[str, Any]) -> str:
     return str(row["status"])
 
 
-@bp.get("/")
-def dashboard() -> Any:
-    session = db_session()
-    user = page_user()
-    public = not allowed(user, "results.read_unpublished")
+def _dashboard_data(session: Any, public: bool, type_filter: str | None) -> dict[str, Any]:
+    """What the dashboard shows for an audience and a type filter (all of it from the data)."""
     # What the dashboard reads from the figures is kept per data version (node.data_version):
     # every write to results, targets or the catalogue moves the version. A shared answer is
     # read-only, so each row is copied before the page adds to it.
@@ -268,8 +267,7 @@ def dashboard() -> Any:
         )
     ]
     rows = all_rows
-    type_filter = request.args.get("type")
-    if type_filter in TYPE_ORDER:
+    if type_filter is not None:
         rows = [r for r in rows if r["type"] == type_filter]
     # Outcomes first (how people actually enjoy their rights), then process, then structure.
     rows.sort(key=lambda r: (TYPE_ORDER.get(r["type"], 9), r["indicator"]))
@@ -287,42 +285,85 @@ def dashboard() -> Any:
         ("equality_gaps", public),
         lambda: overview.equality_gaps(session, published_only=public),
     )
-    if type_filter in TYPE_ORDER:
+    if type_filter is not None:
         shown_codes = {r["indicator"] for r in rows}
         gaps = [g for g in gaps if g.indicator in shown_codes]
+    return {
+        "all_rows": all_rows,
+        "rows": with_data,
+        "without_data": without_data,
+        "counts": counts,
+        "gaps": gaps,
+        "dimensions": dimensions,
+    }
+
+
+def _dashboard_figures(data: dict[str, Any], public: bool, type_filter: str | None) -> Markup:
+    """The dashboard's figures as HTML (``_dashboard_figures.html``)."""
+    dimensions = data["dimensions"]
+    return Markup(  # noqa: S704 - our own template's output, escaped by Jinja's autoescape
+        render_template(
+            "_dashboard_figures.html",
+            rows=data["rows"],
+            without_data=data["without_data"],
+            counts=data["counts"],
+            public=public,
+            type_filter=type_filter,
+            # Widening first: that is what needs attention; gaps that cannot be compared are
+            # left to the indicator pages.
+            gaps=sorted(
+                (g for g in data["gaps"] if g.series.trend in GAP_ORDER),
+                key=lambda g: (GAP_ORDER[g.series.trend], g.indicator, g.series.ground),
+            ),
+            gap_trends=indicator_charts.gap_trend_labels(),
+            gap_text=indicator_charts.gap_text,
+            ground_label=lambda ground: indicator_charts.ground_label(dimensions, ground),
+            group_names=lambda ground, codes: ", ".join(
+                indicator_charts.group_label(dimensions, ground, c) for c in codes
+            ),
+        )
+    )
+
+
+@bp.get("/")
+def dashboard() -> Any:
+    session = db_session()
+    user = page_user()
+    public = not allowed(user, "results.read_unpublished")
+    requested_type = request.args.get("type")
+    type_filter = requested_type if requested_type in TYPE_ORDER else None
+    data: dict[str, Any] | None = None
+
+    def figures() -> Markup:
+        nonlocal data
+        data = _dashboard_data(session, public, type_filter)
+        return _dashboard_figures(data, public, type_filter)
+
+    # The figures' HTML is kept per data version like the data it shows (rendering it was most
+    # of the page's time, issue 14). It depends on nothing else than this key: the audience
+    # (never the user: what differs per user is in the attention sections below), the type
+    # filter, the language (words and number formats) and the path prefix of its links.
+    html = data_version.cached(
+        session,
+        ("dashboard_html", public, type_filter, str(get_locale()), request.script_root),
+        figures,
+        answers=data_version.PAGES,
+    )
     sections = []
     if user is not None and not public:
+        if data is None:
+            data = _dashboard_data(session, public, type_filter)
+        dimensions = data["dimensions"]
         sections = attention.attention_sections(
             session,
             user,
             now=now(),
-            rows=all_rows,
-            gaps=gaps,
+            rows=data["all_rows"],
+            gaps=data["gaps"],
             ground_label=lambda ground: indicator_charts.ground_label(dimensions, ground),
             safe_link=_is_local_path,
         )
-    return render_template(
-        "dashboard.html",
-        rows=with_data,
-        without_data=without_data,
-        counts=counts,
-        public=public,
-        type_filter=type_filter,
-        # Widening first: that is what needs attention; gaps that cannot be compared are left to
-        # the indicator pages.
-        gaps=sorted(
-            (g for g in gaps if g.series.trend in GAP_ORDER),
-            key=lambda g: (GAP_ORDER[g.series.trend], g.indicator, g.series.ground),
-        ),
-        gap_trends=indicator_charts.gap_trend_labels(),
-        gap_text=indicator_charts.gap_text,
-        ground_label=lambda ground: indicator_charts.ground_label(dimensions, ground),
-        group_names=lambda ground, codes: ", ".join(
-            indicator_charts.group_label(dimensions, ground, c) for c in codes
-        ),
-        sections=sections,
-        now=now(),
-    )
+    return render_template("dashboard.html", figures=html, public=public, sections=sections)
 
 
 @bp.get("/catalogue")

@@ -85,8 +85,15 @@ def test_every_answer_after_a_write_equals_the_plain_definition(
             if step[0] == "record":
                 results.record_results(session, step[1], user=OPERATOR, now=moment)
             elif step[0] == "status":
+                # A reason: taking validated or published figures back to draft needs one
+                # (``reason_required``), and this step may do so.
                 results.change_status(
-                    session, status=step[1], user=OPERATOR, now=moment, period=step[2]
+                    session,
+                    status=step[1],
+                    user=OPERATOR,
+                    now=moment,
+                    period=step[2],
+                    reason="a step of the property test",
                 )
             elif step[0] == "target":
                 for goal in step[1]:
