@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from node.api import PROBLEM_CONTENT_TYPE
 from node.errors import PROBLEM_BASE, DomainError
+from node.refusals import page_message, page_title
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,10 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(error: DomainError) -> Any:
         if wants_machine_answer():
             return problem_response(error.to_problem())
+        # A page speaks its reader's language: the refusal from its code (node.refusals); the
+        # problem+json above keeps the English detail, which is the API's contract.
         return render_template(
-            "error.html", title=error.title, detail=error.detail, status=error.status
+            "error.html", title=page_title(error), detail=page_message(error), status=error.status
         ), error.status
 
     @app.errorhandler(HTTPException)

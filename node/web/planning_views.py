@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from node.auth import page_user
 from node.errors import InvalidInputError
 from node.permissions import allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now
 from node.services import catalogue, monitoring, planning
 from node.web.forms import LocalizedDecimalField
@@ -144,7 +145,7 @@ def targets_page() -> Any:
             try:
                 planning.set_target(session, data, user=page_user(), now=now())
             except InvalidInputError as exc:
-                other_errors = _put_errors(form, exc.errors or {})
+                other_errors = _put_errors(form, page_errors(exc.errors or {}))
                 status = 422
             else:
                 flash(_("Baseline and target of %(indicator)s saved.", indicator=code), "success")
@@ -195,10 +196,10 @@ def budget_page() -> Any:
                     now=now(),
                 )
             except InvalidInputError as exc:
-                other_errors = _put_errors(form, exc.errors or {})
+                other_errors = _put_errors(form, page_errors(exc.errors or {}))
                 status = 422
             except ValueError as exc:  # a number the field let through but Decimal refuses
-                form.allocated.errors = [str(exc)]
+                form.allocated.errors = [page_message(exc)]
                 status = 422
             else:
                 flash(_("Budget line saved."), "success")

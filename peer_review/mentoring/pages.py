@@ -23,6 +23,7 @@ from node.auth import page_user
 from node.errors import DomainError
 from node.network.port import Peer
 from node.permissions import MENTORING_ROLES, allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from peer_review.mentoring import checks, documents, lifecycle, read, sessions, workflow
 from peer_review.mentoring.forms import (
@@ -65,7 +66,7 @@ def _attempt(action: Callable[[], Any], done: str) -> bool:
         action()
     except DomainError as exc:
         db_session().rollback()
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return False
     flash(done, "success")
     return True
@@ -116,7 +117,7 @@ def relationships_page() -> Any:
                 now=now(),
             )
         except DomainError as exc:
-            flash(exc.detail, "error")
+            flash(page_message(exc), "error")
             status = exc.status
         else:
             flash(_("Proposal signed and sent to %(city)s.", city=form.partner.data), "success")
@@ -307,7 +308,7 @@ def _editor(
                 )
             except DomainError as exc:
                 db_session().rollback()
-                errors = exc.errors or {"": [exc.detail]}
+                errors = page_errors(exc.errors) or {"": [page_message(exc)]}
             else:
                 flash(
                     _("Version %(v)d proposed and sent to the partner city.", v=doc.version),

@@ -1,0 +1,75 @@
+"""The refusals of the city's monitoring (``node/services``, ``node/web``) in the reader's words.
+
+Registered with :func:`node.refusals.register` when the app starts (``node.app``); see
+:mod:`node.refusals` for how pages use them.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from node.refusals import Lead, Message
+
+MESSAGES: dict[str, Message] = {
+    # Users, roles, tokens, passwords.
+    "user_exists": _l("A user with this e-mail address already exists."),
+    "user_not_found": _l("There is no such user."),
+    "user_inactive": _l("This user is deactivated: reactivate them first."),
+    "invalid_role": _l("This role does not exist. Choose one from the list."),
+    "last_admin": _l("This is the last administrator: make someone else administrator first."),
+    "token_not_found": _l("There is no such access token."),
+    "weak_password": _l("This password is too easy to guess: see the advice beside the field."),
+    "reset_link_invalid": _l(
+        "This password reset link is not valid any more. Ask an administrator for a new one."
+    ),
+    # Figures.
+    "result_not_found": _l("There is no such figure."),
+    "result_locked": _l(
+        "%(indicator)s %(period)s is already %(status)s: ask an official to change it."
+    ),
+    "reason_required:figure_vouched": _l(
+        "This figure is already %(status)s (%(value)s): say why it changes."
+    ),
+    "reason_required:figure_taken_back": _l(
+        "This figure has been vouched for: say why it goes back to %(status)s."
+    ),
+    "reason_required:results_taken_back": _l(
+        "%(count)s figures are validated or published: give a reason to take them back. "
+        "Nothing was changed."
+    ),
+    "outlier_unconfirmed": Lead(_l("This value is far from the previous period's.")),
+    "outlier_unconfirmed:points": _l(
+        "%(value)s is more than %(points)s points away from %(previous_period)s "
+        "(%(previous)s): check it, then confirm it."
+    ),
+    "outlier_unconfirmed:factor": _l(
+        "%(value)s is more than %(factor)s times higher or lower than %(previous_period)s "
+        "(%(previous)s): check it, then confirm it."
+    ),
+    "cso_figure_not_found": _l("There is no such civil-society figure."),
+    "cso_figure_not_yours": _l(
+        "Only the person who entered this civil-society figure may change or publish it."
+    ),
+    "cso_figure_published": _l(
+        "This figure is already published as a signed statement: it can no longer change."
+    ),
+    "evidence_not_found": _l("There is no such piece of evidence."),
+    "attachment_not_found": _l("This attachment cannot be found."),
+    # Imports.
+    "unreadable_file": Lead(
+        _l("The file cannot be read: save it as CSV (UTF-8) or Excel (.xlsx) and try again.")
+    ),
+    "invalid_profile": Lead(_l("The column mapping is not valid.")),
+    "import_rejected": _l(
+        "Some rows of the file have problems; nothing was imported. See the list below, correct "
+        "the file and import it again."
+    ),
+    # Catalogue.
+    "indicator_not_found": _l("There is no such indicator."),
+    "indicator_exists": _l("An indicator with this code already exists."),
+    "dimension_exists": _l("This breakdown already exists: add codes to it instead."),
+    "dimension_not_found": _l("There is no such breakdown."),
+    "dimension_code_exists": _l("Some of these codes already exist in this breakdown."),
+    # Forms of the network pages.
+    "invalid_form": Lead(_l("The form is not complete.")),
+}
