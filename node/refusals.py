@@ -34,6 +34,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from node.i18n import format_number
 from schemas.periods import PeriodError
 
 __all__ = [
@@ -292,12 +293,33 @@ def page_message(error: object) -> str:
         return _fallback(error)
     if isinstance(message, Lead):
         return _fallback(error, message.message)
-    params = {k: v for k, v in (getattr(error, "params", None) or {}).items()}
+    params = _shown(getattr(error, "params", None) or {})
     try:
         return str(message) % params if "%(" in str(message) else str(message)
     except (KeyError, ValueError, TypeError):
         # A value the message quotes is missing: the reader still gets the precise reason.
         return _fallback(error)
+
+
+# Values written the page language's way: figures with its decimal sign (``19,2``), and data
+# words (a figure's status) in its words. Years and codes are shown as they are.
+NUMBER_PARAMS = frozenset(
+    {"value", "previous", "base", "points", "factor", "low", "high", "count"}
+    | {"accepted_reviewers", "min_reviewers"}
+)
+WORD_PARAMS = frozenset({"status"})  # node/web/words.py lists them for translation
+
+
+def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in NUMBER_PARAMS:
+            shown[key] = format_number(value)
+        elif key in WORD_PARAMS and isinstance(value, str):
+            shown[key] = _(value)
+        else:
+            shown[key] = value
+    return shown
 
 
 def page_errors(errors: Any) -> Any:

@@ -25,13 +25,14 @@ MESSAGES: dict[str, Message] = {
     # Figures.
     "result_not_found": _l("There is no such figure."),
     "result_locked": _l(
-        "%(indicator)s %(period)s is already %(status)s: ask an official to change it."
+        "The figure of %(indicator)s for %(period)s already has the status “%(status)s”: ask "
+        "an official to change it."
     ),
     "reason_required:figure_vouched": _l(
-        "This figure is already %(status)s (%(value)s): say why it changes."
+        "This figure already has the status “%(status)s” (value %(value)s): say why it changes."
     ),
     "reason_required:figure_taken_back": _l(
-        "This figure has been vouched for: say why it goes back to %(status)s."
+        "This figure has been vouched for: say why it goes back to the status “%(status)s”."
     ),
     "reason_required:results_taken_back": _l(
         "%(count)s figures are validated or published: give a reason to take them back. "
