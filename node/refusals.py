@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -46,6 +47,7 @@ __all__ = [
     "page_title",
     "period_problem",
     "register",
+    "stored_message",
 ]
 
 
@@ -336,6 +338,20 @@ def page_errors(errors: Any) -> Any:
 def page_messages(messages: Iterable[object]) -> list[str]:
     """Each message of ``messages`` through :func:`page_message`."""
     return [page_message(message) for message in messages]
+
+
+def stored_message(code: str | None, detail: str | None) -> str:
+    """A refusal kept in the database as (code, English detail), e.g. a failed twinning request,
+    in the reader's language (its values were not kept: a message that quotes some falls back
+    to the generic sentence and the English detail)."""
+    if not code:
+        return detail or ""
+    return page_message(Problem(detail or "", code))
+
+
+def init_app(app: Flask) -> None:
+    """Templates get ``stored_refusal(code, detail)`` (:func:`stored_message`)."""
+    app.add_template_global(stored_message, "stored_refusal")
 
 
 def page_title(error: object) -> str:

@@ -104,16 +104,16 @@ def check_value(indicator: IndicatorInfo, value: Any) -> tuple[Decimal | bool | 
             return True, None
         if text in ("false", "no", "0"):
             return False, None
-        return None, "this indicator is yes/no: give true or false"
+        return None, Problem("this indicator is yes/no: give true or false", variant="yes_no")
     if isinstance(value, bool):
         return None, "this indicator takes a number, not true/false"
     try:
         number = value if isinstance(value, Decimal) else parse_decimal(value)
     except ValueError as exc:
-        return None, str(exc)
+        return None, Problem(str(exc), params={"value": str(value)[:40]}, variant="not_a_number")
     if indicator.value_type == "ordinal":
         if number != number.to_integral_value():
-            return None, "an ordinal score is a whole number"
+            return None, Problem("an ordinal score is a whole number", variant="ordinal_whole")
         scale = _ORDINAL_SCALE_RE.match(indicator.unit_code)
         if scale and not int(scale[1]) <= number <= int(scale[2]):
             return None, Problem(
@@ -149,7 +149,13 @@ def prepare_results(
         item_errors: dict[str, list[str]] = {}
         info = cat.indicators.get(item.get("indicator", ""))
         if info is None:
-            item_errors["indicator"] = [f"unknown indicator '{str(item.get('indicator'))[:64]}'"]
+            item_errors["indicator"] = [
+                Problem(
+                    f"unknown indicator '{str(item.get('indicator'))[:64]}'",
+                    params={"indicator": str(item.get("indicator"))[:64]},
+                    variant="unknown_indicator",
+                )
+            ]
         try:
             period = str(parse_period(item.get("period")))
         except PeriodError as exc:
@@ -185,7 +191,13 @@ def prepare_results(
             reason = None
         reason = (reason or "").strip() or None
         if reason is not None and len(reason) > MAX_REASON:
-            item_errors["reason"] = [f"at most {MAX_REASON} characters"]
+            item_errors["reason"] = [
+                Problem(
+                    f"at most {MAX_REASON} characters",
+                    params={"max": MAX_REASON},
+                    variant="reason_too_long",
+                )
+            ]
         if item_errors:
             errors[index] = item_errors
             continue

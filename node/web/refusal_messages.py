@@ -22,6 +22,26 @@ MESSAGES: dict[str, Message] = {
     "reset_link_invalid": _l(
         "This password reset link is not valid any more. Ask an administrator for a new one."
     ),
+    "weak_password:too_short": _l("The password needs at least %(min)s characters."),
+    "weak_password:too_long": _l("The password can have at most %(max)s characters."),
+    "weak_password:contains_email": _l("The password must not contain your e-mail address."),
+    "weak_password:repeated": _l(
+        "The password must not be one character or a short piece repeated."
+    ),
+    "weak_password:sequence": _l(
+        "The password must not be a sequence such as abcdef…, 123456… or qwerty…."
+    ),
+    "weak_password:common": _l(
+        "This is one of the most common passwords: choose a longer passphrase."
+    ),
+    "weak_password:short_without_names": _l(
+        "Without your name, e-mail address or the city's name, the password must still have at "
+        "least %(min)s characters."
+    ),
+    "weak_password:names_trivial": _l(
+        "The password is the city's name or your name with a trivial addition: choose a "
+        "passphrase of your own."
+    ),
     # Figures.
     "result_not_found": _l("There is no such figure."),
     "result_locked": _l(
@@ -47,6 +67,15 @@ MESSAGES: dict[str, Message] = {
         "%(value)s is more than %(factor)s times higher or lower than %(previous_period)s "
         "(%(previous)s): check it, then confirm it."
     ),
+    "validation_failed:unknown_indicator": _l("There is no indicator %(indicator)s."),
+    "validation_failed:yes_no": _l(
+        "This indicator is a yes/no answer: write true or false (or 1 or 0)."
+    ),
+    "validation_failed:not_a_number": _l(
+        "“%(value)s” is not a number: write a number such as 12.5."
+    ),
+    "validation_failed:ordinal_whole": _l("A score is a whole number."),
+    "validation_failed:reason_too_long": _l("The reason can have at most %(max)s characters."),
     "cso_figure_not_found": _l("There is no such civil-society figure."),
     "cso_figure_not_yours": _l(
         "Only the person who entered this civil-society figure may change or publish it."

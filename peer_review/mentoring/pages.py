@@ -143,14 +143,20 @@ def relationship_page(rel_id: str) -> Any:
     session, config = db_session(), runtime().config
     rel = checks.get_relationship(session, rel_id)
     view = read.detail(session, config, rel, page_user(), now())
-    allowed_actions = {a["action"]: a for a in view["actions"]}
+    # A precondition's reason in the reader's language (node.refusals); the API keeps English.
+    allowed_actions = {
+        a["action"]: {**a, "reason": page_message(a["reason"]) if a["reason"] else None}
+        for a in view["actions"]
+    }
     notes = NoteForm()
     notes.session_id.choices = {"": _("(none)"), **{s.id: s.title for s in rel.sessions}}
     return render_template(
         "mentoring/relationship.html",
         rel=view,
         acts=allowed_actions,
-        state_actions=[a for a in view["actions"] if a["action"] in workflow.STATE_ACTIONS],
+        state_actions=[
+            a for a in allowed_actions.values() if a["action"] in workflow.STATE_ACTIONS
+        ],
         action=ActionForm(),
         sign=SignForm(),
         plan=SessionForm(),
