@@ -44,6 +44,7 @@ __all__ = [
     "known_keys",
     "page_errors",
     "page_message",
+    "http_page_text",
     "page_title",
     "period_problem",
     "register",
@@ -90,6 +91,7 @@ _STATUS_LEADS: dict[int, Any] = {
     401: _l("Please sign in first."),
     403: _l("You are not allowed to do this."),
     404: _l("This could not be found."),
+    405: _l("This page does not accept this kind of request."),
     409: _l("This clashes with what is already recorded."),
     413: _l("What you sent is too large."),
     422: _l("Some of what you entered needs correcting."),
@@ -103,6 +105,7 @@ _TITLES: dict[int, Any] = {
     401: _l("Sign-in needed"),
     403: _l("Not allowed"),
     404: _l("Not found"),
+    405: _l("Request not accepted"),
     409: _l("Conflict with what is recorded"),
     413: _l("Too large"),
     422: _l("Something to correct"),
@@ -352,6 +355,20 @@ def stored_message(code: str | None, detail: str | None) -> str:
 def init_app(app: Flask) -> None:
     """Templates get ``stored_refusal(code, detail)`` (:func:`stored_message`)."""
     app.add_template_global(stored_message, "stored_refusal")
+
+
+def http_page_text(error: Any, title: str, detail: str) -> tuple[str, str]:
+    """The error page's (title, text) for an HTTP error (``abort(404)``, 405…) in the page's
+    language: werkzeug's own English description becomes the translated sentence of its status;
+    a description our code gave (``abort(403, _("…"))``, marked for translation where it is
+    written) is kept."""
+    if _english_page():
+        return title, detail
+    status = getattr(error, "code", None) or 500
+    translated_title = str(_TITLES.get(status, title))
+    if not detail or detail == type(error).description:
+        return translated_title, str(_STATUS_LEADS.get(status, _STATUS_LEADS[400]))
+    return translated_title, detail
 
 
 def page_title(error: object) -> str:
