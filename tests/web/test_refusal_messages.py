@@ -375,3 +375,46 @@ def test_review_actions_not_allowed_are_refused_in_the_readers_language(
     assert REVIEW_REFUSALS[locale][1] in html
     assert "Publish eviction data by district." in html  # what was typed is kept
     assert _review_facts(c, rid) == before  # nothing was recorded, on either node
+
+
+def test_error_pages_speak_the_readers_language(
+    web: FlaskClient, official: Caller, db: Callable[[], Any]
+) -> None:
+    login(_in(web, "fr"), official)
+    # A service's refusal that becomes a whole page (NotFoundError indicator_not_found).
+    answer = web.get("/enter?indicator=NOPE-1")
+    html = _text(answer.get_data(as_text=True))
+    assert answer.status_code == 404
+    assert "<h1>Introuvable</h1>" in html and "Cet indicateur n'existe pas." in html
+    assert "There is no indicator" not in html
+    # An HTTP error of the framework (its English description replaced by the sentence).
+    answer = _in(web, "sw").get("/no-such-page")
+    html = _text(answer.get_data(as_text=True))
+    assert answer.status_code == 404
+    assert "<h1>Haikupatikana</h1>" in html and "Hili halikupatikana." in html
+    assert "The requested URL was not found" not in html
+    # The API's answer to the same kind of refusal stays English.
+    api = web.get(
+        "/api/v1/indicators/NOPE-1",
+        headers={"Authorization": f"Bearer {official.token}", "Accept-Language": "fr"},
+    )
+    assert api.status_code == 404 and api.get_json()["detail"].startswith("There is no indicator")
+
+
+def test_a_password_rule_is_explained_in_the_readers_language(
+    web: FlaskClient, official: Caller
+) -> None:
+    login(_in(web, "fr"), official)
+    page = "/account/password"
+    answer = web.post(
+        page,
+        data={
+            "csrf_token": csrf_token(web, page),
+            "current_password": official.password,
+            "new_password": "short",
+            "repeat_password": "short",
+        },
+    )
+    html = _text(answer.get_data(as_text=True))
+    assert "Le mot de passe doit compter au moins 12 caractères." in html, html[-2000:]
+    assert "at least 12 characters" not in html
