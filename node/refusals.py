@@ -26,7 +26,7 @@ The core holds the machinery and the core's own codes; each feature registers it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,11 +336,6 @@ def page_errors(errors: Any) -> Any:
     if isinstance(errors, str) and getattr(errors, "code", None) is not None:
         return page_message(errors)
     return errors
-
-
-def page_messages(messages: Iterable[object]) -> list[str]:
-    """Each message of ``messages`` through :func:`page_message`."""
-    return [page_message(message) for message in messages]
 
 
 def stored_message(code: str | None, detail: str | None) -> str:
