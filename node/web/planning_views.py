@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from node.auth import page_user
 from node.errors import InvalidInputError
 from node.permissions import allowed
-from node.refusals import page_errors, page_message
+from node.refusals import page_errors, period_problem
 from node.runtime import db_session, now
 from node.services import catalogue, monitoring, planning
 from node.web.forms import LocalizedDecimalField
@@ -199,7 +199,7 @@ def budget_page() -> Any:
                 other_errors = _put_errors(form, page_errors(exc.errors or {}))
                 status = 422
             except ValueError as exc:  # a number the field let through but Decimal refuses
-                form.allocated.errors = [page_message(exc)]
+                form.allocated.errors = [str(exc)]
                 status = 422
             else:
                 flash(_("Budget line saved."), "success")
@@ -218,7 +218,12 @@ def _checked_period(text: str) -> str:
     try:
         return str(parse_period(text.strip()))
     except PeriodError as exc:
-        raise InvalidInputError(str(exc), errors={"period": [str(exc)]}) from exc
+        raise InvalidInputError(
+            str(exc),
+            errors={"period": [period_problem(exc)]},
+            params=exc.params,
+            variant=exc.variant,
+        ) from exc
 
 
 @bp.get("/catalogue/<code>/import-template.csv")
