@@ -34,7 +34,13 @@ class PeriodError(ValueError):
     it in its reader's language (``node.refusals``).
     """
 
-    def __init__(self, message: str, *, variant: str, params: dict[str, object] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        variant: str | None = None,
+        params: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.variant = variant
         self.params = params or {}
