@@ -123,6 +123,11 @@ def create_app(
     )
 
     errors_http.register_error_handlers(app)
+    from node import refusals
+    from node.web import refusal_messages
+
+    refusals.register(refusal_messages.MESSAGES)  # the city's monitoring's refusals, translated
+    refusals.init_app(app)
     from node.ops import metrics
 
     metrics.init_app(app)  # GET /metrics, and the request counters (docs/operations.md)

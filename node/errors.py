@@ -2,6 +2,11 @@
 
 Services raise these; the API turns them into ``application/problem+json``, the pages into a
 readable message, the CLI into a message and exit code 1. Services never build HTTP responses.
+
+``detail`` is English and part of the API contract. Pages show a refusal in the reader's language
+from its ``code`` (``node.refusals``): ``variant`` names which rule of a shared code refused (a
+page-side key, never sent) and ``params`` carries the values the English ``detail`` quotes, so
+a translation can say them too. Neither appears in the problem+json body.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ class DomainError(Exception):
         errors: Any = None,
         status: int | None = None,
         extra: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        variant: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -33,6 +40,9 @@ class DomainError(Exception):
             self.status = status
         self.errors = errors
         self.extra = extra or {}
+        # Page-side only (node.refusals): the values the detail quotes, and which rule refused.
+        self.params = params or {}
+        self.variant = variant
 
     @property
     def type_uri(self) -> str:

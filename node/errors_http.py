@@ -6,12 +6,14 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from node.api import PROBLEM_CONTENT_TYPE
 from node.errors import PROBLEM_BASE, DomainError
+from node.refusals import http_page_text, page_message, page_title
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,10 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(error: DomainError) -> Any:
         if wants_machine_answer():
             return problem_response(error.to_problem())
+        # A page speaks its reader's language: the refusal from its code (node.refusals); the
+        # problem+json above keeps the English detail, which is the API's contract.
         return render_template(
-            "error.html", title=error.title, detail=error.detail, status=error.status
+            "error.html", title=page_title(error), detail=page_message(error), status=error.status
         ), error.status
 
     @app.errorhandler(HTTPException)
@@ -110,10 +114,10 @@ def register_error_handlers(app: Flask) -> None:
         body, headers = http_problem(error)
         if wants_machine_answer():
             return problem_response(body, headers)
+        # The page in its reader's language; the problem+json above stays English.
+        title, detail = http_page_text(error, body["title"], body["detail"])
         return (
-            render_template(
-                "error.html", title=body["title"], detail=body["detail"], status=body["status"]
-            ),
+            render_template("error.html", title=title, detail=detail, status=body["status"]),
             body["status"],
             headers,
         )
@@ -121,8 +125,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Any:
         # Only pages carry CSRF tokens; say what happened in words a non-programmer understands.
-        detail = "The form expired or did not come from this site; reload the page and try again."
-        return render_template("error.html", title="Form expired", detail=detail, status=400), 400
+        detail = _(
+            "The form expired or did not come from this site; reload the page and try again."
+        )
+        return render_template(
+            "error.html", title=_("Form expired"), detail=detail, status=400
+        ), 400
 
     @app.errorhandler(OperationalError)
     def _database_down(error: OperationalError) -> Any:
@@ -137,10 +145,17 @@ def register_error_handlers(app: Flask) -> None:
         if wants_machine_answer():
             return problem_response(body, {"Retry-After": "30"})
         return render_template(
-            "error.html", title=body["title"], detail=body["detail"], status=503
+            "error.html",
+            title=_("Service unavailable"),
+            detail=_("The database is not answering; try again shortly."),
+            status=503,
         ), 503
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if not wants_machine_answer():
+            # Said in the page's language (the API's problem+json below stays English).
+            message = _("An unexpected error happened; it has been logged.")
+            return _http(InternalServerError(message))
         return _http(InternalServerError("An unexpected error happened; it has been logged."))

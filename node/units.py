@@ -22,7 +22,7 @@ answers and ordinal scores are never outliers (every change of them is a plain f
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 PERCENT_UNITS = ("PT",)
@@ -58,31 +58,35 @@ class UnitProblem:
 
     code: str  # value_out_of_range | value_not_whole_number
     message: str
+    variant: str = ""  # which rule (a page translates it: node.refusals)
+    params: dict[str, str] = field(default_factory=dict)
 
 
 def check_unit(unit_code: str, value: Decimal) -> UnitProblem | None:
     """The problem of a numeric ``value`` in ``unit_code``, or None when the unit allows it."""
     if unit_code.upper() in PERCENT_UNITS:
         if not Decimal(0) <= value <= Decimal(100):
-            return UnitProblem("value_out_of_range", "a percentage is between 0 and 100")
+            return UnitProblem("value_out_of_range", "a percentage is between 0 and 100", "percent")
         return None
     if is_count_unit(unit_code):
         if value < 0:
-            return UnitProblem("value_out_of_range", "a count cannot be negative")
+            return UnitProblem("value_out_of_range", "a count cannot be negative", "count_negative")
         if value != value.to_integral_value():
             return UnitProblem(
-                "value_not_whole_number", "a count of people or cases is a whole number"
+                "value_not_whole_number", "a count of people or cases is a whole number", "count"
             )
         return None
     base = rate_base(unit_code)
     if base is not None:
         if value < 0:
-            return UnitProblem("value_out_of_range", "a rate cannot be negative")
+            return UnitProblem("value_out_of_range", "a rate cannot be negative", "rate_negative")
         if value > base:
             return UnitProblem(
                 "value_out_of_range",
                 f"a rate per {base:,} cannot be more than {base:,} "
                 "(is this a count rather than a rate?)",
+                "rate_above_base",
+                {"base": str(base)},
             )
     return None
 

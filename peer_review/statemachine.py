@@ -54,6 +54,8 @@ class TransitionRefused(Exception):
         code: str | None = None,
         status: int | None = None,
         extra: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        variant: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -62,6 +64,10 @@ class TransitionRefused(Exception):
         if status is not None:
             self.status = status
         self.extra = extra or {}
+        # For a reader's language (the node's pages): the values the detail quotes, and which
+        # rule refused (a precondition's name). Not part of any wire format.
+        self.params = params or {}
+        self.variant = variant
 
 
 class TableError(ValueError):
@@ -205,7 +211,10 @@ class Workflow:
         """
         if action not in self.actions:
             raise self.refusal(
-                f"'{action}' is not an action of a {self.name}.", code="unknown_action", status=422
+                f"'{action}' is not an action of a {self.name}.",
+                code="unknown_action",
+                status=422,
+                params={"action": action},
             )
         rows = self.candidates(state, action)
         if not rows:
@@ -213,6 +222,7 @@ class Workflow:
                 f"A {self.name} that is '{state}' cannot '{action}'.",
                 code="undeclared_transition",
                 extra={"state": state, "action": action},
+                params={"state": state, "action": action},
             )
         held = set(roles)
         permitted = [t for t in rows if t.roles & held]
@@ -223,6 +233,8 @@ class Workflow:
                 code="role_not_allowed",
                 status=403,
                 extra={"state": state, "action": action},
+                params={"state": state, "action": action, "roles": ", ".join(allowed)},
+                variant="workflow",
             )
         transition = permitted[0]
         ctx = context or {}
@@ -233,6 +245,12 @@ class Workflow:
                     reason,
                     code="precondition_failed",
                     extra={"state": state, "action": action, "precondition": name},
+                    params={
+                        "state": state,
+                        "action": action,
+                        **{k: v for k, v in ctx.items() if isinstance(v, str | int | float)},
+                    },
+                    variant=name,
                 )
         return transition
 

@@ -27,7 +27,23 @@ PeriodKind = Literal["year", "half", "quarter", "month"]
 
 
 class PeriodError(ValueError):
-    """Not a period of the grammar ``YYYY``, ``YYYY-H1``, ``YYYY-Q3``, ``YYYY-MM``."""
+    """Not a period of the grammar ``YYYY``, ``YYYY-H1``, ``YYYY-Q3``, ``YYYY-MM``.
+
+    ``variant`` says which rule refused (``period_not_text``, ``period_malformed``,
+    ``period_year_range``) and ``params`` the values the message quotes, so that a page can say
+    it in its reader's language (``node.refusals``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        variant: str | None = None,
+        params: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.variant = variant
+        self.params = params or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +118,24 @@ def _bounds(year: int, kind: str, index: int) -> tuple[date, date]:
 def parse_period(text: object) -> Period:
     """Parse a period string; raise :class:`PeriodError` with a readable message otherwise."""
     if not isinstance(text, str):
-        raise PeriodError("A period must be a string such as 2025, 2025-H1, 2025-Q3 or 2025-07.")
+        raise PeriodError(
+            "A period must be a string such as 2025, 2025-H1, 2025-Q3 or 2025-07.",
+            variant="period_not_text",
+        )
     match = _PERIOD_RE.match(text)
     if match is None:
-        raise PeriodError(f"'{text[:40]}' is not a period: use 2025, 2025-H1, 2025-Q3 or 2025-07.")
+        raise PeriodError(
+            f"'{text[:40]}' is not a period: use 2025, 2025-H1, 2025-Q3 or 2025-07.",
+            variant="period_malformed",
+            params={"period": text[:40]},
+        )
     year = int(match["year"])
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise PeriodError(f"Year {year} is outside {MIN_YEAR}-{MAX_YEAR}.")
+        raise PeriodError(
+            f"Year {year} is outside {MIN_YEAR}-{MAX_YEAR}.",
+            variant="period_year_range",
+            params={"year": year, "min": MIN_YEAR, "max": MAX_YEAR},
+        )
     if match["half"]:
         return Period(year, "half", int(match["half"]))
     if match["quarter"]:

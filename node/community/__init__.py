@@ -62,6 +62,10 @@ def init_app(app: Flask, api: Api) -> None:
     """The webhooks and moderators' API in the app's ``api`` (OpenAPI documents them), the pages,
     and the report body bound. The API blueprint is exempt from CSRF like every API blueprint:
     it authenticates by bearer token or by the gateway's signature, never by a cookie."""
+    from node import refusals
+    from node.community import refusal_messages
+
+    refusals.register(refusal_messages.MESSAGES)  # its refusals in the reader's language
     from node.community import api as community_api
     from node.community import pages
 

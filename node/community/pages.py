@@ -23,6 +23,7 @@ from node.community.forms import EvidenceForm, ModerateForm, ReportForm, Trusted
 from node.db import session_scope
 from node.errors import DomainError, InvalidInputError
 from node.permissions import allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from node.services import throttle
 
@@ -94,7 +95,7 @@ def report_form() -> Any:
                     db_session(), submission, config, channel="web", source=source, now=now()
                 )
             except InvalidInputError as exc:
-                for field, messages in (exc.errors or {}).items():
+                for field, messages in page_errors(exc.errors or {}).items():
                     target = getattr(form, _FIELD_OF.get(field, field), None)
                     if target is not None:
                         target.errors = [_(m) for m in messages]
@@ -170,7 +171,7 @@ def moderate_action(report_id: int) -> Any:
             now=now(),
         )
     except DomainError as exc:
-        flash(_("Not saved: %(reason)s", reason=exc.detail), "error")
+        flash(_("Not saved: %(reason)s", reason=page_message(exc)), "error")
         db_session().rollback()
         return _back(report_id)
     flash(_("Decision saved."), "success")
@@ -207,7 +208,7 @@ def evidence_action(report_id: int) -> Any:
             db_session(), report_id, user=page_user(), config=runtime().config, now=now()
         )
     except DomainError as exc:
-        flash(_("Not saved: %(reason)s", reason=exc.detail), "error")
+        flash(_("Not saved: %(reason)s", reason=page_message(exc)), "error")
         db_session().rollback()
         return _back(report_id)
     flash(_("Linked as evidence."), "success")

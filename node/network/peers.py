@@ -189,7 +189,9 @@ def complete_twinning_request(
     if peer is not None and peer.state in ("active", "requested", "pending"):
         hint = " accept their request instead" if peer.state == "pending" else ""
         raise ConflictError(
-            f"{city_id} is already {peer.state};{hint}".rstrip(";"), code=f"peer_{peer.state}"
+            f"{city_id} is already {peer.state};{hint}".rstrip(";"),
+            code=f"peer_{peer.state}",
+            params={"city": city_id},
         )
     if peer is None:
         peer = Peer(city_id=city_id, requested_at=now, failures=0, pulled_seq=0, unavailable=False)
@@ -345,7 +347,9 @@ def get_discovery(session: Session, discovery_id: int) -> PeerDiscovery:
 def get_peer(session: Session, city_id: str) -> Peer:
     peer = session.get(Peer, city_id)
     if peer is None:
-        raise NotFoundError(f"No peer '{city_id}'.", code="peer_not_found")
+        raise NotFoundError(
+            f"No peer '{city_id}'.", code="peer_not_found", params={"city": city_id}
+        )
     return peer
 
 

@@ -23,6 +23,7 @@ from node.models import Indicator, Result
 from node.network import keyring, outbox, peers, trust
 from node.network.models import OutEnvelope, ReceivedSummary
 from node.permissions import Actor, require
+from node.refusals import period_problem
 from node.services import catalogue, monitoring
 from schemas.periods import PeriodError, parse_period
 from schemas.secretariat import NETWORK_AUDIENCE
@@ -190,7 +191,11 @@ def _checked_period(period: str) -> str:
         # Every caller (page, API, CLI) gets the same readable refusal: "2025-13" was a 500
         # on the page, which does not go through the API's schema.
         raise InvalidInputError(
-            str(exc), code="invalid_period", errors={"period": [str(exc)]}
+            str(exc),
+            code="invalid_period",
+            errors={"period": [period_problem(exc)]},
+            params=exc.params,
+            variant=exc.variant,
         ) from exc
 
 
@@ -219,6 +224,7 @@ def plan_publication(
         raise InvalidInputError(
             f"There are no validated results for {period} to publish.",
             code="nothing_to_publish",
+            params={"period": period},
             errors={"period": ["no validated results"]},
         )
     if revision is None:

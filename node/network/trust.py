@@ -186,6 +186,7 @@ def pin(
         raise ConflictError(
             f"{city_id} is not an active twin of this node: twin with it first.",
             code="not_an_active_twin",
+            params={"city": city_id},
         )
     typed = normalise_fingerprint(fingerprint)
     matching = [
@@ -198,6 +199,7 @@ def pin(
         raise InvalidInputError(
             f"That fingerprint is not the one of {city_id}'s current key; nothing was changed.",
             code="fingerprint_mismatch",
+            params={"city": city_id},
             errors={"fingerprint": ["does not match the key this node holds"]},
         )
     current = anchor(session)

@@ -31,6 +31,10 @@ def register_inbound(registry: InboundRegistry) -> None:
 def init_app(app: Flask, api: Api, sources: PortalSources | None = None) -> None:
     """Register the portal's pages; ``sources`` are other features' public data (see
     :class:`PortalSources`), kept in ``app.extensions["portal_sources"]``."""
+    from node import refusals
+    from node.portal import refusal_messages
+
+    refusals.register(refusal_messages.MESSAGES)  # its refusals in the reader's language
     from node.portal import pages
 
     app.extensions["portal_sources"] = sources or PortalSources()

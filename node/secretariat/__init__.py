@@ -35,6 +35,10 @@ def init_app(app: Flask, api: Api) -> None:
     benchmarks) in the app's flask-smorest ``api`` (so its OpenAPI document describes it), the
     benchmark pages every member sees and the secretariat staff's pages (templates in
     ``templates/secretariat/``)."""
+    from node import refusals
+    from node.secretariat import refusal_messages
+
+    refusals.register(refusal_messages.MESSAGES)  # its refusals in the reader's language
     from node.secretariat import api as secretariat_api
     from node.secretariat import pages, staff_pages
 

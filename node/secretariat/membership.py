@@ -114,7 +114,9 @@ def rekey(
     require(user, "members.manage")
     peer = port.get_peer(session, city_id)
     if peer.state not in ("active", "suspended"):
-        raise ConflictError(f"{city_id} is not a member.", code="not_a_member")
+        raise ConflictError(
+            f"{city_id} is not a member.", code="not_a_member", params={"city": city_id}
+        )
     try:
         raw = fkeys.b64decode_unpadded(key_b64)
         # Refuses small-order keys too: every member would trust this key on our word, and

@@ -45,6 +45,7 @@ def publish_release(
         raise ConflictError(
             f"Version {version} was already published; releases never change.",
             code="release_exists",
+            params={"version": version},
         )
     _refuse_older(session, version)
     catalogue.load_catalogue(session, document, now=now)
@@ -89,6 +90,7 @@ def _refuse_older(session: Session, version: str) -> None:
         raise ConflictError(
             f"Catalogue {version} is older than {current}, which this node follows.",
             code="release_outdated",
+            params={"version": version, "current": current},
         )
 
 
@@ -128,9 +130,17 @@ def adopt(session: Session, version: str, *, user: Actor | None, now: datetime) 
     require(user, "catalogue.write")
     release = session.get(CatalogueRelease, version)
     if release is None:
-        raise NotFoundError(f"No catalogue release {version}.", code="release_not_found")
+        raise NotFoundError(
+            f"No catalogue release {version}.",
+            code="release_not_found",
+            params={"version": version},
+        )
     if release.adopted_at is not None:
-        raise ConflictError(f"Catalogue {version} is already adopted.", code="already_adopted")
+        raise ConflictError(
+            f"Catalogue {version} is already adopted.",
+            code="already_adopted",
+            params={"version": version},
+        )
     _refuse_older(session, version)
     catalogue.load_catalogue(session, release.document, now=now)
     release.adopted_at = now

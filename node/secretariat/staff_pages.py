@@ -29,6 +29,7 @@ from node.errors import ConflictError, DomainError, InvalidInputError
 from node.input_guard import parse_json_text
 from node.network.port import OutEnvelope, Peer, peer_to_wire
 from node.permissions import allowed
+from node.refusals import page_message
 from node.runtime import db_session, now, runtime
 from node.secretariat import benchmarks, membership, overdue, releases
 from node.services import catalogue
@@ -172,7 +173,7 @@ def member_action(city_id: str, action: str) -> Any:
             reason=(data.get("reason") or "").strip() or None,
         )
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return _members_page(status=exc.status)
     flash(str(ACTION_DONE[action]) % {"city": city_id}, "success")
     return redirect(url_for("secretariat_web.members_page"))
@@ -340,14 +341,14 @@ def preview_release() -> Any:
         comparison = _comparison(db_session(), _read_draft(form))
     except DomainError as exc:
         _field_errors(form, exc)
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return _releases_page(form, status=exc.status)
     return _releases_page(form, comparison)
 
 
 def _field_errors(form: DraftForm, exc: DomainError) -> None:
     """Tie a refusal of the draft to the paste field (the macro marks it aria-invalid)."""
-    form.text.errors = [exc.detail]
+    form.text.errors = [page_message(exc)]
 
 
 @bp.post("/secretariat/releases/publish")
@@ -372,6 +373,7 @@ def publish_release() -> Any:
                     version=comparison["base_version"],
                 ),
                 code="release_base_changed",
+                params={"version": comparison["base_version"]},
             )
         release = releases.publish_release(
             session,
@@ -385,7 +387,7 @@ def publish_release() -> Any:
         flash(_("The draft is not JSON: %(error)s", error=str(exc)[:200]), "error")
         return _releases_page(status=422)
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return _releases_page(status=exc.status)
     flash(
         _(

@@ -24,6 +24,7 @@ from node.exporting.tabular import protect_text
 from node.models import CsoFigure, Indicator, User
 from node.network import port
 from node.permissions import Actor, require
+from node.refusals import period_problem
 from node.services import catalogue
 from node.services.results import check_value
 from schemas.cso_figures import (
@@ -91,7 +92,7 @@ def check(session: Session, item: CsoFigureInput) -> tuple[dict[str, Any], dict[
     try:
         clean["period"] = str(parse_period(item.period))
     except PeriodError as exc:
-        errors["period"] = [str(exc)]
+        errors["period"] = [period_problem(exc)]
     breakdown = item.disaggregation or {}
     if not isinstance(breakdown, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in breakdown.items()

@@ -62,7 +62,9 @@ def _row_errors_from_items(
                 {
                     "row": row_numbers[index],
                     "column": column,
-                    "message": "; ".join(map(str, messages)),
+                    # One message stays itself (a coded Problem a page translates; the same text
+                    # in JSON), several are joined.
+                    "message": messages[0] if len(messages) == 1 else "; ".join(map(str, messages)),
                     # The rule's code (value_out_of_range, reason_required, outlier_unconfirmed…)
                     "code": getattr(messages[0], "code", "validation_failed")
                     if messages

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
+from node.refusals import Problem
+
 MIN_PASSWORD_LENGTH = 12
 # scrypt's cost does not depend much on the input length, but a megabyte "password" is never
 # typed by a person: refuse it before hashing.
@@ -86,6 +88,16 @@ def _personal_words(email: str, city_words: Iterable[str]) -> list[str]:
     return sorted((w for w in words if len(w) >= MIN_PERSONAL_WORD), key=len, reverse=True)
 
 
+def _problem(message: str, variant: str) -> Problem:
+    """A password rule's message: English (the API's), with what a page needs to translate it."""
+    return Problem(
+        message,
+        "weak_password",
+        params={"min": MIN_PASSWORD_LENGTH, "max": MAX_PASSWORD_LENGTH},
+        variant=variant,
+    )
+
+
 def password_problems(password: str, *, email: str, city_words: Iterable[str] = ()) -> list[str]:
     """Why ``password`` is refused for the account ``email`` (empty list: accepted).
 
@@ -93,20 +105,22 @@ def password_problems(password: str, *, email: str, city_words: Iterable[str] = 
     its node. The messages are for people: they say what to do, never echo the password.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        return [f"at least {MIN_PASSWORD_LENGTH} characters"]
+        return [_problem(f"at least {MIN_PASSWORD_LENGTH} characters", "too_short")]
     if len(password) > MAX_PASSWORD_LENGTH:
-        return [f"at most {MAX_PASSWORD_LENGTH} characters"]
+        return [_problem(f"at most {MAX_PASSWORD_LENGTH} characters", "too_long")]
     lowered = password.lower()
     email_lowered = email.strip().lower()
     if email_lowered and email_lowered in lowered:
-        return ["must not contain your e-mail address"]
+        return [_problem("must not contain your e-mail address", "contains_email")]
     squeezed = re.sub(r"\s+", "", lowered)
     if len(set(lowered)) == 1 or any(map(_is_repetition_of_short_unit, (lowered, squeezed))):
-        return ["must not be one character or a short piece repeated"]
+        return [_problem("must not be one character or a short piece repeated", "repeated")]
     if _is_run(squeezed):
-        return ["must not be a sequence such as abcdef…, 123456… or qwerty…"]
+        return [_problem("must not be a sequence such as abcdef…, 123456… or qwerty…", "sequence")]
     if _is_common(lowered):
-        return ["is one of the most common passwords; choose a longer passphrase"]
+        return [
+            _problem("is one of the most common passwords; choose a longer passphrase", "common")
+        ]
     # The e-mail's parts and the city's name do not count towards the length: an attacker
     # tries them first, so "Gent2024!!!!" is no stronger than "2024!!!!".
     remainder = lowered
@@ -114,10 +128,15 @@ def password_problems(password: str, *, email: str, city_words: Iterable[str] = 
         remainder = remainder.replace(word, "")
     if len(remainder) < MIN_PASSWORD_LENGTH:
         return [
-            f"without your name, e-mail or the city's name it must still have at least "
-            f"{MIN_PASSWORD_LENGTH} characters"
+            _problem(
+                f"without your name, e-mail or the city's name it must still have at least "
+                f"{MIN_PASSWORD_LENGTH} characters",
+                "short_without_names",
+            )
         ]
     stripped = re.sub(r"\s+", "", remainder)
     if len(set(stripped)) <= 1 or _is_run(stripped) or _is_common(remainder.strip()):
-        return ["is the city's name or your name with a trivial addition"]
+        return [
+            _problem("is the city's name or your name with a trivial addition", "names_trivial")
+        ]
     return []

@@ -28,6 +28,7 @@ from node.errors import InvalidInputError, NotFoundError
 from node.exporting.tabular import protect_text
 from node.models import Evidence, EvidenceAttachment, Target, User
 from node.permissions import Actor, allowed, require
+from node.refusals import Problem, period_problem
 from node.services import catalogue, monitoring
 from node.units import check_unit
 from schemas.fields import parse_decimal
@@ -36,14 +37,21 @@ from schemas.periods import PeriodError, parse_period
 # --- targets and baselines ---------------------------------------------------------------------
 
 
-def unit_problem(info: IndicatorInfo, value: Decimal | bool) -> str | None:
+def unit_problem(info: IndicatorInfo, value: Decimal | bool) -> Problem | None:
     """What is wrong with ``value`` for the indicator's unit, or None: the one unit rule of
     :mod:`node.units`, the same every figure is held to (a target of 150 % is as wrong as a
     result of 150 %)."""
     if isinstance(value, bool):
         return None
     problem = check_unit(info.unit_code, value)
-    return None if problem is None else problem.message
+    if problem is None:
+        return None
+    return Problem(
+        problem.message,
+        problem.code,
+        params={"value": str(value), **problem.params},
+        variant=problem.variant,
+    )
 
 
 def set_target(
@@ -69,7 +77,7 @@ def set_target(
         try:
             period_text = str(parse_period(period_text))
         except PeriodError as exc:
-            errors[f"{name}.period"] = [str(exc)]
+            errors[f"{name}.period"] = [period_problem(exc)]
         if value_text in (None, ""):
             errors[f"{name}.value"] = ["give a value with the period"]
             continue
@@ -216,7 +224,7 @@ def add_evidence(
     try:
         data["period"] = str(parse_period((data.get("period") or "").strip()))
     except PeriodError as exc:
-        errors["period"] = [str(exc)]
+        errors["period"] = [period_problem(exc)]
     limit = int(config.max_attachment_bytes)
     checked: list[tuple[Upload, str]] = []
     uploads = [u for u in uploads if u.content or u.filename]

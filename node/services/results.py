@@ -21,6 +21,7 @@ from node.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from node.models import LatestResult, Result, ResultChange, User
 from node.network.summary_figures import summaries_carrying
 from node.permissions import Actor, allowed, require
+from node.refusals import Problem, period_problem
 from node.services import catalogue
 from schemas.fields import format_decimal, parse_decimal
 from schemas.periods import PeriodError, parse_period
@@ -45,21 +46,6 @@ MAX_REASON = 2_000
 # Statuses an official has vouched for: changing such a figure needs a reason (kept in its
 # history), and the figure may already be in a signed summary.
 VOUCHED = ("validated", "published")
-
-
-class Problem(str):
-    """An error message that also carries the problem ``code`` a program can act on.
-
-    A plain ``str`` everywhere messages go (JSON bodies, pages); the code decides the problem's
-    ``code`` when every message of a refusal has the same one (:func:`refusal_code`).
-    """
-
-    code: str
-
-    def __new__(cls, message: str, code: str = "validation_failed") -> Problem:
-        made = super().__new__(cls, message)
-        made.code = code
-        return made
 
 
 def refusal_code(
@@ -118,25 +104,33 @@ def check_value(indicator: IndicatorInfo, value: Any) -> tuple[Decimal | bool | 
             return True, None
         if text in ("false", "no", "0"):
             return False, None
-        return None, "this indicator is yes/no: give true or false"
+        return None, Problem("this indicator is yes/no: give true or false", variant="yes_no")
     if isinstance(value, bool):
         return None, "this indicator takes a number, not true/false"
     try:
         number = value if isinstance(value, Decimal) else parse_decimal(value)
     except ValueError as exc:
-        return None, str(exc)
+        return None, Problem(str(exc), params={"value": str(value)[:40]}, variant="not_a_number")
     if indicator.value_type == "ordinal":
         if number != number.to_integral_value():
-            return None, "an ordinal score is a whole number"
+            return None, Problem("an ordinal score is a whole number", variant="ordinal_whole")
         scale = _ORDINAL_SCALE_RE.match(indicator.unit_code)
         if scale and not int(scale[1]) <= number <= int(scale[2]):
             return None, Problem(
-                f"the score must be between {scale[1]} and {scale[2]}", "value_out_of_range"
+                f"the score must be between {scale[1]} and {scale[2]}",
+                "value_out_of_range",
+                params={"value": str(number), "low": scale[1], "high": scale[2]},
+                variant="score_range",
             )
         return number, None
     problem = units.check_unit(indicator.unit_code, number)
     if problem is not None:
-        return None, Problem(problem.message, problem.code)
+        return None, Problem(
+            problem.message,
+            problem.code,
+            params={"value": str(number), **problem.params},
+            variant=problem.variant,
+        )
     return number, None
 
 
@@ -155,11 +149,17 @@ def prepare_results(
         item_errors: dict[str, list[str]] = {}
         info = cat.indicators.get(item.get("indicator", ""))
         if info is None:
-            item_errors["indicator"] = [f"unknown indicator '{str(item.get('indicator'))[:64]}'"]
+            item_errors["indicator"] = [
+                Problem(
+                    f"unknown indicator '{str(item.get('indicator'))[:64]}'",
+                    params={"indicator": str(item.get("indicator"))[:64]},
+                    variant="unknown_indicator",
+                )
+            ]
         try:
             period = str(parse_period(item.get("period")))
         except PeriodError as exc:
-            item_errors["period"] = [str(exc)]
+            item_errors["period"] = [period_problem(exc)]
             period = ""
         breakdown = item.get("disaggregation") or {}
         if not isinstance(breakdown, dict):
@@ -191,7 +191,13 @@ def prepare_results(
             reason = None
         reason = (reason or "").strip() or None
         if reason is not None and len(reason) > MAX_REASON:
-            item_errors["reason"] = [f"at most {MAX_REASON} characters"]
+            item_errors["reason"] = [
+                Problem(
+                    f"at most {MAX_REASON} characters",
+                    params={"max": MAX_REASON},
+                    variant="reason_too_long",
+                )
+            ]
         if item_errors:
             errors[index] = item_errors
             continue
@@ -274,6 +280,7 @@ def _refuse_locked(item: PreparedResult, status: str) -> PermissionDeniedError:
     return PermissionDeniedError(
         f"{item.indicator} {item.period} is already {status}; ask an official to change it.",
         code="result_locked",
+        params={"indicator": item.indicator, "period": item.period, "status": status},
     )
 
 
@@ -397,6 +404,8 @@ def plan_changes(
                         f"this figure is {change.old_status} ({change.old_value}): "
                         "say why it changes",
                         "reason_required",
+                        params={"status": change.old_status, "value": change.old_value},
+                        variant="figure_vouched",
                     )
                 ]
             value_changes = change.kind == "new" or change.old_value != change.new_value
@@ -449,6 +458,14 @@ def _outlier(
         f"{_value_text(item.value)} is {rule} than {found.previous_period} "
         f"({_value_text(before) if before is not None else ''}): check it, then confirm it",
         "outlier_unconfirmed",
+        params={
+            "value": _value_text(item.value),
+            "previous_period": found.previous_period,
+            "previous": _value_text(before) if before is not None else "",
+            "points": str(units.PERCENT_POINTS),
+            "factor": str(units.FACTOR),
+        },
+        variant=found.rule,
     )
 
 
@@ -775,13 +792,18 @@ def change_status(
     ]
     if taken_back and reason is None:
         message = Problem(
-            f"this figure is vouched for: say why it goes back to {status}", "reason_required"
+            f"this figure is vouched for: say why it goes back to {status}",
+            "reason_required",
+            params={"status": status},
+            variant="figure_taken_back",
         )
         raise InvalidInputError(
             f"{len(taken_back)} results are validated or published; give a reason to take "
             "them back. Nothing was changed.",
             code="reason_required",
             errors={str(row.id): {"reason": [message]} for row in taken_back[:500]},
+            params={"count": len(taken_back)},
+            variant="results_taken_back",
         )
     carried = summaries_carrying(
         session, [(r.indicator_code, r.period, r.disaggregation_key) for r in taken_back]

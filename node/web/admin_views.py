@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length
 from node.auth import page_user
 from node.errors import DomainError, InvalidInputError
 from node.permissions import allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from node.services import users
 
@@ -124,12 +125,12 @@ def users_page() -> Any:
             )
         except DomainError as exc:
             status = exc.status
-            errors = exc.errors if isinstance(exc.errors, dict) else {}
+            errors = page_errors(exc.errors) if isinstance(exc.errors, dict) else {}
             for name, messages in errors.items():
                 if name in form._fields:
                     form._fields[name].errors = [str(m) for m in messages]
             if not errors:
-                form.email.errors = [exc.detail]
+                form.email.errors = [page_message(exc)]
         else:
             flash(
                 _("User %(email)s created.", email=(form.email.data or "").strip().lower()),
@@ -158,7 +159,7 @@ def change_role() -> Any:
             node_role=runtime().config.role,
         )
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return _users_page(_new_user_form(), status=exc.status)
     flash(_("%(email)s is now %(role)s.", email=changed.email, role=_(changed.role)), "success")
     return redirect(url_for("admin_web.users_page"))
@@ -176,7 +177,7 @@ def change_state(user_id: int, state: str) -> Any:
     try:
         changed = users.set_active(db_session(), user_id, state == "reactivate", actor=actor)
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return _users_page(_new_user_form(), status=exc.status)
     flash(
         _("%(email)s can sign in again.", email=changed.email)
@@ -201,7 +202,7 @@ def issue_reset(user_id: int) -> Any:
     try:
         secret = users.issue_password_reset(session, user_id, actor=actor, now=now())
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return _users_page(_new_user_form(), status=exc.status)
     link = runtime().config.base_url + url_for("admin_web.reset_password", secret=secret)
     return _users_page(
@@ -244,7 +245,7 @@ def revoke_token(token_id: int) -> Any:
     try:
         row = users.revoke_token(db_session(), token_id, actor=actor)
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return redirect(url_for("admin_web.tokens_page")), exc.status
     flash(_("Token %(prefix)s… revoked.", prefix=row.prefix), "success")
     return redirect(url_for("admin_web.tokens_page"))
@@ -265,7 +266,10 @@ def reset_password(secret: str) -> Any:
         reset = users.reset_for_link(session, secret, now=now())
     except DomainError as exc:
         return _no_referrer(
-            (render_template("reset_password.html", form=None, invalid=exc.detail), exc.status)
+            (
+                render_template("reset_password.html", form=None, invalid=page_message(exc)),
+                exc.status,
+            )
         )
     form = ResetForm()
     status = 200
@@ -283,7 +287,9 @@ def reset_password(secret: str) -> Any:
                     city_words=_city_words(),
                 )
             except InvalidInputError as exc:
-                form.new_password.errors = list((exc.errors or {}).get("password", [exc.detail]))
+                form.new_password.errors = list(
+                    page_errors(exc.errors or {}).get("password", [page_message(exc)])
+                )
                 status = 422
             else:
                 logout_user()  # whoever was signed in in this browser: they sign in afresh

@@ -20,6 +20,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, Optional
 from node.auth import page_user
 from node.errors import DomainError, InvalidInputError, NotFoundError
 from node.permissions import allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from node.services import catalogue, cso_figures
 
@@ -131,7 +132,7 @@ def figures_page() -> Any:
             try:
                 cso_figures.record(session, item, user=user, now=now())
             except InvalidInputError as exc:
-                for name, messages in (exc.errors or {}).items():
+                for name, messages in page_errors(exc.errors or {}).items():
                     field = form._fields.get(name)
                     if field is None and name.isupper():
                         field = form.disaggregation  # a dimension's problem
@@ -141,7 +142,7 @@ def figures_page() -> Any:
                         other_errors[name] = messages
                 status = 422
             except DomainError as exc:
-                other_errors["_"] = [exc.detail]
+                other_errors["_"] = [page_message(exc)]
                 status = exc.status
             else:
                 flash(_("Figure saved as a draft; publish it when it is ready."), "success")
@@ -169,7 +170,7 @@ def publish_figure(figure_id: int) -> Any:
     try:
         cso_figures.publish(db_session(), runtime().config, figure_id, user=page_user(), now=now())
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return redirect(url_for("cso_web.figures_page")), exc.status
     flash(_("Figure published and signed as your organisation's statement."), "success")
     return redirect(url_for("cso_web.figures_page"))

@@ -21,6 +21,7 @@ from wtforms.validators import URL, DataRequired, Length, Optional
 from node.auth import page_user
 from node.errors import DomainError, InvalidInputError
 from node.permissions import allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from node.services import catalogue, monitoring, planning
 from node.web.words import EVIDENCE_KIND_LABELS
@@ -106,7 +107,7 @@ def evidence_page() -> Any:
         try:
             planning.add_evidence(session, config, data, uploads, user=page_user(), now=now())
         except InvalidInputError as exc:
-            for name, messages in (exc.errors or {}).items():
+            for name, messages in page_errors(exc.errors or {}).items():
                 field = form._fields.get(name)
                 if field is not None:
                     field.errors = [str(m) for m in messages]
@@ -139,7 +140,7 @@ def publish_evidence(evidence_id: int) -> Any:
     try:
         monitoring.publish_evidence(db_session(), evidence_id, user=page_user())
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return redirect(url_for("evidence_web.evidence_page")), exc.status
     flash(_("Evidence published."), "success")
     return redirect(url_for("evidence_web.evidence_page"))

@@ -18,6 +18,7 @@ from node.errors import DomainError, InvalidInputError
 from node.network import compare, inbox, peers, summaries, trust
 from node.network.summaries import SAMPLE_SOURCE
 from node.permissions import allowed
+from node.refusals import page_message
 from node.runtime import db_session, now, runtime
 from node.services import catalogue, cso_carriage
 from node.services.network_status import network_status
@@ -86,7 +87,7 @@ def peers_page() -> Any:
                 session, runtime().config, form.url.data or "", themes, user=page_user(), now=now()
             )
         except DomainError as exc:
-            flash(exc.detail, "error")
+            flash(page_message(exc), "error")
             status = exc.status
         else:
             flash(
@@ -125,7 +126,7 @@ def answer(city_id: str, decision: str) -> Any:
     try:
         peers.answer(db_session(), runtime().config, city_id, decision, user=page_user(), now=now())
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
     else:
         flash(_("Done: %(decision)s %(city)s.", decision=decision, city=city_id), "success")
     return redirect(url_for("network_web.peers_page"))
@@ -146,7 +147,7 @@ def publish() -> Any:
                 now=now(),
             )
         except DomainError as exc:
-            flash(exc.detail, "error")
+            flash(page_message(exc), "error")
         else:
             flash(
                 _(
@@ -176,7 +177,7 @@ def publish_preview() -> Any:
         try:
             planned = summaries.plan_publication(session, runtime().config, period)
         except DomainError as exc:
-            problem = exc.detail
+            problem = page_message(exc)
         else:
             period = planned[0].payload["period"]
     names = {p.city_id: p.name for p in peers.active_twins(session)}
@@ -256,7 +257,7 @@ def decide_key_change(city_id: str, change_id: int, decision: str) -> Any:
     try:
         decide(db_session(), city_id, change_id, user=page_user(), now=now())
     except DomainError as exc:
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
     else:
         flash(
             _("Key change confirmed: the new key of %(city)s is trusted now.", city=city_id)
@@ -303,7 +304,7 @@ def secretariat_page() -> Any:
                     "success",
                 )
         except DomainError as exc:
-            flash(exc.detail, "error")
+            flash(page_message(exc), "error")
             status = exc.status
         else:
             return redirect(url_for("network_web.secretariat_page"))

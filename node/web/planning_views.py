@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from node.auth import page_user
 from node.errors import InvalidInputError
 from node.permissions import allowed
+from node.refusals import page_errors, period_problem
 from node.runtime import db_session, now
 from node.services import catalogue, monitoring, planning
 from node.web.forms import LocalizedDecimalField
@@ -144,7 +145,7 @@ def targets_page() -> Any:
             try:
                 planning.set_target(session, data, user=page_user(), now=now())
             except InvalidInputError as exc:
-                other_errors = _put_errors(form, exc.errors or {})
+                other_errors = _put_errors(form, page_errors(exc.errors or {}))
                 status = 422
             else:
                 flash(_("Baseline and target of %(indicator)s saved.", indicator=code), "success")
@@ -195,7 +196,7 @@ def budget_page() -> Any:
                     now=now(),
                 )
             except InvalidInputError as exc:
-                other_errors = _put_errors(form, exc.errors or {})
+                other_errors = _put_errors(form, page_errors(exc.errors or {}))
                 status = 422
             except ValueError as exc:  # a number the field let through but Decimal refuses
                 form.allocated.errors = [str(exc)]
@@ -217,7 +218,12 @@ def _checked_period(text: str) -> str:
     try:
         return str(parse_period(text.strip()))
     except PeriodError as exc:
-        raise InvalidInputError(str(exc), errors={"period": [str(exc)]}) from exc
+        raise InvalidInputError(
+            str(exc),
+            errors={"period": [period_problem(exc)]},
+            params=exc.params,
+            variant=exc.variant,
+        ) from exc
 
 
 @bp.get("/catalogue/<code>/import-template.csv")

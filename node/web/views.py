@@ -24,6 +24,7 @@ from node.errors import DomainError, InvalidInputError
 from node.input_guard import parse_json_text
 from node.models import Result, User
 from node.permissions import allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from node.services import (
     catalogue,
@@ -228,7 +229,7 @@ def change_password() -> Any:
                         city_words=_city_words(),
                     )
                 except InvalidInputError as exc:
-                    messages = (exc.errors or {}).get("password", [exc.detail])
+                    messages = page_errors(exc.errors or {}).get("password", [page_message(exc)])
                     form.new_password.errors = list(messages)
                 else:
                     # The old cookie (old version) is dead; this browser gets a fresh one.
@@ -504,7 +505,7 @@ def enter() -> Any:
         try:
             rows, plan = results.record(session, [item], user=user, now=now())
         except InvalidInputError as exc:
-            errors = (exc.errors or {}).get("0", {})
+            errors = page_errors(exc.errors or {}).get("0", {})
             status = 422
             # An outlier is a question, not a mistake: the checkbox appears to answer it.
             ask_confirmation = "outlier_unconfirmed" in exc.extra.get("error_codes", [])
@@ -588,7 +589,7 @@ def import_page() -> Any:
         except ValueError:
             message, status = _("The column mapping is not valid JSON."), 422
         except DomainError as exc:
-            message, status = exc.detail, exc.status
+            message, status = page_message(exc), exc.status
             codes = exc.extra.get("error_codes", [])
             # Values far from the previous period are questions: the checkbox answers them.
             ask_confirmation = "outlier_unconfirmed" in codes
@@ -598,16 +599,17 @@ def import_page() -> Any:
                 form.reason.errors = [
                     _("Some rows change validated or published figures: say why they change.")
                 ]
-            if isinstance(exc.errors, list):
-                row_errors = exc.errors
-            elif isinstance(exc.errors, dict):
+            found = page_errors(exc.errors)
+            if isinstance(found, list):
+                row_errors = found
+            elif isinstance(found, dict):
                 row_errors = [
                     {
                         "row": None,
                         "column": k,
                         "message": "; ".join(map(str, v)) if isinstance(v, list) else json.dumps(v),
                     }
-                    for k, v in exc.errors.items()
+                    for k, v in found.items()
                 ]
     elif request.method == "POST":
         status = 400

@@ -43,6 +43,10 @@ def register_inbound(registry: InboundRegistry) -> None:
 def init_app(app: Flask, api: Api) -> None:
     """Register the API blueprint under ``/api/v1`` in the app's flask-smorest ``api`` (so its
     OpenAPI document describes it) and the pages blueprint (templates inside this package)."""
+    from node import refusals
+    from peer_review.refusal import PAGE_MESSAGES
+
+    refusals.register(PAGE_MESSAGES)  # its refusals in the reader's language
     from peer_review.mentoring import api as mentoring_api
     from peer_review.mentoring import pages
 

@@ -20,6 +20,7 @@ from node.errors import DomainError, NotFoundError
 from node.network import port
 from node.network.port import Peer
 from node.permissions import Actor
+from node.refusals import Problem
 from peer_review.mentoring.acting import Acting, Carrier, local_actor, require_viewer
 from peer_review.mentoring.models import Document, Relationship
 from peer_review.mentoring.workflow import ANSWER_PERIOD, ROLE_ORDER, SIGN_ACTIONS, WORKFLOW
@@ -151,7 +152,9 @@ def allowed_actions(
         try:
             check(rel.state, found.action, actor, {**facts, **extra}, found.message)
         except DomainError as exc:
-            out.append({"action": found.action, "allowed": False, "reason": exc.detail})
+            # The English reason (the API's), carrying its code so a page can translate it.
+            reason = Problem(exc.detail, exc.code, params=exc.params, variant=exc.variant)
+            out.append({"action": found.action, "allowed": False, "reason": reason})
         else:
             out.append({"action": found.action, "allowed": True, "reason": None})
     return out

@@ -23,6 +23,7 @@ from node.auth import page_user
 from node.errors import DomainError
 from node.network.port import Peer
 from node.permissions import MENTORING_ROLES, allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from peer_review.mentoring import checks, documents, lifecycle, read, sessions, workflow
 from peer_review.mentoring.forms import (
@@ -65,7 +66,7 @@ def _attempt(action: Callable[[], Any], done: str) -> bool:
         action()
     except DomainError as exc:
         db_session().rollback()
-        flash(exc.detail, "error")
+        flash(page_message(exc), "error")
         return False
     flash(done, "success")
     return True
@@ -116,7 +117,7 @@ def relationships_page() -> Any:
                 now=now(),
             )
         except DomainError as exc:
-            flash(exc.detail, "error")
+            flash(page_message(exc), "error")
             status = exc.status
         else:
             flash(_("Proposal signed and sent to %(city)s.", city=form.partner.data), "success")
@@ -142,14 +143,20 @@ def relationship_page(rel_id: str) -> Any:
     session, config = db_session(), runtime().config
     rel = checks.get_relationship(session, rel_id)
     view = read.detail(session, config, rel, page_user(), now())
-    allowed_actions = {a["action"]: a for a in view["actions"]}
+    # A precondition's reason in the reader's language (node.refusals); the API keeps English.
+    allowed_actions = {
+        a["action"]: {**a, "reason": page_message(a["reason"]) if a["reason"] else None}
+        for a in view["actions"]
+    }
     notes = NoteForm()
     notes.session_id.choices = {"": _("(none)"), **{s.id: s.title for s in rel.sessions}}
     return render_template(
         "mentoring/relationship.html",
         rel=view,
         acts=allowed_actions,
-        state_actions=[a for a in view["actions"] if a["action"] in workflow.STATE_ACTIONS],
+        state_actions=[
+            a for a in allowed_actions.values() if a["action"] in workflow.STATE_ACTIONS
+        ],
         action=ActionForm(),
         sign=SignForm(),
         plan=SessionForm(),
@@ -307,7 +314,7 @@ def _editor(
                 )
             except DomainError as exc:
                 db_session().rollback()
-                errors = exc.errors or {"": [exc.detail]}
+                errors = page_errors(exc.errors) or {"": [page_message(exc)]}
             else:
                 flash(
                     _("Version %(v)d proposed and sent to the partner city.", v=doc.version),

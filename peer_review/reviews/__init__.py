@@ -30,6 +30,10 @@ def register_inbound(registry: InboundRegistry) -> None:
 def init_app(app: Flask, api: Api) -> None:
     """Register the review API in the app's flask-smorest ``api`` (so its OpenAPI document
     describes it) and the review pages (whose templates live in this package)."""
+    from node import refusals
+    from peer_review.refusal import PAGE_MESSAGES
+
+    refusals.register(PAGE_MESSAGES)  # its refusals in the reader's language
     from peer_review.reviews import api as reviews_api
     from peer_review.reviews import pages
 

@@ -30,6 +30,7 @@ from node.auth import page_user
 from node.errors import DomainError
 from node.network.port import Peer, own_summaries
 from node.permissions import allowed
+from node.refusals import page_errors, page_message
 from node.runtime import db_session, now, runtime
 from node.services import catalogue, cso_carriage
 from peer_review.reviews.forms import (
@@ -282,7 +283,7 @@ def reviews_page() -> Any:
         except ValidationError as exc:
             message, found, status = _("The request is not complete:"), exc.messages, 422
         except DomainError as exc:
-            message, found, status = exc.detail, exc.errors, exc.status
+            message, found, status = page_message(exc), page_errors(exc.errors), exc.status
         else:
             flash(_("Draft saved. Check it, then your validating authority submits it."), "success")
             return redirect(url_for("reviews_web.workspace", review_id=review.id))
@@ -457,7 +458,7 @@ def do_action(review_id: str, action: str) -> Any:
     except DomainError as exc:
         session.rollback()  # nothing of the refused action is kept; read the review afresh
         review, view = _load(review_id)
-        failed = Failed(action, key, exc.detail, form, problems(exc.errors))
+        failed = Failed(action, key, page_message(exc), form, problems(page_errors(exc.errors)))
         return _render(page, review, view, failed), exc.status
     _flash_done(action, result["pending"], view["home"])
     return redirect(url_for(PAGES[page], review_id=review.id))
@@ -565,10 +566,13 @@ def _table_action(
     except DomainError as exc:
         session.rollback()
         review, view = _load(review_id)
-        rows = _row_problems(exc.errors, "positions" if action == "respond" else "entries", order)
-        message = _("Some rows need attention; see the messages below.") if rows else exc.detail
+        found = page_errors(exc.errors)
+        rows = _row_problems(found, "positions" if action == "respond" else "entries", order)
+        message = (
+            _("Some rows need attention; see the messages below.") if rows else page_message(exc)
+        )
         failed = Failed(
-            action, action, message, problems=[] if rows else problems(exc.errors), rows=rows,
+            action, action, message, problems=[] if rows else problems(found), rows=rows,
             entered=entered,
         )  # fmt: skip
         return _render(page, review, view, failed), exc.status

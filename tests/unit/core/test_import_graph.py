@@ -35,6 +35,7 @@ CORE = (
     "node.permissions",
     "node.auth",
     "node.input_guard",
+    "node.refusals",
     "node.disaggregation",
     "node.progress",
     "node.charts",

@@ -1,0 +1,105 @@
+"""The refusals of the city's monitoring (``node/services``, ``node/web``) in the reader's words.
+
+Registered with :func:`node.refusals.register` when the app starts (``node.app``); see
+:mod:`node.refusals` for how pages use them.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from node.refusals import Lead, Message
+
+MESSAGES: dict[str, Message] = {
+    # Users, roles, tokens, passwords.
+    "user_exists": _l("A user with this e-mail address already exists."),
+    "user_not_found": _l("There is no such user."),
+    "user_inactive": _l("This user is deactivated: reactivate them first."),
+    "invalid_role": _l("This role does not exist. Choose one from the list."),
+    "last_admin": _l("This is the last administrator: make someone else administrator first."),
+    "token_not_found": _l("There is no such access token."),
+    "weak_password": _l("This password is too easy to guess: see the advice beside the field."),
+    "reset_link_invalid": _l(
+        "This password reset link is not valid any more. Ask an administrator for a new one."
+    ),
+    "weak_password:too_short": _l("The password needs at least %(min)s characters."),
+    "weak_password:too_long": _l("The password can have at most %(max)s characters."),
+    "weak_password:contains_email": _l("The password must not contain your e-mail address."),
+    "weak_password:repeated": _l(
+        "The password must not be one character or a short piece repeated."
+    ),
+    "weak_password:sequence": _l(
+        "The password must not be a sequence such as abcdef…, 123456… or qwerty…."
+    ),
+    "weak_password:common": _l(
+        "This is one of the most common passwords: choose a longer passphrase."
+    ),
+    "weak_password:short_without_names": _l(
+        "Without your name, e-mail address or the city's name, the password must still have at "
+        "least %(min)s characters."
+    ),
+    "weak_password:names_trivial": _l(
+        "The password is the city's name or your name with a trivial addition: choose a "
+        "passphrase of your own."
+    ),
+    # Figures.
+    "result_not_found": _l("There is no such figure."),
+    "result_locked": _l(
+        "The figure of %(indicator)s for %(period)s already has the status “%(status)s”: ask "
+        "an official to change it."
+    ),
+    "reason_required:figure_vouched": _l(
+        "This figure already has the status “%(status)s” (value %(value)s): say why it changes."
+    ),
+    "reason_required:figure_taken_back": _l(
+        "This figure has been vouched for: say why it goes back to the status “%(status)s”."
+    ),
+    "reason_required:results_taken_back": _l(
+        "%(count)s figures are validated or published: give a reason to take them back. "
+        "Nothing was changed."
+    ),
+    "outlier_unconfirmed": Lead(_l("This value is far from the previous period's.")),
+    "outlier_unconfirmed:points": _l(
+        "%(value)s is more than %(points)s points away from %(previous_period)s "
+        "(%(previous)s): check it, then confirm it."
+    ),
+    "outlier_unconfirmed:factor": _l(
+        "%(value)s is more than %(factor)s times higher or lower than %(previous_period)s "
+        "(%(previous)s): check it, then confirm it."
+    ),
+    "validation_failed:unknown_indicator": _l("There is no indicator %(indicator)s."),
+    "validation_failed:yes_no": _l(
+        "This indicator is a yes/no answer: write true or false (or 1 or 0)."
+    ),
+    "validation_failed:not_a_number": _l(
+        "“%(value)s” is not a number: write a number such as 12.5."
+    ),
+    "validation_failed:ordinal_whole": _l("A score is a whole number."),
+    "validation_failed:reason_too_long": _l("The reason can have at most %(max)s characters."),
+    "cso_figure_not_found": _l("There is no such civil-society figure."),
+    "cso_figure_not_yours": _l(
+        "Only the person who entered this civil-society figure may change or publish it."
+    ),
+    "cso_figure_published": _l(
+        "This figure is already published as a signed statement: it can no longer change."
+    ),
+    "evidence_not_found": _l("There is no such piece of evidence."),
+    "attachment_not_found": _l("This attachment cannot be found."),
+    # Imports.
+    "unreadable_file": Lead(
+        _l("The file cannot be read: save it as CSV (UTF-8) or Excel (.xlsx) and try again.")
+    ),
+    "invalid_profile": Lead(_l("The column mapping is not valid.")),
+    "import_rejected": _l(
+        "Some rows of the file have problems; nothing was imported. See the list below, correct "
+        "the file and import it again."
+    ),
+    # Catalogue.
+    "indicator_not_found": _l("There is no such indicator."),
+    "indicator_exists": _l("An indicator with this code already exists."),
+    "dimension_exists": _l("This breakdown already exists: add codes to it instead."),
+    "dimension_not_found": _l("There is no such breakdown."),
+    "dimension_code_exists": _l("Some of these codes already exist in this breakdown."),
+    # Forms of the network pages.
+    "invalid_form": Lead(_l("The form is not complete.")),
+}
