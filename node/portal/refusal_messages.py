@@ -8,7 +8,6 @@ from flask_babel import lazy_gettext as _l
 from node.refusals import Message
 
 MESSAGES: dict[str, Message] = {
-    "report_busy": _l("The report is being printed for someone else: please try again shortly."),
     "pdf_engine_missing": _l(
         "The PDF cannot be printed on this server; the printable page is available."
     ),

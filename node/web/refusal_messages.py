@@ -83,6 +83,14 @@ MESSAGES: dict[str, Message] = {
     "cso_figure_published": _l(
         "This figure is already published as a signed statement: it can no longer change."
     ),
+    "cso_figure_withdrawn": _l(
+        "This figure was withdrawn: a withdrawn figure cannot be entered again for the same "
+        "organisation, indicator, period and breakdown."
+    ),
+    "cso_figure_not_published": _l("Only a published figure can be withdrawn."),
+    "cso_figure_not_shared": _l(
+        "This figure is not shared with twin cities, so there is no sharing to withdraw."
+    ),
     "evidence_not_found": _l("There is no such piece of evidence."),
     "attachment_not_found": _l("This attachment cannot be found."),
     # Imports.

@@ -125,7 +125,7 @@ def test_the_scan_finds_the_codes_it_must(app: Flask) -> None:
     codes = raised_codes()
     assert {"invalid_period", "value_out_of_range", "value_not_whole_number"} <= set(codes)
     assert {"outlier_unconfirmed", "reason_required", "role_not_allowed"} <= set(codes)
-    assert {"validation_failed", "not_found", "invalid_text", "report_busy"} <= set(codes)
+    assert {"validation_failed", "not_found", "invalid_text", "report_failed"} <= set(codes)
     assert len(codes) > 120
 
 
