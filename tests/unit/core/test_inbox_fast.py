@@ -33,15 +33,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from marshmallow import Schema, fields, validate
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -273,6 +277,7 @@ def _ingest(
     via: str = "push",
     config: NodeConfig | None = None,
     keys: KeyGate | None = None,
+    http: Callable[[], requests.Session] | None = None,
 ) -> int | inbox.InboxRefusal:
     """One envelope through the pipeline as the transports run it: a unit of work committed
     on success; on a refusal rolled back, then ``after_refusal`` (incidents, key fetches)."""
@@ -287,6 +292,7 @@ def _ingest(
             via=via,
             sender=sender,
             keys=keys,
+            http=http,
         )
         session.commit()
         return status
@@ -796,6 +802,64 @@ def test_without_a_transport_gate_the_inbox_makes_its_own(world: World) -> None:
     unknown = generate_signing_key()
     refusal = _refused(world, _raw(_envelope(world, key=unknown)), 401, "unknown_key")
     assert unknown.key_id in str(refusal)
+
+
+class KeyServer(BaseAdapter):
+    """A twin's ``GET /federation/v1/keys`` in place of its socket (no network in tests)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        super().__init__()
+        self.body = canonical_bytes(document)
+        self.asked: list[str] = []
+
+    def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:
+        self.asked.append(request.url or "")
+        response = requests.Response()
+        response.status_code = 200
+        response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+        response._content = self.body
+        response._content_consumed = True
+        response.url, response.request = request.url or "", request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_jobs_call_fetches_an_unknown_key_at_once(world: World) -> None:
+    """§4.6 / §7.2 step 10: with ``http`` (a job: the pull), a twin's unknown key is fetched
+    from its key document before the answer; the document rotated to it, so it verifies."""
+    # A fresh origin each run: key fetches are limited per origin per minute, process-wide.
+    origin = "pt-" + "".join(secrets.choice("abcdefghij") for _ in range(8))
+    old, new = generate_signing_key(), generate_signing_key()
+    with world.sessions.begin() as session:
+        _peer(session, origin, "active", old)
+    document = build_key_document(
+        origin,
+        new,
+        [OldVerifyKey(old.key_id, old.public_raw, NOW_MS + 86_400_000)],
+        now_ms=NOW_MS,
+        seq=2,
+        co_signing_key=old,
+    )
+    server, opened = KeyServer(document), []
+
+    def http() -> requests.Session:
+        session = requests.Session()
+        session.mount("https://", server)
+        opened.append(session)
+        return session
+
+    raw = _raw(_envelope(world, origin, key=new))
+    try:
+        assert _ingest(world, raw, sender=origin, via="pull", http=http) == 202
+    finally:
+        for session in opened:
+            session.close()
+    assert server.asked == ["https://example.org/federation/v1/keys"]
+    with world.sessions() as session:
+        assert session.scalars(select(InEnvelope.origin)).all() == [origin]
+        assert session.scalars(select(KeyFetch)).all() == []  # fetched, nothing queued
 
 
 def test_a_signature_that_does_not_verify_is_401(world: World) -> None:
