@@ -75,6 +75,7 @@ from node.network.models import (
     SecretariatAnchor,
 )
 from node.network.registry import Inbound, InboundRegistry
+from schemas.secretariat import DirectoryKeySchema
 from schemas.twinning import TWINNING_TYPES, TwinningPayloadSchema
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -92,6 +93,7 @@ LOOSE, LOOSE_FAMILY = "hrc.test.loose", "loose/"  # no payload schema; a family 
 SHORT = "hrc.test.short"  # travels in the one-character stream "s"
 LONG_TYPE = "hrc.test." + "l" * (MAX - 9)  # a registered type of exactly 40 characters
 BENCHMARK = "hrc.benchmark"  # one of the documents only the pinned secretariat may send
+KEYS = "hrc.test.keys"  # a payload listing a key (the directory's key schema)
 
 
 class NoteSchema(Schema):
@@ -149,6 +151,9 @@ def _registry(handled: list[tuple[str, Inbound]]) -> InboundRegistry:
     registry.subscribe(NOTE, _record(handled, "listener 2"))
     for type_, stream in ((LOOSE, LOOSE_FAMILY), (SHORT, "s"), (LONG_TYPE, NOTE_STREAM)):
         registry.register(type_, stream=stream, schema=None, handler=_record(handled, "handler"))
+    registry.register(
+        KEYS, stream="keys", schema=DirectoryKeySchema(), handler=_record(handled, "handler")
+    )
     registry.register(
         BENCHMARK, stream="benchmarks", schema=None, handler=_record(handled, "handler")
     )
@@ -642,6 +647,19 @@ def test_a_request_from_a_twin_or_a_waiting_peer_is_not_re_pinned(world: World, 
         assert status == 202
 
 
+def test_the_secretariat_asking_again_with_another_key_loses_its_trust(world: World) -> None:
+    """§8.4.1: whoever sends that request may not be the secretariat at all; the anchor is
+    dropped and the requester is recorded as a city."""
+    with world.sessions.begin() as session:
+        session.get(Peer, SECRETARIAT).state = "declined"  # type: ignore[union-attr]
+    _accepted(world, _request(world, SECRETARIAT, key=world.keys["other"]), sender=SECRETARIAT)
+    with world.sessions() as session:
+        peer = session.get(Peer, SECRETARIAT)
+        assert peer is not None
+        assert (peer.state, peer.role) == ("pending", "city")
+        assert session.get(SecretariatAnchor, 1) is None
+
+
 def test_a_request_without_a_key_document_is_401(world: World) -> None:
     payload = _twinning_payload(STRANGER, world.keys[STRANGER], with_key_document=False)
     refusal = _refused(
@@ -824,6 +842,28 @@ class KeyServer(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+def test_a_document_is_checked_with_the_key_valid_when_it_was_created(world: World) -> None:
+    """§4.6: an old key verifies documents created before its expiry (exclusive), so a
+    document signed before a rotation still arrives by a late pull; one created at the
+    expiry is refused."""
+    old = world.keys["other"]
+    expiry = NOW_MS - 60_000
+    with world.sessions.begin() as session:
+        session.add(
+            PeerKey(
+                city_id=TWIN,
+                key_id=old.key_id,
+                public_b64=b64encode_unpadded(old.public_raw),
+                state="old",
+                source="pinned",
+                first_seen=NOW,
+                expired_ts=expiry,
+            )
+        )
+    _accepted(world, _raw(_envelope(world, seq=1, key=old, created_ms=expiry - 1)))
+    _refused(world, _raw(_envelope(world, seq=2, key=old, created_ms=expiry)), 401, "unknown_key")
 
 
 def test_a_jobs_call_fetches_an_unknown_key_at_once(world: World) -> None:
@@ -1009,6 +1049,17 @@ def test_the_envelope_schema_must_be_the_routes(world: World) -> None:
     assert str(refusal) == f"Expected {NOTE_SCHEMA}."
     # a route without an envelope schema takes any
     _accepted(world, _raw(_envelope(world, type_=SHORT, stream="s", schema="anything/9")))
+
+
+def test_a_payload_listing_a_weak_key_is_422_weak_public_key(world: World) -> None:
+    weak = b64encode_unpadded(bytes(32))  # all zero: a point of small order
+    payload = {"key_id": "ed25519:a1b2c3d4", "key": weak}
+    raw = _raw(_envelope(world, type_=KEYS, stream="keys", payload=payload))
+    refusal = _refused(world, raw, 422, "weak_public_key")
+    assert str(refusal).startswith(f"The {KEYS} lists a weak key: {{'key': [")
+    good = {**payload, "key": b64encode_unpadded(world.keys["other"].public_raw)}
+    _accepted(world, _raw(_envelope(world, type_=KEYS, stream="keys", payload=good)))
+    assert world.handled[-1][1].payload == {**good, "state": "current", "expired_ts": None}
 
 
 def test_a_payload_its_schema_refuses_is_422(world: World) -> None:
