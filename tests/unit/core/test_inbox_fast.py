@@ -348,6 +348,15 @@ def test_a_body_that_is_not_json_text_is_400(world: World) -> None:
     assert str(refusal).startswith("The envelope is not acceptable JSON: ")
 
 
+def test_parse_gives_the_envelope_or_the_parsers_refusal(world: World) -> None:
+    """``parse``, the public face of steps 4-5: the envelope, or the refusal with its code."""
+    env = _envelope(world)
+    assert inbox.parse(_raw(env)) == env
+    with pytest.raises(inbox.InboxRefusal) as refused:
+        inbox.parse(b'{"v":1,')
+    assert (refused.value.status, refused.value.code) == (400, "invalid_json")
+
+
 def test_other_strict_json_refusals_are_422_with_the_parsers_code(world: World) -> None:
     text = _raw(_envelope(world)).decode()
     doubled = text.replace('"seq":1', '"seq":1,"seq":2', 1).encode()
