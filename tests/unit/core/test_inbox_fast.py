@@ -69,6 +69,7 @@ from node.network.models import (
     DirectoryEntry,
     FederationIncident,
     InEnvelope,
+    KeyChange,
     KeyFetch,
     Peer,
     PeerKey,
@@ -658,15 +659,34 @@ def test_a_request_from_a_twin_or_a_waiting_peer_is_not_re_pinned(world: World, 
 
 def test_the_secretariat_asking_again_with_another_key_loses_its_trust(world: World) -> None:
     """§8.4.1: whoever sends that request may not be the secretariat at all; the anchor is
-    dropped and the requester is recorded as a city."""
+    dropped, the requester is recorded as a city, and the key changes the former secretariat
+    announced are superseded, now."""
     with world.sessions.begin() as session:
         session.get(Peer, SECRETARIAT).state = "declined"  # type: ignore[union-attr]
+        session.add(
+            KeyChange(
+                city_id=OTHER_TWIN,
+                old_keys=[],
+                new_keys=[],
+                new_key_ids="ed25519:a1b2c3d4",
+                directory_origin=SECRETARIAT,
+                directory_seq=1,
+                state="pending",
+                recorded_at=NOW,
+            )
+        )
     _accepted(world, _request(world, SECRETARIAT, key=world.keys["other"]), sender=SECRETARIAT)
     with world.sessions() as session:
         peer = session.get(Peer, SECRETARIAT)
         assert peer is not None
         assert (peer.state, peer.role) == ("pending", "city")
         assert session.get(SecretariatAnchor, 1) is None
+        change = session.scalars(select(KeyChange)).one()
+        assert (change.state, change.decided_at, change.decided_by) == (
+            "superseded",
+            NOW,
+            "unpinned",
+        )
 
 
 def test_a_request_without_a_key_document_is_401(world: World) -> None:
@@ -1069,6 +1089,20 @@ def test_a_payload_listing_a_weak_key_is_422_weak_public_key(world: World) -> No
     good = {**payload, "key": b64encode_unpadded(world.keys["other"].public_raw)}
     _accepted(world, _raw(_envelope(world, type_=KEYS, stream="keys", payload=good)))
     assert world.handled[-1][1].payload == {**good, "state": "current", "expired_ts": None}
+
+
+def test_the_words_of_a_weak_key_refusal_are_cut_at_300_characters() -> None:
+    """A payload may list many keys; the refusal quotes at most 300 characters of what the
+    schema said (the sender's own words may be in it)."""
+    weak = b64encode_unpadded(bytes(32))
+    schema = Schema.from_dict({"keys": fields.List(fields.Nested(DirectoryKeySchema))})()
+    payload = {"keys": [{"key_id": f"ed25519:{n:08x}", "key": weak} for n in range(12)]}
+    messages = schema.validate(payload)
+    assert len(str(messages)) > 301
+    with pytest.raises(inbox.InboxRefusal) as refused:
+        inbox.load_payload(schema, payload, "directory")
+    assert (refused.value.status, refused.value.code) == (422, "weak_public_key")
+    assert str(refused.value) == "The directory lists a weak key: " + str(messages)[:300]
 
 
 def test_a_payload_its_schema_refuses_is_422(world: World) -> None:
