@@ -1027,8 +1027,10 @@ def test_seq_zero_is_a_sequence_like_any_other(world: World) -> None:
 
 def test_sequences_are_per_origin_and_stream(world: World) -> None:
     _accepted(world, _raw(_envelope(world, seq=5)))
-    # the same seq from another origin, a lower one in another stream: both their own sequences
+    # a lower seq, then the same seq, from another origin in the same stream: its own sequence
+    _accepted(world, _raw(_envelope(world, OTHER_TWIN, seq=3)), sender=OTHER_TWIN)
     _accepted(world, _raw(_envelope(world, OTHER_TWIN, seq=5)), sender=OTHER_TWIN)
+    # a lower one in another stream (of both origins): that stream's own sequence
     _accepted(
         world,
         _raw(_envelope(world, OTHER_TWIN, seq=3, type_=LOOSE, stream="loose/a")),
