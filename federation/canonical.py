@@ -487,11 +487,9 @@ def loads_federated(
     numbers = _NumberWatch()
     value = _decode(data, max_depth, numbers)
     if not numbers.breaks_rules:
-        text = data if isinstance(data, str) else None
-        if text is None:
-            # _decode refused anything that is not UTF-8; decoding again is cheaper than
-            # threading the text out of it (a memcpy for ASCII).
-            text = bytes(data).decode("utf-8")
+        # _decode refused anything that is not UTF-8; decoding again is cheaper than
+        # threading the text out of it (a copy, for ASCII).
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
         if "\\u" not in text and (text.isascii() or not _NEEDS_WALK.search(text)):
             return value, FAST_JCS
     verdict = _scan_tree(value, max_depth, forbid_floats=True, forbid_nul=True)

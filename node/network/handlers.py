@@ -8,8 +8,9 @@ checks and had its payload loaded with the schema given here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import cast
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 
 from node import disaggregation as disagg
 from node.network import inbox, peers
@@ -43,7 +44,7 @@ def register_inbound(registry: InboundRegistry) -> None:
 
 # The summary path's statements, built once (issue 14: building a statement per envelope cost
 # as much as running it).
-_SUMMARIES = ReceivedSummary.__table__
+_SUMMARIES = cast(Table, ReceivedSummary.__table__)
 _OF_PERIOD = (
     # Not the columns' own names: an UPDATE reserves those for its SET values.
     _SUMMARIES.c.origin == bindparam("of_origin"),
@@ -56,7 +57,7 @@ _REVISIONS = select(
 _NOT_CURRENT = update(_SUMMARIES).where(*_OF_PERIOD).values(current=False)
 _INSERT_SUMMARY = insert(_SUMMARIES)
 # The table, not the mapped class: an ORM bulk insert would build insert commands per row.
-_INSERT_FIGURES = insert(ReceivedFigure.__table__)
+_INSERT_FIGURES = insert(cast(Table, ReceivedFigure.__table__))
 
 
 def handle_summary(inbound: Inbound) -> None:
@@ -89,7 +90,7 @@ def handle_summary(inbound: Inbound) -> None:
         # every correction. Skipped when the period has no summary yet (it would match none).
         connection.execute(_NOT_CURRENT, {"of_origin": peer.city_id, "of_period": period})
     # Core, not an ORM object (issue 14): nothing in this unit of work reads the summary back.
-    summary_id = connection.execute(
+    inserted = connection.execute(
         _INSERT_SUMMARY,
         {
             "envelope_id": stored.id,
@@ -100,7 +101,9 @@ def handle_summary(inbound: Inbound) -> None:
             "catalogue_version": payload.get("catalogue_version"),
             "received_at": inbound.now,
         },
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    assert inserted is not None  # a single-row INSERT always reports its key
+    summary_id = inserted[0]
     # The figures with one Core executemany (issue 14): 350 ORM objects built, tracked and
     # flushed one by one were half of an ingest. Nothing reads ``summary.figures`` in this
     # unit of work before the insert; a later read loads them from the table.

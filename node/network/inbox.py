@@ -31,11 +31,11 @@ import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import requests
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from federation.canonical import (
@@ -287,7 +287,7 @@ def _incident(
     return refusal
 
 
-_IN_ENVELOPES = InEnvelope.__table__
+_IN_ENVELOPES = cast(Table, InEnvelope.__table__)
 # Built once (issue 14: building a statement per envelope cost as much as running it).
 _FIRST_SEQ_FROM = (
     select(_IN_ENVELOPES.c.seq, _IN_ENVELOPES.c.sha256)
