@@ -9,7 +9,8 @@ envelope, the summary row and the figures; a correction adds the UPDATE that mar
 revision no longer current. Before this round both were 10: the keys in a second query, two
 replay queries, two revision queries, and the UPDATE even when it could match nothing.
 
-Counted on the receiver's engine around the pipeline as the transports call it.
+Counted on the receiver's engine around the pipeline as the transports call it, on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from federation.envelope import make_envelope, sign_envelope
 from node.db import session_scope
 from node.network import inbox
 from node.network.models import ReceivedFigure, ReceivedSummary
-from tests.federation.conftest import Node, twin
+from tests.federation.conftest import BACKENDS, Node, twin
 from tests.federation.test_inbox_refusals import summary_payload
 
 FIRST_SUMMARY_STATEMENTS = 6  # peer+keys, replay seek, revisions, envelope, summary, figures
@@ -99,6 +100,7 @@ def _figures_stored(node: Node) -> int:
         return session.scalar(select(func.count()).select_from(ReceivedFigure)) or 0
 
 
+@pytest.mark.parametrize("federation_backend", BACKENDS, indirect=True)
 def test_a_summary_costs_the_same_statements_whatever_its_size(pair) -> None:  # type: ignore[no-untyped-def]
     gent, padova = pair
     small = _ingest(
@@ -116,6 +118,7 @@ def test_a_summary_costs_the_same_statements_whatever_its_size(pair) -> None:  #
     assert not any(s.startswith("SELECT") for s in large[first_insert:])
 
 
+@pytest.mark.parametrize("federation_backend", BACKENDS, indirect=True)
 def test_a_correction_adds_only_the_update_of_the_older_revision(pair) -> None:  # type: ignore[no-untyped-def]
     gent, padova = pair
     _ingest(padova, _summary(gent, seq=101, period="2025", revision=1, figures=3), "be-gent")
