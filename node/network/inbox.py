@@ -35,7 +35,7 @@ from typing import Any, cast
 
 import requests
 from marshmallow import ValidationError
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, inspect, select
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, sessionmaker
 
 from federation.canonical import (
@@ -457,6 +457,11 @@ def store(session: Session, stored: InEnvelope) -> InEnvelope:
     On return ``stored`` is persistent in ``session`` with its ``id``, as after a flush.
     """
     session.flush()  # whatever the unit of work holds pending goes first, as it always did
+    if not inspect(stored).transient:
+        # Already written (a cascade from an object the handler added first, or a second
+        # call): nothing more to do, as the ORM's add-and-flush would have done nothing.
+        session.add(stored)
+        return stored
     # One Core INSERT, then the object is attached as the row it now is (issue 14: the ORM's
     # unit of work for this one row cost as much as the 350 figures' executemany).
     values = {name: getattr(stored, name) for name in _ENVELOPE_COLUMNS}

@@ -21,13 +21,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, inspect, select
 
 from federation.canonical import canonical_bytes
 from federation.envelope import make_envelope, sign_envelope
 from node.db import session_scope
 from node.network import inbox
-from node.network.models import ReceivedFigure, ReceivedSummary
+from node.network.models import InEnvelope, ReceivedFigure, ReceivedSummary
 from tests.federation.conftest import BACKENDS, Node, twin
 from tests.federation.test_inbox_refusals import summary_payload
 
@@ -132,3 +132,49 @@ def test_a_correction_adds_only_the_update_of_the_older_revision(pair) -> None: 
             )
         ).all()
     assert [tuple(row) for row in rows] == [(1, False), (2, True)]
+
+
+def _envelope_row(seq: int, now: Any) -> InEnvelope:
+    return InEnvelope(
+        origin="be-gent",
+        stream="summaries",
+        seq=seq,
+        type="hrc.summary",
+        key_id="k1",
+        created_ts=1,
+        sha256="ab" * 32,
+        raw='{"x":1}',
+        received_at=now,
+        via="push",
+    )
+
+
+def test_store_leaves_the_envelope_persistent_with_its_row_as_a_flush_would(pair) -> None:  # type: ignore[no-untyped-def]
+    _gent, padova = pair
+    now = padova.runtime.now()
+    with session_scope(padova.runtime.sessions) as session:
+        row = inbox.store(session, _envelope_row(7, now))
+        assert inspect(row).persistent and row.id is not None
+        assert session.get(InEnvelope, row.id) is row  # the session's own object, not a copy
+        assert inbox.store(session, row) is row  # a second call writes nothing more
+        # Written through a cascade before store() is called: store() only confirms it.
+        cascaded = _envelope_row(8, now)
+        session.add(
+            ReceivedSummary(
+                envelope=cascaded,
+                origin="be-gent",
+                period="2025",
+                revision=1,
+                current=True,
+                received_at=now,
+            )
+        )
+        assert inbox.store(session, cascaded) is cascaded and cascaded.id is not None
+    with session_scope(padova.runtime.sessions) as session:
+        stored = session.execute(
+            select(InEnvelope.seq, InEnvelope.raw, InEnvelope.received_at)
+            .where(InEnvelope.stream == "summaries")
+            .order_by(InEnvelope.seq)
+        ).all()
+    assert [(seq, raw) for seq, raw, _ in stored] == [(7, '{"x":1}'), (8, '{"x":1}')]
+    assert stored[0][2] == now
