@@ -382,8 +382,42 @@ def loads_strict(
     return value
 
 
-def _decode(data: bytes | bytearray | memoryview | str, max_depth: int) -> Any:
-    """The strict parse of :func:`loads_strict` without its tree walk."""
+class _NumberWatch:
+    """Number hooks for ``json.loads`` that note what the payload rules would refuse.
+
+    ``json.loads`` calls ``parse_float`` for every literal with a fraction or an exponent (a
+    float: the rules forbid it) and ``parse_int`` for every other number; both return what
+    the default parsing returns, and raise what it raises.
+    """
+
+    __slots__ = ("breaks_rules",)
+
+    def __init__(self) -> None:
+        self.breaks_rules = False
+
+    def parse_float(self, literal: str) -> float:
+        value = _parse_finite_float(literal)
+        self.breaks_rules = True
+        return value
+
+    def parse_int(self, literal: str) -> int:
+        value = int(literal)
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            self.breaks_rules = True
+        return value
+
+
+# Characters after which a parsed tree needs the full walk: a lone surrogate (only in a str
+# given to the parser: decoded UTF-8 has none) or a character beyond U+FFFF (a key holding one
+# makes the document REFERENCE_JCS). Searched only in text that is not plain ASCII.
+_NEEDS_WALK = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+
+
+def _decode(
+    data: bytes | bytearray | memoryview | str, max_depth: int, numbers: _NumberWatch | None = None
+) -> Any:
+    """The strict parse of :func:`loads_strict` without its tree walk (``numbers``: hooks
+    noting floats and unsafe integers, see :func:`loads_federated`)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         try:
             # Decode ourselves: json.loads(bytes) would also guess UTF-16/32, which the
@@ -404,7 +438,8 @@ def _decode(data: bytes | bytearray | memoryview | str, max_depth: int) -> Any:
             text,
             object_pairs_hook=_reject_duplicate_keys,
             parse_constant=_reject_constant,
-            parse_float=_parse_finite_float,
+            parse_float=_parse_finite_float if numbers is None else numbers.parse_float,
+            parse_int=None if numbers is None else numbers.parse_int,
         )
     except CanonicalJSONError:
         raise
@@ -423,16 +458,40 @@ def _decode(data: bytes | bytearray | memoryview | str, max_depth: int) -> Any:
 def loads_federated(
     data: bytes | bytearray | memoryview | str, *, max_depth: int = MAX_NESTING_DEPTH
 ) -> tuple[Any, int]:
-    """:func:`loads_strict`, walking the tree once with the payload rules' stricter test.
+    """:func:`loads_strict`, with the payload rules' stricter test decided once.
 
-    Returns the value and the walk's verdict: ``FAST_JCS`` or ``REFERENCE_JCS`` when the whole
-    document already satisfies :func:`check_payload_rules` (so any part of it does too, and a
-    ``FAST_JCS`` part may be serialised with :func:`fast_canonical_bytes`), ``INVALID`` when
-    it does not (then the caller applies :func:`check_payload_rules`, which says why). Raises
-    exactly what :func:`loads_strict` raises: the strict walk accepts a subset of what the
-    loose one accepts, and on a strict failure the loose walk runs as before.
+    Returns the value and the verdict of the payload rules: ``FAST_JCS`` or ``REFERENCE_JCS``
+    when the whole document already satisfies :func:`check_payload_rules` (so any part of it
+    does too, and a ``FAST_JCS`` part may be serialised with :func:`fast_canonical_bytes`),
+    ``INVALID`` when it does not (then the caller applies :func:`check_payload_rules`, which
+    says why). Raises exactly what :func:`loads_strict` raises: the strict walk accepts a
+    subset of what the loose one accepts, and on a strict failure the loose walk runs as before.
+
+    Most documents need no walk at all (issue 14: the walk cost more than the parse). The
+    verdict is ``FAST_JCS`` without one when the text proves what the walk would check:
+
+    - no number literal broke the rules (no float; every integer within ±(2**53-1)): the
+      parser's own number hooks saw every number (:class:`_NumberWatch`);
+    - no ``\\u`` escape: the only way JSON text writes a NUL (a raw control character is a
+      syntax error) or a lone surrogate (decoded UTF-8 holds none), or pairs two escapes
+      into a character beyond U+FFFF;
+    - no lone surrogate and no character beyond U+FFFF written as such (``_NEEDS_WALK``),
+      searched only when the text is not ASCII;
+    - nesting within ``max_depth``: the pre-scan (:func:`nesting_exceeds`, exact, and already
+      run by the parse) refused anything deeper;
+    - only JSON types and string keys: what the parser builds.
+
+    Anything else takes the walk, as before. A property test checks the verdict against the
+    walk's on random texts (tests/unit/federation/test_fed_canonical_fast_verdict.py).
     """
-    value = _decode(data, max_depth)
+    numbers = _NumberWatch()
+    value = _decode(data, max_depth, numbers)
+    if not numbers.breaks_rules:
+        # _decode refused anything that is not UTF-8; decoding again is cheaper than
+        # threading the text out of it (a copy, for ASCII).
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+        if "\\u" not in text and (text.isascii() or not _NEEDS_WALK.search(text)):
+            return value, FAST_JCS
     verdict = _scan_tree(value, max_depth, forbid_floats=True, forbid_nul=True)
     if verdict == INVALID and not _tree_is_valid(
         value, max_depth, forbid_floats=False, check_int_range=False

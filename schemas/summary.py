@@ -155,10 +155,22 @@ def _code(value: Any) -> str:
 def _period(value: Any) -> str:
     if type(value) is not str:
         raise _Refused
+    known = _PERIODS.get(value)
+    if known is not None:
+        return known
     try:
-        return str(parse_period(value))
+        normalised = str(parse_period(value))
     except PeriodError as exc:
         raise _Refused from exc
+    if len(_PERIODS) < _PERIODS_KEPT:
+        _PERIODS[value] = normalised
+    return normalised
+
+
+# Period texts already normalised (a summary repeats its baseline and target periods): a
+# pure function of the text, kept for the process, bounded so that hostile texts cannot grow it.
+_PERIODS: dict[str, str] = {}
+_PERIODS_KEPT = 4096
 
 
 def _strict_int(value: Any, low: int | None = None, high: int | None = None) -> int:
@@ -170,15 +182,23 @@ def _strict_int(value: Any, low: int | None = None, high: int | None = None) -> 
     return value
 
 
+# Decimal texts ``parse_decimal`` certainly accepts: no sign but "-", no space, ASCII digits,
+# at most 16 before the point and 12 after it (so at most 28 significant digits and 12
+# places, its two limits). Anything else is decided by ``parse_decimal`` itself.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,16}(?:\.[0-9]{1,12})?")
+_plain_decimal = _PLAIN_DECIMAL.fullmatch
+
+
 def _figure_value(value: Any) -> Any:
     if value is True or value is False:
         return value
     if type(value) is not str:
         raise _Refused
-    try:
-        parse_decimal(value)
-    except ValueError as exc:
-        raise _Refused from exc
+    if _plain_decimal(value) is None:
+        try:
+            parse_decimal(value)
+        except ValueError as exc:
+            raise _Refused from exc
     return value
 
 
@@ -201,16 +221,21 @@ def _point(value: Any) -> dict[str, Any] | None:
     return {"period": _period(value["period"]), "value": _figure_value(value["value"])}
 
 
-def _figure(value: Any) -> dict[str, Any]:
+def _figure(value: Any, codes: set[str]) -> dict[str, Any]:
+    """One figure; ``codes`` holds the codes of this document already found valid."""
     if type(value) is not dict:
         raise _Refused
     breakdown = value.get("disaggregation", _Refused)
     if type(breakdown) is not dict or len(breakdown) > 20 or "value" not in value:
         raise _Refused
-    figure: dict[str, Any] = {
-        "disaggregation": {_code(k): _code(v) for k, v in breakdown.items()},
-        "value": _figure_value(value["value"]),
-    }
+    for dimension, code in breakdown.items():
+        # A JSON key is a str; a code may be anything, so its type is checked before the set.
+        if dimension not in codes:
+            codes.add(_code(dimension))
+        if type(code) is not str or code not in codes:
+            codes.add(_code(code))
+    figure: dict[str, Any] = {"disaggregation": dict(breakdown), "value": value["value"]}
+    _figure_value(figure["value"])
     if "status" in value:
         if type(value["status"]) is not str or value["status"] not in _FIGURE_STATUSES:
             raise _Refused
@@ -218,7 +243,7 @@ def _figure(value: Any) -> dict[str, Any]:
     return figure
 
 
-def _indicator(value: Any) -> dict[str, Any]:
+def _indicator(value: Any, codes: set[str]) -> dict[str, Any]:
     if type(value) is not dict:
         raise _Refused
     get = value.get
@@ -249,7 +274,7 @@ def _indicator(value: Any) -> dict[str, Any]:
         "direction": value["direction"],
         "core": _boolean(value["core"]),
         "maps_to": None if maps_to is None else _code(maps_to),
-        "results": [_figure(figure) for figure in results],
+        "results": [_figure(figure, codes) for figure in results],
         "baseline": _point(get("baseline")),
         "target": _point(get("target")),
     }
@@ -290,6 +315,7 @@ def _fast_load(payload: Any) -> dict[str, Any]:
     source = get("source")
     if source is not None:
         _text(source, 1, 100)
+    codes: set[str] = set()
     loaded: dict[str, Any] = {
         "city": {
             "city_id": city_id,
@@ -304,7 +330,7 @@ def _fast_load(payload: Any) -> dict[str, Any]:
         "themes": themes,
         "suppressed_cells": _strict_int(get("suppressed_cells", 0), 0, 10_000_000),
         "small_cell_threshold": _strict_int(get("small_cell_threshold", 0)),
-        "indicators": [_indicator(indicator) for indicator in indicators],
+        "indicators": [_indicator(indicator, codes) for indicator in indicators],
         "source": source,
     }
     return loaded

@@ -7,7 +7,10 @@ checks and had its payload loaded with the schema given here.
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, update
+from collections.abc import Callable, Mapping
+from typing import cast
+
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 
 from node import disaggregation as disagg
 from node.network import inbox, peers
@@ -39,6 +42,30 @@ def register_inbound(registry: InboundRegistry) -> None:
         )
 
 
+# The summary path's statements, built once (issue 14: building a statement per envelope cost
+# as much as running it).
+_SUMMARIES = cast(Table, ReceivedSummary.__table__)
+_OF_PERIOD = (
+    # Not the columns' own names: an UPDATE reserves those for its SET values.
+    _SUMMARIES.c.origin == bindparam("of_origin"),
+    _SUMMARIES.c.period == bindparam("of_period"),
+)
+_REVISIONS = select(
+    func.max(_SUMMARIES.c.revision),
+    func.max(case((_SUMMARIES.c.revision == bindparam("revision"), 1), else_=0)),
+).where(*_OF_PERIOD)
+_NOT_CURRENT = update(_SUMMARIES).where(*_OF_PERIOD).values(current=False)
+_INSERT_SUMMARY = insert(_SUMMARIES)
+# The table, not the mapped class: an ORM bulk insert would build insert commands per row.
+_INSERT_FIGURES = insert(cast(Table, ReceivedFigure.__table__))
+_FIGURE_COLUMNS = ("summary_id", "indicator", "maps_to", "disaggregation_key", "value_text")
+# The same INSERT for SQLite's driver (qmark parameters), in _FIGURE_COLUMNS' order.
+_INSERT_FIGURES_QMARK = (
+    "INSERT INTO received_figures (summary_id, indicator, maps_to, disaggregation_key, "
+    "value_text) VALUES (?, ?, ?, ?, ?)"
+)
+
+
 def handle_summary(inbound: Inbound) -> None:
     """A twin's summary: scope, then the envelope and its figures in one go."""
     session, peer, payload, stored = inbound.session, inbound.peer, inbound.payload, inbound.stored
@@ -51,67 +78,84 @@ def handle_summary(inbound: Inbound) -> None:
                 403, "out_of_scope", f"Themes outside the twinning agreement: {', '.join(outside)}."
             )
     period, revision = payload["period"], payload["revision"]
-    duplicate = session.scalar(
-        select(ReceivedSummary.id).where(
-            ReceivedSummary.origin == peer.city_id,
-            ReceivedSummary.period == period,
-            ReceivedSummary.revision == revision,
-        )
-    )
-    if duplicate is not None:
+    connection = session.connection()
+    # One query for both questions (issue 14: they were two ORM queries): is this revision
+    # already here, and which is the newest revision held for the period? Few rows match (one
+    # per revision), found through the unique index on (origin, period, revision).
+    newest, duplicate = connection.execute(
+        _REVISIONS, {"of_origin": peer.city_id, "of_period": period, "revision": revision}
+    ).one()
+    if duplicate:
         raise inbox.refuse(
             409, "revision_exists", f"{peer.city_id} already sent revision {revision} for {period}."
         )
     inbox.store(session, stored)
-    newest = (
-        session.scalar(
-            select(func.max(ReceivedSummary.revision)).where(
-                ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period
-            )
-        )
-        or 0
-    )
-    is_current = revision > newest
-    if is_current:
+    is_current = revision > (newest or 0)
+    if is_current and newest is not None:
         # One UPDATE: loading older revisions (and their figures) made ingest slower with
-        # every correction.
-        session.execute(
-            update(ReceivedSummary)
-            .where(ReceivedSummary.origin == peer.city_id, ReceivedSummary.period == period)
-            .values(current=False)
-        )
-    summary = ReceivedSummary(
-        envelope_id=stored.id,
-        origin=peer.city_id,
-        period=period,
-        revision=revision,
-        current=is_current,
-        catalogue_version=payload.get("catalogue_version"),
-        received_at=inbound.now,
-    )
-    session.add(summary)
-    session.flush()
+        # every correction. Skipped when the period has no summary yet (it would match none).
+        connection.execute(_NOT_CURRENT, {"of_origin": peer.city_id, "of_period": period})
+    # Core, not an ORM object (issue 14): nothing in this unit of work reads the summary back.
+    inserted = connection.execute(
+        _INSERT_SUMMARY,
+        {
+            "envelope_id": stored.id,
+            "origin": peer.city_id,
+            "period": period,
+            "revision": revision,
+            "current": is_current,
+            "catalogue_version": payload.get("catalogue_version"),
+            "received_at": inbound.now,
+        },
+    ).inserted_primary_key
+    assert inserted is not None  # a single-row INSERT always reports its key
+    summary_id = inserted[0]
     # The figures with one Core executemany (issue 14): 350 ORM objects built, tracked and
     # flushed one by one were half of an ingest. Nothing reads ``summary.figures`` in this
     # unit of work before the insert; a later read loads them from the table.
-    key = disagg.disaggregation_key
+    breakdown_key = _breakdown_keys()
     rows = [
-        {
-            "summary_id": summary.id,
-            "indicator": indicator["code"],
-            "maps_to": indicator.get("maps_to"),
-            "disaggregation_key": key(figure["disaggregation"]),
-            "value_text": value
-            if isinstance(value := figure["value"], str)
-            else ("true" if value else "false"),
-        }
+        (
+            summary_id,
+            indicator["code"],
+            indicator.get("maps_to"),
+            breakdown_key(figure["disaggregation"]),
+            value if isinstance(value := figure["value"], str) else ("true" if value else "false"),
+        )
         for indicator in payload["indicators"]
         for figure in indicator["results"]
     ]
-    if rows:
-        # The table, not the mapped class: an ORM bulk insert would build insert commands
-        # per row again.
-        session.execute(insert(ReceivedFigure.__table__), rows)
+    if not rows:
+        return
+    if connection.dialect.paramstyle == "qmark":
+        # SQLite: the driver's own executemany (issue 14): SQLAlchemy's per-row parameter
+        # processing was a third of this insert, and these columns (an integer and texts)
+        # have no bind processing to skip, so the stored values are the same.
+        connection.exec_driver_sql(_INSERT_FIGURES_QMARK, rows)
+    else:
+        # Elsewhere Core's executemany, which SQLAlchemy sends as multi-row INSERTs.
+        connection.execute(
+            _INSERT_FIGURES, [dict(zip(_FIGURE_COLUMNS, row, strict=True)) for row in rows]
+        )
+
+
+def _breakdown_keys() -> Callable[[Mapping[str, str]], str]:
+    """``disaggregation.disaggregation_key``, remembered per breakdown for one summary.
+
+    A summary repeats a handful of breakdowns (total, sex, age group...) over hundreds of
+    figures. The memo is keyed by the breakdown's items in their order: the same items give
+    the same key, whatever their order (the key sorts them), so a hit is always right.
+    """
+    known: dict[tuple[tuple[str, str], ...], str] = {}
+
+    def key(breakdown: Mapping[str, str]) -> str:
+        items = tuple(breakdown.items())
+        found = known.get(items)
+        if found is None:
+            found = known[items] = disagg.disaggregation_key(breakdown)
+        return found
+
+    return key
 
 
 def handle_twinning(inbound: Inbound) -> None:

@@ -328,3 +328,46 @@ def test_periods_are_normalised_as_the_schema_does() -> None:
     assert fast_load_summary(payload) == SCHEMA.load(
         _valid() | {"indicators": payload["indicators"]}
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1234567890123456.123456789012",  # the plain form's edges: 16 + 12 digits, accepted
+        "12345678901234567.12345678901",  # 17 before the point: 28 digits, parse_decimal's call
+        "1234567890123456.1234567890123",  # 13 places: refused
+        "12345678901234567.123456789012",  # 29 digits: refused
+        "-0",
+        "-0.000000000000",
+        "0000000000000000.5",
+        "+1",
+        "1.",
+        ".5",
+        "-.5",
+        " 1",
+        "1 ",
+        "١",  # an Arabic-Indic digit: not ASCII
+        "1\n",
+    ],
+)
+def test_decimal_values_at_the_plain_forms_edges(value: str) -> None:
+    payload = _valid()
+    payload["indicators"][0]["results"][0]["value"] = value
+    payload["indicators"][0]["baseline"] = {"period": "2025", "value": value}
+    accepted, expected = schema_decision(payload)
+    assert fast_load_summary(payload) == (expected if accepted else None), value
+
+
+def test_codes_found_valid_once_are_still_checked_in_every_place() -> None:
+    # The loader remembers the codes it already found valid in a document; a code that is
+    # valid as a dimension must not let an invalid value (or a non-string) through elsewhere.
+    payload = _valid()
+    payload["indicators"][0]["results"] = [
+        {"disaggregation": {"SEX": "F"}, "value": "1"},
+        {"disaggregation": {"SEX": ["F"]}, "value": "1"},
+    ]
+    assert fast_load_summary(payload) is None
+    payload["indicators"][0]["results"][1]["disaggregation"] = {"F": ".bad"}
+    assert fast_load_summary(payload) is None
+    payload["indicators"][0]["results"][1]["disaggregation"] = {"F": "SEX"}
+    assert fast_load_summary(payload) == SCHEMA.load(payload)
