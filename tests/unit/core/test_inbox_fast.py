@@ -1013,6 +1013,19 @@ def test_seq_at_last_minus_one_is_a_rollback(world: World) -> None:
     ]
 
 
+def test_a_rollbacks_last_is_the_highest_of_its_own_origin_and_stream(world: World) -> None:
+    """§9.4: the incident records the highest seq *this* origin used in *this* stream, not a
+    higher one of another twin in the same stream or of the same twin in another stream."""
+    _accepted(world, _raw(_envelope(world, seq=5)))
+    _accepted(world, _raw(_envelope(world, OTHER_TWIN, seq=9)), sender=OTHER_TWIN)
+    _accepted(world, _raw(_envelope(world, seq=8, type_=LOOSE, stream="loose/a")))
+    refusal = _refused(world, _raw(_envelope(world, seq=4)), 409, "rollback")
+    assert str(refusal) == "seq 4 is lower than 5, already accepted."
+    assert _incidents(world) == [
+        (TWIN, "rollback", {"seq": 4, "stream": NOTE_STREAM, "last": 5}, NOW)
+    ]
+
+
 def test_seq_at_last_plus_one_and_a_gap_upwards_are_accepted(world: World) -> None:
     for seq in (5, 6, 9):
         _accepted(world, _raw(_envelope(world, seq=seq)))
