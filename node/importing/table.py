@@ -235,7 +235,11 @@ def open_table(filename: str, source: BinaryIO) -> TableStream:
         except BaseException:
             text.detach()
             raise
-        return TableStream(stream.header, stream.header_row, stream.rows, text.detach)
+
+        def let_go() -> None:
+            text.detach()  # the upload stays open: it is the caller's
+
+        return TableStream(stream.header, stream.header_row, stream.rows, let_go)
     except TableError:
         raise
     except Exception as exc:  # a malformed upload must become a message, never a 500
@@ -512,6 +516,10 @@ class _TableStream:
     ) -> None:
         self._records = iter(records)
         self._strict_width = strict_width
+        # CSV text has no cell to check for NUL or lone surrogates: a file holding NUL is
+        # refused whole before its rows are read, and strict UTF-8 decoding never yields a
+        # surrogate.
+        self._check_text = not strict_width
         self._pending: tuple[int, list[str], list[tuple[int, str]]] | None = None
         for number, raw_cells, problems in self._records:
             cells = [cell.strip() for cell in raw_cells]
@@ -536,10 +544,11 @@ class _TableStream:
         header_row = self.header_row
         width = len(header)
         strict_width = self._strict_width
+        check_text = self._check_text
         data_rows = 0
         for number, raw_cells, problems in self._records:
             cells = [cell.strip() for cell in raw_cells]
-            if _INVALID_TEXT.search("".join(cells)):
+            if check_text and _INVALID_TEXT.search("".join(cells)):
                 problems = problems + _invalid_text_cells(cells)
             if not any(cells) and not problems:
                 continue
