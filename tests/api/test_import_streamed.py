@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +30,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from node.errors import DomainError, InvalidInputError
-from node.importing import TableError, parse_own_layout, read_table
+from node.importing import TableError, parse_open_sdg, parse_own_layout, read_table
 from node.models import LatestResult, Result, ResultChange, Target
 from node.permissions import OPERATOR, Actor, allowed, require
 from node.services import catalogue, exchange, results, users
@@ -57,8 +59,10 @@ def plain_import(
     now: datetime,
     reason: str | None = None,
     confirm_outliers: bool = False,
+    layout: str = "own",
+    profile: dict[str, Any] | None = None,
 ) -> exchange.ImportReport:
-    """The import of our own layout as it was before streaming: every stage over the whole file."""
+    """The import as it was before streaming: every stage over the whole file."""
     require(user, "results.write")
     try:
         table = read_table(filename, data)
@@ -69,7 +73,10 @@ def plain_import(
             errors=[{"row": None, "column": None, "message": str(exc)}],
         ) from exc
     view = catalogue.view(session)
-    outcome = parse_own_layout(table, view)
+    if layout == "own":
+        outcome = parse_own_layout(table, view)
+    else:
+        outcome = parse_open_sdg(table, profile, view)
     row_errors = [
         {"row": e.row, "column": e.column, "message": e.message, "code": "unreadable_cell"}
         for e in outcome.errors
@@ -281,6 +288,8 @@ def compare(
     user_email: str | None = None,
     reason: str | None = None,
     confirm_outliers: bool = False,
+    layout: str = "own",
+    profile: dict[str, Any] | None = None,
 ) -> tuple[Any, ...]:
     """Import ``data`` both ways from the same stored state; assert the same answer."""
     answers = []
@@ -288,7 +297,7 @@ def compare(
         with db() as session:
             user = users.find_user(session, user_email) if user_email else OPERATOR
             options = {"user": user, "now": LATER, "reason": reason}
-            options["confirm_outliers"] = confirm_outliers
+            options.update(confirm_outliers=confirm_outliers, layout=layout, profile=profile)
 
             def run(session: Any, streamed: bool = streamed, options: Any = options) -> Any:
                 if streamed:
@@ -444,3 +453,34 @@ def test_a_csv_upload_is_streamed_not_read_whole(app: Flask, db: Callable[[], An
             session, "f.csv", _NoWholeRead(as_csv(rows)), user=OPERATOR, now=LATER, batch_size=2
         )
     assert (report.imported, report.new) == (len(GOOD), len(GOOD))
+
+
+LOS_ANGELES = Path(__file__).parents[2] / "node" / "demo" / "los_angeles"
+DATASET = Path(__file__).parents[3] / "shared" / "datasets" / "los-angeles-open-sdg"
+
+
+@pytest.mark.skipif(not DATASET.is_dir(), reason="the shared Los Angeles data set is not here")
+@pytest.mark.parametrize("batch_size", [1, 7, 5000])
+def test_open_sdg_files_stream_to_the_same_answer(
+    app: Flask, db: Callable[[], Any], batch_size: int
+) -> None:
+    """The six Los Angeles Open SDG files (repeated totals skipped, units mapped by profile),
+    with and without confirming outliers: the same answers both ways."""
+    _reset(db, [])
+    with db() as session:
+        additions = json.loads((LOS_ANGELES / "catalogue_additions.json").read_text())
+        exchange.apply_catalogue_additions(session, additions, now=T0)
+    for path in sorted(DATASET.glob("indicator_*.csv")):
+        profile = json.loads((LOS_ANGELES / f"{path.stem}.json").read_text())
+        for confirm in (False, True):
+            answer = compare(
+                db,
+                path.read_bytes(),
+                batch_size=batch_size,
+                layout="open-sdg",
+                profile=profile,
+                confirm_outliers=confirm,
+            )
+            assert answer[0] == "imported" or not confirm  # the files are good once confirmed
+            if answer[0] == "imported":
+                assert answer[1].imported > 0
