@@ -377,8 +377,9 @@ class FileFigures:
     given before (and that one's row and value, for the message), and, for the outlier check,
     the file's value of a figure's previous period (:class:`node.services.results.Given`).
     An identity is one int (indices of its indicator, period and breakdown, each below 2**20
-    since a file has at most a million rows); the row and value are one short string. About
-    150 bytes a figure instead of a row's objects (measured: ~1.5 KB).
+    since a file has at most a million rows); the row and value are one short string: about
+    150 bytes a figure instead of a row's objects (its item dict, ``ParsedRow`` and
+    ``PreparedResult``, kept whole before).
     """
 
     _BITS = 20
