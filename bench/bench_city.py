@@ -89,8 +89,8 @@ def _child(action: str, data_dir: str, arg: str, url: str) -> dict[str, Any]:
     started = time.perf_counter()
     size = 0
     if action == "import":
-        data = Path(arg).read_bytes()
-        with session_scope(sessions) as session:
+        # The file as an upload reaches the service: an open file, streamed (issue 14, 4th round).
+        with Path(arg).open("rb") as data, session_scope(sessions) as session:
             # Every figure is published and rewritten: the reason and the confirmation the
             # import asks for since issue 15 (their history lines are part of the measured work).
             report = exchange.import_file(

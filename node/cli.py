@@ -423,18 +423,19 @@ def import_command(
     with node_session(data_dir) as (_config, session):
         # Without --as the operator imports with the node's own (administrator) authority.
         user = users.find_user(session, as_email) if as_email else OPERATOR
-        report = exchange.import_file(
-            session,
-            file.name,
-            file.read_bytes(),
-            layout=layout,
-            profile=profile_data,
-            indicator=indicator,
-            user=user,
-            now=utcnow(),
-            reason=reason,
-            confirm_outliers=confirm_outliers,
-        )
+        with file.open("rb") as upload:  # streamed: a million-row file is never read whole
+            report = exchange.import_file(
+                session,
+                file.name,
+                upload,
+                layout=layout,
+                profile=profile_data,
+                indicator=indicator,
+                user=user,
+                now=utcnow(),
+                reason=reason,
+                confirm_outliers=confirm_outliers,
+            )
     click.echo(
         f"Imported {report.imported} results from {file.name}: {report.new} new, "
         f"{report.changed} changed, {report.unchanged} unchanged "

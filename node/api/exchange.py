@@ -109,7 +109,7 @@ class ResultsImport(MethodView):
         report = exchange.import_file(
             db_session(),
             upload.filename or "upload",
-            upload.read(),
+            upload.stream,  # spooled to disk by Werkzeug when large; streamed, not read whole
             layout=form["layout"],
             profile=profile,
             indicator=form.get("indicator"),

@@ -16,6 +16,8 @@ from node.importing.table import (
     Table,
     TableError,
     TableRow,
+    TableStream,
+    open_table,
     read_table,
 )
 
@@ -28,8 +30,10 @@ __all__ = [
     "Table",
     "TableError",
     "TableRow",
+    "TableStream",
     "check_profile",
     "load_profile",
+    "open_table",
     "parse_open_sdg",
     "parse_own_layout",
     "read_table",

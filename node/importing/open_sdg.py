@@ -44,6 +44,7 @@ def parse_open_sdg(
     catalogue: CatalogueView,
     *,
     indicator: str | None = None,
+    collector: OutcomeCollector | None = None,
 ) -> ParseOutcome:
     """Parse an Open SDG tidy table with an import profile (or none) against the catalogue.
 
@@ -51,13 +52,14 @@ def parse_open_sdg(
     precedence over the profile's own ``indicator``). Raises
     :class:`~node.importing.profile.ProfileError` when the profile is malformed or names
     indicators, dimensions or codes the catalogue does not have; problems of the file are
-    reported in the outcome, row by row.
+    reported in the outcome, row by row. ``collector``: where figures and errors go (a
+    streamed import passes its own; by default they are collected into the outcome).
     """
     spec = load_profile(profile if profile is not None else {})
     default_indicator = indicator or spec["indicator"]
     if default_indicator is not None or spec["units"]:
         check_profile(spec, catalogue, default_indicator)
-    collector = OutcomeCollector(table)
+    collector = collector if collector is not None else OutcomeCollector(table)
     header_row = table.header_row
 
     roles = {normalize_label(name): index for index, name in enumerate(table.header)}
@@ -104,7 +106,7 @@ def parse_open_sdg(
                 f"(known: {', '.join(catalogue.dimensions)}). Describe it in the "
                 "import profile's 'columns'.",
             )
-    if len(collector.errors) > len(table.errors):
+    if collector.error_count > len(table.errors):
         return collector.outcome()
 
     context = _Context(
@@ -192,7 +194,7 @@ class _Context:
             return
         indicator_code, totals = target
         info = self.catalogue.indicators[indicator_code]
-        errors_before = len(collector.errors)
+        errors_before = collector.error_count
 
         period = self._period(number, cells[self.year_index])
         value: str | bool = ""
@@ -202,7 +204,7 @@ class _Context:
             collector.error(number, self.header[self.value_index], str(exc))
 
         disaggregation = self._disaggregation(number, cells, units, indicator_code)
-        if len(collector.errors) > errors_before or period is None or disaggregation is None:
+        if collector.error_count > errors_before or period is None or disaggregation is None:
             return
         if totals == "skip" and not disaggregation:
             collector.skip(

@@ -156,6 +156,11 @@ class OutcomeCollector:
         self.skipped: list[tuple[int, str]] = []
         self._seen: dict[tuple[str, str, str], ParsedRow] = {}
 
+    @property
+    def error_count(self) -> int:
+        """How many errors were recorded so far (the table's own included)."""
+        return len(self.errors)
+
     def error(self, row: int, column: str | None, message: str) -> None:
         """Record an error of ``row`` (``column`` = heading as written in the file)."""
         self.errors.append(RowError(row, column, message))
@@ -164,26 +169,37 @@ class OutcomeCollector:
         """Record a row left out on purpose (no data, or excluded by the import profile)."""
         self.skipped.append((row, reason))
 
-    def add(self, row: int, item: dict[str, Any]) -> None:
-        """Add a figure unless the file already gave it (see the class docstring)."""
-        key = (item["indicator"], item["period"], disaggregation_key(item["disaggregation"]))
-        first = self._seen.get(key)
+    def add(self, row: int, item: dict[str, Any], key: str | None = None) -> None:
+        """Add a figure unless the file already gave it (see the class docstring).
+
+        ``key``: the breakdown's :func:`~node.disaggregation.disaggregation_key`, when the caller
+        has it already.
+        """
+        if key is None:
+            key = disaggregation_key(item["disaggregation"])
+        identity = (item["indicator"], item["period"], key)
+        first = self._seen.get(identity)
         if first is None:
             parsed = ParsedRow(row, item)
-            self._seen[key] = parsed
+            self._seen[identity] = parsed
             self.rows.append(parsed)
             return
+        self.repeated(row, item, first.row, first.item["value"])
+
+    def repeated(self, row: int, item: dict[str, Any], first_row: int, first_value: Any) -> None:
+        """``row`` gives again the figure row ``first_row`` gave: skipped if the same value,
+        an error if not."""
         what = (
             f"indicator {item['indicator']}, period {item['period']}, "
             f"{describe_breakdown(item['disaggregation'])}"
         )
-        if _same_value(first.item["value"], item["value"]):
-            self.skip(row, f"Same figure as row {first.row} ({what}); imported once.")
+        if _same_value(first_value, item["value"]):
+            self.skip(row, f"Same figure as row {first_row} ({what}); imported once.")
         else:
             self.error(
                 row,
                 None,
-                f"Row {first.row} already gives {_show(first.item['value'])} for {what}; "
+                f"Row {first_row} already gives {_show(first_value)} for {what}; "
                 f"this row gives {_show(item['value'])}. Keep only the correct one.",
             )
 
@@ -213,13 +229,17 @@ def unprotect_text(text: str) -> str:
 # --- the layout --------------------------------------------------------------------------------
 
 
-def parse_own_layout(table: Table, catalogue: CatalogueView) -> ParseOutcome:
+def parse_own_layout(
+    table: Table, catalogue: CatalogueView, collector: OutcomeCollector | None = None
+) -> ParseOutcome:
     """Parse a table in our own layout (see the module docstring) against the catalogue.
 
     Every row is checked and every problem reported (row, column, what was expected); nothing
     stops at the first error. Unknown columns are one error each, on the header row.
+    ``collector``: where figures and errors go (a streamed import passes its own; by default
+    they are collected into the returned outcome).
     """
-    collector = OutcomeCollector(table)
+    collector = collector if collector is not None else OutcomeCollector(table)
     columns = _header_roles(table, catalogue, collector)
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     for name in missing:
@@ -232,8 +252,9 @@ def parse_own_layout(table: Table, catalogue: CatalogueView) -> ParseOutcome:
         )
     if missing:
         return collector.outcome()
+    parse_row = _RowParser(table.header, columns, catalogue, collector).parse
     for number, cells in table.rows:
-        _parse_row(number, cells, table.header, columns, catalogue, collector)
+        parse_row(number, cells)
     return collector.outcome()
 
 
@@ -273,106 +294,178 @@ def _header_roles(
     return columns
 
 
-def _parse_row(
-    number: int,
-    cells: list[str],
-    header: list[str],
-    columns: dict[str, int],
-    catalogue: CatalogueView,
-    collector: OutcomeCollector,
-) -> None:
-    errors_before = len(collector.errors)
+class _RowParser:
+    """Checks the rows of one file: the rules of the layout, with what repeats remembered.
 
-    def cell(role: str) -> str:
-        return cells[columns[role]] if role in columns else ""
+    A file of a million rows holds a few hundred distinct indicators, periods and dimension
+    cells: each is looked up once (the answer, or the message of its error) instead of once
+    per row. Only the value and the texts are checked row by row.
+    """
 
-    def fail(role: str, message: str) -> None:
-        collector.error(number, header[columns[role]] if role in columns else role, message)
+    def __init__(
+        self,
+        header: list[str],
+        columns: dict[str, int],
+        catalogue: CatalogueView,
+        collector: OutcomeCollector,
+    ) -> None:
+        self.header = header
+        self.catalogue = catalogue
+        self.collector = collector
+        self.indicator_at = columns["indicator"]
+        self.period_at = columns["period"]
+        self.value_at = columns["value"]
+        self.status_at = columns.get("status")
+        self.texts = [
+            (role, limit, columns[role]) for role, limit in TEXT_LIMITS.items() if role in columns
+        ]
+        self.dimensions = [
+            (dim_code, dimension, columns[dim_code])
+            for dim_code, dimension in catalogue.dimensions.items()
+            if dim_code in columns
+        ]
+        self._indicators: dict[str, IndicatorInfo | None] = {}
+        self._periods: dict[str, tuple[str, str | None]] = {}
+        self._codes: dict[tuple[str, str], str | None] = {}
+        self._keys: dict[tuple[str, ...], tuple[dict[str, str], str]] = {}
 
-    info: IndicatorInfo | None = None
-    code_text = cell("indicator")
-    if not code_text:
-        fail(
-            "indicator",
-            "The indicator code is empty. Enter a code of the catalogue, e.g. HRC-HOU-04.",
-        )
-    else:
-        info = find_indicator(catalogue, code_text)
-        if info is None:
-            fail(
-                "indicator",
-                f"'{code_text[:60]}' is not an indicator of the catalogue. Check "
-                "the code; a local indicator must be added to the catalogue first.",
-            )
-
-    period = ""
-    try:
-        period = str(parse_period(cell("period").upper()))  # "2025-q3" is clear enough
-    except PeriodError as exc:
-        text = cell("period")
-        fail(
-            "period",
-            "The period is empty. Use 2025, 2025-H1, 2025-Q3 or 2025-07." if not text else str(exc),
-        )
-
-    value: str | bool = ""
-    if info is not None:
+    def _indicator(self, text: str) -> IndicatorInfo | None:
         try:
-            value = parse_value(info, cell("value"))
-        except ValueError as exc:
-            fail("value", str(exc))
-    elif not cell("value"):
-        fail("value", "The value is empty. Enter the figure, or leave the row out.")
+            return self._indicators[text]
+        except KeyError:
+            found = self._indicators[text] = find_indicator(self.catalogue, text)
+            return found
 
-    status = cell("status")
-    if status and status.casefold() not in RESULT_STATUSES:
-        fail(
-            "status",
-            f"'{status[:40]}' is not a status. Use one of: "
-            f"{', '.join(RESULT_STATUSES)} (or leave it empty).",
-        )
+    def _period(self, text: str) -> tuple[str, str | None]:
+        """(canonical period, None), or ("", the error message)."""
+        found = self._periods.get(text)
+        if found is None:
+            try:
+                found = (str(parse_period(text.upper())), None)  # "2025-q3" is clear enough
+            except PeriodError as exc:
+                message = (
+                    "The period is empty. Use 2025, 2025-H1, 2025-Q3 or 2025-07."
+                    if not text
+                    else str(exc)
+                )
+                found = ("", message)
+            self._periods[text] = found
+        return found
 
-    texts: dict[str, str] = {}
-    for role, limit in TEXT_LIMITS.items():
-        text = unprotect_text(cell(role))
-        if len(text) > limit:
-            fail(role, f"The text is {len(text)} characters long; at most {limit} are allowed.")
-        elif text:
-            texts[role] = text
+    def _code(self, dim_code: str, dimension: DimensionInfo, text: str) -> str | None:
+        try:
+            return self._codes[(dim_code, text)]
+        except KeyError:
+            found = self._codes[(dim_code, text)] = match_code(dimension, text)
+            return found
 
-    disaggregation: dict[str, str] = {}
-    for dim_code, dimension in catalogue.dimensions.items():
-        text = cell(dim_code)
-        if not text:
-            continue
-        code = match_code(dimension, text)
-        if code is None:
-            fail(
-                dim_code,
-                f"'{text[:60]}' is not a code of {dim_code} ({dimension.label}). "
-                f"Known codes: {describe_codes(dimension)}.",
-            )
-        elif code == TOTAL_CODE:
-            continue
-        elif info is not None and dim_code not in info.dimensions:
-            allowed = ", ".join(info.dimensions) or "none (totals only)"
-            fail(
-                dim_code,
-                f"Indicator {info.code} has no breakdown by {dim_code}; leave this "
-                f"cell empty. Breakdowns of {info.code}: {allowed}.",
+    def parse(self, number: int, cells: list[str]) -> None:
+        """Check one data row; add its figure to the collector, or its errors."""
+        collector = self.collector
+        header = self.header
+        errors_before = collector.error_count
+
+        info: IndicatorInfo | None = None
+        code_text = cells[self.indicator_at]
+        if not code_text:
+            collector.error(
+                number,
+                header[self.indicator_at],
+                "The indicator code is empty. Enter a code of the catalogue, e.g. HRC-HOU-04.",
             )
         else:
-            disaggregation[dim_code] = code
+            info = self._indicator(code_text)
+            if info is None:
+                collector.error(
+                    number,
+                    header[self.indicator_at],
+                    f"'{code_text[:60]}' is not an indicator of the catalogue. Check "
+                    "the code; a local indicator must be added to the catalogue first.",
+                )
 
-    if len(collector.errors) > errors_before or info is None:
-        return
-    item: dict[str, Any] = {
-        "indicator": info.code,
-        "period": period,
-        "value": value,
-        "disaggregation": disaggregation,
-    }
-    if status:
-        item["status"] = status.casefold()
-    item.update(texts)
-    collector.add(number, item)
+        period, problem = self._period(cells[self.period_at])
+        if problem is not None:
+            collector.error(number, header[self.period_at], problem)
+
+        value: str | bool = ""
+        value_text = cells[self.value_at]
+        if info is not None:
+            try:
+                value = parse_value(info, value_text)
+            except ValueError as exc:
+                collector.error(number, header[self.value_at], str(exc))
+        elif not value_text:
+            collector.error(
+                number,
+                header[self.value_at],
+                "The value is empty. Enter the figure, or leave the row out.",
+            )
+
+        status = cells[self.status_at] if self.status_at is not None else ""
+        if status and status.casefold() not in RESULT_STATUSES:
+            assert self.status_at is not None
+            collector.error(
+                number,
+                header[self.status_at],
+                f"'{status[:40]}' is not a status. Use one of: "
+                f"{', '.join(RESULT_STATUSES)} (or leave it empty).",
+            )
+
+        texts: dict[str, str] = {}
+        for role, limit, at in self.texts:
+            text = unprotect_text(cells[at])
+            if len(text) > limit:
+                collector.error(
+                    number,
+                    header[at],
+                    f"The text is {len(text)} characters long; at most {limit} are allowed.",
+                )
+            elif text:
+                texts[role] = text
+
+        chosen: list[str] = []
+        for dim_code, dimension, at in self.dimensions:
+            text = cells[at]
+            if not text:
+                continue
+            code = self._code(dim_code, dimension, text)
+            if code is None:
+                collector.error(
+                    number,
+                    header[at],
+                    f"'{text[:60]}' is not a code of {dim_code} ({dimension.label}). "
+                    f"Known codes: {describe_codes(dimension)}.",
+                )
+            elif code == TOTAL_CODE:
+                continue
+            elif info is not None and dim_code not in info.dimensions:
+                allowed = ", ".join(info.dimensions) or "none (totals only)"
+                collector.error(
+                    number,
+                    header[at],
+                    f"Indicator {info.code} has no breakdown by {dim_code}; leave this "
+                    f"cell empty. Breakdowns of {info.code}: {allowed}.",
+                )
+            else:
+                chosen.append(dim_code)
+                chosen.append(code)
+
+        if collector.error_count > errors_before or info is None:
+            return
+        combination = tuple(chosen)
+        known = self._keys.get(combination)
+        if known is None:
+            pairs = dict(zip(chosen[::2], chosen[1::2], strict=True))
+            known = self._keys[combination] = (pairs, disaggregation_key(pairs))
+        disaggregation, key = known
+        item: dict[str, Any] = {
+            "indicator": info.code,
+            "period": period,
+            "value": value,
+            # a copy: the figure is the caller's to keep or change
+            "disaggregation": dict(disaggregation),
+        }
+        if status:
+            item["status"] = status.casefold()
+        item.update(texts)
+        collector.add(number, item, key)

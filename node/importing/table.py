@@ -13,17 +13,18 @@ The outcome types shared by the layouts (:class:`ParsedRow`, :class:`RowError`,
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
 import re
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 # A file is read whole (the upload's bytes, then its rows) before anything is written, all or
 # nothing: a million rows (a large city's monthly figures by district and ground) fit; the
@@ -155,6 +156,139 @@ def read_table(filename: str, data: bytes) -> Table:
             "The file could not be read as a table. Upload a CSV file (UTF-8) or an Excel "
             f"workbook (.xlsx). ({type(exc).__name__})"
         ) from exc
+
+
+class TableStream:
+    """An uploaded table read as a stream: the header at once, the data rows one at a time.
+
+    What :func:`open_table` returns. ``rows(on_error)`` yields the rows :func:`read_table`
+    would put in ``Table.rows``, in file order, and hands what it would put in
+    ``Table.errors`` to ``on_error``; like :func:`read_table` it raises nothing but
+    :class:`TableError`. Call :meth:`close` when done (the upload itself stays open).
+    """
+
+    def __init__(
+        self,
+        header: list[str],
+        header_row: int,
+        rows: Callable[[Callable[[RowError], None]], Iterator[TableRow]],
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        self.header = header
+        self.header_row = header_row
+        self._rows = rows
+        self._close = close
+
+    def rows(self, on_error: Callable[[RowError], None]) -> Iterator[TableRow]:
+        """The data rows (see the class docstring)."""
+        try:
+            yield from self._rows(on_error)
+        except TableError:
+            raise
+        except Exception as exc:  # as in read_table: a malformed upload becomes a message
+            raise TableError(_UNREADABLE + f" ({type(exc).__name__})") from exc
+
+    def close(self) -> None:
+        """Let go of the upload (without closing it: the caller owns it)."""
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+
+_UNREADABLE = (
+    "The file could not be read as a table. Upload a CSV file (UTF-8) or an Excel workbook (.xlsx)."
+)
+# How much of a CSV upload is decoded at a time while it is checked before reading its rows.
+_CHUNK = 1 << 20
+
+
+def open_table(filename: str, source: BinaryIO) -> TableStream:
+    """Open an uploaded file (a seekable binary file) as a :class:`TableStream`.
+
+    The same file gives the same header, rows, row errors and :class:`TableError` messages as
+    :func:`read_table` on its bytes (property-tested), but a CSV file is never held whole: it is
+    checked (UTF-8, no NUL, not empty) chunk by chunk, then its rows are read one at a time, so
+    a million-row file costs the memory of one row. XLSX workbooks (at most 200,000 rows, and
+    a zip archive cannot be read front to back) are read whole with :func:`read_table`.
+    """
+    try:
+        source.seek(0)
+        head = source.read(len(OLE_MAGIC))
+        source.seek(0)
+        name = (filename or "").lower()
+        if head.startswith((ZIP_MAGIC, OLE_MAGIC)) or name.endswith((".xlsx", ".xlsm")):
+            # Workbooks, and the refusals read_table words for files that are not CSV text.
+            table = read_table(filename, source.read())
+
+            def listed(on_error: Callable[[RowError], None]) -> Iterator[TableRow]:
+                for error in table.errors:
+                    on_error(error)
+                yield from table.rows
+
+            return TableStream(table.header, table.header_row, listed)
+        delimiter = _check_csv(source)
+        source.seek(0)
+        text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+        try:
+            reader = csv.reader(text, delimiter=delimiter)
+            stream = _TableStream(_csv_records(reader), strict_width=True)
+        except BaseException:
+            text.detach()
+            raise
+
+        def let_go() -> None:
+            text.detach()  # the upload stays open: it is the caller's
+
+        return TableStream(stream.header, stream.header_row, stream.rows, let_go)
+    except TableError:
+        raise
+    except Exception as exc:  # a malformed upload must become a message, never a 500
+        raise TableError(_UNREADABLE + f" ({type(exc).__name__})") from exc
+
+
+def _check_csv(source: BinaryIO) -> str:
+    """The checks :func:`_read_csv` makes on the whole text, made chunk by chunk; the delimiter.
+
+    Same order and messages: not UTF-8 (the whole file is then read once more by
+    :func:`_read_csv` to name the line exactly as it does), NUL, empty; then the delimiter from
+    the first non-blank line.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    has_nul = False
+    blank = True
+    first_line: str | None = None
+    prefix = ""
+    try:
+        while True:
+            chunk = source.read(_CHUNK)
+            final = not chunk
+            text = decoder.decode(chunk, final)
+            has_nul = has_nul or "\x00" in text
+            if blank and text.strip():
+                blank = False
+            if first_line is None:
+                prefix += text
+                lines = prefix.splitlines()
+                for index, line in enumerate(lines):
+                    if line.strip():
+                        # Complete once a line break follows it (or the file ends).
+                        if index < len(lines) - 1 or final:
+                            first_line = line
+                            prefix = ""
+                        break
+            if final:
+                break
+    except UnicodeDecodeError:
+        source.seek(0)
+        _read_csv(source.read())  # raises the TableError naming the line, as for a whole read
+        raise  # pragma: no cover - _read_csv raised already
+    if has_nul:
+        raise TableError(
+            "The file looks like a binary file, not a CSV text file or an .xlsx workbook."
+        )
+    if blank:
+        raise TableError("The file is empty.")
+    return _sniff_delimiter(first_line or "")
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -360,16 +494,37 @@ def _build_table(
     ``strict_width``: CSV rows must have a cell for every column (a missing separator shifts
     values into the wrong column); XLSX rows simply end at their last filled cell.
     """
-    header: list[str] | None = None
-    header_row = 0
-    rows: list[TableRow] = []
+    stream = _TableStream(records, strict_width=strict_width)
     errors: list[RowError] = []
-    data_rows = 0
-    for number, raw_cells, problems in records:
-        cells = [cell.strip() for cell in raw_cells]
-        if _INVALID_TEXT.search("".join(cells)):
-            problems = problems + _invalid_text_cells(cells)
-        if header is None:
+    rows = list(stream.rows(errors.append))
+    return Table(header=stream.header, rows=rows, errors=errors, header_row=stream.header_row)
+
+
+class _TableStream:
+    """The header of a table, read at once, then its data rows one at a time.
+
+    The same checks as a table read whole (:func:`_build_table` is this, collected): the header
+    is the first non-blank row; each data row is checked against it and either yielded as a
+    :class:`TableRow` or reported to ``on_error`` as :class:`RowError` entries.
+    """
+
+    def __init__(
+        self,
+        records: Iterable[tuple[int, list[str], list[tuple[int, str]]]],
+        *,
+        strict_width: bool,
+    ) -> None:
+        self._records = iter(records)
+        self._strict_width = strict_width
+        # CSV text has no cell to check for NUL or lone surrogates: a file holding NUL is
+        # refused whole before its rows are read, and strict UTF-8 decoding never yields a
+        # surrogate.
+        self._check_text = not strict_width
+        self._pending: tuple[int, list[str], list[tuple[int, str]]] | None = None
+        for number, raw_cells, problems in self._records:
+            cells = [cell.strip() for cell in raw_cells]
+            if _INVALID_TEXT.search("".join(cells)):
+                problems = problems + _invalid_text_cells(cells)
             if not any(cells):
                 continue
             if problems:
@@ -378,53 +533,66 @@ def _build_table(
                     f"The header row (row {number}) must hold column names as text; "
                     f"cell {_column_letter(column)}{number} {message}"
                 )
-            header = _check_header(cells, number)
-            header_row = number
-            continue
-        if not any(cells) and not problems:
-            continue
-        data_rows += 1
-        if data_rows > MAX_ROWS:
-            raise TableError(
-                f"The file has more than {MAX_ROWS:,} data rows. Split it into smaller files."
-            )
-        width = len(header)
-        if problems:
-            for column, message in problems:
-                name = header[column] if column < width else None
-                errors.append(
-                    RowError(number, name, f"The cell {_column_letter(column)}{number} {message}")
-                )
-            continue
-        if strict_width and len(cells) < width:
-            errors.append(
-                RowError(
-                    number,
-                    None,
-                    f"This row has {len(cells)} cells but the header has "
-                    f"{width} columns. Check for a missing separator or a cell "
-                    "split in two.",
-                )
-            )
-            continue
-        if any(cells[width:]):
-            extra = len(cells) - width if strict_width else None
-            detail = f" ({extra} more than the header)" if extra else ""
-            errors.append(
-                RowError(
-                    number,
-                    None,
-                    f"This row has values to the right of the last named column"
-                    f"{detail}. Give every column a name in row {header_row} or "
-                    "remove the extra cells.",
-                )
-            )
-            continue
-        cells = (cells + [""] * width)[:width]
-        rows.append(TableRow(number, cells))
-    if header is None:
+            self.header = _check_header(cells, number)
+            self.header_row = number
+            return
         raise TableError("The file has no header row: the first row must name the columns.")
-    return Table(header=header, rows=rows, errors=errors, header_row=header_row)
+
+    def rows(self, on_error: Callable[[RowError], None]) -> Iterator[TableRow]:
+        """The data rows in file order; a row with a problem goes to ``on_error`` instead."""
+        header = self.header
+        header_row = self.header_row
+        width = len(header)
+        strict_width = self._strict_width
+        check_text = self._check_text
+        data_rows = 0
+        for number, raw_cells, problems in self._records:
+            cells = [cell.strip() for cell in raw_cells]
+            if check_text and _INVALID_TEXT.search("".join(cells)):
+                problems = problems + _invalid_text_cells(cells)
+            if not any(cells) and not problems:
+                continue
+            data_rows += 1
+            if data_rows > MAX_ROWS:
+                raise TableError(
+                    f"The file has more than {MAX_ROWS:,} data rows. Split it into smaller files."
+                )
+            if problems:
+                for column, message in problems:
+                    name = header[column] if column < width else None
+                    on_error(
+                        RowError(
+                            number, name, f"The cell {_column_letter(column)}{number} {message}"
+                        )
+                    )
+                continue
+            if strict_width and len(cells) < width:
+                on_error(
+                    RowError(
+                        number,
+                        None,
+                        f"This row has {len(cells)} cells but the header has "
+                        f"{width} columns. Check for a missing separator or a cell "
+                        "split in two.",
+                    )
+                )
+                continue
+            if len(cells) > width and any(cells[width:]):
+                extra = len(cells) - width if strict_width else None
+                detail = f" ({extra} more than the header)" if extra else ""
+                on_error(
+                    RowError(
+                        number,
+                        None,
+                        f"This row has values to the right of the last named column"
+                        f"{detail}. Give every column a name in row {header_row} or "
+                        "remove the extra cells.",
+                    )
+                )
+                continue
+            if len(cells) != width:
+                cells = (cells + [""] * width)[:width]
+            yield TableRow(number, cells)
 
 
 def _invalid_text_cells(cells: list[str]) -> list[tuple[int, str]]:

@@ -7,25 +7,43 @@ database: it builds the catalogue view, checks every row with the same rules as 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import io
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from node import disaggregation as disagg
+from node.catalogue_view import CatalogueView
 from node.config import NodeConfig
 from node.errors import InvalidInputError
 from node.exporting import sdmx, tabular
-from node.importing import ProfileError, TableError, parse_open_sdg, parse_own_layout, read_table
+from node.importing import (
+    ParseOutcome,
+    ProfileError,
+    RowError,
+    Table,
+    TableError,
+    TableRow,
+    open_table,
+    parse_open_sdg,
+    parse_own_layout,
+)
+from node.importing.own_layout import OutcomeCollector
 from node.models import LatestResult, Result
 from node.permissions import Actor, allowed, require
 from node.services import catalogue, results
 from schemas.catalogue import DimensionCodeSchema, DimensionSchema, IndicatorSchema
+from schemas.fields import parse_decimal
 from schemas.periods import parse_period
 
 LAYOUTS = ("own", "open-sdg")
@@ -77,7 +95,7 @@ def _row_errors_from_items(
 def import_file(
     session: Session,
     filename: str,
-    data: bytes,
+    data: bytes | BinaryIO,
     *,
     layout: str = "own",
     profile: dict[str, Any] | None = None,
@@ -86,6 +104,7 @@ def import_file(
     now: datetime,
     reason: str | None = None,
     confirm_outliers: bool = False,
+    batch_size: int | None = None,
 ) -> ImportReport:
     """Import a CSV or XLSX file; any bad row → 422 with every row error, nothing written.
 
@@ -93,6 +112,17 @@ def import_file(
     validated or published figure needs ``reason`` (422 ``reason_required`` lists the rows), a
     value far from the previous period's needs ``confirm_outliers`` (422
     ``outlier_unconfirmed`` lists the rows). Every row error carries its rule's ``code``.
+
+    ``data``: the file's bytes, or a binary file (an upload spooled to disk): a CSV file is
+    streamed, never held whole. The import runs in two passes of ``batch_size`` figures
+    (default ``results.IMPORT_BATCH``):
+    the first parses and checks every row (nothing written; the figures checked go to a
+    spool file), the second plans and writes batch by batch inside a savepoint, undone at the
+    first refusal. What is kept of the whole file is one compact entry per figure (its
+    identity, row and value: the duplicate check, and the previous period's value for the
+    outlier check) and at most ``MAX_REPORTED_ERRORS`` errors. The answer (stored rows,
+    errors with their rows and codes, counts) is the one the whole-file definition gives
+    (property-tested with small batches).
     """
     require(user, "results.write")
     if layout not in LAYOUTS:
@@ -100,98 +130,487 @@ def import_file(
             f"Unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}.",
             errors={"layout": [f"one of {', '.join(LAYOUTS)}"]},
         )
+    batch_size = results.IMPORT_BATCH if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    source, owned = _seekable(data)
     try:
-        table = read_table(filename, data)
-    except TableError as exc:
-        raise InvalidInputError(
-            f"The file cannot be read: {exc}",
-            code="unreadable_file",
-            errors=[{"row": None, "column": None, "message": str(exc)}],
-        ) from exc
-    view = catalogue.view(session)
-    if layout == "own":
-        outcome = parse_own_layout(table, view)
-    else:
-        if profile is None and indicator is None:
-            raise InvalidInputError(
-                "An Open SDG file needs an import profile or an indicator code.",
-                errors={"profile": ["give a profile or an indicator"]},
-            )
-        try:
-            outcome = parse_open_sdg(table, profile, view, indicator=indicator)
-        except ProfileError as exc:
-            raise InvalidInputError(
-                f"The import profile is not valid: {exc.message}",
-                code="invalid_profile",
-                errors=[
-                    {"row": None, "column": "profile", "message": e}
-                    for e in exc.errors or [exc.message]
-                ],
-            ) from exc
-    row_errors = [
-        {"row": e.row, "column": e.column, "message": e.message, "code": "unreadable_cell"}
-        for e in outcome.errors
-    ]
-    may_validate = allowed(user, "results.validate")
-    items = [parsed.item for parsed in outcome.rows]
-    prepared, item_errors = results.prepare_results(items, view, may_validate=may_validate)
-    row_errors += _row_errors_from_items(item_errors, [p.row for p in outcome.rows])
-    if row_errors:
-        row_errors.sort(key=lambda e: (e["row"] or 0, e["column"] or ""))
-        raise InvalidInputError(
-            f"{len(row_errors)} problems in {filename}; nothing was imported.",
-            code="import_rejected",
-            errors=row_errors[:MAX_REPORTED_ERRORS],
-            extra={
-                "error_count": len(row_errors),
-                "error_codes": sorted({e["code"] for e in row_errors}),
-            },
+        return _import_stream(
+            session,
+            filename,
+            source,
+            layout=layout,
+            profile=profile,
+            indicator=indicator,
+            user=user,
+            now=now,
+            reason=reason,
+            confirm_outliers=confirm_outliers,
+            batch_size=batch_size,
         )
-    reason = (reason or "").strip()[: results.MAX_REASON] or None
-    plan, problems = results.plan_changes(
+    finally:
+        if owned:
+            source.close()
+
+
+def _seekable(data: bytes | BinaryIO) -> tuple[BinaryIO, bool]:
+    """The upload as a seekable binary file, and whether it is ours to close."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(data)), True
+    if getattr(data, "seekable", None) is not None and data.seekable():
+        return data, False
+    copy = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by caller
+    shutil.copyfileobj(data, copy)
+    return cast(BinaryIO, copy), True
+
+
+# Spooled files (a copied upload, the checked figures) stay in memory up to this size.
+_SPOOL_IN_MEMORY = 32 * 1024 * 1024
+
+
+def _unreadable(exc: TableError) -> InvalidInputError:
+    return InvalidInputError(
+        f"The file cannot be read: {exc}",
+        code="unreadable_file",
+        errors=[{"row": None, "column": None, "message": str(exc)}],
+    )
+
+
+def _import_stream(
+    session: Session,
+    filename: str,
+    source: BinaryIO,
+    *,
+    layout: str,
+    profile: dict[str, Any] | None,
+    indicator: str | None,
+    user: Actor | None,
+    now: datetime,
+    reason: str | None,
+    confirm_outliers: bool,
+    batch_size: int,
+) -> ImportReport:
+    try:
+        stream = open_table(filename, source)
+    except TableError as exc:
+        raise _unreadable(exc) from exc
+    view = catalogue.view(session)
+    may_validate = allowed(user, "results.validate")
+    errors = _ErrorSink(MAX_REPORTED_ERRORS, sort=True)
+    figures = FileFigures()
+    spool = _PreparedSpool()
+    cache = results.PrepareCache()
+
+    def check(batch: list[tuple[int, dict[str, Any]]]) -> None:
+        """Pass 1 for one batch: the rules of prepare_results; the good figures spooled."""
+        rows = [row for row, _item in batch]
+        prepared, item_errors = results.prepare_results(
+            [item for _row, item in batch], view, may_validate=may_validate, cache=cache
+        )
+        for entry in _row_errors_from_items(item_errors, rows):
+            errors.add(entry)
+        if not errors.count:  # once the file is refused, nothing of it will be written
+            spool.add(rows, prepared)
+
+    collector = _StreamCollector(figures, errors, check, batch_size)
+    try:
+        with spool:
+            rows_read = stream.rows(collector.table_error)
+            table = Table(
+                header=stream.header,
+                rows=cast(list[TableRow], rows_read),
+                errors=[],
+                header_row=stream.header_row,
+            )
+            try:
+                _parse(table, layout, profile, view, indicator, collector)
+                for _row in rows_read:  # a layout refused by its header: the table's errors
+                    pass
+            except TableError as exc:
+                raise _unreadable(exc) from exc
+            collector.flush()
+            if errors.count:
+                raise InvalidInputError(
+                    f"{errors.count} problems in {filename}; nothing was imported.",
+                    code="import_rejected",
+                    errors=errors.entries(),
+                    extra={"error_count": errors.count, "error_codes": sorted(errors.codes)},
+                )
+            return _write_stream(
+                session,
+                filename,
+                spool,
+                figures,
+                view,
+                user=user,
+                now=now,
+                may_validate=may_validate,
+                reason=(reason or "").strip()[: results.MAX_REASON] or None,
+                confirm_outliers=confirm_outliers,
+                skipped=collector.skipped_count,
+            )
+    finally:
+        stream.close()
+
+
+def _parse(
+    table: Table,
+    layout: str,
+    profile: dict[str, Any] | None,
+    view: CatalogueView,
+    indicator: str | None,
+    collector: _StreamCollector,
+) -> None:
+    """Run the layout's parser over the streamed rows, figures and errors into ``collector``."""
+    if layout == "own":
+        parse_own_layout(table, view, collector)
+        return
+    if profile is None and indicator is None:
+        raise InvalidInputError(
+            "An Open SDG file needs an import profile or an indicator code.",
+            errors={"profile": ["give a profile or an indicator"]},
+        )
+    try:
+        parse_open_sdg(table, profile, view, indicator=indicator, collector=collector)
+    except ProfileError as exc:
+        # A file that cannot be read is refused as such even when the profile is bad too:
+        # the whole-file definition reads the file before it looks at the profile.
+        for _row in table.rows:
+            pass
+        raise InvalidInputError(
+            f"The import profile is not valid: {exc.message}",
+            code="invalid_profile",
+            errors=[
+                {"row": None, "column": "profile", "message": e}
+                for e in exc.errors or [exc.message]
+            ],
+        ) from exc
+
+
+def _write_stream(
+    session: Session,
+    filename: str,
+    spool: _PreparedSpool,
+    figures: FileFigures,
+    view: CatalogueView,
+    *,
+    user: Actor | None,
+    now: datetime,
+    may_validate: bool,
+    reason: str | None,
+    confirm_outliers: bool,
+    skipped: int,
+) -> ImportReport:
+    """Pass 2: plan and write the checked figures batch by batch, all or nothing.
+
+    Inside a savepoint: a refusal found in a later batch (``result_locked``, or any
+    ``reason_required`` / ``outlier_unconfirmed`` row) undoes the batches already written before
+    the error leaves, whatever the caller then does with its transaction. After the first
+    problem nothing more is written, but every batch is still planned so that every problem row
+    is reported. Writing batch k cannot change what batch k+1 reads: a file gives each figure
+    once, and the stored previous-period figures read are only those the file does not give.
+    """
+    planner = results.Planner(
         session,
-        prepared,
         view,
+        given=figures,
         may_validate=may_validate,
         reason=reason,
         confirm_outliers=confirm_outliers,
     )
-    if problems:
-        row_errors = _row_errors_from_items(problems, [p.row for p in outcome.rows])
-        codes = sorted({e["code"] for e in row_errors})
-        raise InvalidInputError(
-            _plan_detail(plan, problems, filename),
-            code=codes[0] if len(codes) == 1 else "import_rejected",
-            errors=row_errors[:MAX_REPORTED_ERRORS],
-            extra={
-                "error_count": len(row_errors),
-                "error_codes": codes,
-                "new": plan.count("new"),
-                "changed": plan.count("changed"),
-                "unchanged": plan.count("unchanged"),
-            },
-        )
-    results.import_results(session, plan, user=user, now=now)
+    problems = _ErrorSink(MAX_REPORTED_ERRORS, sort=False)
+    counts = {"new": 0, "changed": 0, "unchanged": 0}
+    needs_reason = outliers = 0
+    summaries: dict[str, dict[str, Any]] = {}
+    with session.begin_nested():
+        writer = results.BatchWriter(session, user=user, now=now)
+        start = 0
+        for rows, batch in spool.batches():
+            changes, batch_problems = planner.plan(batch, start)
+            start += len(batch)
+            for change in changes:
+                counts[change.kind] += 1
+            if batch_problems:
+                needs_reason += sum(1 for p in batch_problems.values() if "reason" in p)
+                outliers += sum(1 for p in batch_problems.values() if "value" in p)
+                offset = start - len(batch)
+                local = {index - offset: found for index, found in batch_problems.items()}
+                for entry in _row_errors_from_items(local, rows):
+                    problems.add(entry)
+            if problems.count:
+                continue
+            results.attach_summaries(session, changes)
+            for change in changes:
+                for summary in change.affected_summaries:
+                    summaries.setdefault(summary["sha256"], summary)
+            writer.write(changes)
+        if problems.count:
+            codes = sorted(problems.codes)
+            raise InvalidInputError(
+                _plan_detail(counts, needs_reason, outliers, filename),
+                code=codes[0] if len(codes) == 1 else "import_rejected",
+                errors=problems.entries(),
+                extra={
+                    "error_count": problems.count,
+                    "error_codes": codes,
+                    "new": counts["new"],
+                    "changed": counts["changed"],
+                    "unchanged": counts["unchanged"],
+                },
+            )
+        imported = writer.finish()
     return ImportReport(
-        imported=len(prepared),
-        skipped=len(outcome.skipped),
-        rows=len(outcome.rows) + len(outcome.skipped),
-        new=plan.count("new"),
-        changed=plan.count("changed"),
-        unchanged=plan.count("unchanged"),
-        affected_summaries=plan.affected_summaries(),
+        imported=imported,
+        skipped=skipped,
+        rows=imported + skipped,
+        new=counts["new"],
+        changed=counts["changed"],
+        unchanged=counts["unchanged"],
+        affected_summaries=sorted(
+            summaries.values(), key=lambda s: (s["period"], s["revision"] or 0, s["sha256"])
+        ),
     )
 
 
-def _plan_detail(
-    plan: results.ChangePlan, problems: dict[int, dict[str, list[str]]], filename: str
-) -> str:
+class FileFigures:
+    """Every figure a file gives, one compact entry each: identity → (row, value).
+
+    What the whole-file checks need of the rows already read: whether a figure repeats one
+    given before (and that one's row and value, for the message), and, for the outlier check,
+    the file's value of a figure's previous period (:class:`node.services.results.Given`).
+    An identity is one int (indices of its indicator, period and breakdown, each below 2**20
+    since a file has at most a million rows); the row and value are one short string: about
+    150 bytes a figure instead of a row's objects (its item dict, ``ParsedRow`` and
+    ``PreparedResult``, kept whole before).
+    """
+
+    _BITS = 20
+
+    def __init__(self) -> None:
+        self._indicators: dict[str, int] = {}
+        self._periods: dict[str, int] = {}
+        self._keys: dict[str, int] = {}
+        self._figures: dict[int, str] = {}
+
+    def identity(self, indicator: str, period: str, key: str) -> int:
+        """The figure's identity as one int (its parts numbered on first sight)."""
+        indicators, periods, keys = self._indicators, self._periods, self._keys
+        i = indicators.get(indicator)
+        if i is None:
+            i = indicators[indicator] = len(indicators)
+        p = periods.get(period)
+        if p is None:
+            p = periods[period] = len(periods)
+        k = keys.get(key)
+        if k is None:
+            k = keys[key] = len(keys)
+        if (i | p | k) >> self._BITS:  # pragma: no cover - more than MAX_ROWS rows
+            raise ValueError("too many distinct figures")
+        return (i << (2 * self._BITS)) | (p << self._BITS) | k
+
+    def _known(self, identity: tuple[str, str, str]) -> int | None:
+        """The identity's int if its parts were all seen, else None (then not in the file)."""
+        indicator, period, key = identity
+        i = self._indicators.get(indicator)
+        p = self._periods.get(period)
+        k = self._keys.get(key)
+        if i is None or p is None or k is None:
+            return None
+        return (i << (2 * self._BITS)) | (p << self._BITS) | k
+
+    def first(self, identity: int) -> tuple[int, str | bool] | None:
+        """(row, value) of the figure the file gave first with this identity, if any."""
+        found = self._figures.get(identity)
+        if found is None:
+            return None
+        number, separator, text = found.partition("\x1f")
+        if separator:
+            return int(number), text
+        number, _separator, flag = found.partition("\x1e")
+        return int(number), flag == "1"
+
+    def remember(self, identity: int, row: int, value: str | bool) -> None:
+        """Record the figure of ``row`` (its first mention in the file)."""
+        if isinstance(value, bool):
+            self._figures[identity] = f"{row}\x1e{'1' if value else '0'}"
+        else:
+            self._figures[identity] = f"{row}\x1f{value}"
+
+    def __contains__(self, identity: object) -> bool:
+        if not isinstance(identity, tuple) or len(identity) != 3:
+            return False
+        number = self._known(identity)
+        return number is not None and number in self._figures
+
+    def __getitem__(self, identity: tuple[str, str, str]) -> Decimal | bool:
+        """The value as the checks hold it (``Decimal``, or ``bool`` for yes/no)."""
+        number = self._known(identity)
+        found = None if number is None else self.first(number)
+        if found is None:
+            raise KeyError(identity)
+        value = found[1]
+        return value if isinstance(value, bool) else parse_decimal(value)
+
+
+class _StreamCollector(OutcomeCollector):
+    """The layouts' collector for a streamed import: figures go out in batches, errors to a
+    bounded sink, repeated figures are found in :class:`FileFigures`."""
+
+    def __init__(
+        self,
+        figures: FileFigures,
+        errors: _ErrorSink,
+        on_batch: Callable[[list[tuple[int, dict[str, Any]]]], None],
+        batch_size: int,
+    ) -> None:
+        # Not OutcomeCollector.__init__: nothing of the file is kept here.
+        self.rows = []
+        self.errors = []
+        self.skipped = []
+        self._seen = {}
+        self._figures = figures
+        self._sink = errors
+        self._on_batch = on_batch
+        self._batch_size = batch_size
+        self._pending: list[tuple[int, dict[str, Any]]] = []
+        self._error_count = 0
+        self.skipped_count = 0
+
+    @property
+    def error_count(self) -> int:
+        return self._error_count
+
+    def error(self, row: int, column: str | None, message: str) -> None:
+        self._error_count += 1
+        self._sink.add(
+            {"row": row, "column": column, "message": message, "code": "unreadable_cell"}
+        )
+
+    def table_error(self, error: RowError) -> None:
+        """A row the table itself refused (too few cells, a date cell...)."""
+        self.error(error.row, error.column, error.message)
+
+    def skip(self, row: int, reason: str) -> None:
+        self.skipped_count += 1
+
+    def add(self, row: int, item: dict[str, Any], key: str | None = None) -> None:
+        if key is None:
+            key = disagg.disaggregation_key(item["disaggregation"])
+        identity = self._figures.identity(item["indicator"], item["period"], key)
+        first = self._figures.first(identity)
+        if first is not None:
+            self.repeated(row, item, *first)
+            return
+        self._figures.remember(identity, row, item["value"])
+        self._pending.append((row, item))
+        if len(self._pending) >= self._batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the figures read since the last batch to the checks."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._on_batch(batch)
+
+    def outcome(self) -> ParseOutcome:
+        return ParseOutcome()
+
+
+class _ErrorSink:
+    """Every error counted, the first ``limit`` kept: in (row, column) order when ``sort``
+    (as the whole-file refusal sorts them; ties keep the order they came in), else in the
+    order they came in."""
+
+    def __init__(self, limit: int, *, sort: bool) -> None:
+        self.limit = limit
+        self.sort = sort
+        self.count = 0
+        self.codes: set[str] = set()
+        self._kept: list[tuple[tuple[int, str, int], dict[str, Any]]] = []
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.codes.add(entry["code"])
+        order = (entry["row"] or 0, entry["column"] or "", self.count)
+        self.count += 1
+        if not self.sort:
+            if len(self._kept) < self.limit:
+                self._kept.append((order, entry))
+            return
+        self._kept.append((order, entry))
+        if len(self._kept) >= 2 * self.limit:
+            self._trim()
+
+    def _trim(self) -> None:
+        self._kept.sort(key=itemgetter(0))
+        del self._kept[self.limit :]
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The kept errors, in order."""
+        if self.sort:
+            self._trim()
+        return [entry for _order, entry in self._kept]
+
+
+class _PreparedSpool:
+    """The checked figures of pass 1, pickled batch by batch into a spooled temporary file
+    (in memory up to ``_SPOOL_IN_MEMORY``, then on disk), read back by pass 2."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._batches = 0
+
+    def __enter__(self) -> _PreparedSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def add(self, rows: list[int], prepared: list[results.PreparedResult]) -> None:
+        """Spool one batch (the row number of each figure, and the figure)."""
+        # Plain values only (pickled fast): the breakdown is its key's (parse_key gives the
+        # canonical form back), a Decimal its str() (which Decimal() reads back exactly,
+        # exponent included).
+        fields = [
+            (
+                p.indicator, p.period, p.key,
+                p.value if isinstance(p.value, bool) else str(p.value),
+                p.status, p.cases, p.source, p.method, p.note, p.reason, p.confirm_outlier,
+            )
+            for p in prepared
+        ]  # fmt: skip
+        pickle.dump((rows, fields), self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._batches += 1
+
+    def batches(self) -> Iterator[tuple[list[int], list[results.PreparedResult]]]:
+        """The spooled batches, in order."""
+        self._file.seek(0)
+        breakdowns: dict[str, dict[str, str]] = {}
+        for _ in range(self._batches):
+            # Our own bytes, written above in this request: never data from elsewhere.
+            rows, fields = pickle.load(self._file)  # noqa: S301
+            batch = []
+            for indicator, period, key, value, *rest in fields:
+                breakdown = breakdowns.get(key)
+                if breakdown is None:
+                    breakdown = breakdowns[key] = disagg.parse_key(key)
+                batch.append(
+                    results.PreparedResult(
+                        indicator,
+                        period,
+                        key,
+                        dict(breakdown),
+                        value if isinstance(value, bool) else Decimal(value),
+                        *rest,
+                    )
+                )
+            yield rows, batch
+
+
+def _plan_detail(counts: dict[str, int], needs_reason: int, outliers: int, filename: str) -> str:
     """What the file would do and what stops it, in one sentence a person can act on."""
-    needs_reason = sum(1 for p in problems.values() if "reason" in p)
-    outliers = sum(1 for p in problems.values() if "value" in p)
     parts = [
-        f"{filename}: {plan.count('new')} new, {plan.count('changed')} changed, "
-        f"{plan.count('unchanged')} unchanged; nothing was imported."
+        f"{filename}: {counts['new']} new, {counts['changed']} changed, "
+        f"{counts['unchanged']} unchanged; nothing was imported."
     ]
     if needs_reason:
         parts.append(f"{needs_reason} changed figures are validated or published: give a reason.")

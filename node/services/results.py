@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
@@ -73,7 +74,7 @@ def error_codes(errors: dict[Any, dict[str, list[str]]]) -> list[str]:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PreparedResult:
     indicator: str
     period: str
@@ -134,20 +135,82 @@ def check_value(indicator: IndicatorInfo, value: Any) -> tuple[Decimal | bool | 
     return number, None
 
 
+# A breakdown checked for an indicator: (errors, key, canonical form).
+_Breakdown = tuple[dict[str, list[str]], str, dict[str, str]]
+
+
+class PrepareCache:
+    """What :func:`prepare_results` learns once per distinct input: a period's canonical text
+    (or its error), a breakdown's canonical form, key and errors for an indicator.
+
+    Kept across the batches of one import: a file of a million figures holds a few hundred
+    distinct periods and breakdowns. Every entry is the answer of the uncached rule for the
+    same input (the cache key is the input itself).
+    """
+
+    def __init__(self) -> None:
+        self.periods: dict[Any, tuple[str, str | None]] = {}
+        self.breakdowns: dict[tuple[str, tuple[Any, ...]], _Breakdown] = {}
+
+    def period(self, value: Any) -> tuple[str, str | None]:
+        """(canonical period, None) or ("", the error message)."""
+        try:
+            return self.periods[value]
+        except (KeyError, TypeError):
+            pass
+        try:
+            found: tuple[str, str | None] = (str(parse_period(value)), None)
+        except PeriodError as exc:
+            # A Problem (a str) carrying the rule and its values: pages word it in the
+            # reader's language (node.refusals), the API keeps the English text.
+            found = ("", period_problem(exc))
+        if isinstance(value, str):
+            self.periods[value] = found
+        return found
+
+    def breakdown(
+        self, info: IndicatorInfo, breakdown: dict[Any, Any], known: dict[str, set[str]]
+    ) -> tuple[dict[str, list[str]], str, dict[str, str]]:
+        """(errors, key, canonical form) of ``breakdown`` for ``info``'s indicator."""
+        try:
+            memo = (info.code, tuple(breakdown.items()))
+            found = self.breakdowns.get(memo)
+        except TypeError:  # an unhashable code: checked without the cache (and refused)
+            memo, found = None, None
+        if found is None:
+            errors = disagg.check_against(breakdown, list(info.dimensions), known)
+            key = disagg.disaggregation_key(breakdown) if not errors.get("disaggregation") else ""
+            found = (errors, key, disagg.normalize(breakdown) if not errors else {})
+            if memo is not None:
+                self.breakdowns[memo] = found
+        return found
+
+
 def prepare_results(
-    items: Sequence[dict[str, Any]], cat: CatalogueView, *, may_validate: bool
+    items: Sequence[dict[str, Any]],
+    cat: CatalogueView,
+    *,
+    may_validate: bool,
+    cache: PrepareCache | None = None,
 ) -> tuple[list[PreparedResult], dict[int, dict[str, list[str]]]]:
     """Check every item against the catalogue; return the good ones and errors by item index.
 
     ``may_validate``: whether the caller may enter figures as validated or published.
+    ``cache``: kept across calls when one import checks its figures batch by batch.
     """
+    cache = cache if cache is not None else PrepareCache()
     prepared: list[PreparedResult] = []
     errors: dict[int, dict[str, list[str]]] = {}
     seen: dict[tuple[str, str, str], int] = {}
     known = cat.known_codes()
+    indicators = cat.indicators
     for index, item in enumerate(items):
         item_errors: dict[str, list[str]] = {}
-        info = cat.indicators.get(item.get("indicator", ""))
+        code = item.get("indicator", "")
+        try:
+            info = indicators.get(code)
+        except TypeError:  # an unhashable "indicator" is no indicator
+            info = None
         if info is None:
             item_errors["indicator"] = [
                 Problem(
@@ -156,21 +219,23 @@ def prepare_results(
                     variant="unknown_indicator",
                 )
             ]
-        try:
-            period = str(parse_period(item.get("period")))
-        except PeriodError as exc:
-            item_errors["period"] = [period_problem(exc)]
-            period = ""
+        period, bad_period = cache.period(item.get("period"))
+        if bad_period is not None:
+            item_errors["period"] = [bad_period]
         breakdown = item.get("disaggregation") or {}
         if not isinstance(breakdown, dict):
             item_errors["disaggregation"] = ["must be an object of dimension → code"]
             breakdown = {}
         value: Decimal | bool | None = None
+        normalized: dict[str, str] = {}
         if info is not None:
-            item_errors.update(disagg.check_against(breakdown, list(info.dimensions), known))
+            breakdown_errors, key, normalized = cache.breakdown(info, breakdown, known)
+            item_errors.update(breakdown_errors)
             value, problem = check_value(info, item.get("value"))
             if problem:
                 item_errors["value"] = [problem]
+        else:
+            key = disagg.disaggregation_key(breakdown) if breakdown else ""
         status = item.get("status") or "draft"
         if status not in STATUS_ORDER:
             item_errors["status"] = ["one of draft, validated, published"]
@@ -181,7 +246,6 @@ def prepare_results(
             isinstance(cases, bool) or not isinstance(cases, int) or not 0 <= cases < 2**53
         ):
             item_errors["cases"] = ["a whole number of people or cases, 0 or more"]
-        key = disagg.disaggregation_key(breakdown) if not item_errors.get("disaggregation") else ""
         identity = (str(item.get("indicator")), period, key)
         if not item_errors and identity in seen:
             item_errors["period"] = [f"the same figure is given twice (also item {seen[identity]})"]
@@ -208,7 +272,7 @@ def prepare_results(
                 indicator=info.code,
                 period=period,
                 key=key,
-                disaggregation=disagg.normalize(breakdown),
+                disaggregation=dict(normalized),
                 value=value,
                 status=status,
                 cases=cases,
@@ -242,16 +306,25 @@ def _stored_figures(
 ) -> dict[tuple[str, str, str], Any]:
     """As :func:`_existing`, for (indicator, period, key) identities."""
     periods: dict[str, set[str]] = defaultdict(set)
-    for code, period, _key in identities:
+    keys: dict[str, set[str]] = defaultdict(set)
+    for code, period, key in identities:
         periods[code].add(period)
+        keys[code].add(key)
     wanted = set(identities)
     found: dict[tuple[str, str, str], Any] = {}
-    pairs = sorted((code, sorted(values)) for code, values in periods.items())
+    # Per indicator: its periods and its breakdowns, both through the unique index (indicator,
+    # period, breakdown). Without the breakdowns, a node with 334 breakdowns per indicator read
+    # every breakdown of each period touched (a million rows for an import of 100,000).
+    pairs = sorted((code, sorted(values), sorted(keys[code])) for code, values in periods.items())
     for start in range(0, len(pairs), 100):
         condition = or_(
             *(
-                and_(Result.indicator_code == code, Result.period.in_(values))
-                for code, values in pairs[start : start + 100]
+                and_(
+                    Result.indicator_code == code,
+                    Result.period.in_(values),
+                    Result.disaggregation_key.in_(breakdowns),
+                )
+                for code, values, breakdowns in pairs[start : start + 100]
             )
         )
         if full_rows:
@@ -354,26 +427,84 @@ def plan_changes(
     or changed value is far from the previous period's (:func:`node.units.outlier`) and neither
     the item (``confirm_outlier``) nor the caller (``confirm_outliers``) confirmed it.
     """
-    changes: list[FigureChange] = []
-    errors: dict[int, dict[str, list[str]]] = {}
     # The previous period's value comes from the same write when it holds it (a file of several
     # years is checked year against year), else from the stored figures.
-    given = {(p.indicator, p.period, p.key): p.value for p in prepared}
-    previous_period: dict[str, str] = {}  # a file holds few distinct periods: parse each once
+    planner = Planner(
+        session,
+        cat,
+        given={(p.indicator, p.period, p.key): p.value for p in prepared},
+        may_validate=may_validate,
+        reason=reason,
+        confirm_outliers=confirm_outliers,
+    )
+    changes: list[FigureChange] = []
+    errors: dict[int, dict[str, list[str]]] = {}
+    for start in range(0, len(prepared), IMPORT_BATCH):
+        batch_changes, batch_errors = planner.plan(prepared[start : start + IMPORT_BATCH], start)
+        changes += batch_changes
+        errors.update(batch_errors)
+    plan = ChangePlan(changes)
+    if not errors:
+        attach_summaries(session, plan.changes)
+    return plan, errors
 
-    def before(period: str) -> str:
-        found = previous_period.get(period)
+
+class Given(Protocol):
+    """The figures of the write itself, by identity: a dict, or a file's compact index."""
+
+    def __contains__(self, identity: object) -> bool: ...
+
+    def __getitem__(self, identity: tuple[str, str, str]) -> Decimal | bool: ...
+
+
+class Planner:
+    """Plans a write batch by batch (see :func:`plan_changes`, which is its plain use).
+
+    ``given``: every figure of the whole write (not only the batch), for the outlier check
+    against the previous period. Each batch reads the stored figures of its own identities and
+    of its previous periods only, so batches give the same plan whatever their size.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        cat: CatalogueView,
+        *,
+        given: Given,
+        may_validate: bool,
+        reason: str | None,
+        confirm_outliers: bool,
+    ) -> None:
+        self.session = session
+        self.cat = cat
+        self.given = given
+        self.may_validate = may_validate
+        self.reason = reason
+        self.confirm_outliers = confirm_outliers
+        self._previous_period: dict[str, str] = {}  # a file holds few distinct periods
+
+    def _before(self, period: str) -> str:
+        found = self._previous_period.get(period)
         if found is None:
-            found = previous_period[period] = str(parse_period(period).previous())
+            found = self._previous_period[period] = str(parse_period(period).previous())
         return found
 
-    for start in range(0, len(prepared), IMPORT_BATCH):
-        batch = prepared[start : start + IMPORT_BATCH]
+    def plan(
+        self, batch: Sequence[PreparedResult], start: int
+    ) -> tuple[list[FigureChange], dict[int, dict[str, list[str]]]]:
+        """The changes of ``batch`` (whose first item is item ``start`` of the write) and their
+        problems by item index. Raises ``result_locked`` as :func:`plan_changes` does."""
+        session, cat, given = self.session, self.cat, self.given
+        changes: list[FigureChange] = []
+        errors: dict[int, dict[str, list[str]]] = {}
         existing = _existing(session, batch)
+        number_indicators = {
+            code for code, info in cat.indicators.items() if info.value_type == "number"
+        }
         previous_of = {
-            index: (p.indicator, before(p.period), p.key)
+            index: (p.indicator, self._before(p.period), p.key)
             for index, p in enumerate(batch, start)
-            if cat.indicators[p.indicator].value_type == "number"
+            if p.indicator in number_indicators
         }
         stored_previous = _stored_figures(
             session, [ident for ident in previous_of.values() if ident not in given]
@@ -384,7 +515,7 @@ def plan_changes(
             if row is None:
                 change = FigureChange(item=item, kind="new")
             else:
-                if row.status != "draft" and not may_validate:
+                if row.status != "draft" and not self.may_validate:
                     raise _refuse_locked(item, row.status)
                 text = _value_text(item.value)
                 same = row.value_text == text and row.status == item.status
@@ -395,9 +526,10 @@ def plan_changes(
                     old_value=row.value_text,
                     old_status=row.status,
                 )
+                change.new_value = text
                 change.vouched_change = _needs_reason(row.status, row.value_text, item, text)
             if change.kind != "unchanged":
-                change.reason = item.reason or reason
+                change.reason = item.reason or self.reason
             if change.vouched_change and change.reason is None:
                 problems["reason"] = [
                     Problem(
@@ -409,31 +541,35 @@ def plan_changes(
                     )
                 ]
             value_changes = change.kind == "new" or change.old_value != change.new_value
-            if value_changes and not (item.confirm_outlier or confirm_outliers):
+            if value_changes and not (item.confirm_outlier or self.confirm_outliers):
                 found = _outlier(item, cat, previous_of.get(index), given, stored_previous)
                 if found is not None:
                     problems["value"] = [found]
             if problems:
                 errors[index] = problems
             changes.append(change)
-    plan = ChangePlan(changes)
-    vouched = [change for change in plan.changes if change.vouched_change]
-    if vouched and not errors:
-        carried = summaries_carrying(
-            session, [(c.item.indicator, c.item.period, c.item.key) for c in vouched]
+        return changes, errors
+
+
+def attach_summaries(session: Session, changes: Sequence[FigureChange]) -> None:
+    """Set ``affected_summaries`` of the changes to validated or published figures."""
+    vouched = [change for change in changes if change.vouched_change]
+    if not vouched:
+        return
+    carried = summaries_carrying(
+        session, [(c.item.indicator, c.item.period, c.item.key) for c in vouched]
+    )
+    for change in vouched:
+        change.affected_summaries = carried.get(
+            (change.item.indicator, change.item.period, change.item.key), []
         )
-        for change in vouched:
-            change.affected_summaries = carried.get(
-                (change.item.indicator, change.item.period, change.item.key), []
-            )
-    return plan, errors
 
 
 def _outlier(
     item: PreparedResult,
     cat: CatalogueView,
     previous: tuple[str, str, str] | None,
-    given: dict[tuple[str, str, str], Decimal | bool],
+    given: Given,
     stored: dict[tuple[str, str, str], Any],
 ) -> Problem | None:
     """The outlier problem of ``item`` against the previous period's value, if any."""
@@ -591,45 +727,146 @@ def import_results(
     executemany UPDATE and one executemany INSERT of history lines (unchanged figures get
     none). Returns the number of figures written.
     """
-    entered_by_id = user.id if isinstance(user, User) else None
-    session.flush()
-    table = Result.__table__
-    connection = session.connection()
-    update_values: dict[str, Any] = {
-        "value_text": bindparam("v_value_text"),
-        "status": bindparam("v_status"),
-        "cases": bindparam("v_cases"),
-        "source": bindparam("v_source"),
-        "method": bindparam("v_method"),
-        "note": bindparam("v_note"),
-        "updated_at": bindparam("v_updated_at"),
-    }
-    if entered_by_id is not None:
-        update_values["entered_by_id"] = bindparam("v_entered_by_id")
-    update = table.update().where(table.c.id == bindparam("v_id")).values(update_values)
-    periods: dict[str, Any] = {}
-    touched: set[tuple[str, str]] = set()
-    count = 0
+    writer = BatchWriter(session, user=user, now=now)
+    for start in range(0, len(plan.changes), IMPORT_BATCH):
+        writer.write(plan.changes[start : start + IMPORT_BATCH])
+    return writer.finish()
 
-    def write(changes: list[FigureChange]) -> None:
+
+class _RawStatement:
+    """A Core statement run with the driver's own ``executemany``, values processed once.
+
+    SQLAlchemy's executemany processes every parameter of every row in Python (about a third
+    of an import's writing time); here each column's bind processor (dates to text on SQLite,
+    the UTC timestamps, JSON) runs once per distinct value, and the rows go to the driver as
+    plain tuples. What reaches the database is what ``connection.execute(statement, rows)``
+    would send (the property tests compare the stored rows).
+    """
+
+    def __init__(self, connection: Any, statement: Any, types: dict[str, Any]) -> None:
+        dialect = connection.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.connection = connection
+        self.sql = str(compiled)
+        names = list(compiled.positiontup or []) if compiled.positional else []
+        # One C call per row builds the driver's tuple (a generator per row costs a second
+        # per 100,000 rows).
+        self.row_tuple = operator.itemgetter(*names) if len(names) > 1 else None
+        self.positional = bool(compiled.positional)
+        self.names = names
+        self.processors: dict[str, Any] = {}
+        for name, type_ in types.items():
+            processor = type_._cached_bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+        self._memo: dict[tuple[str, Any], Any] = {}
+
+    def value(self, name: str, value: Any, memo_key: Any = None) -> Any:
+        """``value`` as the driver receives it for parameter ``name``."""
+        processor = self.processors.get(name)
+        if processor is None:
+            return value
+        key = (name, value if memo_key is None else memo_key)
+        try:
+            return self._memo[key]
+        except KeyError:
+            done = self._memo[key] = processor(value)
+            return done
+        except TypeError:  # unhashable (a JSON value without a memo key)
+            return processor(value)
+
+    def run(self, rows: list[dict[str, Any]]) -> None:
+        """Execute for every row (``rows`` hold processed values by parameter name)."""
+        if not rows:
+            return
+        if self.positional:
+            if self.row_tuple is not None:
+                params: list[Any] = list(map(self.row_tuple, rows))
+            else:
+                params = [tuple(row[name] for name in self.names) for row in rows]
+        else:
+            params = rows
+        self.connection.exec_driver_sql(self.sql, params)
+
+
+_RESULT_UPDATE_FIELDS = ("value_text", "status", "cases", "source", "method", "note", "updated_at")
+
+
+class BatchWriter:
+    """Writes planned changes batch by batch in the caller's transaction (see
+    :func:`import_results`); :meth:`finish` refreshes ``results_latest`` once at the end."""
+
+    def __init__(self, session: Session, *, user: Actor | None, now: datetime) -> None:
+        self.session = session
+        self.user = user
+        self.now = now
+        self.entered_by_id = user.id if isinstance(user, User) else None
+        session.flush()
+        connection = session.connection()
+        table = Result.__table__
+        columns = table.c
+        insert_names = [
+            "indicator_code", "period", "period_start", "period_end", "disaggregation_key",
+            "disaggregation", "value_text", "cases", "status", "source", "method", "note",
+            "entered_by_id", "entered_at", "updated_at",
+        ]  # fmt: skip
+        self.insert = _RawStatement(
+            connection,
+            table.insert().values({name: bindparam(name) for name in insert_names}),
+            {name: columns[name].type for name in insert_names},
+        )
+        update_names = list(_RESULT_UPDATE_FIELDS)
+        if self.entered_by_id is not None:
+            update_names.append("entered_by_id")
+        self.update = _RawStatement(
+            connection,
+            table.update()
+            .where(table.c.id == bindparam("v_id"))
+            .values({name: bindparam("v_" + name) for name in update_names}),
+            {"v_" + name: columns[name].type for name in update_names},
+        )
+        history = ResultChange.__table__
+        history_names = [
+            "result_id", "changed_at", "changed_by_id", "changed_by", "old_value_text",
+            "new_value_text", "old_status", "new_status", "reason", "affected_summaries",
+        ]  # fmt: skip
+        self.history = _RawStatement(
+            connection,
+            history.insert().values({name: bindparam(name) for name in history_names}),
+            {name: history.c[name].type for name in history_names},
+        )
+        self.periods: dict[str, Any] = {}
+        self.touched: set[tuple[str, str]] = set()
+        self.count = 0
+
+    def write(self, changes: Sequence[FigureChange]) -> None:
+        """Insert the new figures, update the others, add the history lines of both."""
+        insert, update, now = self.insert, self.update, self.now
+        now_value = insert.value("updated_at", now)
+        entered_at = insert.value("entered_at", now)
+        entered_by_id = self.entered_by_id
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         ids: dict[tuple[str, str, str], int] = {}
+        touched = self.touched
         for change in changes:
             item = change.item
+            touched.add((item.indicator, item.key))
             text = change.new_value
             if change.result_id is None:
-                period = periods.get(item.period)
+                period = self.periods.get(item.period)
                 if period is None:
-                    period = periods[item.period] = parse_period(item.period)
+                    period = self.periods[item.period] = parse_period(item.period)
                 inserts.append(
                     {
                         "indicator_code": item.indicator,
                         "period": item.period,
-                        "period_start": period.start,
-                        "period_end": period.end,
+                        "period_start": insert.value("period_start", period.start),
+                        "period_end": insert.value("period_end", period.end),
                         "disaggregation_key": item.key,
-                        "disaggregation": item.disaggregation,
+                        "disaggregation": insert.value(
+                            "disaggregation", item.disaggregation, item.key
+                        ),
                         "value_text": text,
                         "cases": item.cases,
                         "status": item.status,
@@ -637,8 +874,8 @@ def import_results(
                         "method": item.method,
                         "note": item.note,
                         "entered_by_id": entered_by_id,
-                        "entered_at": now,
-                        "updated_at": now,
+                        "entered_at": entered_at,
+                        "updated_at": now_value,
                     }
                 )
                 continue
@@ -652,28 +889,34 @@ def import_results(
                     "v_source": item.source,
                     "v_method": item.method,
                     "v_note": item.note,
-                    "v_updated_at": now,
+                    "v_updated_at": now_value,
                     "v_entered_by_id": entered_by_id,
                 }
             )
         if inserts:
-            connection.execute(table.insert(), inserts)
+            insert.run(inserts)
             new_items = [c.item for c in changes if c.result_id is None]
-            ids.update({ident: row.id for ident, row in _existing(session, new_items).items()})
-        if updates:
-            connection.execute(update, updates)
-        _write_history(session, _history_rows(changes, ids, user, now))
+            ids.update({ident: row.id for ident, row in _existing(self.session, new_items).items()})
+        update.run(updates)
+        history = self.history
+        lines = _history_rows(changes, ids, self.user, self.now)
+        if lines:
+            changed_at = history.value("changed_at", self.now)
+            for line in lines:
+                line["changed_at"] = changed_at
+                summaries = line["affected_summaries"]
+                line["affected_summaries"] = history.value(
+                    "affected_summaries", summaries, 0 if summaries is None else None
+                )
+            history.run(lines)
+        self.count += len(changes)
 
-    for start in range(0, len(plan.changes), IMPORT_BATCH):
-        batch = plan.changes[start : start + IMPORT_BATCH]
-        for change in batch:
-            touched.add((change.item.indicator, change.item.key))
-        write(batch)
-        count += len(batch)
-    # ORM objects of results loaded before (none on the import path) would now be stale.
-    session.expire_all()
-    refresh_latest(session, touched)
-    return count
+    def finish(self) -> int:
+        """Refresh ``results_latest`` for every breakdown written; the number of figures."""
+        # ORM objects of results loaded before (none on the import path) would now be stale.
+        self.session.expire_all()
+        refresh_latest(self.session, self.touched)
+        return self.count
 
 
 def _value_text(value: Decimal | bool) -> str:

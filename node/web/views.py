@@ -577,7 +577,7 @@ def import_page() -> Any:
             report = exchange.import_file(
                 db_session(),
                 upload.filename or "upload",
-                upload.read(),
+                upload.stream,  # spooled to disk when large; streamed, not read whole
                 layout=form.layout.data,
                 profile=profile,
                 indicator=(form.indicator.data or "").strip() or None,
