@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from node.refusals import Problem
+
 TOTAL_CODE = "_T"
 KEY_SEPARATOR = "|"
 
@@ -41,13 +43,33 @@ def check_against(
 ) -> dict[str, list[str]]:
     """Field errors for a breakdown an indicator does not allow; empty when it is fine."""
     errors: dict[str, list[str]] = {}
+    # Each message is a Problem (an English str, as the API sends it, carrying its variant and
+    # values) so that a page words it in its reader's language (node.refusals).
     for dim, code in disaggregation.items():
         if not isinstance(dim, str) or not isinstance(code, str):
-            errors[str(dim)] = ["dimension and code must be strings"]
+            errors[str(dim)] = [
+                Problem("dimension and code must be strings", variant="breakdown_not_text")
+            ]
         elif dim not in allowed_dimensions:
             allowed = ", ".join(allowed_dimensions) or "none"
-            errors[dim] = [f"not a dimension of this indicator (allowed: {allowed})"]
+            errors[dim] = [
+                Problem(
+                    f"not a dimension of this indicator (allowed: {allowed})",
+                    params={"dimension": dim[:40], "allowed": allowed},
+                    variant="unknown_dimension"
+                    if allowed_dimensions
+                    else "unknown_dimension_none_allowed",
+                )
+            ]
         elif code != TOTAL_CODE and code not in known_codes.get(dim, set()):
             sample = ", ".join(sorted(known_codes.get(dim, set()))[:12])
-            errors[dim] = [f"unknown code '{code[:40]}' (known: {sample or 'none yet'})"]
+            errors[dim] = [
+                Problem(
+                    f"unknown code '{code[:40]}' (known: {sample or 'none yet'})",
+                    params={"code": code[:40], "dimension": dim, "known": sample},
+                    variant="unknown_breakdown_code"
+                    if sample
+                    else "unknown_breakdown_code_none_yet",
+                )
+            ]
     return errors

@@ -309,7 +309,7 @@ def page_message(error: object) -> str:
 # Values written the page language's way: figures with its decimal sign (``19,2``), and data
 # words (a figure's status) in its words. Years and codes are shown as they are.
 NUMBER_PARAMS = frozenset(
-    {"value", "previous", "base", "points", "factor", "low", "high", "count"}
+    {"value", "previous", "base", "points", "factor", "low", "high", "count", "bytes"}
     | {"accepted_reviewers", "min_reviewers"}
 )
 WORD_PARAMS = frozenset({"status"})  # node/web/words.py lists them for translation

@@ -98,7 +98,7 @@ def report_form() -> Any:
                 for field, messages in page_errors(exc.errors or {}).items():
                     target = getattr(form, _FIELD_OF.get(field, field), None)
                     if target is not None:
-                        target.errors = [_(m) for m in messages]
+                        target.errors = [str(m) for m in messages]
             else:
                 return render_template("community/thanks.html", reference=report.reference)
         return render_template("community/report.html", form=form), 422

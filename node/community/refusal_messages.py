@@ -19,4 +19,22 @@ MESSAGES: dict[str, Message] = {
     "no_indicator": _l("The report's category is linked to no indicator."),
     "rate_limited": _l("Too many reports came from this source: please try again later."),
     "unknown_gateway": _l("There is no such SMS gateway."),
+    # The report form's fields (node.community.services): the same sentences the form has
+    # always shown, now found by their variant like every other refusal.
+    "validation_failed:report_category": _l("Choose one of the categories."),
+    "validation_failed:report_district": _l("Choose one of the city's districts."),
+    "validation_failed:report_date_format": _l("Give the date as YYYY-MM-DD."),
+    "validation_failed:report_date_future": _l("The date cannot be in the future."),
+    "validation_failed:report_date_too_old": _l(
+        "Only incidents of the last 12 months can be reported."
+    ),
+    "validation_failed:report_description_short": _l(
+        "Describe what happened (at least 10 characters)."
+    ),
+    "validation_failed:report_description_long": _l("At most 2,000 characters."),
+    "validation_failed:report_description_links": _l("At most 2 web links."),
+    "validation_failed:report_coordinates": _l(
+        "Give both latitude (-90 to 90) and longitude (-180 to 180) as decimal degrees, or neither."
+    ),
+    "validation_failed:report_contact_long": _l("At most 200 characters."),
 }

@@ -34,6 +34,7 @@ from node.config import NodeConfig
 from node.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from node.models import Dimension, Evidence, User
 from node.permissions import Actor, require
+from node.refusals import Problem
 
 # The messages below say these numbers in words (translated text cannot hold a computed value).
 DESCRIPTION_MIN = 10
@@ -166,38 +167,63 @@ def district_codes(session: Session) -> list[tuple[str, str]]:
 def _validate(
     session: Session, data: Submission, config: NodeConfig, *, now: datetime
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    # Each field message is the English sentence (the API's text, and the msgid the SMS reply
+    # translates) carrying its variant, so that a page words it from the table
+    # (node.community.refusal_messages) like every other refusal.
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     category = find_category(categories(config), data.category) if data.category else None
     if category is None:
-        errors["category"] = [N_("Choose one of the categories.")]
+        errors["category"] = [
+            Problem(N_("Choose one of the categories."), variant="report_category")
+        ]
     else:
         clean["category"] = category.code
     codes = {code.upper(): code for code, _label in district_codes(session)}
     district = codes.get(data.district.strip().upper())
     if district is None:
-        errors["district"] = [N_("Choose one of the city's districts.")]
+        errors["district"] = [
+            Problem(N_("Choose one of the city's districts."), variant="report_district")
+        ]
     else:
         clean["district"] = district
     today = now.date()
     try:
         occurred = date.fromisoformat(data.occurred_on.strip())
     except ValueError:
-        errors["occurred_on"] = [N_("Give the date as YYYY-MM-DD.")]
+        errors["occurred_on"] = [
+            Problem(N_("Give the date as YYYY-MM-DD."), variant="report_date_format")
+        ]
     else:
         if occurred > today:
-            errors["occurred_on"] = [N_("The date cannot be in the future.")]
+            errors["occurred_on"] = [
+                Problem(N_("The date cannot be in the future."), variant="report_date_future")
+            ]
         elif occurred < today - timedelta(days=MAX_AGE_DAYS):
-            errors["occurred_on"] = [N_("Only incidents of the last 12 months can be reported.")]
+            errors["occurred_on"] = [
+                Problem(
+                    N_("Only incidents of the last 12 months can be reported."),
+                    variant="report_date_too_old",
+                )
+            ]
         else:
             clean["occurred_on"] = occurred
     description = data.description.strip()
     if len(description) < DESCRIPTION_MIN:
-        errors["description"] = [N_("Describe what happened (at least 10 characters).")]
+        errors["description"] = [
+            Problem(
+                N_("Describe what happened (at least 10 characters)."),
+                variant="report_description_short",
+            )
+        ]
     elif len(description) > DESCRIPTION_MAX:
-        errors["description"] = [N_("At most 2,000 characters.")]
+        errors["description"] = [
+            Problem(N_("At most 2,000 characters."), variant="report_description_long")
+        ]
     elif len(_LINK.findall(description)) > MAX_LINKS:
-        errors["description"] = [N_("At most 2 web links.")]
+        errors["description"] = [
+            Problem(N_("At most 2 web links."), variant="report_description_links")
+        ]
     else:
         clean["description"] = description
     latitude, longitude = data.latitude.strip(), data.longitude.strip()
@@ -210,16 +236,19 @@ def _validate(
                 raise InvalidOperation
         except InvalidOperation:
             errors["coordinates"] = [
-                N_(
-                    "Give both latitude (-90 to 90) and longitude (-180 to 180) as decimal "
-                    "degrees, or neither."
+                Problem(
+                    N_(
+                        "Give both latitude (-90 to 90) and longitude (-180 to 180) as decimal "
+                        "degrees, or neither."
+                    ),
+                    variant="report_coordinates",
                 )
             ]
         else:
             clean["latitude"], clean["longitude"] = latitude, longitude
     contact = data.contact.strip()
     if len(contact) > CONTACT_MAX:
-        errors["contact"] = [N_("At most 200 characters.")]
+        errors["contact"] = [Problem(N_("At most 200 characters."), variant="report_contact_long")]
     else:
         clean["contact"] = contact or None
     return clean, errors
@@ -349,7 +378,9 @@ def moderate(
     reason = (reason or "").strip() or None
     if state not in TRANSITIONS:
         raise InvalidInputError(
-            f"Unknown state {state!r}.", code="unknown_state", errors={"state": ["unknown"]}
+            f"Unknown state {state!r}.",
+            code="unknown_state",
+            errors={"state": [Problem("unknown", "unknown_state")]},
         )
     if state == report.state:
         raise ConflictError(f"The report is already {state}.", code="report_already_in_state")
@@ -361,17 +392,32 @@ def moderate(
     # by the reporter's CSO and by reviewers; an unexplained rejection cannot be challenged).
     if reason is None and (state in ("rejected", "duplicate") or report.state != "received"):
         raise InvalidInputError(
-            "Say why.", code="reason_required", errors={"reason": ["required for this step"]}
+            "Say why.",
+            code="reason_required",
+            errors={"reason": [Problem("required for this step", "reason_required")]},
         )
     if reason is not None and len(reason) > 1000:
-        raise InvalidInputError("Reason too long.", errors={"reason": ["at most 1000 characters"]})
+        # The API keeps its English text; the variant and value let a page say it in its
+        # reader's words (the same rule, and message, as a figure's reason).
+        raise InvalidInputError(
+            "Reason too long.",
+            errors={
+                "reason": [
+                    Problem(
+                        "at most 1000 characters", params={"max": 1000}, variant="reason_too_long"
+                    )
+                ]
+            },
+            params={"max": 1000},
+            variant="reason_too_long",
+        )
     original = None
     if state == "duplicate":
         if duplicate_of is None:
             raise InvalidInputError(
                 "Name the report this one duplicates.",
                 code="duplicate_of_required",
-                errors={"duplicate_of": ["required"]},
+                errors={"duplicate_of": [Problem("required", "duplicate_of_required")]},
             )
         original = get_report(session, duplicate_of)
         if original.id == report.id or original.state == "duplicate":

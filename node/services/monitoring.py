@@ -16,6 +16,7 @@ from node.errors import InvalidInputError, NotFoundError
 from node.models import BudgetLine, Evidence, LatestResult, Result, Target, User
 from node.permissions import Actor, require
 from node.progress import Assessment, Point, assess
+from node.refusals import Problem
 from node.services import catalogue
 from node.services.results import check_value
 from schemas.fields import format_decimal, parse_decimal
@@ -62,7 +63,12 @@ def set_target(
             points[name] = (point["period"], _text(value) or "")
     baseline, target = points.get("baseline"), points.get("target")
     if baseline and target and parse_period(baseline[0]) >= parse_period(target[0]):
-        errors["target.period"] = ["the target period must come after the baseline period"]
+        errors["target.period"] = [
+            Problem(
+                "the target period must come after the baseline period",
+                variant="target_before_baseline",
+            )
+        ]
     if errors:
         raise InvalidInputError("The baseline or target is not valid.", errors=errors)
     key = disagg.disaggregation_key(breakdown)
@@ -176,9 +182,9 @@ def add_budget_line(
     catalogue.get_indicator(session, data["indicator"])
     errors = {}
     if data["allocated"] < 0:
-        errors["allocated"] = ["must not be negative"]
+        errors["allocated"] = [Problem("must not be negative", variant="amount_negative")]
     if data.get("executed") is not None and data["executed"] < 0:
-        errors["executed"] = ["must not be negative"]
+        errors["executed"] = [Problem("must not be negative", variant="amount_negative")]
     if errors:
         raise InvalidInputError("The budget line is not valid.", errors=errors)
     row = BudgetLine(

@@ -79,20 +79,28 @@ def set_target(
         except PeriodError as exc:
             errors[f"{name}.period"] = [period_problem(exc)]
         if value_text in (None, ""):
-            errors[f"{name}.value"] = ["give a value with the period"]
+            errors[f"{name}.value"] = [
+                Problem("give a value with the period", variant="value_missing")
+            ]
             continue
         if info.value_type != "boolean":
             try:
                 number = parse_decimal(str(value_text))
             except (ValueError, InvalidOperation) as exc:
-                errors[f"{name}.value"] = [str(exc)]
+                errors[f"{name}.value"] = [
+                    Problem(
+                        str(exc), params={"value": str(value_text)[:40]}, variant="not_a_number"
+                    )
+                ]
                 continue
             problem = unit_problem(info, number)
             if problem:
                 errors[f"{name}.value"] = [problem]
         points[name] = {"period": period_text, "value": value_text}
     if points["baseline"] is None and points["target"] is None and not errors:
-        errors["baseline.period"] = ["give a baseline, a target, or both"]
+        errors["baseline.period"] = [
+            Problem("give a baseline, a target, or both", variant="target_empty")
+        ]
     if errors:
         raise InvalidInputError("The baseline or target is not valid.", errors=errors)
     return monitoring.set_target(
@@ -220,7 +228,7 @@ def add_evidence(
     require(user, "evidence.write")
     errors: dict[str, list[str]] = {}
     if data.get("kind") not in EVIDENCE_KINDS:
-        errors["kind"] = [f"one of {', '.join(EVIDENCE_KINDS)}"]
+        errors["kind"] = [Problem(f"one of {', '.join(EVIDENCE_KINDS)}", variant="evidence_kind")]
     try:
         data["period"] = str(parse_period((data.get("period") or "").strip()))
     except PeriodError as exc:
@@ -229,16 +237,32 @@ def add_evidence(
     checked: list[tuple[Upload, str]] = []
     uploads = [u for u in uploads if u.content or u.filename]
     if len(uploads) > MAX_ATTACHMENTS:
-        errors["attachments"] = [f"at most {MAX_ATTACHMENTS} files"]
+        errors["attachments"] = [
+            Problem(
+                f"at most {MAX_ATTACHMENTS} files",
+                params={"max": MAX_ATTACHMENTS},
+                variant="too_many_files",
+            )
+        ]
     for upload in uploads[:MAX_ATTACHMENTS]:
         name = clean_filename(upload.filename)
         if len(upload.content) > limit:
-            errors.setdefault("attachments", []).append(f"{name}: larger than {limit} bytes")
+            errors.setdefault("attachments", []).append(
+                Problem(
+                    f"{name}: larger than {limit} bytes",
+                    params={"name": name, "bytes": limit},
+                    variant="file_too_large",
+                )
+            )
             continue
         media_type = sniff_media_type(upload.content)
         if media_type is None:
             errors.setdefault("attachments", []).append(
-                f"{name}: not a PDF, PNG, JPEG or plain-text file"
+                Problem(
+                    f"{name}: not a PDF, PNG, JPEG or plain-text file",
+                    params={"name": name},
+                    variant="file_kind",
+                )
             )
             continue
         checked.append((upload, media_type))

@@ -107,7 +107,9 @@ def check_value(indicator: IndicatorInfo, value: Any) -> tuple[Decimal | bool | 
             return False, None
         return None, Problem("this indicator is yes/no: give true or false", variant="yes_no")
     if isinstance(value, bool):
-        return None, "this indicator takes a number, not true/false"
+        return None, Problem(
+            "this indicator takes a number, not true/false", variant="number_not_boolean"
+        )
     try:
         number = value if isinstance(value, Decimal) else parse_decimal(value)
     except ValueError as exc:
@@ -224,7 +226,9 @@ def prepare_results(
             item_errors["period"] = [bad_period]
         breakdown = item.get("disaggregation") or {}
         if not isinstance(breakdown, dict):
-            item_errors["disaggregation"] = ["must be an object of dimension → code"]
+            item_errors["disaggregation"] = [
+                Problem("must be an object of dimension → code", variant="breakdown_not_object")
+            ]
             breakdown = {}
         value: Decimal | bool | None = None
         normalized: dict[str, str] = {}
@@ -238,20 +242,35 @@ def prepare_results(
             key = disagg.disaggregation_key(breakdown) if breakdown else ""
         status = item.get("status") or "draft"
         if status not in STATUS_ORDER:
-            item_errors["status"] = ["one of draft, validated, published"]
+            item_errors["status"] = [
+                Problem("one of draft, validated, published", variant="unknown_status")
+            ]
         elif status != "draft" and not may_validate:
-            item_errors["status"] = ["only officials may validate or publish; enter it as draft"]
+            item_errors["status"] = [
+                Problem(
+                    "only officials may validate or publish; enter it as draft",
+                    variant="status_not_allowed",
+                )
+            ]
         cases = item.get("cases")
         if cases is not None and (
             isinstance(cases, bool) or not isinstance(cases, int) or not 0 <= cases < 2**53
         ):
-            item_errors["cases"] = ["a whole number of people or cases, 0 or more"]
+            item_errors["cases"] = [
+                Problem("a whole number of people or cases, 0 or more", variant="cases_not_whole")
+            ]
         identity = (str(item.get("indicator")), period, key)
         if not item_errors and identity in seen:
-            item_errors["period"] = [f"the same figure is given twice (also item {seen[identity]})"]
+            item_errors["period"] = [
+                Problem(
+                    f"the same figure is given twice (also item {seen[identity]})",
+                    params={"item": seen[identity]},
+                    variant="given_twice",
+                )
+            ]
         reason = item.get("reason")
         if reason is not None and not isinstance(reason, str):
-            item_errors["reason"] = ["a reason is text"]
+            item_errors["reason"] = [Problem("a reason is text", variant="reason_not_text")]
             reason = None
         reason = (reason or "").strip() or None
         if reason is not None and len(reason) > MAX_REASON:
@@ -1010,7 +1029,7 @@ def change_status(
     if not (indicator or period or ids):
         raise InvalidInputError(
             "Say which results: give indicator, period or ids.",
-            errors={"ids": ["give at least one selector"]},
+            errors={"ids": [Problem("give at least one selector", variant="no_selector")]},
         )
     reason = (reason or "").strip()[:MAX_REASON] or None
     query = select(Result)

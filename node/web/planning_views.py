@@ -6,6 +6,7 @@ a service (``node.services.planning`` / ``monitoring``), which flushes; the requ
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -19,7 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from node.auth import page_user
 from node.errors import InvalidInputError
 from node.permissions import allowed
-from node.refusals import page_errors, period_problem
+from node.refusals import Problem, page_errors, page_message, period_problem
 from node.runtime import db_session, now
 from node.services import catalogue, monitoring, planning
 from node.web.forms import LocalizedDecimalField
@@ -177,7 +178,9 @@ def budget_page() -> Any:
     status = 200
     if request.method == "POST":
         _require("budget.write")
-        if form.validate_on_submit():
+        valid = form.validate_on_submit()
+        amounts = _amounts(form) if valid else None
+        if amounts is not None:
             try:
                 monitoring.add_budget_line(
                     session,
@@ -185,10 +188,8 @@ def budget_page() -> Any:
                         "indicator": form.indicator.data,
                         "period": _checked_period(form.period.data or ""),
                         "programme": form.programme.data,
-                        "allocated": parse_decimal(form.allocated.data or ""),
-                        "executed": parse_decimal(form.executed.data)
-                        if form.executed.data
-                        else None,
+                        "allocated": amounts["allocated"],
+                        "executed": amounts["executed"],
                         "currency": (form.currency.data or "").upper(),
                         "note": form.note.data or None,
                     },
@@ -198,20 +199,36 @@ def budget_page() -> Any:
             except InvalidInputError as exc:
                 other_errors = _put_errors(form, page_errors(exc.errors or {}))
                 status = 422
-            except ValueError as exc:  # a number the field let through but Decimal refuses
-                form.allocated.errors = [str(exc)]
-                status = 422
             else:
                 flash(_("Budget line saved."), "success")
                 return redirect(url_for("planning_web.budget_page"))
-        else:
-            status = 400
+        else:  # 422: the amounts were refused beside their fields
+            status = 422 if valid else 400
     return render_template(
         "budget.html",
         form=form,
         other_errors=other_errors,
         lines=[monitoring.budget_to_wire(b) for b in monitoring.list_budget_lines(session)],
     ), status
+
+
+def _amounts(form: BudgetForm) -> dict[str, Decimal | None] | None:
+    """The budget line's amounts as numbers, or None after putting the refusal beside the
+    field whose text is not a number (in the reader's language, with the text quoted)."""
+    amounts: dict[str, Decimal | None] = {}
+    refused = False
+    for field in (form.allocated, form.executed):
+        text = field.data or ""
+        if not text:
+            amounts[field.name] = None
+            continue
+        try:
+            amounts[field.name] = parse_decimal(text)
+        except ValueError as exc:  # a number the field let through but Decimal refuses
+            problem = Problem(str(exc), params={"value": text[:40]}, variant="not_a_number")
+            field.errors = [page_message(problem)]
+            refused = True
+    return None if refused else amounts
 
 
 def _checked_period(text: str) -> str:

@@ -76,6 +76,54 @@ MESSAGES: dict[str, Message] = {
     ),
     "validation_failed:ordinal_whole": _l("A score is a whole number."),
     "validation_failed:reason_too_long": _l("The reason can have at most %(max)s characters."),
+    "validation_failed:number_not_boolean": _l("This indicator takes a number, not yes or no."),
+    "validation_failed:unknown_status": _l(
+        "The status must be one of draft, validated or published."
+    ),
+    "validation_failed:status_not_allowed": _l(
+        "Only officials may validate or publish a figure: enter it as a draft."
+    ),
+    "validation_failed:cases_not_whole": _l(
+        "The number of cases is a whole number of people or cases, 0 or more."
+    ),
+    "validation_failed:given_twice": _l(
+        "The same figure is given twice (it is also item %(item)s)."
+    ),
+    "validation_failed:reason_not_text": _l("The reason must be text."),
+    "validation_failed:no_selector": _l(
+        "Say which figures: choose an indicator, a period or some figures."
+    ),
+    # Breakdowns (node.disaggregation): which dimensions and codes a figure may have.
+    "validation_failed:breakdown_not_object": _l(
+        "The breakdown must be written as dimension → code."
+    ),
+    "validation_failed:breakdown_not_text": _l("A breakdown's dimension and code must be text."),
+    "validation_failed:unknown_dimension": _l(
+        "%(dimension)s is not a breakdown of this indicator (it has: %(allowed)s)."
+    ),
+    "validation_failed:unknown_dimension_none_allowed": _l(
+        "%(dimension)s is not a breakdown of this indicator: it has no breakdowns."
+    ),
+    "validation_failed:unknown_breakdown_code": _l(
+        "“%(code)s” is not a code of the breakdown %(dimension)s (its codes: %(known)s)."
+    ),
+    "validation_failed:unknown_breakdown_code_none_yet": _l(
+        "“%(code)s” is not a code of the breakdown %(dimension)s: it has no codes yet."
+    ),
+    # Baselines, targets and budget lines (node.services.planning, node.services.monitoring).
+    "validation_failed:value_missing": _l("Give a value with the period."),
+    "validation_failed:target_empty": _l("Give a baseline, a target, or both."),
+    "validation_failed:target_before_baseline": _l(
+        "The target period must come after the baseline period."
+    ),
+    "validation_failed:amount_negative": _l("An amount cannot be negative."),
+    # Evidence and its attachments.
+    "validation_failed:evidence_kind": _l("Choose one of the kinds of evidence in the list."),
+    "validation_failed:too_many_files": _l("You can attach at most %(max)s files."),
+    "validation_failed:file_too_large": _l(
+        "%(name)s is larger than %(bytes)s bytes, the most this node accepts."
+    ),
+    "validation_failed:file_kind": _l("%(name)s is not a PDF, PNG, JPEG or plain-text file."),
     "cso_figure_not_found": _l("There is no such civil-society figure."),
     "cso_figure_not_yours": _l(
         "Only the person who entered this civil-society figure may change or publish it."

@@ -14,6 +14,7 @@ translate the refusal from its code (``node.refusals``). These tests:
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -101,6 +102,49 @@ def raised_codes() -> dict[str, str]:
     return found
 
 
+# The code a refusal has when its call names none: a field message (``Problem``) and an
+# ``InvalidInputError`` are ``validation_failed``.
+_DEFAULT_CODES = {"Problem": "validation_failed", "InvalidInputError": "validation_failed"}
+
+
+def _constants(node: ast.expr | None) -> list[str]:
+    """The string values ``node`` can take: a constant, or either side of ``a if c else b``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _constants(node.body) + _constants(node.orelse)
+    return []
+
+
+def raised_variants() -> dict[str, str]:
+    """Every ``code:variant`` a refusal or field message is written with → the first file.
+
+    A variant is one rule of a code (which unit rule, which field of the report form, which
+    breakdown check): a page words it from the ``code:variant`` entry, so each written variant
+    needs its own entry (a plain ``code`` entry would show a generic sentence and the English).
+    """
+    found: dict[str, str] = {}
+    for path in _sources():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call in ast.walk(tree):
+            if not isinstance(call, ast.Call):
+                continue
+            keywords = {k.arg: k.value for k in call.keywords if k.arg}
+            variants = _constants(keywords.get("variant"))
+            if not variants:
+                continue
+            name = getattr(call.func, "id", None) or getattr(call.func, "attr", None)
+            codes = _constants(keywords.get("code"))
+            if not codes and name == "Problem" and len(call.args) > 1:
+                codes = _constants(call.args[1])
+            if not codes and name in _DEFAULT_CODES:
+                codes = [_DEFAULT_CODES[name]]
+            for code in codes:
+                for variant in variants:
+                    found.setdefault(f"{code}:{variant}", str(path.relative_to(ROOT)))
+    return found
+
+
 def _msgid(message: Any) -> str:
     lazy = message.message if isinstance(message, refusals.Lead) else message
     return str(lazy._args[0])  # flask_babel's LazyString keeps the msgid in _args
@@ -137,6 +181,28 @@ def test_every_refusal_code_a_page_can_show_has_a_message(app: Flask) -> None:
     assert not missing, f"refusal codes without a page message (node/refusals.py): {missing}"
     # The exceptions are real codes (a stale entry would hide a new one of the same name).
     assert not set(NOT_ON_PAGES) - set(raised_codes())
+
+
+def test_the_variant_scan_finds_the_variants_it_must(app: Flask) -> None:
+    # Each way a variant is written: a keyword of Problem (default code), after a Problem's own
+    # code, on an InvalidInputError, and both sides of a conditional variant.
+    variants = raised_variants()
+    assert {
+        "validation_failed:value_missing",  # Problem("…", variant=…)
+        "value_out_of_range:score_range",  # Problem("…", "value_out_of_range", variant=…)
+        "validation_failed:reason_too_long",  # InvalidInputError(…, variant=…)
+        "validation_failed:unknown_breakdown_code",  # variant=a if … else b
+        "validation_failed:unknown_breakdown_code_none_yet",
+        "validation_failed:report_district",  # Problem(N_("…"), variant=…)
+    } <= set(variants)
+
+
+def test_every_refusal_variant_a_page_can_show_has_its_own_message(app: Flask) -> None:
+    # A field message without its own entry would reach a French page as the generic sentence
+    # followed by the English text (planning, the report form, the breakdown checks did).
+    known = refusals.known_keys()
+    missing = sorted(key for key, path in raised_variants().items() if key not in known)
+    assert not missing, f"refusal variants without a page message: {missing}"
 
 
 @pytest.mark.parametrize("locale", LOCALES)
