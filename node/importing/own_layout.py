@@ -24,6 +24,7 @@ from typing import Any
 from node.catalogue_view import CatalogueView, DimensionInfo, IndicatorInfo
 from node.disaggregation import TOTAL_CODE, disaggregation_key
 from node.importing.table import ParsedRow, ParseOutcome, RowError, Table
+from node.refusals import Problem
 from schemas.fields import parse_decimal
 from schemas.periods import PeriodError, parse_period
 from schemas.results import RESULT_STATUSES
@@ -430,11 +431,24 @@ class _RowParser:
                 continue
             code = self._code(dim_code, dimension, text)
             if code is None:
+                known_codes = describe_codes(dimension)
+                # A Problem: the same English text, and what a page needs to word it.
                 collector.error(
                     number,
                     header[at],
-                    f"'{text[:60]}' is not a code of {dim_code} ({dimension.label}). "
-                    f"Known codes: {describe_codes(dimension)}.",
+                    Problem(
+                        f"'{text[:60]}' is not a code of {dim_code} ({dimension.label}). "
+                        f"Known codes: {known_codes}.",
+                        params={
+                            "code": text[:60],
+                            "dimension": dim_code,
+                            "label": dimension.label,
+                            "known": known_codes,
+                        },
+                        variant="import_unknown_code"
+                        if known_codes != "none yet"
+                        else "import_unknown_code_none_yet",
+                    ),
                 )
             elif code == TOTAL_CODE:
                 continue
@@ -443,8 +457,14 @@ class _RowParser:
                 collector.error(
                     number,
                     header[at],
-                    f"Indicator {info.code} has no breakdown by {dim_code}; leave this "
-                    f"cell empty. Breakdowns of {info.code}: {allowed}.",
+                    Problem(
+                        f"Indicator {info.code} has no breakdown by {dim_code}; leave this "
+                        f"cell empty. Breakdowns of {info.code}: {allowed}.",
+                        params={"indicator": info.code, "dimension": dim_code, "allowed": allowed},
+                        variant="import_no_such_breakdown"
+                        if info.dimensions
+                        else "import_no_such_breakdown_totals_only",
+                    ),
                 )
             else:
                 chosen.append(dim_code)

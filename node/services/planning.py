@@ -97,7 +97,8 @@ def set_target(
             if problem:
                 errors[f"{name}.value"] = [problem]
         points[name] = {"period": period_text, "value": value_text}
-    if points["baseline"] is None and points["target"] is None and not errors:
+    # A point refused above has no entry (``.get``): its field message is the answer, not a 500.
+    if not errors and points["baseline"] is None and points["target"] is None:
         errors["baseline.period"] = [
             Problem("give a baseline, a target, or both", variant="target_empty")
         ]

@@ -110,6 +110,21 @@ MESSAGES: dict[str, Message] = {
     "validation_failed:unknown_breakdown_code_none_yet": _l(
         "“%(code)s” is not a code of the breakdown %(dimension)s: it has no codes yet."
     ),
+    # The breakdown cells of an imported file (node.importing.own_layout).
+    "validation_failed:import_unknown_code": _l(
+        "“%(code)s” is not a code of %(dimension)s (%(label)s). Known codes: %(known)s."
+    ),
+    "validation_failed:import_unknown_code_none_yet": _l(
+        "“%(code)s” is not a code of %(dimension)s (%(label)s): it has no codes yet."
+    ),
+    "validation_failed:import_no_such_breakdown": _l(
+        "Indicator %(indicator)s has no breakdown by %(dimension)s: leave this cell empty. "
+        "Breakdowns of %(indicator)s: %(allowed)s."
+    ),
+    "validation_failed:import_no_such_breakdown_totals_only": _l(
+        "Indicator %(indicator)s has no breakdown by %(dimension)s: leave this cell empty. "
+        "%(indicator)s has totals only."
+    ),
     # Baselines, targets and budget lines (node.services.planning, node.services.monitoring).
     "validation_failed:value_missing": _l("Give a value with the period."),
     "validation_failed:target_empty": _l("Give a baseline, a target, or both."),
