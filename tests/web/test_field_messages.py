@@ -145,7 +145,8 @@ CSO_BREAKDOWN = {
     ("fr", "SEX=F"): "SEX n'est pas une ventilation de cet indicateur (il a : DISTRICT).",
     ("sw", "SEX=F"): "SEX si mgawanyo wa kiashiria hiki (kina: DISTRICT).",
     # The test catalogue's DISTRICT has only its total (_T) so far.
-    ("fr", "DISTRICT=ZZ9"): "« ZZ9 » n'est pas un code de la ventilation DISTRICT (ses codes : _T).",
+    ("fr", "DISTRICT=ZZ9"): "« ZZ9 » n'est pas un code de la ventilation DISTRICT "
+    "(ses codes : _T).",
     ("sw", "DISTRICT=ZZ9"): "“ZZ9” si msimbo wa mgawanyo DISTRICT (misimbo yake: _T).",
 }
 
