@@ -29,6 +29,7 @@ from node.importing.own_layout import (
 )
 from node.importing.profile import check_profile, load_profile
 from node.importing.table import ParseOutcome, Table
+from node.refusals import Problem
 from schemas.periods import PeriodError, parse_period
 
 # Common column names whose wording differs from the dimension's label.
@@ -312,12 +313,27 @@ class _Context:
                 mapping = ", ".join(
                     f"'{source}' → {target}" for source, target in column_spec["codes"].items()
                 )
+                known_codes = describe_codes(dimension)
+                # A Problem: the same English text, and what a page needs to word it.
                 self.collector.error(
                     number,
                     name,
-                    f"'{text[:60]}' is not a known value of {dimension.code} ({dimension.label}). "
-                    + (f"The profile maps: {mapping}. " if mapping else "")
-                    + f"Codes of {dimension.code}: {describe_codes(dimension)}.",
+                    Problem(
+                        f"'{text[:60]}' is not a known value of {dimension.code} "
+                        f"({dimension.label}). "
+                        + (f"The profile maps: {mapping}. " if mapping else "")
+                        + f"Codes of {dimension.code}: {known_codes}.",
+                        params={
+                            "code": text[:60],
+                            "dimension": dimension.code,
+                            "label": dimension.label,
+                            "mapping": mapping,
+                            "known": known_codes,
+                        },
+                        variant="import_unknown_value_mapped"
+                        if mapping
+                        else "import_unknown_value",
+                    ),
                 )
                 ok = False
             elif code == TOTAL_CODE:
@@ -327,16 +343,30 @@ class _Context:
                 self.collector.error(
                     number,
                     name,
-                    f"Indicator {info.code} has no breakdown by {dimension.code}; "
-                    f"its breakdowns are: {allowed}.",
+                    Problem(
+                        f"Indicator {info.code} has no breakdown by {dimension.code}; "
+                        f"its breakdowns are: {allowed}.",
+                        params={
+                            "indicator": info.code,
+                            "dimension": dimension.code,
+                            "allowed": allowed,
+                        },
+                        variant="import_no_such_breakdown"
+                        if info.dimensions
+                        else "import_no_such_breakdown_totals_only",
+                    ),
                 )
                 ok = False
             elif dimension.code in disaggregation:
                 self.collector.error(
                     number,
                     name,
-                    f"Two columns of this row give a {dimension.code} value; "
-                    "a figure can have only one.",
+                    Problem(
+                        f"Two columns of this row give a {dimension.code} value; "
+                        "a figure can have only one.",
+                        params={"dimension": dimension.code},
+                        variant="import_two_values",
+                    ),
                 )
                 ok = False
             else:

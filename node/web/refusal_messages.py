@@ -125,6 +125,17 @@ MESSAGES: dict[str, Message] = {
         "Indicator %(indicator)s has no breakdown by %(dimension)s: leave this cell empty. "
         "%(indicator)s has totals only."
     ),
+    "validation_failed:import_unknown_value": _l(
+        "“%(code)s” is not a known value of %(dimension)s (%(label)s). Codes of %(dimension)s: "
+        "%(known)s."
+    ),
+    "validation_failed:import_unknown_value_mapped": _l(
+        "“%(code)s” is not a known value of %(dimension)s (%(label)s). The column mapping "
+        "gives: %(mapping)s. Codes of %(dimension)s: %(known)s."
+    ),
+    "validation_failed:import_two_values": _l(
+        "Two columns of this row give a %(dimension)s value: a figure can have only one."
+    ),
     # Baselines, targets and budget lines (node.services.planning, node.services.monitoring).
     "validation_failed:value_missing": _l("Give a value with the period."),
     "validation_failed:target_empty": _l("Give a baseline, a target, or both."),
