@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
 from federation import keys as fkeys
@@ -43,7 +43,7 @@ from node import migrate
 from node.config import CONFIG_FILE, ConfigError, NodeConfig, default_database_url, load_config
 from node.db import make_engine, make_sessionmaker, session_scope
 from node.network import keyring
-from node.network.models import NodeKey, OutEnvelope
+from node.network.models import NodeKey, OutEnvelope, Peer
 from node.ops.liveness import is_served
 
 MANIFEST = "manifest.json"
@@ -324,6 +324,25 @@ def _verify_key(staging: Path, manifest: dict[str, Any], engine: Engine) -> str:
     return signing.key_id
 
 
+def release_delivery_locks(engine: Engine) -> int:
+    """Drop the per-destination delivery locks the backup may have caught held.
+
+    A lock (``peers.delivery_lock_until``) belongs to the process that was delivering when the
+    backup was taken, often one pushing to a twin that was down. That process does not exist
+    for the restored node, yet its lock would make the restored node's deliveries to that twin
+    answer "busy" until it expired: queued documents would wait with no attempt. Nothing serves
+    the node while it is being restored (``restore`` refuses a served data dir), so no lock
+    can be live. The backoff (``next_attempt_at``) is kept: it describes the twin, not us.
+    """
+    with session_scope(make_sessionmaker(engine)) as session:
+        released = session.execute(
+            update(Peer)
+            .where(Peer.delivery_lock_until.is_not(None))
+            .values(delivery_lock_until=None)
+        )
+        return int(released.rowcount or 0)
+
+
 def bump_sequence(
     engine: Engine, config: NodeConfig, *, now: datetime, backup_high_water: int
 ) -> int:
@@ -438,6 +457,7 @@ def restore(
         floor = bump_sequence(
             engine, config, now=now, backup_high_water=int(manifest.get("seq_high_water") or 0)
         )
+        release_delivery_locks(engine)
         engine.dispose()
         engine = None
         if data_dir.exists():

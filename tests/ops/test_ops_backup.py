@@ -25,7 +25,7 @@ from node.config import load_config
 from node.db import make_engine, make_sessionmaker, session_scope
 from node.migrate import alembic_config
 from node.models import User
-from node.network.models import OutboxItem, OutEnvelope
+from node.network.models import OutboxItem, OutEnvelope, Peer
 from node.network.outbox import sign_and_store
 from node.ops import backup as ops
 from node.ops.liveness import NodeIsLive, hold_serve_lock, is_served
@@ -324,3 +324,55 @@ def test_restore_refuses_a_clock_behind_the_backups_sequence(
             assert ops.bump_sequence(engine, config, now=when, backup_high_water=0) == (highest + 2)
     finally:
         engine.dispose()
+
+
+def _peer_locks(data_dir: Path) -> dict[str, tuple[datetime | None, datetime | None]]:
+    config = load_config(data_dir)
+    engine = make_engine(config.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            return {
+                peer.city_id: (peer.delivery_lock_until, peer.next_attempt_at)
+                for peer in session.scalars(select(Peer))
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_delivery_lock_caught_in_the_backup_is_released_by_the_restore(
+    pg_env: NodeHandle,
+    restore_target: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backup taken while the lost node was pushing to a twin that was down holds that push's
+    delivery lock. The process holding it is gone: the restored node must be free to deliver
+    at once (a held lock made its first `hrcnet sync` answer "busy" and send nothing), while the
+    twin's backoff, a fact about the twin, is kept."""
+    node = pg_env
+    retry_at = NOW + timedelta(minutes=10)
+    config = load_config(node.data_dir)
+    engine = make_engine(config.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            for city_id, lock in (("it-padova", NOW + timedelta(minutes=5)), ("fr-lyon", None)):
+                session.add(
+                    Peer(
+                        city_id=city_id, name=city_id, base_url=f"https://{city_id}.example",
+                        state="active", requested_at=NOW, delivery_lock_until=lock,
+                        next_attempt_at=retry_at,
+                    )
+                )  # fmt: skip
+    finally:
+        engine.dispose()
+    assert _peer_locks(node.data_dir)["it-padova"][0] is not None
+    dest = tmp_path / "backup"
+    ops.backup(node.data_dir, dest, now=NOW)
+
+    target = tmp_path / "restored"
+    if restore_target:
+        monkeypatch.setenv("NODE_DATABASE_URL", restore_target)
+    ops.restore(dest, target, now=NOW)
+    locks = _peer_locks(target)
+    assert {city: lock for city, (lock, _) in locks.items()} == {"it-padova": None, "fr-lyon": None}
+    assert all(retry == retry_at for _, retry in locks.values())
