@@ -50,7 +50,7 @@ $(NODE_TOOLS): package.json package-lock.json
 	touch $(NODE_TOOLS)
 
 test: $(STAMP) i18n-compile $(NODE_TOOLS)
-	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP) i18n-compile
 	$(BIN)/python -m pytest -q -x -m "not postgres and not multinode and not browser" $(PYTEST_ARGS)

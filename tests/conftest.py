@@ -292,21 +292,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # Lanes whose modules start real processes (nodes, Chromium) behind module- or session-scoped
-# fixtures. `make test` runs `-n 2 --dist loadgroup`: each such module is one unit of work kept on
-# one worker (under plain `load` xdist may split a module's tests between the two workers, and
-# both then start the same processes), and xdist sends the largest groups first, so these long
-# modules start early instead of ending the run on one busy worker while the other idles.
+# fixtures. `make test` runs `-n 2 --dist loadfile --no-loadscope-reorder`: each test file is one
+# unit of work kept on one worker (under plain `load` xdist split a module's tests between the two
+# workers and both started the same processes: the axe crawl and the demo network ran twice), and
+# these lanes are collected first, so their long modules start at once instead of ending the run
+# on one busy worker while the other idles. (`--dist loadgroup` would group only these modules,
+# but with pytest 9 it groups nothing: measured on a four-test module.)
 PROCESS_LANES = ("browser", "multinode")
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each module of the process lanes as one xdist group (see PROCESS_LANES)."""
+    """Put the process lanes' tests first, each file's tests kept together (see PROCESS_LANES)."""
     tests_dir = Path(__file__).resolve().parent
-    for item in items:
+
+    def lane_rank(item: pytest.Item) -> int:
         try:
             relative = item.path.relative_to(tests_dir)
         except ValueError:
-            continue
-        if relative.parts and relative.parts[0] in PROCESS_LANES:
-            item.add_marker(pytest.mark.xdist_group(relative.as_posix()))
+            return 1
+        return 0 if relative.parts and relative.parts[0] in PROCESS_LANES else 1
+
+    items.sort(key=lane_rank)  # stable: the order within each group is pytest's own

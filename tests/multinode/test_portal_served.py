@@ -140,6 +140,13 @@ def test_the_portal_served_by_a_real_node(node_factory: NodeFactory) -> None:
         assert [e.message for e in validator.iter_errors(sdmx)] == []
         assert any(digest in link["href"] for link in sdmx["meta"]["links"])
         fetched.add("/open-data/results.<fmt>")
+        # Civil-society figures have their own files, never the city's (none stated here).
+        cso_table = ok(http, node, "/open-data/cso-figures.csv")
+        assert 'rel="license"' in cso_table.headers["Link"]
+        assert list(csv.DictReader(io.StringIO(cso_table.text))) == []
+        cso_document = ok(http, node, "/open-data/cso-figures.json").json()
+        assert (cso_document["official"], cso_document["count"]) == (False, 0)
+        fetched.add("/open-data/cso-figures.<fmt>")
 
         # --- the feed, the standalone SVG -------------------------------------------------------
         feed = ok(http, node, "/feed.atom")
