@@ -244,6 +244,11 @@ def test_community_reports_end_to_end(node_factory: NodeFactory) -> None:
         "/recommendations", "/benchmarks", "/api/v1/results?indicator=CR-EVICTION",
         "/api/v1/evidence", "/api/v1/progress", "/api/v1/export?format=csv",
         "/api/v1/export?format=json", "/api/v1/export?format=sdmx-json", "/api/v1/summaries",
+        # The public portal: its pages, downloads, feed, embeds and the annual report.
+        "/portal", "/portal/indicators/CR-EVICTION", "/portal/verify", "/open-data",
+        "/open-data/results.csv", "/open-data/results.json", "/open-data/results.sdmx.json",
+        "/open-data/cso-figures.csv", "/feed.atom", "/embed/indicators/CR-EVICTION",
+        "/embed/indicators/CR-EVICTION.svg", f"/annual-report/{month[:4]}",
     ]  # fmt: skip
     bodies = {}
     for path in public_paths:
@@ -264,5 +269,6 @@ def test_community_reports_end_to_end(node_factory: NodeFactory) -> None:
     leaks = [(where, s) for where, body in bodies.items() for s in secrets if s in body]
     assert leaks == []
     assert "CR-EVICTION" in bodies["/api/v1/export?format=csv"]  # the counts are public
+    assert "CR-EVICTION" in bodies["/open-data/results.csv"]
     anonymous.close()
     http.close()
