@@ -26,10 +26,11 @@ from node.importing.own_layout import (
     match_code,
     normalize_label,
     parse_value,
+    value_problem,
 )
 from node.importing.profile import check_profile, load_profile
 from node.importing.table import ParseOutcome, Table
-from node.refusals import Problem
+from node.refusals import Problem, period_problem
 from schemas.periods import PeriodError, parse_period
 
 # Common column names whose wording differs from the dimension's label.
@@ -202,7 +203,7 @@ class _Context:
         try:
             value = parse_value(info, value_text)
         except ValueError as exc:
-            collector.error(number, self.header[self.value_index], str(exc))
+            collector.error(number, self.header[self.value_index], value_problem(exc))
 
         disaggregation = self._disaggregation(number, cells, units, indicator_code)
         if collector.error_count > errors_before or period is None or disaggregation is None:
@@ -274,7 +275,7 @@ class _Context:
         try:
             return str(parse_period(text.upper()))
         except PeriodError as exc:
-            self.collector.error(number, column, str(exc))
+            self.collector.error(number, column, period_problem(exc))
             return None
 
     def _disaggregation(

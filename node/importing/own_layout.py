@@ -24,7 +24,7 @@ from typing import Any
 from node.catalogue_view import CatalogueView, DimensionInfo, IndicatorInfo
 from node.disaggregation import TOTAL_CODE, disaggregation_key
 from node.importing.table import ParsedRow, ParseOutcome, RowError, Table
-from node.refusals import Problem
+from node.refusals import Problem, period_problem
 from schemas.fields import parse_decimal
 from schemas.periods import PeriodError, parse_period
 from schemas.results import RESULT_STATUSES
@@ -103,31 +103,57 @@ def parse_value(indicator: IndicatorInfo, text: str) -> str | bool:
     true/false, yes/no and 1/0 in any case.
     """
     if not text:
-        raise ValueError("The value is empty. Enter the figure, or leave the row out.")
+        raise ValueError(
+            Problem("The value is empty. Enter the figure, or leave the row out.",
+                    variant="import_empty_value")
+        )  # fmt: skip
     if indicator.value_type == "boolean":
         word = text.casefold()
         if word in BOOLEAN_WORDS:
             return BOOLEAN_WORDS[word]
         raise ValueError(
-            f"'{text[:40]}' is not a yes/no answer. Indicator {indicator.code} takes "
-            "true or false (yes/no and 1/0 are accepted too)."
+            Problem(
+                f"'{text[:40]}' is not a yes/no answer. Indicator {indicator.code} takes "
+                "true or false (yes/no and 1/0 are accepted too).",
+                params={"text": text[:40], "indicator": indicator.code},
+                variant="import_not_yes_no",
+            )
         )
     try:
         parse_decimal(text)
     except ValueError as exc:
         reason = str(exc)
         if reason.startswith("at most"):
-            raise ValueError(f"'{text[:40]}' has too many digits ({reason}).") from exc
-        hint = ""
+            raise ValueError(
+                Problem(
+                    f"'{text[:40]}' has too many digits ({reason}).",
+                    params={"text": text[:40]},
+                    variant="import_too_many_digits",
+                )
+            ) from exc
+        hint, variant = "", "import_not_a_number"
         if re.fullmatch(r"[+-]?[0-9]+,[0-9]+", text):
             hint = " Use a point, not a comma, as decimal separator (12.5, not 12,5)."
+            variant = "import_not_a_number_comma"
         elif text.endswith("%"):
             hint = " Leave out the % sign: the unit comes from the indicator."
+            variant = "import_not_a_number_percent"
         raise ValueError(
-            f"'{text[:40]}' is not a number. Write digits with a point for "
-            f"decimals, e.g. 12.5, without thousands separators or units.{hint}"
+            Problem(
+                f"'{text[:40]}' is not a number. Write digits with a point for "
+                f"decimals, e.g. 12.5, without thousands separators or units.{hint}",
+                params={"text": text[:40]},
+                variant=variant,
+            )
         ) from exc
     return text
+
+
+def value_problem(exc: ValueError) -> str:
+    """The message of a value cell refused by :func:`parse_value`: its :class:`Problem` (the
+    English text, and what a page needs to word it in the reader's language)."""
+    first = exc.args[0] if exc.args else ""
+    return first if isinstance(first, Problem) else str(exc)
 
 
 def describe_breakdown(disaggregation: dict[str, str]) -> str:
@@ -247,9 +273,13 @@ def parse_own_layout(
         collector.error(
             table.header_row,
             name,
-            f"The required column '{name}' is missing. The first row must name the "
-            "columns indicator, period and value, then any of status, source, "
-            "method, note and dimension codes such as SEX.",
+            Problem(
+                f"The required column '{name}' is missing. The first row must name the "
+                "columns indicator, period and value, then any of status, source, "
+                "method, note and dimension codes such as SEX.",
+                params={"column": name},
+                variant="import_missing_column",
+            ),
         )
     if missing:
         return collector.outcome()
@@ -278,17 +308,25 @@ def _header_roles(
             collector.error(
                 table.header_row,
                 name,
-                f"'{name[:80]}' is not a column of this layout. Allowed columns: "
-                "indicator, period, value, status, source, method, note, and the "
-                f"dimension codes {known}.",
+                Problem(
+                    f"'{name[:80]}' is not a column of this layout. Allowed columns: "
+                    "indicator, period, value, status, source, method, note, and the "
+                    f"dimension codes {known}.",
+                    params={"column": name[:80], "known": known},
+                    variant="import_unknown_column",
+                ),
             )
             continue
         if role in columns:
             collector.error(
                 table.header_row,
                 name,
-                f"Column '{name[:80]}' repeats column "
-                f"'{table.header[columns[role]]}'. Keep one of them.",
+                Problem(
+                    f"Column '{name[:80]}' repeats column "
+                    f"'{table.header[columns[role]]}'. Keep one of them.",
+                    params={"column": name[:80], "first": table.header[columns[role]]},
+                    variant="import_repeated_column",
+                ),
             )
             continue
         columns[role] = index
@@ -344,10 +382,13 @@ class _RowParser:
             try:
                 found = (str(parse_period(text.upper())), None)  # "2025-q3" is clear enough
             except PeriodError as exc:
-                message = (
-                    "The period is empty. Use 2025, 2025-H1, 2025-Q3 or 2025-07."
+                message: str = (
+                    Problem(
+                        "The period is empty. Use 2025, 2025-H1, 2025-Q3 or 2025-07.",
+                        variant="import_empty_period",
+                    )
                     if not text
-                    else str(exc)
+                    else period_problem(exc)
                 )
                 found = ("", message)
             self._periods[text] = found
@@ -372,7 +413,10 @@ class _RowParser:
             collector.error(
                 number,
                 header[self.indicator_at],
-                "The indicator code is empty. Enter a code of the catalogue, e.g. HRC-HOU-04.",
+                Problem(
+                    "The indicator code is empty. Enter a code of the catalogue, e.g. HRC-HOU-04.",
+                    variant="import_empty_indicator",
+                ),
             )
         else:
             info = self._indicator(code_text)
@@ -380,8 +424,12 @@ class _RowParser:
                 collector.error(
                     number,
                     header[self.indicator_at],
-                    f"'{code_text[:60]}' is not an indicator of the catalogue. Check "
-                    "the code; a local indicator must be added to the catalogue first.",
+                    Problem(
+                        f"'{code_text[:60]}' is not an indicator of the catalogue. Check "
+                        "the code; a local indicator must be added to the catalogue first.",
+                        params={"indicator": code_text[:60]},
+                        variant="import_unknown_indicator",
+                    ),
                 )
 
         period, problem = self._period(cells[self.period_at])
@@ -394,12 +442,15 @@ class _RowParser:
             try:
                 value = parse_value(info, value_text)
             except ValueError as exc:
-                collector.error(number, header[self.value_at], str(exc))
+                collector.error(number, header[self.value_at], value_problem(exc))
         elif not value_text:
             collector.error(
                 number,
                 header[self.value_at],
-                "The value is empty. Enter the figure, or leave the row out.",
+                Problem(
+                    "The value is empty. Enter the figure, or leave the row out.",
+                    variant="import_empty_value",
+                ),
             )
 
         status = cells[self.status_at] if self.status_at is not None else ""
@@ -408,8 +459,12 @@ class _RowParser:
             collector.error(
                 number,
                 header[self.status_at],
-                f"'{status[:40]}' is not a status. Use one of: "
-                f"{', '.join(RESULT_STATUSES)} (or leave it empty).",
+                Problem(
+                    f"'{status[:40]}' is not a status. Use one of: "
+                    f"{', '.join(RESULT_STATUSES)} (or leave it empty).",
+                    params={"given": status[:40], "allowed": ", ".join(RESULT_STATUSES)},
+                    variant="import_unknown_status",
+                ),
             )
 
         texts: dict[str, str] = {}
@@ -419,7 +474,11 @@ class _RowParser:
                 collector.error(
                     number,
                     header[at],
-                    f"The text is {len(text)} characters long; at most {limit} are allowed.",
+                    Problem(
+                        f"The text is {len(text)} characters long; at most {limit} are allowed.",
+                        params={"length": len(text), "limit": limit},
+                        variant="import_text_too_long",
+                    ),
                 )
             elif text:
                 texts[role] = text

@@ -111,6 +111,54 @@ MESSAGES: dict[str, Message] = {
         "“%(code)s” is not a code of the breakdown %(dimension)s: it has no codes yet."
     ),
     # The breakdown cells of an imported file (node.importing.own_layout).
+    # Cells and columns of an uploaded file (own layout, Open SDG).
+    "validation_failed:import_missing_column": _l(
+        "The required column “%(column)s” is missing. The first row must name the columns "
+        "indicator, period and value, then any of status, source, method, note and dimension "
+        "codes such as SEX."
+    ),
+    "validation_failed:import_unknown_column": _l(
+        "“%(column)s” is not a column of this layout. Allowed columns: indicator, period, "
+        "value, status, source, method, note, and the dimension codes %(known)s."
+    ),
+    "validation_failed:import_repeated_column": _l(
+        "Column “%(column)s” repeats column “%(first)s”. Keep one of them."
+    ),
+    "validation_failed:import_empty_indicator": _l(
+        "The indicator code is empty. Enter a code of the catalogue, e.g. HRC-HOU-04."
+    ),
+    "validation_failed:import_unknown_indicator": _l(
+        "“%(indicator)s” is not an indicator of the catalogue. Check the code; a local "
+        "indicator must be added to the catalogue first."
+    ),
+    "validation_failed:import_empty_value": _l(
+        "The value is empty. Enter the figure, or leave the row out."
+    ),
+    "validation_failed:import_not_yes_no": _l(
+        "“%(text)s” is not a yes/no answer. Indicator %(indicator)s takes true or false "
+        "(yes/no and 1/0 are accepted too)."
+    ),
+    "validation_failed:import_too_many_digits": _l("“%(text)s” has too many digits."),
+    "validation_failed:import_not_a_number": _l(
+        "“%(text)s” is not a number. Write digits with a point for decimals, e.g. 12.5, "
+        "without thousands separators or units."
+    ),
+    "validation_failed:import_not_a_number_comma": _l(
+        "“%(text)s” is not a number. Use a point, not a comma, as decimal separator "
+        "(12.5, not 12,5)."
+    ),
+    "validation_failed:import_not_a_number_percent": _l(
+        "“%(text)s” is not a number. Leave out the %% sign: the unit comes from the indicator."
+    ),
+    "validation_failed:import_unknown_status": _l(
+        "“%(given)s” is not a status. Use one of: %(allowed)s (or leave it empty)."
+    ),
+    "validation_failed:import_text_too_long": _l(
+        "The text is %(length)s characters long; at most %(limit)s are allowed."
+    ),
+    "validation_failed:import_empty_period": _l(
+        "The period is empty. Use 2025, 2025-H1, 2025-Q3 or 2025-07."
+    ),
     "validation_failed:import_unknown_code": _l(
         "“%(code)s” is not a code of %(dimension)s (%(label)s). Known codes: %(known)s."
     ),

@@ -235,3 +235,58 @@ def test_the_api_import_keeps_its_english_cell_messages(
         f"Indicator {PERCENT} has no breakdown by SEX; leave this cell empty. "
         f"Breakdowns of {PERCENT}: DISTRICT."
     ]
+
+
+# The other cells of an uploaded file: the reader's words, the cell's text quoted as typed.
+IMPORT_CELLS = {
+    "fr": {
+        "2": "« 12,5 » n'est pas un nombre. Dans le fichier, le séparateur décimal est un point, "
+        "pas une virgule (12.5, pas 12,5).",
+        "3": "« 40% » n'est pas un nombre. Retirez le signe % : l'unité vient de l'indicateur.",
+        "4": "« pubished » n'est pas un statut. Utilisez l'un de : draft, validated, published "
+        "(ou laissez vide).",
+        "5": "« NO-SUCH-1 » n'est pas un indicateur du catalogue. Vérifiez le code ; un "
+        "indicateur local doit d'abord être ajouté au catalogue.",
+        "6": "La période est vide. Utilisez 2025, 2025-H1, 2025-Q3 ou 2025-07.",
+    },
+    "sw": {
+        "2": "“12,5” si namba. Kwenye faili, tumia nukta, si koma, kutenganisha desimali "
+        "(12.5, si 12,5).",
+        "3": "“40%” si namba. Ondoa alama ya %: kipimo kinatoka kwenye kiashiria.",
+        "4": "“pubished” si hali. Tumia mojawapo ya: draft, validated, published (au iache tupu).",
+        "5": "“NO-SUCH-1” si kiashiria cha katalogi. Kagua msimbo; kiashiria cha ndani lazima "
+        "kwanza kiongezwe kwenye katalogi.",
+        "6": "Kipindi kiko tupu. Tumia 2025, 2025-H1, 2025-Q3 au 2025-07.",
+    },
+}
+
+
+@pytest.mark.parametrize("locale", ["fr", "sw"])
+def test_value_status_indicator_and_period_cells_are_explained_in_the_readers_language(
+    web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
+) -> None:
+    login(_in(web, locale), official)
+    csv = (
+        "indicator,period,value,status\n"
+        f'{PERCENT},2025,"12,5",\n'  # a decimal comma in the file
+        f"{PERCENT},2024,40%,\n"  # a unit sign
+        f"{PERCENT},2023,40,pubished\n"  # a status misspelt
+        "NO-SUCH-1,2022,40,\n"  # no such indicator
+        f"{PERCENT},,40,\n"  # no period
+    ).encode()
+    answer = web.post(
+        "/import",
+        data={
+            "csrf_token": csrf_token(web, "/import"),
+            "layout": "own",
+            "file": (io.BytesIO(csv), "figures.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = _text(answer.get_data(as_text=True))
+    assert answer.status_code == 422, html[-3000:]
+    rows = dict(re.findall(r'<tr id="row-(\d+)"[^>]*>(.*?)</tr>', html, flags=re.S))
+    for row, sentence in IMPORT_CELLS[locale].items():
+        assert sentence in rows[row], (row, rows.get(row))
+    assert "is not a number" not in html and "is not a status" not in html
+    assert (_count(db, Result), _count(db, ResultChange)) == (0, 0)
