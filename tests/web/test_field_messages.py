@@ -51,6 +51,22 @@ def _text(html: str) -> str:
     return html.replace("’", "'")
 
 
+def _refused_import(web: FlaskClient, csv: bytes) -> tuple[str, dict[str, str]]:
+    """Upload ``csv`` on the import page; it must be refused: (page text, row number → row)."""
+    answer = web.post(
+        "/import",
+        data={
+            "csrf_token": csrf_token(web, "/import"),
+            "layout": "own",
+            "file": (io.BytesIO(csv), "figures.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = _text(answer.get_data(as_text=True))
+    assert answer.status_code == 422, html[-3000:]
+    return html, dict(re.findall(r'<tr id="row-(\d+)"[^>]*>(.*?)</tr>', html, flags=re.S))
+
+
 # --- planning: a baseline without its value ------------------------------------------------------
 
 VALUE_MISSING = {
@@ -201,18 +217,7 @@ def test_breakdown_cells_of_an_import_are_explained_in_the_readers_language(
         f"{PERCENT},2025,40,ZZ9,\n"  # a code DISTRICT does not have
         f"{PERCENT},2024,41,,F\n"  # a breakdown the indicator does not have
     ).encode()
-    answer = web.post(
-        "/import",
-        data={
-            "csrf_token": csrf_token(web, "/import"),
-            "layout": "own",
-            "file": (io.BytesIO(csv), "figures.csv"),
-        },
-        content_type="multipart/form-data",
-    )
-    html = _text(answer.get_data(as_text=True))
-    assert answer.status_code == 422, html[-3000:]
-    rows = dict(re.findall(r'<tr id="row-(\d+)"[^>]*>(.*?)</tr>', html))
+    html, rows = _refused_import(web, csv)
     assert UNKNOWN_CODE_CELL[locale] in rows["2"], rows
     assert NO_SUCH_BREAKDOWN_CELL[locale] in rows["3"], rows
     assert "is not a code of" not in html and "has no breakdown by" not in html
@@ -274,18 +279,7 @@ def test_value_status_indicator_and_period_cells_are_explained_in_the_readers_la
         "NO-SUCH-1,2022,40,\n"  # no such indicator
         f"{PERCENT},,40,\n"  # no period
     ).encode()
-    answer = web.post(
-        "/import",
-        data={
-            "csrf_token": csrf_token(web, "/import"),
-            "layout": "own",
-            "file": (io.BytesIO(csv), "figures.csv"),
-        },
-        content_type="multipart/form-data",
-    )
-    html = _text(answer.get_data(as_text=True))
-    assert answer.status_code == 422, html[-3000:]
-    rows = dict(re.findall(r'<tr id="row-(\d+)"[^>]*>(.*?)</tr>', html, flags=re.S))
+    html, rows = _refused_import(web, csv)
     for row, sentence in IMPORT_CELLS[locale].items():
         assert sentence in rows[row], (row, rows.get(row))
     assert "is not a number" not in html and "is not a status" not in html
