@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from node.models import CsoFigure, Evidence, EvidenceAttachment, Result, ResultChange, Target
 from tests.support import Caller
+from tests.web.language_support import in_language, plain_text
 from tests.web.test_pages import csrf_token, login
 
 PERCENT = "HRC-EDU-03"  # a percentage (PT), broken down by DISTRICT only
@@ -34,21 +35,9 @@ def web(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def _in(client: FlaskClient, locale: str) -> FlaskClient:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = locale
-    return client
-
-
 def _count(db: Callable[[], Any], model: Any) -> int:
     with db() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-def _text(html: str) -> str:
-    """The page's text with entities and apostrophes made plain (for exact sentences)."""
-    for entity, char in (("&#39;", "'"), ("&#34;", '"'), ("&quot;", '"'), ("&amp;", "&")):
-        html = html.replace(entity, char)
-    return html.replace("’", "'")
 
 
 def _refused_import(web: FlaskClient, csv: bytes) -> tuple[str, dict[str, str]]:
@@ -62,7 +51,7 @@ def _refused_import(web: FlaskClient, csv: bytes) -> tuple[str, dict[str, str]]:
         },
         content_type="multipart/form-data",
     )
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 422, html[-3000:]
     return html, dict(re.findall(r'<tr id="row-(\d+)"[^>]*>(.*?)</tr>', html, flags=re.S))
 
@@ -79,7 +68,7 @@ VALUE_MISSING = {
 def test_a_baseline_period_without_its_value_is_explained_beside_the_field(
     web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
 ) -> None:
-    login(_in(web, locale), official)
+    login(in_language(web, locale), official)
     page = f"/targets?indicator={PERCENT}"
     data = {
         "csrf_token": csrf_token(web, page),
@@ -91,7 +80,7 @@ def test_a_baseline_period_without_its_value_is_explained_beside_the_field(
         "dim_DISTRICT": "_T",
     }
     answer = web.post(page, data=data)
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 422
     # Beside its field (the message its aria-describedby names), in the reader's words.
     error = re.search(r'id="baseline_value-error"[^>]*>([^<]*)<', html)
@@ -135,7 +124,7 @@ FILE_KIND = {
 def test_an_attachment_of_the_wrong_kind_is_named_in_the_readers_language(
     web: FlaskClient, create_user: Any, db: Callable[[], Any], locale: str
 ) -> None:
-    login(_in(web, locale), create_user("cso_partner"))
+    login(in_language(web, locale), create_user("cso_partner"))
     data = {
         "csrf_token": csrf_token(web, "/evidence"),
         "indicator": "HRC-HOU-01",
@@ -147,7 +136,7 @@ def test_an_attachment_of_the_wrong_kind_is_named_in_the_readers_language(
         "attachments": [(io.BytesIO(b"<html><p>x</p></html>"), "report.pdf", "application/pdf")],
     }
     answer = web.post("/evidence", data=data, content_type="multipart/form-data")
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 422
     assert FILE_KIND[locale] in html, html[-3000:]
     assert "not a PDF, PNG, JPEG or plain-text file" not in html
@@ -171,7 +160,7 @@ CSO_BREAKDOWN = {
 def test_a_breakdown_the_indicator_does_not_have_is_explained_in_the_readers_language(
     web: FlaskClient, create_user: Any, db: Callable[[], Any], locale: str, breakdown: str
 ) -> None:
-    login(_in(web, locale), create_user("cso_partner"))
+    login(in_language(web, locale), create_user("cso_partner"))
     data = {
         "csrf_token": csrf_token(web, "/cso-figures"),
         "indicator": PERCENT,
@@ -184,7 +173,7 @@ def test_a_breakdown_the_indicator_does_not_have_is_explained_in_the_readers_lan
         "note": "",
     }
     answer = web.post("/cso-figures", data=data)
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 422, html[-3000:]
     # Beside the breakdown field, with the dimension, the code and the allowed ones quoted.
     error = re.search(r'id="disaggregation-error"[^>]*>([^<]*)<', html)
@@ -211,7 +200,7 @@ NO_SUCH_BREAKDOWN_CELL = {
 def test_breakdown_cells_of_an_import_are_explained_in_the_readers_language(
     web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
 ) -> None:
-    login(_in(web, locale), official)
+    login(in_language(web, locale), official)
     csv = (
         "indicator,period,value,DISTRICT,SEX\n"
         f"{PERCENT},2025,40,ZZ9,\n"  # a code DISTRICT does not have
@@ -270,7 +259,7 @@ IMPORT_CELLS = {
 def test_value_status_indicator_and_period_cells_are_explained_in_the_readers_language(
     web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
 ) -> None:
-    login(_in(web, locale), official)
+    login(in_language(web, locale), official)
     csv = (
         "indicator,period,value,status\n"
         f'{PERCENT},2025,"12,5",\n'  # a decimal comma in the file

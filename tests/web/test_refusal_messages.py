@@ -31,6 +31,7 @@ from node.errors import ConflictError, DomainError, InvalidInputError
 from node.models import Result, ResultChange
 from node.network.models import OutEnvelope
 from tests.support import Caller
+from tests.web.language_support import in_language, plain_text
 from tests.web.test_pages import csrf_token, login
 from tests.web.test_review_pages import Cycle, cycle, do, in_review, signed_in, staff
 
@@ -277,11 +278,6 @@ def web(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def _in(client: FlaskClient, locale: str) -> FlaskClient:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = locale
-    return client
-
-
 def _written(db: Callable[[], Any]) -> tuple[int, int, int]:
     with db() as session:
         return (
@@ -289,13 +285,6 @@ def _written(db: Callable[[], Any]) -> tuple[int, int, int]:
             session.scalar(select(func.count()).select_from(ResultChange)) or 0,
             session.scalar(select(func.count()).select_from(OutEnvelope)) or 0,
         )
-
-
-def _text(html: str) -> str:
-    """The page's text with entities and apostrophes made plain (for exact sentences)."""
-    for entity, char in (("&#39;", "'"), ("&#34;", '"'), ("&quot;", '"'), ("&amp;", "&")):
-        html = html.replace(entity, char)
-    return html.replace("’", "'")
 
 
 PERCENT_150 = {
@@ -308,7 +297,7 @@ PERCENT_150 = {
 def test_a_percentage_of_150_is_refused_in_the_readers_language(
     web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
 ) -> None:
-    login(_in(web, locale), official)
+    login(in_language(web, locale), official)
     data = {
         "csrf_token": csrf_token(web, f"/enter?indicator={PERCENT}"),
         "indicator": PERCENT,
@@ -318,7 +307,7 @@ def test_a_percentage_of_150_is_refused_in_the_readers_language(
         "dim_DISTRICT": "_T",
     }
     answer = web.post(f"/enter?indicator={PERCENT}", data=data)
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 422
     assert PERCENT_150[locale] in html
     # Beside its field (the message the field's aria-describedby names), not only in a summary.
@@ -339,14 +328,14 @@ PERIOD_2025_13 = {
 def test_publishing_period_2025_13_is_refused_in_the_readers_language(
     web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
 ) -> None:
-    login(_in(web, locale), official)
+    login(in_language(web, locale), official)
     token = csrf_token(web, "/peers")
     answer = web.post(
         "/summaries/publish",
         data={"csrf_token": token, "period": "2025-13"},
         follow_redirects=True,
     )
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 200
     assert PERIOD_2025_13[locale] in html
     assert "is not a period" not in html
@@ -418,13 +407,13 @@ def test_review_actions_not_allowed_are_refused_in_the_readers_language(
     rid = in_review(c)
     before = _review_facts(c, rid)
     # The chair closes the round before the reviews are in: the workflow's precondition refuses.
-    chair = _in(signed_in(c.secretariat, staff(c.secretariat)), locale)
-    html = _text(do(chair, rid, "close_round", 409))
+    chair = in_language(signed_in(c.secretariat, staff(c.secretariat)), locale)
+    html = plain_text(do(chair, rid, "close_round", 409))
     assert REVIEW_REFUSALS[locale][0] in html
     assert "Every accepted reviewer must submit" not in html
     # A reviewer drafts a recommendation its own city does not issue: the service refuses.
-    lyon = _in(signed_in(c.lyon, staff(c.lyon)), locale)
-    html = _text(
+    lyon = in_language(signed_in(c.lyon, staff(c.lyon)), locale)
+    html = plain_text(
         do(
             lyon,
             rid,
@@ -446,16 +435,16 @@ def test_review_actions_not_allowed_are_refused_in_the_readers_language(
 def test_error_pages_speak_the_readers_language(
     web: FlaskClient, official: Caller, db: Callable[[], Any]
 ) -> None:
-    login(_in(web, "fr"), official)
+    login(in_language(web, "fr"), official)
     # A service's refusal that becomes a whole page (NotFoundError indicator_not_found).
     answer = web.get("/enter?indicator=NOPE-1")
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 404
     assert "<h1>Introuvable</h1>" in html and "Cet indicateur n'existe pas." in html
     assert "There is no indicator" not in html
     # An HTTP error of the framework (its English description replaced by the sentence).
-    answer = _in(web, "sw").get("/no-such-page")
-    html = _text(answer.get_data(as_text=True))
+    answer = in_language(web, "sw").get("/no-such-page")
+    html = plain_text(answer.get_data(as_text=True))
     assert answer.status_code == 404
     assert "<h1>Haikupatikana</h1>" in html and "Hili halikupatikana." in html
     assert "The requested URL was not found" not in html
@@ -470,7 +459,7 @@ def test_error_pages_speak_the_readers_language(
 def test_a_password_rule_is_explained_in_the_readers_language(
     web: FlaskClient, official: Caller
 ) -> None:
-    login(_in(web, "fr"), official)
+    login(in_language(web, "fr"), official)
     page = "/account/password"
     answer = web.post(
         page,
@@ -481,6 +470,6 @@ def test_a_password_rule_is_explained_in_the_readers_language(
             "repeat_password": "short",
         },
     )
-    html = _text(answer.get_data(as_text=True))
+    html = plain_text(answer.get_data(as_text=True))
     assert "Le mot de passe doit compter au moins 12 caractères." in html, html[-2000:]
     assert "at least 12 characters" not in html
