@@ -350,4 +350,7 @@ def test_cells_with_invalid_text_are_errors_of_their_row() -> None:
     table = table_module._build_table(records, strict_width=False)
     assert [r.row for r in table.rows] == [2]
     assert [(e.row, e.column) for e in table.errors] == [(3, "note"), (4, "note")]
-    assert all("not valid text" in e.message for e in table.errors)
+    assert [e.message for e in table.errors] == [
+        "The cell C3 holds a character that is not valid text (NUL or a lone surrogate).",
+        "The cell C4 holds a character that is not valid text (NUL or a lone surrogate).",
+    ]

@@ -450,3 +450,18 @@ def test_old_mac_line_endings_are_line_endings() -> None:
     table = read_table("r.csv", b"indicator,value\r X,1\rY,2\r")
     assert table.header == ["indicator", "value"]
     assert table.rows == [(2, ["X", "1"]), (3, ["Y", "2"])]
+
+
+def test_a_workbook_without_a_worksheet_is_refused() -> None:
+    # A workbook whose sheet list is empty (another program's output, or an edited archive).
+    data = workbook({(1, 1): "indicator"})
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                start, end = content.index(b"<sheets>"), content.index(b"</sheets>")
+                content = content[:start] + b"<sheets/>" + content[end + len(b"</sheets>") :]
+            target.writestr(item, content)
+    assert refusal("book.xlsx", out.getvalue()) == "The workbook has no worksheet with data."
