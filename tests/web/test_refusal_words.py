@@ -31,9 +31,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from node.catalogue_view import DimensionInfo
 from node.importing.own_layout import describe_codes
+from node.models import Result
 from node.refusals import Items, Problem, page_message
 from node.services import catalogue
 from tests.support import Caller
@@ -47,11 +49,14 @@ LOCALES = ("fr", "es", "nl", "it", "sw")
 # "is": they are Dutch words too.)
 FUNCTION_WORDS = ("and", "more", "none", "yet", "or", "not", "only", "the", "totals")
 _WORD_RE = re.compile(r"\b(" + "|".join(FUNCTION_WORDS) + r")\b", re.IGNORECASE)
+# On a page, a yes/no figure written as we store it is English too. (Not in the source scan:
+# the sources read "true"/"false" from files and rows, which is not writing them.)
+_PAGE_WORD_RE = re.compile(r"\b(" + "|".join((*FUNCTION_WORDS, "true", "false")) + r")\b", re.I)
 
 
-def english_words(text: str) -> list[str]:
+def english_words(text: str, pattern: re.Pattern[str] = _WORD_RE) -> list[str]:
     """The English function words in ``text`` (whole words, any case)."""
-    return [match.group(0) for match in _WORD_RE.finditer(text)]
+    return [match.group(0) for match in pattern.finditer(text)]
 
 
 def test_the_word_check_finds_the_words_it_must() -> None:
@@ -236,7 +241,7 @@ def _english_left(message: str, data: list[str]) -> list[str]:
     text = ENGLISH_DETAIL.sub("", message)
     for quoted in data:
         text = text.replace(quoted, " ")
-    return english_words(text)
+    return english_words(text, _PAGE_WORD_RE)
 
 
 def _add_districts(db: Callable[[], Any]) -> None:
@@ -284,6 +289,39 @@ def test_refused_imports_show_no_english_word_of_ours_in_any_other_language(
     data = _data(db, OWN_FILE, BAD_FILE, profile=[PROFILE, BAD_PROFILE])
     left = {message: _english_left(message, data) for message in messages}
     assert not {m: w for m, w in left.items() if w}, {m: w for m, w in left.items() if w}
+
+
+VOUCHED = {
+    "fr": "Ce chiffre a déjà le statut « validé » (valeur oui) : dites pourquoi il change.",
+    "sw": "Takwimu hii tayari ina hali “imethibitishwa” (thamani ndiyo): sema kwa nini "
+    "inabadilika.",
+}
+
+
+@pytest.mark.parametrize("locale", sorted(VOUCHED))
+def test_a_vouched_yes_no_figure_is_quoted_in_the_readers_words(
+    web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
+) -> None:
+    # Its stored value is the text "true": the refusal quotes the answer, not our stored word.
+    login(in_language(web, locale), official)
+    answer = web.post(
+        "/import",
+        data={
+            "csrf_token": csrf_token(web, "/import"),
+            "layout": "own",
+            "file": (
+                io.BytesIO(b"indicator,period,value,status\nHRC-GOV-01,2020,true,validated\n"),
+                "a.csv",
+            ),
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)[-3000:]
+    html = _upload(web, "indicator,period,value,status\nHRC-GOV-01,2020,false,validated\n", "own")
+    problems = _problems(html)
+    assert len(problems) == 1 and problems[0].startswith(VOUCHED[locale]), problems
+    with db() as session:
+        assert [r.value_text for r in session.scalars(select(Result))] == ["true"]
 
 
 # --- the lists -----------------------------------------------------------------------------------
