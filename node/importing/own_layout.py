@@ -379,6 +379,7 @@ class _RowParser:
         self._periods: dict[str, tuple[str, str | None]] = {}
         self._codes: dict[tuple[str, str], str | None] = {}
         self._keys: dict[tuple[str, ...], tuple[dict[str, str], str]] = {}
+        self._known_codes: dict[str, Items] = {}  # per dimension: what its refusals quote
 
     def _indicator(self, text: str) -> IndicatorInfo | None:
         try:
@@ -502,7 +503,9 @@ class _RowParser:
                 continue
             code = self._code(dim_code, dimension, text)
             if code is None:
-                known_codes = describe_codes(dimension)
+                known_codes = self._known_codes.get(dim_code)
+                if known_codes is None:
+                    known_codes = self._known_codes[dim_code] = describe_codes(dimension)
                 # A Problem: the same English text, and what a page needs to word it.
                 collector.error(
                     number,
