@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from node.refusals import Problem
+from node.refusals import Items, Problem
 
 TOTAL_CODE = "_T"
 KEY_SEPARATOR = "|"
@@ -51,10 +51,10 @@ def check_against(
                 Problem("dimension and code must be strings", variant="breakdown_not_text")
             ]
         elif dim not in allowed_dimensions:
-            allowed = ", ".join(allowed_dimensions) or "none"
+            allowed = Items.of(allowed_dimensions)
             errors[dim] = [
                 Problem(
-                    f"not a dimension of this indicator (allowed: {allowed})",
+                    f"not a dimension of this indicator (allowed: {allowed or 'none'})",
                     params={"dimension": dim[:40], "allowed": allowed},
                     variant="unknown_dimension"
                     if allowed_dimensions
@@ -62,7 +62,8 @@ def check_against(
                 )
             ]
         elif code != TOTAL_CODE and code not in known_codes.get(dim, set()):
-            sample = ", ".join(sorted(known_codes.get(dim, set()))[:12])
+            # The first twelve, as the API has always quoted them (no count of the rest).
+            sample = Items(tuple(sorted(known_codes.get(dim, set()))[:12]))
             errors[dim] = [
                 Problem(
                     f"unknown code '{code[:40]}' (known: {sample or 'none yet'})",

@@ -26,19 +26,21 @@ The core holds the machinery and the core's own codes; each feature registers it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from babel.lists import format_list
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from node.i18n import format_number
+from node.i18n import current_locale, format_number
 from schemas.periods import PeriodError
 
 __all__ = [
+    "Items",
     "Lead",
     "Problem",
     "known_keys",
@@ -73,6 +75,51 @@ class Problem(str):
         made.params = params or {}
         made.variant = variant
         return made
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list a refusal quotes (codes, labels, column names: data), and how many more items
+    were left out of it.
+
+    A parameter must never carry English words ("none yet", ", and 3 more", "or"): a translated
+    message quotes it as it is. So a list travels as its items; its English form (``str``, for
+    the API's English ``detail``) is ``F (Female), M (Male), and 3 more``, and a page writes it
+    the reader's way (``F (Female), M (Male) et 3 autres``: :func:`_shown`). An empty list is a
+    message of its own (a ``…_none`` variant), never the word "none" in a parameter.
+    """
+
+    items: tuple[str, ...]
+    more: int = 0
+
+    @classmethod
+    def of(cls, values: Iterable[str], limit: int | None = None) -> Items:
+        """The first ``limit`` of ``values`` (all when ``limit`` is None), the rest counted."""
+        every = tuple(values)
+        if limit is None or len(every) <= limit:
+            return cls(every)
+        return cls(every[:limit], len(every) - limit)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __str__(self) -> str:
+        more = f", and {self.more} more" if self.more else ""
+        return ", ".join(self.items) + more
+
+    def shown(self) -> str:
+        """The list in the page's language: its list pattern ("A, B et C"), the count of the
+        items left out as the last item ("A, B et 3 autres"), figures written its way."""
+        items = list(self.items)
+        if self.more:
+            items.append(
+                ngettext(
+                    "%(count)s more", "%(count)s more", self.more, count=format_number(self.more)
+                )
+            )
+        if not items:
+            return ""
+        return format_list(items, style="standard", locale=current_locale())
 
 
 @dataclass(frozen=True)
@@ -318,7 +365,12 @@ WORD_PARAMS = frozenset({"status"})  # node/web/words.py lists them for translat
 def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for key, value in params.items():
-        if key in NUMBER_PARAMS:
+        if isinstance(value, Items):
+            shown[key] = value.shown()
+        elif isinstance(value, bool):
+            # A yes/no figure: Python's True/False (or our true/false) are English words.
+            shown[key] = _("yes") if value else _("no")
+        elif key in NUMBER_PARAMS:
             shown[key] = format_number(value)
         elif key in WORD_PARAMS and isinstance(value, str):
             shown[key] = _(value)

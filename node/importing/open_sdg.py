@@ -30,7 +30,7 @@ from node.importing.own_layout import (
 )
 from node.importing.profile import check_profile, load_profile
 from node.importing.table import ParseOutcome, Table
-from node.refusals import Problem, period_problem
+from node.refusals import Items, Problem, period_problem
 from schemas.periods import PeriodError, parse_period
 
 # Common column names whose wording differs from the dimension's label.
@@ -72,16 +72,23 @@ def parse_open_sdg(
             collector.error(
                 header_row,
                 needed,
-                f"The file has no '{needed}' column. An Open SDG file has the columns "
-                "Year, any disaggregation columns, optionally Units, and Value.",
+                Problem(
+                    f"The file has no '{needed}' column. An Open SDG file has the columns "
+                    "Year, any disaggregation columns, optionally Units, and Value.",
+                    params={"column": needed},
+                    variant="open_sdg_missing_column",
+                ),
             )
     no_indicator = default_indicator is None and not spec["units"]
     if no_indicator:
         collector.error(
             header_row,
             None,
-            "No indicator is given: choose the indicator this file reports, or use an "
-            "import profile that maps the file's Units to indicators.",
+            Problem(
+                "No indicator is given: choose the indicator this file reports, or use an "
+                "import profile that maps the file's Units to indicators.",
+                variant="open_sdg_no_indicator",
+            ),
         )
     if year_index is None or value_index is None or no_indicator:
         return collector.outcome()
@@ -101,12 +108,18 @@ def parse_open_sdg(
         elif any(_lookup(columns, name)[0] for columns in spec["columns_by_units"].values()):
             base_specs[index] = None  # only some units use this column; elsewhere it stays empty
         else:
+            known = Items.of(catalogue.dimensions)
             collector.error(
                 header_row,
                 name,
-                f"The column '{name[:80]}' does not match a disaggregation dimension "
-                f"(known: {', '.join(catalogue.dimensions)}). Describe it in the "
-                "import profile's 'columns'.",
+                Problem(
+                    f"The column '{name[:80]}' does not match a disaggregation dimension "
+                    f"(known: {known}). Describe it in the import profile's 'columns'.",
+                    params={"column": name[:80], "known": known},
+                    variant="open_sdg_unknown_column"
+                    if known
+                    else "open_sdg_unknown_column_no_dimensions",
+                ),
             )
     if collector.error_count > len(table.errors):
         return collector.outcome()
@@ -240,12 +253,17 @@ class _Context:
                 return target["indicator"], target["totals"]
             if not units and self.default_indicator:
                 return self.default_indicator, "import"
-            known = ", ".join(f"'{name}'" for name in list(mapping)[:10])
+            # The first ten, as the API has always quoted them (no count of the rest).
+            known = Items(tuple(f"'{name}'" for name in list(mapping)[:10]))
             self.collector.error(
                 number,
                 self.units_column,
-                f"Units '{units[:80]}' is not in the import profile, so its "
-                f"indicator is unknown. Units the profile knows: {known}.",
+                Problem(
+                    f"Units '{units[:80]}' is not in the import profile, so its "
+                    f"indicator is unknown. Units the profile knows: {known}.",
+                    params={"units": units[:80], "known": known},
+                    variant="open_sdg_unknown_units",
+                ),
             )
             return None
         assert self.default_indicator is not None  # checked before the rows are read
@@ -256,9 +274,13 @@ class _Context:
                 self.collector.error(
                     number,
                     self.units_column,
-                    f"This file mixes several units ('{self.first_units[:80]}' "
-                    f"and '{units[:80]}'). Use an import profile that says which "
-                    "indicator each unit belongs to.",
+                    Problem(
+                        f"This file mixes several units ('{self.first_units[:80]}' "
+                        f"and '{units[:80]}'). Use an import profile that says which "
+                        "indicator each unit belongs to.",
+                        params={"first": self.first_units[:80], "units": units[:80]},
+                        variant="open_sdg_mixed_units",
+                    ),
                 )
                 return None
         return self.default_indicator, "import"
@@ -269,7 +291,11 @@ class _Context:
             self.collector.error(
                 number,
                 column,
-                f"'{text[:40]}' is not a year. Write the year with four digits, e.g. 2019.",
+                Problem(
+                    f"'{text[:40]}' is not a year. Write the year with four digits, e.g. 2019.",
+                    params={"text": text[:40]},
+                    variant="open_sdg_not_a_year",
+                ),
             )
             return None
         try:
@@ -300,9 +326,15 @@ class _Context:
                 self.collector.error(
                     number,
                     name,
-                    f"The import profile says column '{name}' is not used"
-                    f"{for_units}, but this row has '{text[:60]}' in it. Leave "
-                    "the cell empty or describe the column in the profile.",
+                    Problem(
+                        f"The import profile says column '{name}' is not used"
+                        f"{for_units}, but this row has '{text[:60]}' in it. Leave "
+                        "the cell empty or describe the column in the profile.",
+                        params={"column": name[:80], "units": units[:80], "text": text[:60]},
+                        variant="open_sdg_column_not_used_for_units"
+                        if units
+                        else "open_sdg_column_not_used",
+                    ),
                 )
                 ok = False
                 continue
@@ -311,8 +343,10 @@ class _Context:
             if not found:
                 code = match_code(dimension, text)
             if code is None:
-                mapping = ", ".join(
-                    f"'{source}' → {target}" for source, target in column_spec["codes"].items()
+                mapping = Items(
+                    tuple(
+                        f"'{source}' → {target}" for source, target in column_spec["codes"].items()
+                    )
                 )
                 known_codes = describe_codes(dimension)
                 # A Problem: the same English text, and what a page needs to word it.
@@ -323,7 +357,7 @@ class _Context:
                         f"'{text[:60]}' is not a known value of {dimension.code} "
                         f"({dimension.label}). "
                         + (f"The profile maps: {mapping}. " if mapping else "")
-                        + f"Codes of {dimension.code}: {known_codes}.",
+                        + f"Codes of {dimension.code}: {known_codes or 'none yet'}.",
                         params={
                             "code": text[:60],
                             "dimension": dimension.code,
@@ -331,22 +365,30 @@ class _Context:
                             "mapping": mapping,
                             "known": known_codes,
                         },
-                        variant="import_unknown_value_mapped"
+                        variant=(
+                            "import_unknown_value_mapped"
+                            if known_codes
+                            else "import_unknown_value_mapped_none_yet"
+                        )
                         if mapping
-                        else "import_unknown_value",
+                        else (
+                            "import_unknown_value"
+                            if known_codes
+                            else "import_unknown_value_none_yet"
+                        ),
                     ),
                 )
                 ok = False
             elif code == TOTAL_CODE:
                 continue
             elif dimension.code not in info.dimensions:
-                allowed = ", ".join(info.dimensions) or "none (totals only)"
+                allowed = Items.of(info.dimensions)
                 self.collector.error(
                     number,
                     name,
                     Problem(
                         f"Indicator {info.code} has no breakdown by {dimension.code}; "
-                        f"its breakdowns are: {allowed}.",
+                        f"its breakdowns are: {allowed or 'none (totals only)'}.",
                         params={
                             "indicator": info.code,
                             "dimension": dimension.code,

@@ -24,7 +24,7 @@ from typing import Any
 from node.catalogue_view import CatalogueView, DimensionInfo, IndicatorInfo
 from node.disaggregation import TOTAL_CODE, disaggregation_key
 from node.importing.table import ParsedRow, ParseOutcome, RowError, Table
-from node.refusals import Problem, period_problem
+from node.refusals import Items, Problem, period_problem
 from schemas.fields import parse_decimal
 from schemas.periods import PeriodError, parse_period
 from schemas.results import RESULT_STATUSES
@@ -87,13 +87,14 @@ def match_code(dimension: DimensionInfo, text: str) -> str | None:
     return None
 
 
-def describe_codes(dimension: DimensionInfo, limit: int = 15) -> str:
-    """``F (Female), M (Male), ...`` for error messages."""
-    codes = [f"{code} ({label})" for code, label in dimension.codes.items() if code != TOTAL_CODE]
-    if not codes:
-        return "none yet"
-    more = f", and {len(codes) - limit} more" if len(codes) > limit else ""
-    return ", ".join(codes[:limit]) + more
+def describe_codes(dimension: DimensionInfo, limit: int = 15) -> Items:
+    """The codes of ``dimension`` an error message quotes: ``F (Female), M (Male), and 3 more``
+    in English (``str``), the reader's way on a page (:class:`~node.refusals.Items`); empty
+    when the dimension has no codes yet (the caller then picks its ``…_none_yet`` message)."""
+    return Items.of(
+        (f"{code} ({label})" for code, label in dimension.codes.items() if code != TOTAL_CODE),
+        limit,
+    )
 
 
 def parse_value(indicator: IndicatorInfo, text: str) -> str | bool:
@@ -156,11 +157,10 @@ def value_problem(exc: ValueError) -> str:
     return first if isinstance(first, Problem) else str(exc)
 
 
-def describe_breakdown(disaggregation: dict[str, str]) -> str:
-    """``"total"`` or ``"SEX F, AGE_GROUP Y_LT18"`` for messages."""
-    if not disaggregation:
-        return "total"
-    return ", ".join(f"{dim} {code}" for dim, code in sorted(disaggregation.items()))
+def describe_breakdown(disaggregation: dict[str, str]) -> Items:
+    """``SEX F, AGE_GROUP Y_LT18`` for messages; empty for the total (whose messages say
+    "total" in their own words)."""
+    return Items.of(f"{dim} {code}" for dim, code in sorted(disaggregation.items()))
 
 
 def _same_value(first: str | bool, second: str | bool) -> bool:
@@ -216,18 +216,28 @@ class OutcomeCollector:
     def repeated(self, row: int, item: dict[str, Any], first_row: int, first_value: Any) -> None:
         """``row`` gives again the figure row ``first_row`` gave: skipped if the same value,
         an error if not."""
-        what = (
-            f"indicator {item['indicator']}, period {item['period']}, "
-            f"{describe_breakdown(item['disaggregation'])}"
-        )
+        breakdown = describe_breakdown(item["disaggregation"])
+        what = f"indicator {item['indicator']}, period {item['period']}, {breakdown or 'total'}"
         if _same_value(first_value, item["value"]):
             self.skip(row, f"Same figure as row {first_row} ({what}); imported once.")
         else:
             self.error(
                 row,
                 None,
-                f"Row {first_row} already gives {_show(first_value)} for {what}; "
-                f"this row gives {_show(item['value'])}. Keep only the correct one.",
+                Problem(
+                    f"Row {first_row} already gives {_show(first_value)} for {what}; "
+                    f"this row gives {_show(item['value'])}. Keep only the correct one.",
+                    # The values as they are (a yes/no is a bool): a page writes them its way.
+                    params={
+                        "first_row": first_row,
+                        "previous": first_value,
+                        "value": item["value"],
+                        "indicator": item["indicator"],
+                        "period": item["period"],
+                        "breakdown": breakdown,
+                    },
+                    variant="import_repeated_figure" if breakdown else "import_repeated_total",
+                ),
             )
 
     def outcome(self) -> ParseOutcome:
@@ -304,16 +314,18 @@ def _header_roles(
         elif folded in dimensions_by_case:
             role = dimensions_by_case[folded]
         else:
-            known = ", ".join(catalogue.dimensions) or "none"
+            known = Items.of(catalogue.dimensions)
             collector.error(
                 table.header_row,
                 name,
                 Problem(
                     f"'{name[:80]}' is not a column of this layout. Allowed columns: "
                     "indicator, period, value, status, source, method, note, and the "
-                    f"dimension codes {known}.",
+                    f"dimension codes {known or 'none'}.",
                     params={"column": name[:80], "known": known},
-                    variant="import_unknown_column",
+                    variant="import_unknown_column"
+                    if known
+                    else "import_unknown_column_no_dimensions",
                 ),
             )
             continue
@@ -367,6 +379,7 @@ class _RowParser:
         self._periods: dict[str, tuple[str, str | None]] = {}
         self._codes: dict[tuple[str, str], str | None] = {}
         self._keys: dict[tuple[str, ...], tuple[dict[str, str], str]] = {}
+        self._known_codes: dict[str, Items] = {}  # per dimension: what its refusals quote
 
     def _indicator(self, text: str) -> IndicatorInfo | None:
         try:
@@ -462,7 +475,7 @@ class _RowParser:
                 Problem(
                     f"'{status[:40]}' is not a status. Use one of: "
                     f"{', '.join(RESULT_STATUSES)} (or leave it empty).",
-                    params={"given": status[:40], "allowed": ", ".join(RESULT_STATUSES)},
+                    params={"given": status[:40], "allowed": Items.of(RESULT_STATUSES)},
                     variant="import_unknown_status",
                 ),
             )
@@ -490,14 +503,16 @@ class _RowParser:
                 continue
             code = self._code(dim_code, dimension, text)
             if code is None:
-                known_codes = describe_codes(dimension)
+                known_codes = self._known_codes.get(dim_code)
+                if known_codes is None:
+                    known_codes = self._known_codes[dim_code] = describe_codes(dimension)
                 # A Problem: the same English text, and what a page needs to word it.
                 collector.error(
                     number,
                     header[at],
                     Problem(
                         f"'{text[:60]}' is not a code of {dim_code} ({dimension.label}). "
-                        f"Known codes: {known_codes}.",
+                        f"Known codes: {known_codes or 'none yet'}.",
                         params={
                             "code": text[:60],
                             "dimension": dim_code,
@@ -505,20 +520,21 @@ class _RowParser:
                             "known": known_codes,
                         },
                         variant="import_unknown_code"
-                        if known_codes != "none yet"
+                        if known_codes
                         else "import_unknown_code_none_yet",
                     ),
                 )
             elif code == TOTAL_CODE:
                 continue
             elif info is not None and dim_code not in info.dimensions:
-                allowed = ", ".join(info.dimensions) or "none (totals only)"
+                allowed = Items.of(info.dimensions)
                 collector.error(
                     number,
                     header[at],
                     Problem(
                         f"Indicator {info.code} has no breakdown by {dim_code}; leave this "
-                        f"cell empty. Breakdowns of {info.code}: {allowed}.",
+                        f"cell empty. Breakdowns of {info.code}: "
+                        f"{allowed or 'none (totals only)'}.",
                         params={"indicator": info.code, "dimension": dim_code, "allowed": allowed},
                         variant="import_no_such_breakdown"
                         if info.dimensions

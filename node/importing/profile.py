@@ -46,6 +46,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from node.catalogue_view import CatalogueView
 from node.disaggregation import TOTAL_CODE
+from node.refusals import Problem
 from schemas.fields import CODE_RE, Code
 from schemas.results import RESULT_STATUSES
 
@@ -153,7 +154,11 @@ def load_profile(data: Any) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = ImportProfileSchema().load(data)
     except ValidationError as exc:
-        problems = _flatten(exc.messages)
+        # marshmallow's own English words (per field): a page quotes them after its sentence.
+        problems: list[str] = [
+            Problem(text, params={"detail": text}, variant="profile_malformed")
+            for text in _flatten(exc.messages)
+        ]
         raise ProfileError(
             "The import profile is not valid: " + "; ".join(problems), problems
         ) from exc
@@ -173,13 +178,24 @@ def check_profile(
     for name, target in (profile.get("units") or {}).items():
         if target is not None:
             targets.append((f"units '{name}'", target["indicator"]))
+    # Each a Problem: the English text the API sends, and what a page needs to word it.
+    # ``where`` is the place in the profile (its JSON keys and the file's names): data.
     for where, code in targets:
         if code not in catalogue.indicators:
-            problems.append(f"{where}: '{code}' is not an indicator of the catalogue.")
+            problems.append(
+                Problem(
+                    f"{where}: '{code}' is not an indicator of the catalogue.",
+                    params={"where": where, "indicator": code},
+                    variant="profile_unknown_indicator",
+                )
+            )
     if not targets:
         problems.append(
-            "The profile names no indicator: give 'indicator', or 'units' that map "
-            "the file's Units to indicators."
+            Problem(
+                "The profile names no indicator: give 'indicator', or 'units' that map "
+                "the file's Units to indicators.",
+                variant="profile_no_indicator",
+            )
         )
     specs = [(f"columns '{name}'", spec) for name, spec in profile.get("columns", {}).items()]
     for units, columns in profile.get("columns_by_units", {}).items():
@@ -189,13 +205,28 @@ def check_profile(
             continue
         dimension = catalogue.dimensions.get(spec["dimension"])
         if dimension is None:
-            problems.append(f"{where}: '{spec['dimension']}' is not a dimension of the catalogue.")
+            problems.append(
+                Problem(
+                    f"{where}: '{spec['dimension']}' is not a dimension of the catalogue.",
+                    params={"where": where, "dimension": spec["dimension"]},
+                    variant="profile_unknown_dimension",
+                )
+            )
             continue
         for source_value, code in spec["codes"].items():
             if code != TOTAL_CODE and code not in dimension.codes:
                 problems.append(
-                    f"{where}: '{source_value}' is mapped to '{code}', which is not a "
-                    f"code of {dimension.code}."
+                    Problem(
+                        f"{where}: '{source_value}' is mapped to '{code}', which is not a "
+                        f"code of {dimension.code}.",
+                        params={
+                            "where": where,
+                            "source": source_value[:80],
+                            "code": code,
+                            "dimension": dimension.code,
+                        },
+                        variant="profile_unknown_code",
+                    )
                 )
     if problems:
         raise ProfileError(

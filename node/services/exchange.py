@@ -41,6 +41,7 @@ from node.importing import (
 from node.importing.own_layout import OutcomeCollector
 from node.models import LatestResult, Result
 from node.permissions import Actor, allowed, require
+from node.refusals import Problem
 from node.services import catalogue, results
 from schemas.catalogue import DimensionCodeSchema, DimensionSchema, IndicatorSchema
 from schemas.fields import parse_decimal
@@ -268,7 +269,11 @@ def _parse(
     if profile is None and indicator is None:
         raise InvalidInputError(
             "An Open SDG file needs an import profile or an indicator code.",
-            errors={"profile": ["give a profile or an indicator"]},
+            errors={
+                "profile": [
+                    Problem("give a profile or an indicator", variant="open_sdg_profile_needed")
+                ]
+            },
         )
     try:
         parse_open_sdg(table, profile, view, indicator=indicator, collector=collector)

@@ -555,7 +555,13 @@ class Planner:
                         f"this figure is {change.old_status} ({change.old_value}): "
                         "say why it changes",
                         "reason_required",
-                        params={"status": change.old_status, "value": change.old_value},
+                        # The value itself (a yes/no as a bool): a page writes it its way.
+                        params={
+                            "status": change.old_status,
+                            "value": _stored_value(change.old_value)
+                            if change.old_value is not None
+                            else "",
+                        },
                         variant="figure_vouched",
                     )
                 ]
@@ -614,9 +620,10 @@ def _outlier(
         f"({_value_text(before) if before is not None else ''}): check it, then confirm it",
         "outlier_unconfirmed",
         params={
-            "value": _value_text(item.value),
+            # The values themselves: a page writes them its way (decimal sign, yes/no).
+            "value": item.value,
             "previous_period": found.previous_period,
-            "previous": _value_text(before) if before is not None else "",
+            "previous": before if before is not None else "",
             "points": str(units.PERCENT_POINTS),
             "factor": str(units.FACTOR),
         },

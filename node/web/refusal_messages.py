@@ -121,6 +121,18 @@ MESSAGES: dict[str, Message] = {
         "“%(column)s” is not a column of this layout. Allowed columns: indicator, period, "
         "value, status, source, method, note, and the dimension codes %(known)s."
     ),
+    "validation_failed:import_unknown_column_no_dimensions": _l(
+        "“%(column)s” is not a column of this layout. Allowed columns: indicator, period, "
+        "value, status, source, method, note (the catalogue has no breakdowns yet)."
+    ),
+    "validation_failed:import_repeated_figure": _l(
+        "Row %(first_row)s already gives %(previous)s for indicator %(indicator)s, period "
+        "%(period)s, breakdown %(breakdown)s; this row gives %(value)s. Keep only the correct one."
+    ),
+    "validation_failed:import_repeated_total": _l(
+        "Row %(first_row)s already gives %(previous)s for the total of indicator %(indicator)s, "
+        "period %(period)s; this row gives %(value)s. Keep only the correct one."
+    ),
     "validation_failed:import_repeated_column": _l(
         "Column “%(column)s” repeats column “%(first)s”. Keep one of them."
     ),
@@ -181,8 +193,74 @@ MESSAGES: dict[str, Message] = {
         "“%(code)s” is not a known value of %(dimension)s (%(label)s). The column mapping "
         "gives: %(mapping)s. Codes of %(dimension)s: %(known)s."
     ),
+    "validation_failed:import_unknown_value_none_yet": _l(
+        "“%(code)s” is not a known value of %(dimension)s (%(label)s): %(dimension)s has no "
+        "codes yet."
+    ),
+    "validation_failed:import_unknown_value_mapped_none_yet": _l(
+        "“%(code)s” is not a known value of %(dimension)s (%(label)s). The column mapping "
+        "gives: %(mapping)s. %(dimension)s has no codes yet."
+    ),
     "validation_failed:import_two_values": _l(
         "Two columns of this row give a %(dimension)s value: a figure can have only one."
+    ),
+    # The Open SDG layout's own rules (node.importing.open_sdg).
+    "validation_failed:open_sdg_missing_column": _l(
+        "The file has no “%(column)s” column. An Open SDG file has the columns Year, any "
+        "breakdown columns, optionally Units, and Value (these English names, as Open SDG "
+        "writes them)."
+    ),
+    "validation_failed:open_sdg_no_indicator": _l(
+        "No indicator is given: choose the indicator this file reports, or give a column "
+        "mapping that says which indicator each unit of the file belongs to."
+    ),
+    "validation_failed:open_sdg_unknown_column": _l(
+        "The column “%(column)s” does not match any breakdown of the catalogue (known: "
+        "%(known)s). Describe it in the column mapping's “columns”."
+    ),
+    "validation_failed:open_sdg_unknown_column_no_dimensions": _l(
+        "The column “%(column)s” does not match any breakdown: the catalogue has no breakdowns yet."
+    ),
+    "validation_failed:open_sdg_unknown_units": _l(
+        "The unit “%(units)s” is not in the column mapping, so its indicator is unknown. Units "
+        "the mapping knows: %(known)s."
+    ),
+    "validation_failed:open_sdg_mixed_units": _l(
+        "This file mixes several units (“%(first)s” and “%(units)s”). Give a column mapping "
+        "that says which indicator each unit belongs to."
+    ),
+    "validation_failed:open_sdg_not_a_year": _l(
+        "“%(text)s” is not a year. Write the year with four digits, e.g. 2019."
+    ),
+    "validation_failed:open_sdg_column_not_used": _l(
+        "The column mapping says the column “%(column)s” is not used, but this row has "
+        "“%(text)s” in it. Leave the cell empty or describe the column in the mapping."
+    ),
+    "validation_failed:open_sdg_column_not_used_for_units": _l(
+        "The column mapping says the column “%(column)s” is not used for the unit "
+        "“%(units)s”, but this row has “%(text)s” in it. Leave the cell empty or describe the "
+        "column in the mapping."
+    ),
+    "validation_failed:open_sdg_profile_needed": _l(
+        "An Open SDG file needs the indicator it reports, or a column mapping: give one of them."
+    ),
+    # The column mapping of an Open SDG file (node.importing.profile).
+    "validation_failed:profile_malformed": _l(
+        "This part of the column mapping is not written as expected. (In English: %(detail)s)"
+    ),
+    "validation_failed:profile_unknown_indicator": _l(
+        "%(where)s: “%(indicator)s” is not an indicator of the catalogue."
+    ),
+    "validation_failed:profile_no_indicator": _l(
+        "The column mapping names no indicator: give “indicator”, or “units” that say which "
+        "indicator each unit of the file belongs to."
+    ),
+    "validation_failed:profile_unknown_dimension": _l(
+        "%(where)s: “%(dimension)s” is not a breakdown of the catalogue."
+    ),
+    "validation_failed:profile_unknown_code": _l(
+        "%(where)s: “%(source)s” is given the code “%(code)s”, which is not a code of "
+        "%(dimension)s."
     ),
     # Baselines, targets and budget lines (node.services.planning, node.services.monitoring).
     "validation_failed:value_missing": _l("Give a value with the period."),

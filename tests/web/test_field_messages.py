@@ -237,7 +237,9 @@ IMPORT_CELLS = {
         "2": "« 12,5 » n'est pas un nombre. Dans le fichier, le séparateur décimal est un point, "
         "pas une virgule (12.5, pas 12,5).",
         "3": "« 40% » n'est pas un nombre. Retirez le signe % : l'unité vient de l'indicateur.",
-        "4": "« pubished » n'est pas un statut. Utilisez l'un de : draft, validated, published "
+        # The list of statuses is written the reader's way ("a, b et c"), as every list a
+        # refusal quotes (node.refusals.Items).
+        "4": "« pubished » n'est pas un statut. Utilisez l'un de : draft, validated et published "
         "(ou laissez vide).",
         "5": "« NO-SUCH-1 » n'est pas un indicateur du catalogue. Vérifiez le code ; un "
         "indicateur local doit d'abord être ajouté au catalogue.",
@@ -247,7 +249,8 @@ IMPORT_CELLS = {
         "2": "“12,5” si namba. Kwenye faili, tumia nukta, si koma, kutenganisha desimali "
         "(12.5, si 12,5).",
         "3": "“40%” si namba. Ondoa alama ya %: kipimo kinatoka kwenye kiashiria.",
-        "4": "“pubished” si hali. Tumia mojawapo ya: draft, validated, published (au iache tupu).",
+        "4": "“pubished” si hali. Tumia mojawapo ya: draft, validated na published "
+        "(au iache tupu).",
         "5": "“NO-SUCH-1” si kiashiria cha katalogi. Kagua msimbo; kiashiria cha ndani lazima "
         "kwanza kiongezwe kwenye katalogi.",
         "6": "Kipindi kiko tupu. Tumia 2025, 2025-H1, 2025-Q3 au 2025-07.",
