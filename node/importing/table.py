@@ -520,7 +520,6 @@ class _TableStream:
         # refused whole before its rows are read, and strict UTF-8 decoding never yields a
         # surrogate.
         self._check_text = not strict_width
-        self._pending: tuple[int, list[str], list[tuple[int, str]]] | None = None
         for number, raw_cells, problems in self._records:
             cells = [cell.strip() for cell in raw_cells]
             if _INVALID_TEXT.search("".join(cells)):

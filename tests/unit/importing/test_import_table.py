@@ -354,3 +354,16 @@ def test_cells_with_invalid_text_are_errors_of_their_row() -> None:
         "The cell C3 holds a character that is not valid text (NUL or a lone surrogate).",
         "The cell C4 holds a character that is not valid text (NUL or a lone surrogate).",
     ]
+
+
+@pytest.mark.parametrize("bad", ["indicator\x00", "\ud800"])
+def test_a_header_cell_with_invalid_text_refuses_the_file_naming_the_cell(bad: str) -> None:
+    # As for data rows: no real workbook carries these characters, any reader feeding the
+    # table builder may; a header that names a column with them is no header.
+    records = [(1, ["", ""], []), (2, ["period", bad], []), (3, ["2025", "x"], [])]
+    with pytest.raises(TableError) as caught:
+        table_module._build_table(records, strict_width=False)
+    assert caught.value.message == (
+        "The header row (row 2) must hold column names as text; cell B2 holds a character "
+        "that is not valid text (NUL or a lone surrogate)."
+    )

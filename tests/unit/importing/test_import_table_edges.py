@@ -465,3 +465,16 @@ def test_a_workbook_without_a_worksheet_is_refused() -> None:
                 content = content[:start] + b"<sheets/>" + content[end + len(b"</sheets>") :]
             target.writestr(item, content)
     assert refusal("book.xlsx", out.getvalue()) == "The workbook has no worksheet with data."
+
+
+def test_a_zip_asking_for_a_newer_zip_version_is_refused_naming_why() -> None:
+    # The central directory's "version needed to extract" set to 24.0 (Python reads up to 6.3):
+    # zipfile raises NotImplementedError, neither BadZipFile nor a TableError; the upload still
+    # gets the general message, naming the kind of failure, and never a 500.
+    data = bytearray(workbook({(1, 1): "indicator"}))
+    entry = data.index(b"PK\x01\x02")
+    data[entry + 6 : entry + 8] = (240).to_bytes(2, "little")
+    assert refusal("book.xlsx", bytes(data)) == (
+        "The file could not be read as a table. Upload a CSV file (UTF-8) or an Excel "
+        "workbook (.xlsx). (NotImplementedError)"
+    )
