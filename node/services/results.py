@@ -515,22 +515,15 @@ class Planner:
         problems by item index. Raises ``result_locked`` as :func:`plan_changes` does."""
         session, cat, given = self.session, self.cat, self.given
         changes: list[FigureChange] = []
-        errors: dict[int, dict[str, list[str]]] = {}
+        problems_of: dict[int, dict[str, list[str]]] = {}
         existing = _existing(session, batch)
-        number_indicators = {
-            code for code, info in cat.indicators.items() if info.value_type == "number"
-        }
-        previous_of = {
-            index: (p.indicator, self._before(p.period), p.key)
-            for index, p in enumerate(batch, start)
-            if p.indicator in number_indicators
-        }
-        stored_previous = _stored_figures(
-            session, [ident for ident in previous_of.values() if ident not in given]
-        )
+        indicators = cat.indicators
+        confirm_all = self.confirm_outliers
+        # Figures whose value the outlier rule checks (new or changed, not confirmed, of a
+        # number indicator): index → (figure, previous period's identity). Only theirs are read.
+        outlier_checks: dict[int, tuple[PreparedResult, tuple[str, str, str]]] = {}
         for index, item in enumerate(batch, start):
             row = existing.get((item.indicator, item.period, item.key))
-            problems: dict[str, list[str]] = {}
             if row is None:
                 change = FigureChange(item=item, kind="new")
             else:
@@ -550,23 +543,35 @@ class Planner:
             if change.kind != "unchanged":
                 change.reason = item.reason or self.reason
             if change.vouched_change and change.reason is None:
-                problems["reason"] = [
-                    Problem(
-                        f"this figure is {change.old_status} ({change.old_value}): "
-                        "say why it changes",
-                        "reason_required",
-                        params={"status": change.old_status, "value": change.old_value},
-                        variant="figure_vouched",
-                    )
-                ]
-            value_changes = change.kind == "new" or change.old_value != change.new_value
-            if value_changes and not (item.confirm_outlier or self.confirm_outliers):
-                found = _outlier(item, cat, previous_of.get(index), given, stored_previous)
-                if found is not None:
-                    problems["value"] = [found]
-            if problems:
-                errors[index] = problems
+                problems_of[index] = {
+                    "reason": [
+                        Problem(
+                            f"this figure is {change.old_status} ({change.old_value}): "
+                            "say why it changes",
+                            "reason_required",
+                            params={"status": change.old_status, "value": change.old_value},
+                            variant="figure_vouched",
+                        )
+                    ]
+                }
+            if (
+                not (confirm_all or item.confirm_outlier)
+                and indicators[item.indicator].value_type == "number"
+                and (change.kind == "new" or change.old_value != change.new_value)
+            ):
+                outlier_checks[index] = (item, (item.indicator, self._before(item.period), item.key))
             changes.append(change)
+        if outlier_checks:
+            stored_previous = _stored_figures(
+                session,
+                [previous for _item, previous in outlier_checks.values() if previous not in given],
+            )
+            for index, (item, previous) in outlier_checks.items():
+                found = _outlier(item, cat, previous, given, stored_previous)
+                if found is not None:
+                    problems_of.setdefault(index, {})["value"] = [found]
+        # By item index, each item's problems reason first then value (as they were found).
+        errors = {index: problems_of[index] for index in sorted(problems_of)}
         return changes, errors
 
 
