@@ -7,11 +7,13 @@ database: it builds the catalogue view, checks every row with the same rules as 
 
 from __future__ import annotations
 
+import gc
 import io
 import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -141,23 +143,44 @@ def import_file(
     keep_in_memory = IMPORT_IN_MEMORY if keep_in_memory is None else keep_in_memory
     source, owned = _seekable(data)
     try:
-        return _import_stream(
-            session,
-            filename,
-            source,
-            layout=layout,
-            profile=profile,
-            indicator=indicator,
-            user=user,
-            now=now,
-            reason=reason,
-            confirm_outliers=confirm_outliers,
-            batch_size=batch_size,
-            keep_in_memory=keep_in_memory,
-        )
+        with _cyclic_gc_paused():
+            return _import_stream(
+                session,
+                filename,
+                source,
+                layout=layout,
+                profile=profile,
+                indicator=indicator,
+                user=user,
+                now=now,
+                reason=reason,
+                confirm_outliers=confirm_outliers,
+                batch_size=batch_size,
+                keep_in_memory=keep_in_memory,
+            )
     finally:
         if owned:
             source.close()
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration of one import.
+
+    An import allocates a few objects per figure and frees them as it goes (by reference
+    counting: its figures, rows and batches hold no reference cycles), but each allocation
+    counts towards the collector's thresholds, and every full collection walks every live
+    object: a quarter of a 100,000-row import's CPU time went to collections that found
+    nothing to free. Restored as it was on the way out, whatever happens; memory stays bounded
+    (only cycles would wait, and the next collection after the import frees them).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _seekable(data: bytes | BinaryIO) -> tuple[BinaryIO, bool]:
