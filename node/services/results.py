@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import operator
 import re
 from collections import defaultdict
@@ -376,7 +375,7 @@ def _refuse_locked(item: PreparedResult, status: str) -> PermissionDeniedError:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class FigureChange:
     """What writing one prepared figure does to the stored one (read before anything is written).
 
@@ -394,11 +393,9 @@ class FigureChange:
     vouched_change: bool = False
     # The signed summaries holding the old value (a change of a validated or published figure).
     affected_summaries: list[dict[str, Any]] = field(default_factory=list)
-
-    @functools.cached_property
-    def new_value(self) -> str:
-        """The value as stored (decimal text, or true/false)."""
-        return _value_text(self.item.value)
+    # The value as stored (decimal text, or true/false): _value_text(item.value), set by the
+    # planner (slots, no per-figure dict: an import plans a million of these).
+    new_value: str = ""
 
 
 @dataclass
@@ -524,12 +521,12 @@ class Planner:
         outlier_checks: dict[int, tuple[PreparedResult, tuple[str, str, str]]] = {}
         for index, item in enumerate(batch, start):
             row = existing.get((item.indicator, item.period, item.key))
+            text = _value_text(item.value)
             if row is None:
-                change = FigureChange(item=item, kind="new")
+                change = FigureChange(item=item, kind="new", new_value=text)
             else:
                 if row.status != "draft" and not self.may_validate:
                     raise _refuse_locked(item, row.status)
-                text = _value_text(item.value)
                 same = row.value_text == text and row.status == item.status
                 change = FigureChange(
                     item=item,
@@ -537,9 +534,9 @@ class Planner:
                     result_id=row.id,
                     old_value=row.value_text,
                     old_status=row.status,
+                    vouched_change=_needs_reason(row.status, row.value_text, item, text),
+                    new_value=text,
                 )
-                change.new_value = text
-                change.vouched_change = _needs_reason(row.status, row.value_text, item, text)
             if change.kind != "unchanged":
                 change.reason = item.reason or self.reason
             if change.vouched_change and change.reason is None:
@@ -858,16 +855,18 @@ class _CopyUpdate(_RawStatement):
         columns = ["id", *names]
         self.row_tuple = operator.itemgetter(*(prefix + name for name in columns))
         scratch = self._SCRATCH
-        # Names from our own table definition, never from input.
+        # The SQL is built from our own table and column names (the model's, never input);
+        # every value goes through COPY's data stream, never into the statement text.
+        listed = ", ".join(columns)
         self.prepare_sql = (
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DROP AS "
-            f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA"
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {listed} FROM {table.name} WITH NO DATA"
         )
-        self.copy_sql = f"COPY {scratch} ({', '.join(columns)}) FROM STDIN"
+        self.copy_sql = f"COPY {scratch} ({listed}) FROM STDIN"
+        assignments = ", ".join(f"{name} = u.{name}" for name in names)
         self.update_sql = (
-            f"UPDATE {table.name} SET "
-            + ", ".join(f"{name} = u.{name}" for name in names)
-            + f" FROM {scratch} u WHERE {table.name}.id = u.id"
+            f"UPDATE {table.name} SET {assignments} "  # noqa: S608
+            f"FROM {scratch} u WHERE {table.name}.id = u.id"
         )
         self.clear_sql = f"TRUNCATE {scratch}"
 
