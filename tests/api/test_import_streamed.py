@@ -434,6 +434,42 @@ def test_figures_kept_in_memory_or_spooled_give_the_same_answer(
         assert len(state["results"]) == count
 
 
+def test_two_imports_in_one_transaction_both_write(app: Flask, db: Callable[[], Any]) -> None:
+    """Two imports updating the same figures in one transaction: the second writes over the
+    first (on PostgreSQL both go through one scratch table of the transaction, emptied before
+    and after each batch), each with its history lines."""
+    stored = [
+        {"indicator": "HRC-HOU-01", "period": period, "value": "10", "status": "draft"}
+        for period in ("2020", "2021", "2022")
+    ]
+    _reset(db, stored)
+    with db() as session:
+        for value in ("11", "12"):
+            rows = [
+                ["HRC-HOU-01", period, value, "draft", "", ""]
+                for period in ("2020", "2021", "2022")
+            ]
+            report = exchange.import_file(
+                session,
+                "f.csv",
+                as_csv(rows),
+                user=OPERATOR,
+                now=LATER,
+                batch_size=2,
+                confirm_outliers=True,
+            )
+            assert (report.changed, report.new, report.unchanged) == (3, 0, 0)
+        session.flush()
+        stored_values = sorted(session.execute(select(Result.period, Result.value_text)).all())
+        history = session.execute(
+            select(ResultChange.old_value_text, ResultChange.new_value_text)
+        ).all()
+        session.rollback()
+    assert stored_values == [("2020", "12"), ("2021", "12"), ("2022", "12")]
+    lines = sorted((old or "", new) for old, new in history)
+    assert lines == [("", "10")] * 3 + [("10", "11")] * 3 + [("11", "12")] * 3
+
+
 @pytest.mark.parametrize(("count", "spooled"), [(KEEP - 1, False), (KEEP, False), (KEEP + 1, True)])
 def test_the_spool_holds_at_most_its_limit_in_memory(count: int, spooled: bool) -> None:
     """The checked figures come back as they went in, in the same batches, from memory (at most
