@@ -353,6 +353,7 @@ def _write_stream(
     counts = {"new": 0, "changed": 0, "unchanged": 0}
     needs_reason = outliers = 0
     summaries: dict[str, dict[str, Any]] = {}
+    _open_transaction(session)
     with session.begin_nested():
         writer = results.BatchWriter(session, user=user, now=now)
         start = 0
@@ -401,6 +402,23 @@ def _write_stream(
             summaries.values(), key=lambda s: (s["period"], s["revision"] or 0, s["sha256"])
         ),
     )
+
+
+def _open_transaction(session: Session) -> None:
+    """Make sure the database holds a transaction open before the import's savepoint.
+
+    Python's sqlite3 driver begins a transaction only before a data-changing statement, not
+    before a SAVEPOINT: when the import is the first write of its unit of work, SQLite makes the
+    savepoint itself the transaction, and releasing it commits the import at once, before the
+    caller decides (a later step of the same request that fails could no longer undo it). An
+    explicit BEGIN makes the savepoint nested in the caller's transaction, as on PostgreSQL.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN")
 
 
 class FileFigures:

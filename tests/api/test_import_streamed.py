@@ -434,6 +434,23 @@ def test_figures_kept_in_memory_or_spooled_give_the_same_answer(
         assert len(state["results"]) == count
 
 
+def test_an_import_its_caller_rolls_back_leaves_nothing(app: Flask, db: Callable[[], Any]) -> None:
+    """All or nothing is the caller's transaction: an import that succeeded, then rolled back by
+    its caller (a later step of the same request failed), leaves nothing. On SQLite the driver
+    opens no transaction before a SAVEPOINT, so an import that was the transaction's first
+    write made its savepoint the transaction, and releasing it committed the import."""
+    _reset(db, [])
+    with db() as session:
+        report = exchange.import_file(
+            session, "f.csv", as_csv(GOOD[:3]), user=OPERATOR, now=LATER, batch_size=2
+        )
+        assert report.imported == 3
+        session.rollback()
+    with db() as session:
+        assert _state(session)["results"] == []
+        assert _state(session)["history"] == []
+
+
 def test_two_imports_in_one_transaction_both_write(app: Flask, db: Callable[[], Any]) -> None:
     """Two imports updating the same figures in one transaction: the second writes over the
     first (on PostgreSQL both go through one scratch table of the transaction, emptied before
