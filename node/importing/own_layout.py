@@ -196,11 +196,20 @@ class OutcomeCollector:
         """Record a row left out on purpose (no data, or excluded by the import profile)."""
         self.skipped.append((row, reason))
 
-    def add(self, row: int, item: dict[str, Any], key: str | None = None) -> None:
+    def add(
+        self,
+        row: int,
+        item: dict[str, Any],
+        key: str | None = None,
+        *,
+        parsed: Decimal | None = None,
+    ) -> None:
         """Add a figure unless the file already gave it (see the class docstring).
 
         ``key``: the breakdown's :func:`~node.disaggregation.disaggregation_key`, when the caller
-        has it already.
+        has it already. ``parsed``: the value cell's number (``parse_decimal`` of
+        ``item["value"]``) when the layout parsed it; a streamed import uses it, this collector
+        keeps the text.
         """
         if key is None:
             key = disaggregation_key(item["disaggregation"])
@@ -450,12 +459,24 @@ class _RowParser:
             collector.error(number, header[self.period_at], problem)
 
         value: str | bool = ""
+        # The number a value cell holds, parsed here once: a streamed import checks it with
+        # this Decimal instead of parsing the text a second time (the same parse_decimal).
+        parsed: Decimal | None = None
         value_text = cells[self.value_at]
         if info is not None:
             try:
-                value = parse_value(info, value_text)
-            except ValueError as exc:
-                collector.error(number, header[self.value_at], value_problem(exc))
+                if value_text and info.value_type != "boolean":
+                    # parse_value's rule for a number (it parses with parse_decimal and keeps
+                    # the text): on failure parse_value below words the error.
+                    parsed = parse_decimal(value_text)
+                    value = value_text
+                else:
+                    value = parse_value(info, value_text)
+            except ValueError:
+                try:
+                    parse_value(info, value_text)
+                except ValueError as exc:
+                    collector.error(number, header[self.value_at], value_problem(exc))
         elif not value_text:
             collector.error(
                 number,
@@ -563,4 +584,4 @@ class _RowParser:
         if status:
             item["status"] = status.casefold()
         item.update(texts)
-        collector.add(number, item, key)
+        collector.add(number, item, key, parsed=parsed)

@@ -20,6 +20,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,10 @@ def plain_import(
             errors=row_errors[: exchange.MAX_REPORTED_ERRORS],
             extra={"error_count": len(row_errors), "error_codes": codes, **counts},
         )
-    results.import_results(session, plan, user=user, now=now)
+    # The plainest write: one ORM row per figure (store_results), not the batched writer the
+    # import uses (executemany on SQLite, COPY on PostgreSQL), so the property holds the batched
+    # writes equal to it on both databases.
+    results.store_results(session, plan, user=user, now=now)
     return exchange.ImportReport(
         imported=len(prepared),
         skipped=len(outcome.skipped),
@@ -290,8 +294,12 @@ def compare(
     confirm_outliers: bool = False,
     layout: str = "own",
     profile: dict[str, Any] | None = None,
+    keep_in_memory: int | None = None,
 ) -> tuple[Any, ...]:
-    """Import ``data`` both ways from the same stored state; assert the same answer."""
+    """Import ``data`` both ways from the same stored state; assert the same answer.
+
+    ``keep_in_memory``: the streamed import's limit of figures held between its passes
+    (beyond it they are spooled); by default its own."""
     answers = []
     for streamed in (False, True):
         with db() as session:
@@ -302,7 +310,12 @@ def compare(
             def run(session: Any, streamed: bool = streamed, options: Any = options) -> Any:
                 if streamed:
                     return exchange.import_file(
-                        session, "f.csv", io.BytesIO(data), batch_size=batch_size, **options
+                        session,
+                        "f.csv",
+                        io.BytesIO(data),
+                        batch_size=batch_size,
+                        keep_in_memory=keep_in_memory,
+                        **options,
                     )
                 return plain_import(session, "f.csv", data, **options)
 
@@ -324,6 +337,7 @@ def compare(
     as_collector=st.sampled_from([False, False, False, True]),
     reason=st.sampled_from([None, "corrected count"]),
     confirm_outliers=st.booleans(),
+    keep_in_memory=st.sampled_from([None, 0, 1, 3, 6, 10]),
 )
 def test_the_streamed_import_gives_what_the_whole_file_definition_gives(
     app: Flask,
@@ -335,6 +349,7 @@ def test_the_streamed_import_gives_what_the_whole_file_definition_gives(
     as_collector: bool,
     reason: str | None,
     confirm_outliers: bool,
+    keep_in_memory: int | None,
 ) -> None:
     collector = create_user("data_collector").email if as_collector else None
     _reset(db, stored)
@@ -345,6 +360,7 @@ def test_the_streamed_import_gives_what_the_whole_file_definition_gives(
         user_email=collector,
         reason=reason,
         confirm_outliers=confirm_outliers,
+        keep_in_memory=keep_in_memory,
     )
     event(answer[0] if answer[0] == "imported" else f"refused: {answer[1][1]}")
     if answer[0] == "refused":
@@ -386,6 +402,137 @@ def test_batch_edges(app: Flask, db: Callable[[], Any], count: int, bad_at: str 
         }
     ]
     assert state["results"] == [] and state["history"] == []
+
+
+KEEP = 4
+
+
+@pytest.mark.parametrize("count", [KEEP - 1, KEEP, KEEP + 1])
+@pytest.mark.parametrize("refused_in_pass_2", [False, True])
+def test_figures_kept_in_memory_or_spooled_give_the_same_answer(
+    app: Flask, db: Callable[[], Any], count: int, refused_in_pass_2: bool
+) -> None:
+    """A file of at most ``keep_in_memory`` figures keeps them in memory between the passes,
+    one more spools them all: one figure below, at and above the limit (batches of 2, so the
+    edge falls inside a batch and at its end) give the whole-file definition's answer, also
+    when the last figure is refused in pass 2 (a published figure changed without a reason)."""
+    rows = [list(row) for row in GOOD[:count]]
+    stored = []
+    if refused_in_pass_2:
+        stored = [
+            {"indicator": "HRC-HOU-01", "period": "2023", "value": "1", "status": "published"}
+        ]
+        rows[-1] = ["HRC-HOU-01", "2023", "2", "published", "", ""]
+    _reset(db, stored)
+    kind, report, state = compare(db, as_csv(rows), batch_size=2, keep_in_memory=KEEP)
+    if refused_in_pass_2:
+        assert kind == "refused" and report[1] == "reason_required"
+        assert [entry["row"] for entry in report[4]] == [count + 1]
+        assert len(state["results"]) == 1 and len(state["history"]) == 1
+    else:
+        assert kind == "imported" and report.imported == count
+        assert len(state["results"]) == count
+
+
+def test_an_import_its_caller_rolls_back_leaves_nothing(app: Flask, db: Callable[[], Any]) -> None:
+    """All or nothing is the caller's transaction: an import that succeeded, then rolled back by
+    its caller (a later step of the same request failed), leaves nothing. On SQLite the driver
+    opens no transaction before a SAVEPOINT, so an import that was the transaction's first
+    write made its savepoint the transaction, and releasing it committed the import."""
+    _reset(db, [])
+    with db() as session:
+        report = exchange.import_file(
+            session, "f.csv", as_csv(GOOD[:3]), user=OPERATOR, now=LATER, batch_size=2
+        )
+        assert report.imported == 3
+        session.rollback()
+    with db() as session:
+        assert _state(session)["results"] == []
+        assert _state(session)["history"] == []
+
+
+def test_two_imports_in_one_transaction_both_write(app: Flask, db: Callable[[], Any]) -> None:
+    """Two imports updating the same figures in one transaction: the second writes over the
+    first (on PostgreSQL both go through one scratch table of the transaction, emptied before
+    and after each batch), each with its history lines."""
+    stored = [
+        {"indicator": "HRC-HOU-01", "period": period, "value": "10", "status": "draft"}
+        for period in ("2020", "2021", "2022")
+    ]
+    _reset(db, stored)
+    with db() as session:
+        for value in ("11", "12"):
+            rows = [
+                ["HRC-HOU-01", period, value, "draft", "", ""]
+                for period in ("2020", "2021", "2022")
+            ]
+            report = exchange.import_file(
+                session,
+                "f.csv",
+                as_csv(rows),
+                user=OPERATOR,
+                now=LATER,
+                batch_size=2,
+                confirm_outliers=True,
+            )
+            assert (report.changed, report.new, report.unchanged) == (3, 0, 0)
+        session.flush()
+        stored_values = sorted(session.execute(select(Result.period, Result.value_text)).all())
+        history = session.execute(
+            select(ResultChange.old_value_text, ResultChange.new_value_text)
+        ).all()
+        session.rollback()
+    assert stored_values == [("2020", "12"), ("2021", "12"), ("2022", "12")]
+    lines = sorted((old or "", new) for old, new in history)
+    assert lines == [("", "10")] * 3 + [("10", "11")] * 3 + [("11", "12")] * 3
+
+
+@pytest.mark.parametrize(("count", "spooled"), [(KEEP - 1, False), (KEEP, False), (KEEP + 1, True)])
+def test_the_spool_holds_at_most_its_limit_in_memory(count: int, spooled: bool) -> None:
+    """The checked figures come back as they went in, in the same batches, from memory (at most
+    the limit) or from the spool file (one more): values exact (``12.50`` keeps its zero, an
+    exponent its exponent), yes/no values still booleans, breakdowns their canonical form."""
+    values: list[Decimal | bool] = [
+        Decimal("12.50"),
+        Decimal("0.000"),
+        True,
+        Decimal("1E+2"),
+        False,
+    ]
+    figures = [
+        results.PreparedResult(
+            "HRC-GOV-01" if isinstance(value, bool) else "HRC-HOU-01",
+            str(2020 + index),
+            "" if isinstance(value, bool) else "SEX=F",
+            {} if isinstance(value, bool) else {"SEX": "F"},
+            value,
+            "published",
+            index or None,
+            "a source" if index % 2 else None,
+            None,
+            "a note",
+            "why" if index == 1 else None,
+            index == 2,
+        )
+        for index, value in enumerate(values[:count])
+    ]
+    batches = [
+        (
+            list(range(start + 2, start + 2 + len(figures[start : start + 2]))),
+            figures[start : start + 2],
+        )
+        for start in range(0, count, 2)
+    ]
+    with exchange._PreparedSpool(KEEP) as spool:
+        for rows, batch in batches:
+            spool.add(rows, batch)
+        assert spool.spooled is spooled
+        back = list(spool.batches())
+    assert back == batches
+    for (_rows, batch), (_same_rows, kept) in zip(back, batches, strict=True):
+        assert [(type(p.value), str(p.value)) for p in batch] == [
+            (type(p.value), str(p.value)) for p in kept
+        ]
 
 
 @pytest.mark.parametrize("count", [BATCH - 1, BATCH, BATCH + 1])
