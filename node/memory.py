@@ -20,10 +20,11 @@ shares its pages (the imported code, the preloaded app) until it writes to them,
 writes to many (reference counts, caches), so after a load each worker holds private copies
 of pages the others still share, and the arbiter's and scheduler's PSS rise with it. Only a
 fresh fork shares them again. So a worker whose private memory grew by
-``RECYCLE_GROWTH_BYTES`` or more since its fork, once it has had no request for
-``worker_recycle_idle_seconds`` (config; 0: never), leaves gracefully and gunicorn forks a new
-one from the arbiter (``worker.alive = False``: gunicorn's own way, as for ``max_requests``).
-Its cached answers go with it; the next request after the idle time computes them again once.
+``worker_recycle_growth_mb`` (config, default 32) or more since its fork, once it has had no
+request for ``worker_recycle_idle_seconds`` (config; 0: never), leaves gracefully and gunicorn
+forks a new one from the arbiter (``worker.alive = False``: gunicorn's own way, as for
+``max_requests``). Its cached answers go with it; the next request after the idle time computes
+them again once.
 """
 
 from __future__ import annotations
@@ -125,14 +126,14 @@ class Reclaimer:
         self.lock = threading.Lock()
         self.recycle: Callable[[], object] | None = None
         self.recycle_idle_seconds = 0.0
-        self.baseline = 0
+        self.baseline: int | None = None
         self.checked_idle_since: float | None = None
 
     def reset(
         self, *, recycle: Callable[[], object] | None = None, recycle_idle_seconds: float = 0.0
     ) -> None:
-        """Start afresh (in a new worker): its private memory now is the baseline of its growth;
-        ``recycle`` is what replaces the process (None or 0 seconds: never)."""
+        """Start afresh (in a new worker; its private memory at its first request is the baseline
+        of its growth); ``recycle`` is what replaces the process (None or 0 seconds: never)."""
         with self.lock:
             self.in_flight = 0
             self.pending = False
@@ -140,11 +141,17 @@ class Reclaimer:
             self.recycle = recycle if recycle_idle_seconds > 0 else None
             self.recycle_idle_seconds = recycle_idle_seconds
             self.checked_idle_since = None
-        self.baseline = self.measure() if self.recycle is not None else 0
+            # Measured when the first request starts: after gunicorn's own start-up in the
+            # worker (threads, poller), so that a worker that served nothing never counts as
+            # grown, and is never replaced over and over on an idle node.
+            self.baseline = None
 
     def request_started(self) -> None:
         with self.lock:
             self.in_flight += 1
+            measure = self.recycle is not None and self.baseline is None
+        if measure:
+            self.baseline = self.measure()  # once per worker (a read of /proc/self)
 
     def request_finished(self, sent_bytes: int) -> None:
         """A request ended having sent ``sent_bytes`` (headers and body)."""
@@ -185,6 +192,7 @@ class Reclaimer:
         with self.lock:
             if (
                 self.recycle is None
+                or self.baseline is None  # served nothing since its fork: nothing to give back
                 or self.in_flight
                 or self.checked_idle_since == self.last_finished
                 or self.clock() - self.last_finished < self.recycle_idle_seconds
@@ -220,14 +228,19 @@ def note_large_work() -> None:
 
 
 def start(
-    *, recycle: Callable[[], object] | None = None, recycle_idle_seconds: float = 0.0
+    *,
+    recycle: Callable[[], object] | None = None,
+    recycle_idle_seconds: float = 0.0,
+    growth_bytes: int = RECYCLE_GROWTH_BYTES,
 ) -> threading.Event:
     """Start this process's reclaimer thread (daemon); set the returned event to stop it.
 
     Called in each gunicorn worker after the fork: threads do not survive a fork, and the
     arbiter serves no request. ``recycle``: how the worker leaves to be replaced by a fresh
-    fork (see the module docstring), after ``recycle_idle_seconds`` without a request.
+    fork (see the module docstring), after ``recycle_idle_seconds`` without a request, once its
+    private memory grew by ``growth_bytes``.
     """
+    RECLAIMER.growth_bytes = growth_bytes
     RECLAIMER.reset(recycle=recycle, recycle_idle_seconds=recycle_idle_seconds)
     stop = threading.Event()
     threading.Thread(

@@ -95,9 +95,11 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
         # grown by a load with a fresh fork once idle longer (node.memory): without it a worker
         # keeps its peak after a load. ``alive = False`` is gunicorn's graceful way out (the
         # requests in flight finish; the arbiter forks a replacement).
+        config = app.extensions["hrcnet"].config
         memory.start(
             recycle=lambda: setattr(worker, "alive", False),
-            recycle_idle_seconds=app.extensions["hrcnet"].config.worker_recycle_idle_seconds,
+            recycle_idle_seconds=config.worker_recycle_idle_seconds,
+            growth_bytes=config.worker_recycle_growth_mb << 20,
         )
 
     @staticmethod
@@ -223,7 +225,13 @@ def serve(
         # would replace each other's. Nodes are managed by signals and `hrcnet`, not gunicornc.
         "control_socket_disable": True,
     }
+    arbiter = os.getpid()
     try:
         NodeServer(data_dir.resolve(), options).run()
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        # Only in the arbiter: a gunicorn worker that leaves gracefully (replaced once idle,
+        # node.memory) ends with SystemExit, which unwinds through this very frame in the
+        # worker's process; removing the folder there took the metrics of every process with it
+        # and the next request of the new worker failed (500) on its missing counter file.
+        if os.getpid() == arbiter:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -49,6 +49,8 @@ class NodeConfigSchema(Schema):
     worker_recycle_idle_seconds = fields.Integer(
         load_default=30, validate=validate.Range(0, 86_400)
     )
+    # ... when its private memory grew by this many MB since its fork.
+    worker_recycle_growth_mb = fields.Integer(load_default=32, validate=validate.Range(1, 65_536))
     # The node's figures are generated sample data (the demo's cities): every page, export
     # and signed summary says so, so a sample figure is never mistaken for a city's real one.
     sample_data = fields.Boolean(load_default=False)

@@ -113,8 +113,8 @@ def _recycling(clock: Clock, private: list[int], recycled: list[int]) -> memory.
 @pytest.mark.parametrize(("grown", "recycled"), [(GROWTH - 1, 0), (GROWTH, 1), (GROWTH + 1, 1)])
 def test_a_worker_is_replaced_only_when_it_grew_enough(grown: int, recycled: int) -> None:
     clock, private, calls = Clock(), [10_000], []
-    reclaimer = _recycling(clock, private, calls)  # baseline: 10,000 bytes at its fork
-    reclaimer.request_started()
+    reclaimer = _recycling(clock, private, calls)
+    reclaimer.request_started()  # baseline: 10,000 bytes at its first request
     private[0] += grown
     reclaimer.request_finished(10)
     clock.now += RECYCLE_IDLE
@@ -138,6 +138,17 @@ def test_a_worker_is_replaced_only_after_the_idle_time(idle: float, recycled: in
     clock.now += idle
     assert reclaimer.recycle_if_due() is bool(recycled)
     assert len(calls) == recycled
+
+
+def test_a_worker_that_served_nothing_is_never_replaced() -> None:
+    # Its start-up after the fork (gunicorn's threads and poller) is not a load: replacing it
+    # would only start the same again, over and over on an idle node.
+    clock, private, calls = Clock(), [10_000], []
+    reclaimer = _recycling(clock, private, calls)
+    private[0] += 10 * GROWTH
+    clock.now += 100 * RECYCLE_IDLE
+    assert not reclaimer.recycle_if_due()
+    assert calls == []
 
 
 def test_a_worker_in_use_or_without_recycling_is_never_replaced() -> None:
