@@ -18,8 +18,11 @@ process (tests, the demo's cities) never share an entry, not even a copy of one 
 
 from __future__ import annotations
 
+import gc
 import re
+import sys
 import threading
+import types
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -29,6 +32,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import TextClause
+
+from node import memory
 
 WATCHED_TABLES = frozenset(
     {
@@ -42,6 +47,8 @@ WATCHED_TABLES = frozenset(
     }
 )
 MAX_ENTRIES = 32  # answers kept per process: a few scopes × indicators; each at most a few MB
+MAX_ANSWER_BYTES = 24 * 1024 * 1024  # ... and at most this many bytes of them (size_of)
+MAX_PAGE_BYTES = 4 * 1024 * 1024  # rendered fragments: 64 × ~30 kB fit, with room
 _DIRTY = "hrcnet_data_version_dirty"
 
 data_version = table("data_version", column("id"), column("epoch"), column("version"))
@@ -90,38 +97,129 @@ def current(session: Session) -> tuple[str, int] | None:
     return None if row is None else (row[0], int(row[1]))
 
 
-class _Answers:
-    """A small per-process LRU of answers by (epoch, version, key)."""
+def size_of(value: Any) -> int:
+    """Bytes an answer holds, for :class:`_Answers`' bound: exact for ``bytes`` and ``str``
+    (an encoded document, rendered HTML), otherwise an estimate summing ``sys.getsizeof`` over
+    the objects reachable from it (classes, modules and functions are not counted: they are not
+    the answer's own). Each object is counted once, however often it is referenced."""
+    if isinstance(value, bytes | str):
+        return sys.getsizeof(value)
+    seen: set[int] = set()
+    todo = [value]
+    total = 0
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or isinstance(item, _NOT_OWN):
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        todo.extend(gc.get_referents(item))
+    return total
 
-    def __init__(self, size: int) -> None:
+
+_NOT_OWN = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)
+
+
+class _Answers:
+    """A small per-process LRU of answers by (database, (epoch, version), key), bounded both by
+    count and by bytes (:func:`size_of`).
+
+    Memory (issue 14): at a million results one answer is megabytes, and a worker keeps its
+    answers as long as it lives. So an answer larger than ``max_bytes`` is never kept, the
+    least recently used ones go until the total fits, and when an answer of a newer version of
+    a database is kept, every answer of its older versions goes at once: no request can ask for
+    them again (the version read from the database only moves forward), so keeping them until
+    the LRU pushes them out only held their memory.
+    """
+
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
-        self.entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self.total_bytes = 0
+        # The newest version seen per (database URL, epoch).
+        self.newest: dict[tuple[str, str], int] = {}
         self.lock = threading.Lock()
+        # One lock per key being computed: the other threads asking for it wait for that answer
+        # instead of computing it again at the same time (at 1M results, four threads of a
+        # worker computing the full progress at once was four times its memory).
+        self.computing: dict[Hashable, threading.Lock] = {}
 
     def get(self, key: Hashable) -> Any:
         with self.lock:
             if key in self.entries:
                 self.entries.move_to_end(key)
-                return self.entries[key]
+                return self.entries[key][0]
         return None
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def put(self, key: Hashable, value: Any, nbytes: int | None = None) -> bool:
+        """Keep ``value`` under ``key`` (a ``(url, (epoch, version), key)`` triple, or any other
+        hashable); returns whether it was kept. ``nbytes``: its size if known."""
+        nbytes = size_of(value) if nbytes is None else nbytes
+        if nbytes > self.max_bytes or self.size < 1:
+            return False
         with self.lock:
-            self.entries[key] = value
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+            scope = _scope(key)
+            if scope is not None:
+                database, version = scope
+                if version < self.newest.get(database, version):
+                    return False  # an older version than one already seen: nobody asks again
+                if version > self.newest.get(database, version):
+                    self._drop(lambda k: (s := _scope(k)) is not None and s[0] == database)
+                self.newest[database] = version
+            if key in self.entries:
+                self.total_bytes -= self.entries.pop(key)[1]
+            self.entries[key] = (value, nbytes)
+            self.total_bytes += nbytes
+            while len(self.entries) > self.size or self.total_bytes > self.max_bytes:
+                _key, (_value, dropped) = self.entries.popitem(last=False)
+                self.total_bytes -= dropped
+            return True
+
+    def _drop(self, condition: Callable[[Hashable], bool]) -> None:
+        for key in [k for k in self.entries if condition(k)]:
+            self.total_bytes -= self.entries.pop(key)[1]
+
+    def key_lock(self, key: Hashable) -> threading.Lock:
+        """The lock that one computation of ``key`` holds (made on first use)."""
+        with self.lock:
+            return self.computing.setdefault(key, threading.Lock())
+
+    def release_key(self, key: Hashable, lock: threading.Lock) -> None:
+        """Forget ``key``'s lock once nobody holds or waits for it (the cache holds the answer,
+        or the next caller computes again)."""
+        with self.lock:
+            if self.computing.get(key) is lock and not lock.locked():
+                del self.computing[key]
 
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
+            self.total_bytes = 0
+            self.newest.clear()
 
 
-ANSWERS = _Answers(MAX_ENTRIES)
+def _scope(key: Hashable) -> tuple[tuple[str, str], int] | None:
+    """((database URL, epoch), version) of a :func:`cached` key, None for any other key."""
+    if (
+        isinstance(key, tuple)
+        and len(key) == 3
+        and isinstance(key[1], tuple)
+        and len(key[1]) == 2
+        and isinstance(key[1][1], int)
+    ):
+        return (key[0], key[1][0]), key[1][1]
+    return None
+
+
+# The bounds: the full-progress document at a million results is ~1.7 MB, an indicator's a
+# few tens of kB, a rendered dashboard ~30 kB; the bytes bound is what a worker may keep
+# whatever the node's size (two workers: twice that).
+ANSWERS = _Answers(MAX_ENTRIES, MAX_ANSWER_BYTES)
 # Rendered page fragments (the dashboard's figures, tens of kB each) in an LRU of their own, so
 # that the audiences × type filters × languages of one page (48) never push the answers they
 # are made from out of ``ANSWERS``.
-PAGES = _Answers(64)
+PAGES = _Answers(64, MAX_PAGE_BYTES)
 
 
 def cached(
@@ -144,7 +242,19 @@ def cached(
     hit = answers.get(full_key)
     if hit is not None:
         return hit  # type: ignore[no-any-return]
-    value = compute()
-    if not connection.info.get(_DIRTY) and current(session) == stamp:
-        answers.put(full_key, value)
-    return value
+    lock = answers.key_lock(full_key)
+    try:
+        with lock:
+            # Another thread may have computed it while this one waited for the lock.
+            hit = answers.get(full_key)
+            if hit is not None:
+                return hit  # type: ignore[no-any-return]
+            value = compute()
+            # Computing an answer is the large work of these routes (tens of MB at 1M
+            # results): the worker gives the freed memory back once idle (node.memory).
+            memory.note_large_work()
+            if not connection.info.get(_DIRTY) and current(session) == stamp:
+                answers.put(full_key, value)
+            return value
+    finally:
+        answers.release_key(full_key, lock)

@@ -18,6 +18,9 @@ the whole app cost ~65 MB). What a fork must not share is re-made in the child:
   a file of their own;
 - the garbage collector: the objects built by the preload are frozen (``gc.freeze``), so the
   children's collections do not walk them and copy their pages.
+
+After a load, each worker gives back the memory of its large work once idle (:mod:`node.memory`,
+a thread started in ``post_fork``, fed by the ``pre_request``/``post_request`` hooks).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+from node import memory
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,8 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
         self.cfg.set("when_ready", self._when_ready)
         self.cfg.set("post_fork", self._post_fork)
+        self.cfg.set("pre_request", self._pre_request)
+        self.cfg.set("post_request", self._post_request)
         self.cfg.set("on_exit", self._on_exit)
 
     def load(self) -> Any:
@@ -81,8 +88,29 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
         if app.extensions["hrcnet"].config.scheduler:
             self._fork_scheduler(server)
 
-    def _post_fork(self, _server: Any, _worker: Any) -> None:
-        release_connections(self.load(), in_child=True)
+    def _post_fork(self, _server: Any, worker: Any) -> None:
+        app = self.load()
+        release_connections(app, in_child=True)
+        # Gives the memory of large work back once the worker is idle, and replaces a worker
+        # grown by a load with a fresh fork once idle longer (node.memory): without it a worker
+        # keeps its peak after a load. ``alive = False`` is gunicorn's graceful way out (the
+        # requests in flight finish; the arbiter forks a replacement).
+        config = app.extensions["hrcnet"].config
+        memory.start(
+            recycle=lambda: setattr(worker, "alive", False),
+            recycle_idle_seconds=config.worker_recycle_idle_seconds,
+            growth_bytes=config.worker_recycle_growth_mb << 20,
+        )
+
+    @staticmethod
+    def _pre_request(_worker: Any, _request: Any) -> None:
+        memory.RECLAIMER.request_started()
+
+    @staticmethod
+    def _post_request(_worker: Any, _request: Any, _environ: Any, response: Any) -> None:
+        # gunicorn calls it in a ``finally`` after every pre_request; ``response`` is None
+        # when the request failed before one was made.
+        memory.RECLAIMER.request_finished(getattr(response, "sent", 0) or 0)
 
     def _fork_scheduler(self, server: Any) -> None:
         handled = {*server.SIGNALS, signal.SIGCHLD}
@@ -197,7 +225,13 @@ def serve(
         # would replace each other's. Nodes are managed by signals and `hrcnet`, not gunicornc.
         "control_socket_disable": True,
     }
+    arbiter = os.getpid()
     try:
         NodeServer(data_dir.resolve(), options).run()
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        # Only in the arbiter: a gunicorn worker that leaves gracefully (replaced once idle,
+        # node.memory) ends with SystemExit, which unwinds through this very frame in the
+        # worker's process; removing the folder there took the metrics of every process with it
+        # and the next request of the new worker failed (500) on its missing counter file.
+        if os.getpid() == arbiter:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

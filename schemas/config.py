@@ -44,6 +44,13 @@ class NodeConfigSchema(Schema):
     benchmark_min_cities = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
     default_locale = fields.String(load_default="en", validate=validate.Regexp(r"^[a-z]{2}$"))
     scheduler = fields.Boolean(load_default=True)
+    # A gunicorn worker grown by a load is replaced by a fresh fork after this many seconds
+    # without a request (node.memory); 0: never.
+    worker_recycle_idle_seconds = fields.Integer(
+        load_default=30, validate=validate.Range(0, 86_400)
+    )
+    # ... when its private memory grew by this many MB since its fork.
+    worker_recycle_growth_mb = fields.Integer(load_default=32, validate=validate.Range(1, 65_536))
     # The node's figures are generated sample data (the demo's cities): every page, export
     # and signed summary says so, so a sample figure is never mistaken for a city's real one.
     sample_data = fields.Boolean(load_default=False)

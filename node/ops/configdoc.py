@@ -29,6 +29,12 @@ DESCRIPTIONS: dict[str, str] = {
     "benchmark_min_cities": "Secretariat: a benchmark group is published from this many cities.",
     "default_locale": "Page language when the browser asks for none we have (`en`, `fr`...).",
     "scheduler": "Run the node's jobs beside `serve` (one scheduler per node).",
+    "worker_recycle_idle_seconds": "`serve`: a worker whose private memory grew by "
+    "`worker_recycle_growth_mb` or more since its fork (a load) is replaced by a fresh fork of "
+    "the app after this many seconds without a request, which gives its memory back (its "
+    "cached answers are computed again at the next request); 0: never.",
+    "worker_recycle_growth_mb": "`serve`: the growth of a worker's private memory (MB) from "
+    "which it is replaced once idle (see `worker_recycle_idle_seconds`).",
     "sample_data": "Marks every page, export and summary as generated sample data (demo).",
     "smtp_host": "SMTP server for e-mail reminders; empty: in-app reminders only.",
     "smtp_port": "SMTP port (25; 587 for STARTTLS; 465 for implicit TLS).",

@@ -251,6 +251,31 @@ def _display_status(row: dict[str, Any]) -> str:
     return str(row["status"])
 
 
+def _kept_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The dashboard rows as kept per data version: each breakdown reduced to its status.
+
+    Memory (issue 14): the page and its attention sections read of a row's breakdowns only how
+    many there are and their statuses, and at a million results the full breakdowns (8,311
+    figures with their periods, values and targets) were ~10 MB kept in every worker. One
+    shared ``{"status": ...}`` per status keeps the count and the statuses (~100 kB). The
+    ``via`` rows point to the reduced rows, as they pointed to the full ones.
+    """
+    stubs: dict[str, dict[str, Any]] = {}
+    kept = {
+        id(row): {
+            **row,
+            "breakdowns": [
+                stubs.setdefault(b["status"], {"status": b["status"]})
+                for b in row.get("breakdowns", [])
+            ],
+        }
+        for row in rows
+    }
+    for row in kept.values():
+        row["via"] = [kept[id(local)] for local in row["via"]]
+    return [kept[id(row)] for row in rows]
+
+
 def _dashboard_data(session: Any, public: bool, type_filter: str | None) -> dict[str, Any]:
     """What the dashboard shows for an audience and a type filter (all of it from the data)."""
     # What the dashboard reads from the figures is kept per data version (node.data_version):
@@ -261,9 +286,11 @@ def _dashboard_data(session: Any, public: bool, type_filter: str | None) -> dict
         for row in data_version.cached(
             session,
             ("dashboard_rows", public),
-            lambda: overview.dashboard_rows(
-                monitoring.progress(session, published_only=public),
-                catalogue.list_indicators(session),
+            lambda: _kept_rows(
+                overview.dashboard_rows(
+                    monitoring.progress(session, published_only=public),
+                    catalogue.list_indicators(session),
+                )
             ),
         )
     ]
