@@ -300,7 +300,8 @@ def ingest_node(
             base_url="http://127.0.0.1:9",
             database_url=database_url,
         )
-        config = load_config(data_dir)
+        # The URL is not kept in the node's file (bench_city and citygen pass it the same way).
+        config = load_config(data_dir, {"database_url": database_url} if database_url else {})
         engine = make_engine(config.database_url)
         sessions = make_sessionmaker(engine)
         now = datetime.now(UTC)
