@@ -61,8 +61,12 @@ class Inbound:
 
     @property
     def themes(self) -> list[str] | None:
-        """The twinning's themes (None: every theme), without loading the Peer when known."""
-        if self.facts is not None:
+        """The twinning's themes (None: every theme), without loading the Peer when known.
+
+        Once the Peer is loaded it is the truth (a handler may have changed it since the inbox
+        read the facts); until then nothing in this unit of work changed it.
+        """
+        if self.facts is not None and self.known_peer is None:
             return self.facts.themes
         return self.peer.themes
 

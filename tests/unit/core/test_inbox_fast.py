@@ -46,7 +46,7 @@ import requests
 from marshmallow import Schema, fields, validate
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from federation.canonical import canonical_bytes
@@ -1315,6 +1315,8 @@ def test_a_handler_gets_the_twins_themes_without_loading_the_peer(world: World) 
     assert inbound.known_peer is None
     assert inbound.peer.city_id == TWIN and inbound.peer.themes == ["Health", "Education"]
     assert inbound.known_peer is inbound.peer  # loaded once, then kept
+    inbound.peer.themes = ["Work"]  # e.g. a handler changed it: the loaded Peer is the truth
+    assert inbound.themes == ["Work"]
 
 
 def test_without_the_facts_the_themes_come_from_the_peer(world: World) -> None:
@@ -1325,3 +1327,28 @@ def test_without_the_facts_the_themes_come_from_the_peer(world: World) -> None:
         inbound = Inbound(session, world.config, _envelope(world), {}, InEnvelope(), NOW)
         assert inbound.themes == ["Work"]
         assert inbound.known_peer is peer
+
+
+def test_the_origins_keys_are_read_once_with_its_peer(world: World) -> None:
+    """One query reads the peer and its keys; the key that verifies comes from it, so no
+    second read of ``peer_keys`` (nor of ``peers``) happens before the handler runs."""
+    engine = world.sessions.kw["bind"]
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        _accepted(world, _raw(_envelope(world)))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    reads = [
+        s
+        for s in seen
+        if s.startswith("SELECT")
+        and not s.startswith("SELECT count(")  # _accepted's own counts, before and after
+        and ("peer_keys" in s or "peers" in s)
+    ]
+    assert len(reads) == 1, reads
+    assert "FROM peers LEFT OUTER JOIN peer_keys" in reads[0]
