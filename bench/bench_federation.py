@@ -12,17 +12,24 @@ Measured on the same bytes / the same dict:
 - Matrix's ``signedjson`` sign and verify (a mature reference for "canonical JSON + Ed25519");
 - canonicalisation alone: ``rfc8785.dumps``, and ``federation.canonical.canonical_bytes``
   (our validation in front of it);
-- the node's inbox ingest (parse → key → verify → store in SQLite), when this build has it.
+- the node's inbox ingest (parse → key → verify → store, in SQLite and, under
+  ``scripts/with-postgres.sh``, PostgreSQL), 600 calls with their CPU time, when this build has it.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import inspect
+import os
 import random
 import shutil
 import tempfile
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +37,7 @@ from typing import Any
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bench import Measurement, Section, measure
+from bench import Measurement, Section, measure, percentile
 from federation.canonical import canonical_bytes
 from federation.envelope import (
     envelope_signing_bytes,
@@ -70,6 +77,7 @@ BREAKDOWNS: list[dict[str, str]] = [
     {"DISTRICT": "D03"},
 ]
 INBOX_MODULES = ("node.services.inbox", "node.network.inbox")
+SIGNEDJSON_VERIFY = "signedjson verify_signed_json"
 
 
 def _value(rng: random.Random) -> str:
@@ -137,36 +145,145 @@ def summary_envelope(
     )
 
 
-def bench_inbox_ingest(
-    key: SigningKey, payload: dict[str, Any], *, budget_s: float = 2.0, max_iterations: int = 300
-) -> Measurement | str:
-    """Time the node's inbox ingest of signed summaries; a note when this build has none.
+# The ingest rows' sample count: p99 over fewer than a few hundred samples is the maximum, not a
+# percentile (issue 14 asks p99 ≤ 20 ms). The budget bounds a run on a loaded machine.
+INGEST_ITERATIONS = int(os.environ.get("HRCNET_BENCH_INGEST_N", "600"))
+INGEST_BUDGET_S = float(os.environ.get("HRCNET_BENCH_INGEST_BUDGET_S", "40"))
 
-    A throwaway SQLite node (``RECEIVER``) is created with ``ORIGIN`` as an active twin whose
-    key is pinned. Each timed call ingests one new envelope (next ``seq``, a period of its own,
-    signed untimed beforehand) and commits, as the inbox endpoint does: strict parse, key
-    lookup, signature, replay checks, schema, storing the raw envelope and its 350 figures.
+
+@dataclass
+class Timings:
+    """Wall and CPU time of each timed call (ns), and the garbage collector's pauses in them."""
+
+    wall_ns: list[int] = field(default_factory=list)
+    cpu_ns: list[int] = field(default_factory=list)
+    gc_pauses_ns: list[int] = field(default_factory=list)
+
+    def note(self) -> str:
+        """CPU p50/p99 (the code's own cost: under load the wall clock mostly measures the
+        scheduler) and how much of the tail the collector explains."""
+        cpu = sorted(self.cpu_ns)
+        gc_total = sum(self.gc_pauses_ns)
+        longest = max(self.gc_pauses_ns, default=0)
+        return (
+            f"CPU p50 {percentile(cpu, 50) / 1e6:.2f} ms, p99 {percentile(cpu, 99) / 1e6:.2f} ms; "
+            f"GC {len(self.gc_pauses_ns)} pauses, {gc_total / 1e6:.1f} ms in all, "
+            f"longest {longest / 1e6:.2f} ms"
+        )
+
+
+def time_calls(
+    name: str,
+    operation: Callable[[Any], object],
+    *,
+    prepare: Callable[[int], Any] | None = None,
+    iterations: int,
+    budget_s: float,
+    warmup: int = 3,
+    note: str = "",
+) -> tuple[Measurement, Timings]:
+    """:func:`bench.measure`, with each call's CPU time and the collector's pauses recorded too.
+
+    The collector stays enabled, as in the node (its pauses belong in p99), but the objects
+    that exist before the first timed call are frozen (``gc.freeze``), as ``node.server`` does
+    after the preload: a full collection then walks what the run itself made, not the app.
     """
-    module = None
+    for i in range(warmup):
+        operation(prepare(-1 - i) if prepare else None)
+    gc.collect()
+    gc.freeze()
+    timings = Timings()
+    pause_started = 0
+
+    def on_gc(phase: str, _info: dict[str, int]) -> None:
+        nonlocal pause_started
+        if phase == "start":
+            pause_started = time.perf_counter_ns()
+        else:
+            timings.gc_pauses_ns.append(time.perf_counter_ns() - pause_started)
+
+    gc.callbacks.append(on_gc)
+    try:
+        deadline = time.monotonic() + budget_s
+        i = 0
+        while i < iterations and time.monotonic() < deadline:
+            arg = prepare(i) if prepare else None
+            wall, cpu = time.perf_counter_ns(), time.process_time_ns()
+            operation(arg)
+            timings.cpu_ns.append(time.process_time_ns() - cpu)
+            timings.wall_ns.append(time.perf_counter_ns() - wall)
+            i += 1
+    finally:
+        gc.callbacks.remove(on_gc)
+        gc.unfreeze()
+    samples = sorted(timings.wall_ns)
+    total_ns = sum(samples)
+    measurement = Measurement(
+        name=name,
+        iterations=len(samples),
+        total_s=total_ns / 1e9,
+        ops_per_s=len(samples) / (total_ns / 1e9) if total_ns else 0.0,
+        p50_us=percentile(samples, 50) / 1e3,
+        p99_us=percentile(samples, 99) / 1e3,
+        note=f"{note}; {timings.note()}" if note else timings.note(),
+    )
+    return measurement, timings
+
+
+def inbox_module() -> Any | None:
+    """The module holding this build's ``ingest_envelope`` (None: this build has no inbox)."""
     for name in INBOX_MODULES:
         try:
             candidate = importlib.import_module(name)
         except ImportError:
             continue
         if callable(getattr(candidate, "ingest_envelope", None)):
-            module = candidate
-            break
+            return candidate
+    return None
+
+
+def bench_inbox_ingest(
+    key: SigningKey,
+    payload: dict[str, Any],
+    *,
+    label: str = "SQLite",
+    database_url: str | None = None,
+    budget_s: float = INGEST_BUDGET_S,
+    iterations: int = INGEST_ITERATIONS,
+) -> Measurement | str:
+    """Time the node's inbox ingest of signed summaries; a note when this build has none.
+
+    A throwaway node (``RECEIVER``; SQLite, or the PostgreSQL database ``database_url``) is
+    created with ``ORIGIN`` as an active twin whose key is pinned. Each timed call ingests one
+    new envelope (next ``seq``, a period of its own, signed untimed beforehand) and commits, as
+    the inbox endpoint does: strict parse, key lookup, signature, replay checks, schema,
+    storing the raw envelope and its 350 figures.
+    """
+    module = inbox_module()
     if module is None:
         return "inbox ingest: not available in this build"
+    name = f"inbox ingest ({label}, commit)" if label == "SQLite" else f"{label} inbox ingest"
     try:
-        return _measure_ingest(module, key, payload, budget_s, max_iterations)
+        with ingest_node(module, key, payload, database_url=database_url) as (ingest, prepare):
+            measurement, _ = time_calls(
+                name,
+                ingest,
+                prepare=prepare,
+                iterations=iterations,
+                budget_s=budget_s,
+                note=f"{module.__name__}.ingest_envelope",
+            )
+            return measurement
     except Exception as exc:  # the inbox is young; report why instead of aborting the run
         return f"inbox ingest: present in {module.__name__} but not measurable: {exc!r}"
 
 
-def _measure_ingest(
-    module: Any, key: SigningKey, payload: dict[str, Any], budget_s: float, max_iterations: int
-) -> Measurement:
+@contextmanager
+def ingest_node(
+    module: Any, key: SigningKey, payload: dict[str, Any], *, database_url: str | None = None
+) -> Iterator[tuple[Callable[[bytes], None], Callable[[int], bytes]]]:
+    """A throwaway receiving node: yields ``ingest(raw)`` (one unit of work, committed) and
+    ``prepare(i)`` (the i-th signed envelope's bytes; negative ``i`` for warm-up calls)."""
     from node.config import load_config
     from node.db import make_engine, make_sessionmaker, session_scope
     from node.network.models import Peer, PeerKey
@@ -182,8 +299,10 @@ def _measure_ingest(
             country="IT",
             region="europe-south",
             base_url="http://127.0.0.1:9",
+            database_url=database_url,
         )
-        config = load_config(data_dir)
+        # The URL is not kept in the node's file (bench_city and citygen pass it the same way).
+        config = load_config(data_dir, {"database_url": database_url} if database_url else {})
         engine = make_engine(config.database_url)
         sessions = make_sessionmaker(engine)
         now = datetime.now(UTC)
@@ -243,19 +362,31 @@ def _measure_ingest(
                 raise RuntimeError(f"ingest answered {status}, expected 202")
 
         try:
-            return measure(
-                "inbox ingest (SQLite, commit)",
-                ingest,
-                prepare=prepare,
-                budget_s=budget_s,
-                max_iterations=max_iterations,
-                warmup=3,
-                note=f"{module.__name__}.ingest_envelope",
-            )
+            yield ingest, prepare
         finally:
             engine.dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """A throwaway PostgreSQL database's URL (None when ``NODE_TEST_POSTGRES_URL`` is not set:
+    ``scripts/with-postgres.sh`` sets it), dropped afterwards."""
+    admin = os.environ.get("NODE_TEST_POSTGRES_URL")
+    if not admin:
+        yield None
+        return
+    import psycopg
+
+    name = f"hrc_fed_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run() -> Section:
@@ -293,7 +424,7 @@ def run() -> Section:
             lambda _: signedjson.sign.sign_json(dict(signed_part), ORIGIN, sj_key),
         ),
         (
-            "signedjson verify_signed_json",
+            SIGNEDJSON_VERIFY,
             lambda _: signedjson.sign.verify_signed_json(sj_signed, ORIGIN, sj_verify_key),
         ),
         ("canonicalise (rfc8785.dumps)", lambda _: rfc8785.dumps(signed_part)),
@@ -307,24 +438,58 @@ def run() -> Section:
             "signed_bytes": len(message),
         },
     )
+    reference: Timings | None = None
     for name, operation in operations:
-        section.measurements.append(measure(name, operation))
+        if name == SIGNEDJSON_VERIFY:
+            # The ingest's reference (issue 14: ≥ 0.1× its rate), timed in CPU time as well.
+            measured, reference = time_calls(
+                name, operation, iterations=20_000, budget_s=2.0, warmup=20
+            )
+            section.measurements.append(measured)
+        else:
+            section.measurements.append(measure(name, operation))
 
-    ingest = bench_inbox_ingest(key, payload)
-    if isinstance(ingest, Measurement):
-        section.measurements.append(ingest)
-        section.notes.append(
-            f"inbox ingest: {ingest.note}, one commit per envelope, a new period each; "
-            f"only {ingest.iterations} samples in the time budget, so p99 is close to the maximum"
-        )
-    else:
-        section.notes.append(ingest)
+    with postgres_database() as postgres_url:
+        backends = [("SQLite", None)] + ([("PostgreSQL", postgres_url)] if postgres_url else [])
+        for label, database_url in backends:
+            ingest = bench_inbox_ingest(key, payload, label=label, database_url=database_url)
+            if not isinstance(ingest, Measurement):
+                section.notes.append(ingest)
+                continue
+            section.measurements.append(ingest)
+            section.notes.append(
+                f"{ingest.name}: {ingest.note}; one commit per envelope, a new period each"
+            )
+            if reference is not None:
+                section.notes.append(_ratio_note(ingest, reference))
+        if postgres_url is None:
+            section.notes.append(
+                "PostgreSQL inbox ingest: skipped (NODE_TEST_POSTGRES_URL not set; run the bench "
+                "under scripts/with-postgres.sh)"
+            )
     section.notes.insert(
         0,
         f"document: {len(payload['indicators'])} indicators, {figures} figures, "
         f"{len(message):,} signed bytes (RFC 8785)",
     )
     return section
+
+
+def _ratio_note(ingest: Measurement, reference: Timings) -> str:
+    """The ingest's rate against signedjson's verify-only rate (issue 14's target: ≥ 0.1×),
+    on wall-clock p50 and on CPU-time p50 (steadier on a loaded machine)."""
+    wall = percentile(sorted(reference.wall_ns), 50) / 1e3 / ingest.p50_us
+    cpu_ingest = _cpu_p50_ms(ingest.note)
+    cpu_reference = percentile(sorted(reference.cpu_ns), 50) / 1e6
+    cpu = f"{cpu_reference / cpu_ingest:.3f}×" if cpu_ingest else "n/a"
+    return f"{ingest.name} / {SIGNEDJSON_VERIFY}: p50 wall {wall:.3f}×, p50 CPU {cpu}"
+
+
+def _cpu_p50_ms(note: str) -> float | None:
+    marker = "CPU p50 "
+    if marker not in note:
+        return None
+    return float(note.split(marker, 1)[1].split(" ms", 1)[0])
 
 
 if __name__ == "__main__":

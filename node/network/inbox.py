@@ -36,7 +36,7 @@ from typing import Any, cast
 import requests
 from marshmallow import ValidationError
 from sqlalchemy import Table, bindparam, func, insert, inspect, select
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from federation.canonical import (
     FAST_JCS,
@@ -63,7 +63,7 @@ from node.config import NodeConfig
 from node.db import session_scope
 from node.errors import DomainError
 from node.network import keyring, trust
-from node.network.keygate import KeyGate
+from node.network.keygate import KeyGate, KeyLookup
 from node.network.models import FederationIncident, InEnvelope, Peer
 from node.network.registry import Inbound, InboundRegistry
 from schemas.keys import mentions_weak_key
@@ -74,7 +74,6 @@ log = logging.getLogger(__name__)
 
 
 MAX_STREAM_LENGTH = 40  # the width of the stored column
-_PEER_AND_KEYS = (joinedload(Peer.keys),)
 
 
 class InboxRefusal(DomainError):
@@ -157,21 +156,32 @@ def _signing_bytes(envelope: dict[str, Any], verdict: int = INVALID) -> bytes:
         raise refuse(422, exc.code, f"The envelope breaks the payload rules: {exc}") from exc
 
 
-def _verify(envelope: dict[str, Any], keys: KeyGate, signing_bytes: bytes) -> None:
+def _verify(
+    envelope: dict[str, Any],
+    keys: KeyGate,
+    signing_bytes: bytes,
+    facts: keyring.PeerFacts | None = None,
+) -> None:
     origin, key_id = envelope["origin"], envelope["key_id"]
-    # The gate fetches the origin's key document when it belongs to a job (the pull); on a
-    # request thread it only notes the key, and the blueprint queues it after the refusal.
-    if keys.document_key(origin, key_id, envelope["created_ts"]) is None:
-        raise refuse(
-            401,
-            "unknown_key",
-            f"{origin}'s key {key_id} is unknown, revoked or expired for this document.",
-        )
+    # The origin's keys as read with its peer row (the same rule as the gate's local pins,
+    # keyring.usable_key, on the same rows in the same unit of work); a key not found there
+    # goes through the gate, which may fetch it (a job) or note it for the job (a request).
+    lookup: KeyLookup
+    if facts is not None and facts.document_key(key_id, envelope["created_ts"]) is not None:
+        lookup = facts.lookup
+    else:
+        # The gate fetches the origin's key document when it belongs to a job (the pull); on a
+        # request thread it only notes the key, and the blueprint queues it after the refusal.
+        if keys.document_key(origin, key_id, envelope["created_ts"]) is None:
+            raise refuse(
+                401,
+                "unknown_key",
+                f"{origin}'s key {key_id} is unknown, revoked or expired for this document.",
+            )
+        lookup = keys.lookup_for(origin)
     try:
         # parse() validated this dict's shape and nothing changed it since.
-        verify_envelope(
-            envelope, keys.lookup_for(origin), signing_bytes=signing_bytes, shape_checked=True
-        )
+        verify_envelope(envelope, lookup, signing_bytes=signing_bytes, shape_checked=True)
     except SignatureError as exc:
         raise refuse(
             401, exc.code or "bad_signature", f"The signature of {origin} does not verify."
@@ -210,17 +220,20 @@ def ingest_envelope(
     if config.city_id not in envelope["audience"] and not network_copy:
         raise refuse(403, "not_addressed", "The envelope is not addressed to this node.")
 
-    # The peer and its keys in one query (the key gate reads them next): the mapping's own
-    # selectin load of the keys cost a second query and half of this lookup (issue 14).
-    peer = session.get(Peer, origin, options=_PEER_AND_KEYS)
+    # The peer's state, themes and keys as plain values in one Core query (issue 14: the ORM
+    # load of the peer and its keys was a tenth of an ingest). The ORM peer is loaded only for
+    # a twinning request that (re)creates it here, or when a handler asks for it.
+    facts = keyring.peer_facts(session, origin)
+    peer: Peer | None = None
     twinning_request = envelope["type"] == "hrc.twinning.request"
-    if twinning_request and (peer is None or peer.state in ("declined", "ended")):
+    if twinning_request and (facts is None or facts.state in ("declined", "ended")):
         _check_pending_cap(session, config)
-        peer = _prepare_requesting_peer(session, envelope, peer, now)
-    elif peer is None:
+        peer = _prepare_requesting_peer(session, envelope, session.get(Peer, origin), now)
+        facts = None  # its keys were just re-pinned: the key gate reads them as they are now
+    elif facts is None:
         raise refuse(403, "not_twinned", f"{origin} is not twinned with this node.")
-    elif peer.state != "active" and not envelope["type"].startswith("hrc.twinning."):
-        raise refuse(403, "not_twinned", f"{origin} is not an active twin ({peer.state}).")
+    elif facts.state != "active" and not envelope["type"].startswith("hrc.twinning."):
+        raise refuse(403, "not_twinned", f"{origin} is not an active twin ({facts.state}).")
     if envelope["type"] in trust.SECRETARIAT_TYPES and not trust.is_pinned_secretariat(
         session, origin
     ):
@@ -230,7 +243,7 @@ def ingest_envelope(
         raise refuse(403, "not_secretariat", f"{origin} is not this node's secretariat.")
 
     signing_bytes = _signing_bytes(envelope, verdict)
-    _verify(envelope, keys or KeyGate(session, now, http=http), signing_bytes)
+    _verify(envelope, keys or KeyGate(session, now, http=http), signing_bytes, facts)
     try:
         check_created_ts(envelope["created_ts"], keyring.ms(now))
     except EnvelopeError as exc:
@@ -271,7 +284,7 @@ def ingest_envelope(
         if route.schema is None
         else load_payload(route.schema, envelope["payload"], route.type)
     )
-    inbound = Inbound(session, config, envelope, payload, peer, stored, now)
+    inbound = Inbound(session, config, envelope, payload, stored, now, peer, facts)
     route.handler(inbound)
     for listener in route.listeners:
         listener(inbound)

@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from federation import keys as fkeys
@@ -174,13 +175,81 @@ def pinned_key(session: Session, origin: str, key_id: str, created_ts: int | Non
     documents created before its ``expired_ts``.
     """
     row = session.get(PeerKey, (origin, key_id))
-    if row is None or row.state == "revoked":
+    if row is None:
         return None
+    return usable_key(row.state, row.public_b64, row.expired_ts, created_ts)
+
+
+def usable_key(
+    state: str, public_b64: str, expired_ts: int | None, created_ts: int | None
+) -> bytes | None:
+    """The raw public key of a pinned key in ``state`` if it may verify a signature made at
+    ``created_ts`` (None: a request, made now), else None: the one rule of :func:`pinned_key`
+    and :meth:`PeerFacts.document_key`."""
+    if state == "revoked":
+        return None  # a revoked key verifies nothing, whenever the document says it was made
     if created_ts is None:
-        return fkeys.b64decode_unpadded(row.public_b64) if row.state == "current" else None
-    if row.state == "old" and row.expired_ts is not None and created_ts >= row.expired_ts:
+        return fkeys.b64decode_unpadded(public_b64) if state == "current" else None
+    if state == "old" and expired_ts is not None and created_ts >= expired_ts:
+        return None  # an old key signs nothing dated after its expiry (it may have leaked since)
+    return fkeys.b64decode_unpadded(public_b64)
+
+
+@dataclass(frozen=True)
+class PeerFacts:
+    """What the inbox decides a twin's envelope on, read as plain values in one Core query:
+    the peer's state and themes, and its pinned keys (``key_id`` → state, public key,
+    expiry). Read in the unit of work that uses them, never kept beyond it (no cache: a key
+    revoked or rotated a moment ago is seen at once)."""
+
+    city_id: str
+    state: str
+    themes: list[str] | None
+    keys: dict[str, tuple[str, str, int | None]]
+
+    def document_key(self, key_id: str, created_ts: int) -> bytes | None:
+        """:func:`pinned_key` for a document of this peer, from the keys read."""
+        found = self.keys.get(key_id)
+        return None if found is None else usable_key(*found, created_ts)
+
+    def lookup(self, signer: str, key_id: str, created_ts: int) -> bytes | None:
+        """``KeyGate.lookup_for(city_id)`` from the keys read: this peer's pinned keys only
+        (other signers are unknown here, as there)."""
+        return self.document_key(key_id, created_ts) if signer == self.city_id else None
+
+
+_PEERS = cast(Table, Peer.__table__)
+_PEER_KEYS = cast(Table, PeerKey.__table__)
+# Built once (issue 14: the ORM load of the peer and its keys was a tenth of an ingest).
+_PEER_FACTS = (
+    select(
+        _PEERS.c.state,
+        _PEERS.c.themes,
+        _PEER_KEYS.c.key_id,
+        _PEER_KEYS.c.state,
+        _PEER_KEYS.c.public_b64,
+        _PEER_KEYS.c.expired_ts,
+    )
+    .select_from(_PEERS.outerjoin(_PEER_KEYS, _PEER_KEYS.c.city_id == _PEERS.c.city_id))
+    .where(_PEERS.c.city_id == bindparam("origin"))
+)
+
+
+def peer_facts(session: Session, origin: str) -> PeerFacts | None:
+    """``origin``'s :class:`PeerFacts` (None: not a peer of ours), as the ORM would see them.
+
+    The query reads the database, not the session's objects: whatever the unit of work changed
+    and has not flushed yet (a key revoked or rotated, a peer ended a moment ago) is flushed
+    first, so these facts are never older than what ``session.get`` would answer.
+    """
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    rows = session.connection().execute(_PEER_FACTS, {"origin": origin}).all()
+    if not rows:
         return None
-    return fkeys.b64decode_unpadded(row.public_b64)
+    state, themes = rows[0][0], rows[0][1]
+    keys = {row[2]: (row[3], row[4], row[5]) for row in rows if row[2] is not None}
+    return PeerFacts(origin, state, themes, keys)
 
 
 def peer_public_key(session: Session, origin: str, key_id: str, created_ts: int) -> bytes | None:

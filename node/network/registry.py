@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from node.config import NodeConfig
+    from node.network.keyring import PeerFacts
     from node.network.models import InEnvelope, Peer
 
 
@@ -31,9 +32,43 @@ class Inbound:
     config: NodeConfig
     envelope: dict[str, Any]
     payload: Any  # loaded by the route's schema when it has one, else the raw payload
-    peer: Peer
     stored: InEnvelope  # the verbatim envelope row, not yet added: a handler calls store()
     now: datetime
+    # The origin's Peer when the inbox already holds it (a twinning request it just recorded);
+    # otherwise ``peer`` loads it on first use (issue 14: most summaries need only ``themes``).
+    known_peer: Peer | None = None
+    # The origin's state, themes and keys as the inbox read them (None: not read).
+    facts: PeerFacts | None = None
+
+    @property
+    def origin(self) -> str:
+        """The city that signed the envelope (verified)."""
+        origin: str = self.envelope["origin"]
+        return origin
+
+    @property
+    def peer(self) -> Peer:
+        """The origin's Peer (with its keys), from this unit of work."""
+        if self.known_peer is None:
+            from sqlalchemy.orm import joinedload
+
+            from node.network.models import Peer
+
+            # The inbox checked that this peer exists before the handler runs.
+            self.known_peer = self.session.get(Peer, self.origin, options=(joinedload(Peer.keys),))
+            assert self.known_peer is not None
+        return self.known_peer
+
+    @property
+    def themes(self) -> list[str] | None:
+        """The twinning's themes (None: every theme), without loading the Peer when known.
+
+        Once the Peer is loaded it is the truth (a handler may have changed it since the inbox
+        read the facts); until then nothing in this unit of work changed it.
+        """
+        if self.facts is not None and self.known_peer is None:
+            return self.facts.themes
+        return self.peer.themes
 
 
 Handler = Callable[[Inbound], None]

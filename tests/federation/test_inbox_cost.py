@@ -10,7 +10,8 @@ revision no longer current. Before this round both were 10: the keys in a second
 replay queries, two revision queries, and the UPDATE even when it could match nothing.
 
 Counted on the receiver's engine around the pipeline as the transports call it, on SQLite and
-PostgreSQL.
+PostgreSQL (fifth round: there the figures are one INSERT of five unnested arrays, not an
+executemany, which psycopg sent as one prepared INSERT per figure; still one statement).
 """
 
 from __future__ import annotations
@@ -178,3 +179,47 @@ def test_store_leaves_the_envelope_persistent_with_its_row_as_a_flush_would(pair
         ).all()
     assert [(seq, raw) for seq, raw, _ in stored] == [(7, '{"x":1}'), (8, '{"x":1}')]
     assert stored[0][2] == now
+
+
+@pytest.mark.parametrize("federation_backend", BACKENDS, indirect=True)
+def test_the_figures_are_stored_as_sent_in_their_order(pair) -> None:  # type: ignore[no-untyped-def]
+    """Whatever the statement that writes them (PostgreSQL: one INSERT of five unnested
+    arrays; SQLite: the driver's executemany), each figure is one row, in document order,
+    with its indicator, mapping (or NULL), breakdown key and value text."""
+    gent, padova = pair
+    payload = summary_payload(gent, period="2025", revision=1)
+    base = payload["indicators"][0]
+    mapped = {**copy.deepcopy(base), "code": "HRC-HOU-02", "maps_to": "HRC-HOU-01"}
+    mapped["results"] = [
+        {"disaggregation": {"SEX": "F", "AGE_GROUP": "Y_LT18"}, "value": "-0.25"},
+        {"disaggregation": {"SEX": "M"}, "value": "1000000"},
+        {"disaggregation": {}, "value": True},
+    ]
+    payload["indicators"].append(mapped)
+    env = make_envelope(
+        "hrc.summary",
+        "hrc.summary/1",
+        gent.city_id,
+        "summaries",
+        101,
+        int(gent.clock().timestamp() * 1000),
+        gent.key.key_id,
+        ["it-padova"],
+        payload,
+    )
+    _ingest(padova, canonical_bytes(sign_envelope(env, gent.city_id, gent.key)), "be-gent")
+    with session_scope(padova.runtime.sessions) as session:
+        rows = session.execute(
+            select(
+                ReceivedFigure.indicator,
+                ReceivedFigure.maps_to,
+                ReceivedFigure.disaggregation_key,
+                ReceivedFigure.value_text,
+            ).order_by(ReceivedFigure.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("HRC-HOU-01", None, "", "12.5"),
+        ("HRC-HOU-02", "HRC-HOU-01", "AGE_GROUP=Y_LT18|SEX=F", "-0.25"),
+        ("HRC-HOU-02", "HRC-HOU-01", "SEX=M", "1000000"),
+        ("HRC-HOU-02", "HRC-HOU-01", "", "true"),
+    ]

@@ -46,7 +46,7 @@ import requests
 from marshmallow import Schema, fields, validate
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from federation.canonical import canonical_bytes
@@ -1198,3 +1198,157 @@ def test_the_config_is_the_one_given(world: World) -> None:
     """The node's own city id comes from the configuration passed in, not from elsewhere."""
     other = dataclasses.replace(world.config, values={**world.config.values, "city_id": OTHER_TWIN})
     _refused(world, _raw(_envelope(world)), 403, "not_addressed", config=other)
+
+
+# --- issue 14: the peer and its keys read as plain values (keyring.peer_facts) -------------------
+
+
+def _ingest_in(world: World, session: Session, raw: bytes) -> int | inbox.InboxRefusal:
+    """``_ingest`` in a unit of work the caller already changed (and did not flush)."""
+    try:
+        return inbox.ingest_envelope(
+            session, world.config, raw, registry=world.registry, now=NOW, via="push", sender=TWIN
+        )
+    except inbox.InboxRefusal as refusal:
+        return refusal
+
+
+def test_a_key_revoked_earlier_in_the_same_unit_of_work_verifies_nothing(world: World) -> None:
+    """§4.6: a revoked key verifies nothing, from the moment it is revoked: a change not yet
+    flushed in this unit of work counts (the peer's keys are read with a Core query, which
+    sees only the database: what the session holds is flushed first)."""
+    before = world.counts()
+    with world.sessions() as session:
+        key = session.get(PeerKey, (TWIN, world.keys[TWIN].key_id))
+        assert key is not None
+        key.state, key.revoked_ts = "revoked", NOW_MS - 1  # not flushed
+        refusal = _ingest_in(world, session, _raw(_envelope(world)))
+        assert isinstance(refusal, inbox.InboxRefusal)
+        assert (refusal.status, refusal.code) == (401, "unknown_key")
+        session.rollback()
+    assert world.counts() == before
+
+
+def test_a_twin_ended_earlier_in_the_same_unit_of_work_is_not_twinned(world: World) -> None:
+    before = world.counts()
+    with world.sessions() as session:
+        peer = session.get(Peer, TWIN)
+        assert peer is not None
+        peer.state = "ended"  # not flushed
+        refusal = _ingest_in(world, session, _raw(_envelope(world)))
+        assert isinstance(refusal, inbox.InboxRefusal)
+        assert (refusal.status, refusal.code) == (403, "not_twinned")
+        session.rollback()
+    assert world.counts() == before
+
+
+def test_a_key_rotated_in_the_same_unit_of_work_verifies_at_once(world: World) -> None:
+    """The other way round: the new key pinned (not flushed) verifies the next document, and
+    the replaced one, now old with an expiry, still verifies what was made before it."""
+    new = world.keys["other"]
+    with world.sessions() as session:
+        old = session.get(PeerKey, (TWIN, world.keys[TWIN].key_id))
+        assert old is not None
+        old.state, old.expired_ts = "old", NOW_MS
+        session.add(
+            PeerKey(
+                city_id=TWIN,
+                key_id=new.key_id,
+                public_b64=b64encode_unpadded(new.public_raw),
+                state="current",
+                source="key_document",
+                first_seen=NOW,
+            )
+        )
+        assert _ingest_in(world, session, _raw(_envelope(world, seq=1, key=new))) == 202
+        made_before = _envelope(world, seq=2, created_ms=NOW_MS - 1)
+        assert _ingest_in(world, session, _raw(made_before)) == 202
+        refusal = _ingest_in(world, session, _raw(_envelope(world, seq=3, created_ms=NOW_MS)))
+        assert isinstance(refusal, inbox.InboxRefusal)
+        assert (refusal.status, refusal.code) == (401, "unknown_key")
+
+
+def test_a_bad_co_signature_by_another_key_of_the_origin_is_401(world: World) -> None:
+    """§7.2 step 11: every signature by a key we hold for the origin must verify (the keys
+    read with the peer answer for all of the origin's key ids, not only ``key_id``)."""
+    second = world.keys["other"]
+    with world.sessions.begin() as session:
+        session.add(
+            PeerKey(
+                city_id=TWIN,
+                key_id=second.key_id,
+                public_b64=b64encode_unpadded(second.public_raw),
+                state="current",
+                source="key_document",
+                first_seen=NOW,
+            )
+        )
+    env = _envelope(world)
+    wrong = sign_envelope({**env, "signatures": {}, "seq": 99}, TWIN, second)
+    env["signatures"][TWIN][second.key_id] = wrong["signatures"][TWIN][second.key_id]
+    _refused(world, _raw(env), 401, "bad_signature")
+    good = sign_envelope(_envelope(world, seq=2), TWIN, second)  # both of its keys: accepted
+    _accepted(world, _raw(good))
+
+
+def test_a_co_signature_by_another_city_is_not_checked_against_the_origins_keys(
+    world: World,
+) -> None:
+    """Co-signing cities are checked by their own handlers: another city's signature, even
+    one that does not verify, neither helps nor harms the origin's envelope here."""
+    env = _envelope(world)
+    wrong = sign_envelope({**env, "signatures": {}, "seq": 99}, OTHER_TWIN, world.keys[OTHER_TWIN])
+    env["signatures"][OTHER_TWIN] = wrong["signatures"][OTHER_TWIN]
+    _accepted(world, _raw(env))
+
+
+def test_a_handler_gets_the_twins_themes_without_loading_the_peer(world: World) -> None:
+    with world.sessions.begin() as session:
+        peer = session.get(Peer, TWIN)
+        assert peer is not None
+        peer.themes = ["Health", "Education"]
+    _accepted(world, _raw(_envelope(world)))
+    inbound = world.handled[0][1]
+    assert inbound.facts is not None and inbound.known_peer is None  # not loaded
+    assert inbound.origin == TWIN
+    assert inbound.themes == ["Health", "Education"]
+    assert inbound.known_peer is None
+    assert inbound.peer.city_id == TWIN and inbound.peer.themes == ["Health", "Education"]
+    assert inbound.known_peer is inbound.peer  # loaded once, then kept
+    inbound.peer.themes = ["Work"]  # e.g. a handler changed it: the loaded Peer is the truth
+    assert inbound.themes == ["Work"]
+
+
+def test_without_the_facts_the_themes_come_from_the_peer(world: World) -> None:
+    with world.sessions() as session:
+        peer = session.get(Peer, TWIN)
+        assert peer is not None
+        peer.themes = ["Work"]
+        inbound = Inbound(session, world.config, _envelope(world), {}, InEnvelope(), NOW)
+        assert inbound.themes == ["Work"]
+        assert inbound.known_peer is peer
+
+
+def test_the_origins_keys_are_read_once_with_its_peer(world: World) -> None:
+    """One query reads the peer and its keys; the key that verifies comes from it, so no
+    second read of ``peer_keys`` (nor of ``peers``) happens before the handler runs."""
+    engine = world.sessions.kw["bind"]
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        _accepted(world, _raw(_envelope(world)))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    reads = [
+        s
+        for s in seen
+        if s.startswith("SELECT")
+        and not s.startswith("SELECT count(")  # _accepted's own counts, before and after
+        and ("peer_keys" in s or "peers" in s)
+    ]
+    assert len(reads) == 1, reads
+    assert "FROM peers LEFT OUTER JOIN peer_keys" in reads[0]
