@@ -34,6 +34,7 @@ from tests.unit.importing.test_import_table_edges import _rewrite_sheet
 from tests.web.language_support import in_language, plain_text
 from tests.web.test_open_sdg_import_pages import _problems
 from tests.web.test_pages import csrf_token, login
+from tests.web.test_refusal_words import _english_left
 
 LOCALES = ["fr", "sw"]
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -328,4 +329,32 @@ def test_each_row_the_reader_refuses_is_explained_in_the_readers_language(
     assert _rows(html) == expected
     for english in ROW_ENGLISH:
         assert english not in html
+    assert _stored(db) == (0, 0)
+
+
+# --- every language -------------------------------------------------------------------------------
+
+ALL_LOCALES = ("fr", "es", "nl", "it", "sw")
+
+
+@pytest.mark.parametrize("locale", ALL_LOCALES)
+def test_no_english_word_of_ours_in_the_readers_refusals_in_any_other_language(
+    web: FlaskClient, official: Caller, db: Callable[[], Any], locale: str
+) -> None:
+    # The sentences of es, nl and it are not written out above: the same files are uploaded in
+    # all five languages and no message may keep an English function word once the data it
+    # quotes (the file's name, a column's name) is taken out (tests/web/test_refusal_words.py).
+    login(in_language(web, locale), official)
+    messages: list[str] = []
+    for data, filename, _english in WHOLE_FILES.values():
+        status, html = _upload(web, data, filename)
+        assert status == 422, html[-3000:]
+        messages += [_flash(html), *_problems(html)]
+    for data, filename in ((CSV_ROWS, "figures.csv"), (_workbook_rows(), "figures.xlsx")):
+        status, html = _upload(web, data, filename)
+        assert status == 422, html[-3000:]
+        messages += [m for found in _rows(html).values() for m in found]
+    assert len(messages) == 2 * len(WHOLE_FILES) + 5, messages
+    left = {m: _english_left(m, ["figures.xlsx", "period"]) for m in messages}
+    assert not {m: w for m, w in left.items() if w}, {m: w for m, w in left.items() if w}
     assert _stored(db) == (0, 0)
