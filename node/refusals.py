@@ -358,6 +358,9 @@ def page_message(error: object) -> str:
 NUMBER_PARAMS = frozenset(
     {"value", "previous", "base", "points", "factor", "low", "high", "count", "bytes"}
     | {"accepted_reviewers", "min_reviewers"}
+    # The upload reader's rows, lines and counts (node/importing/table.py).
+    | {"row", "line", "cells", "columns", "extra", "header_row", "position"}
+    | {"max_row", "max_rows", "max_columns"}
 )
 WORD_PARAMS = frozenset({"status"})  # node/web/words.py lists them for translation
 

@@ -1,9 +1,13 @@
 """Read an uploaded CSV or XLSX file into a plain table of text cells, and the outcome types.
 
-Everything here is pure: bytes in, :class:`Table` out, no database and no Flask. Whatever the
+Everything here is pure: bytes in, :class:`Table` out, no database and no request. Whatever the
 upload holds (binary garbage, a damaged workbook, a file in the wrong encoding), the only
 exception that leaves :func:`read_table` is :class:`TableError`, whose message is written for the
-city official who uploaded the file. Problems that concern one row only (a row with too many
+city official who uploaded the file. Every message is a :class:`node.refusals.Problem`: the
+English text (the API's ``detail`` and ``errors[].message``, unchanged) with the ``variant`` of
+its rule and the values it quotes (``params``), so a page words it in the reader's language
+(``unreadable_file:…`` for a whole file, ``unreadable_cell:…`` for a row; messages in
+``node/web/refusal_messages.py``). Problems that concern one row only (a row with too many
 cells, a date typed into a cell) do not stop the reading: they become :class:`RowError` entries in
 ``Table.errors`` and that row is left out, so the user sees every problem of the file at once.
 
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, BinaryIO, NamedTuple
+
+from node.refusals import Problem
 
 # A file is read whole (the upload's bytes, then its rows) before anything is written, all or
 # nothing: a million rows (a large city's monthly figures by district and ground) fit; the
@@ -53,9 +59,10 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc) files
 
 
 class TableError(Exception):
-    """The upload cannot be read as a table at all; ``message`` says why, for the uploader."""
+    """The upload cannot be read as a table at all; ``message`` says why, for the uploader
+    (a :class:`Problem` of code ``unreadable_file``: its variant names the rule)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: Problem) -> None:
         super().__init__(message)
         self.message = message
 
@@ -65,7 +72,8 @@ class RowError:
     """A problem with one row (``row`` is the file's 1-based row number; 1 is the header row).
 
     ``column`` is the heading of the column concerned as written in the file, or ``None`` when
-    the problem concerns the whole row.
+    the problem concerns the whole row. The table's own row errors are :class:`Problem`
+    messages of code ``unreadable_cell``.
     """
 
     row: int
@@ -133,29 +141,41 @@ def read_table(filename: str, data: bytes) -> Table:
     """
     try:
         if not isinstance(data, bytes | bytearray):
-            raise TableError("No file content was received.")
+            raise TableError(
+                Problem(
+                    "No file content was received.", "unreadable_file", variant="table_no_content"
+                )
+            )
         data = bytes(data)
         if data.startswith(ZIP_MAGIC):
             return _read_xlsx(data)
         if data.startswith(OLE_MAGIC):
             raise TableError(
-                "This is an old-style Excel file (.xls). Open it in your spreadsheet program and "
-                "save it as an Excel workbook (.xlsx) or as 'CSV UTF-8', then upload it again."
+                Problem(
+                    "This is an old-style Excel file (.xls). Open it in your spreadsheet program "
+                    "and save it as an Excel workbook (.xlsx) or as 'CSV UTF-8', then upload it "
+                    "again.",
+                    "unreadable_file",
+                    variant="table_old_xls",
+                )
             )
         name = (filename or "").lower()
         if name.endswith((".xlsx", ".xlsm")):
             raise TableError(
-                f"The file '{filename[:80]}' is named like an Excel workbook but is not one "
-                "(an .xlsx file is a zip archive). Save it again from your spreadsheet program."
+                Problem(
+                    f"The file '{filename[:80]}' is named like an Excel workbook but is not one "
+                    "(an .xlsx file is a zip archive). Save it again from your spreadsheet "
+                    "program.",
+                    "unreadable_file",
+                    variant="table_named_like_workbook",
+                    params={"name": filename[:80]},
+                )
             )
         return _read_csv(data)
     except TableError:
         raise
     except Exception as exc:  # a malformed upload must become a message, never a 500
-        raise TableError(
-            "The file could not be read as a table. Upload a CSV file (UTF-8) or an Excel "
-            f"workbook (.xlsx). ({type(exc).__name__})"
-        ) from exc
+        raise _unreadable(exc) from exc
 
 
 class TableStream:
@@ -186,7 +206,7 @@ class TableStream:
         except TableError:
             raise
         except Exception as exc:  # as in read_table: a malformed upload becomes a message
-            raise TableError(_UNREADABLE + f" ({type(exc).__name__})") from exc
+            raise _unreadable(exc) from exc
 
     def close(self) -> None:
         """Let go of the upload (without closing it: the caller owns it)."""
@@ -195,9 +215,34 @@ class TableStream:
             self._close = None
 
 
-_UNREADABLE = (
-    "The file could not be read as a table. Upload a CSV file (UTF-8) or an Excel workbook (.xlsx)."
-)
+def _unreadable(exc: Exception) -> TableError:
+    """Any other failure while reading: the kind of error is quoted (data, for a bug report)."""
+    kind = type(exc).__name__
+    return TableError(
+        Problem(
+            "The file could not be read as a table. Upload a CSV file (UTF-8) or an Excel workbook "
+            f"(.xlsx). ({kind})",
+            "unreadable_file",
+            variant="table_unreadable",
+            params={"kind": kind},
+        )
+    )
+
+
+def _binary() -> TableError:
+    return TableError(
+        Problem(
+            "The file looks like a binary file, not a CSV text file or an .xlsx workbook.",
+            "unreadable_file",
+            variant="table_binary",
+        )
+    )
+
+
+def _empty() -> TableError:
+    return TableError(Problem("The file is empty.", "unreadable_file", variant="table_empty"))
+
+
 # How much of a CSV upload is decoded at a time while it is checked before reading its rows.
 _CHUNK = 1 << 20
 
@@ -243,7 +288,7 @@ def open_table(filename: str, source: BinaryIO) -> TableStream:
     except TableError:
         raise
     except Exception as exc:  # a malformed upload must become a message, never a 500
-        raise TableError(_UNREADABLE + f" ({type(exc).__name__})") from exc
+        raise _unreadable(exc) from exc
 
 
 def _check_csv(source: BinaryIO) -> str:
@@ -283,11 +328,9 @@ def _check_csv(source: BinaryIO) -> str:
         _read_csv(source.read())  # raises the TableError naming the line, as for a whole read
         raise  # pragma: no cover - _read_csv raised already
     if has_nul:
-        raise TableError(
-            "The file looks like a binary file, not a CSV text file or an .xlsx workbook."
-        )
+        raise _binary()
     if blank:
-        raise TableError("The file is empty.")
+        raise _empty()
     return _sniff_delimiter(first_line or "")
 
 
@@ -300,16 +343,19 @@ def _read_csv(data: bytes) -> Table:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise TableError(
-            f"The file is not UTF-8 text (the first unreadable character is on line {line}). "
-            "In your spreadsheet program choose 'Save as' → 'CSV UTF-8', or upload the "
-            ".xlsx workbook instead."
+            Problem(
+                f"The file is not UTF-8 text (the first unreadable character is on line {line}). "
+                "In your spreadsheet program choose 'Save as' → 'CSV UTF-8', or upload the "
+                ".xlsx workbook instead.",
+                "unreadable_file",
+                variant="table_not_utf8",
+                params={"line": line},
+            )
         ) from exc
     if "\x00" in text:
-        raise TableError(
-            "The file looks like a binary file, not a CSV text file or an .xlsx workbook."
-        )
+        raise _binary()
     if not text.strip():
-        raise TableError("The file is empty.")
+        raise _empty()
     delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     return _build_table(_csv_records(reader), strict_width=True)
@@ -343,7 +389,15 @@ def _csv_records(
             return
         except csv.Error as exc:
             # csv.Error (e.g. a cell over the field size limit) leaves the reader unusable
-            raise TableError(f"Row {number + 1} could not be read: {exc}.") from exc
+            # The reason is csv's own English (quoted after "In English" on other pages).
+            raise TableError(
+                Problem(
+                    f"Row {number + 1} could not be read: {exc}.",
+                    "unreadable_file",
+                    variant="table_row_unreadable",
+                    params={"row": number + 1, "detail": str(exc)},
+                )
+            ) from exc
         number += 1  # one record = one spreadsheet row, even when a quoted cell holds a line break
         yield number, record, []
 
@@ -357,12 +411,22 @@ def _read_xlsx(data: bytes) -> Table:
             members = archive.infolist()
     except zipfile.BadZipFile as exc:
         raise TableError(
-            "The file looks like an Excel workbook (.xlsx) but is damaged or "
-            "incomplete. Save it again and upload the new copy."
+            Problem(
+                "The file looks like an Excel workbook (.xlsx) but is damaged or "
+                "incomplete. Save it again and upload the new copy.",
+                "unreadable_file",
+                variant="table_xlsx_damaged",
+            )
         ) from exc
     unpacked = sum(member.file_size for member in members)
     if len(members) > MAX_XLSX_MEMBERS or unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise TableError("The workbook is too large to import. Split it into smaller files.")
+        raise TableError(
+            Problem(
+                "The workbook is too large to import. Split it into smaller files.",
+                "unreadable_file",
+                variant="table_workbook_too_large",
+            )
+        )
 
     import openpyxl  # imported here: only uploads of workbooks pay for it
 
@@ -374,12 +438,22 @@ def _read_xlsx(data: bytes) -> Table:
             workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many exception kinds for damaged files
             raise TableError(
-                "The file could not be opened as an Excel workbook (.xlsx). If it comes from "
-                "another program (e.g. .ods), save it as .xlsx or as 'CSV UTF-8'."
+                Problem(
+                    "The file could not be opened as an Excel workbook (.xlsx). If it comes from "
+                    "another program (e.g. .ods), save it as .xlsx or as 'CSV UTF-8'.",
+                    "unreadable_file",
+                    variant="table_not_a_workbook",
+                )
             ) from exc
         try:
             if not workbook.worksheets:
-                raise TableError("The workbook has no worksheet with data.")
+                raise TableError(
+                    Problem(
+                        "The workbook has no worksheet with data.",
+                        "unreadable_file",
+                        variant="table_no_worksheet",
+                    )
+                )
             sheet = workbook.worksheets[0]
             # The size the sheet declares (<dimension>) is not trusted in either direction:
             # rows are read as they really are in the XML, with the bounds checked per cell.
@@ -388,8 +462,12 @@ def _read_xlsx(data: bytes) -> Table:
             raise
         except Exception as exc:  # the sheet is read lazily: damage may show only now
             raise TableError(
-                "The workbook (.xlsx) is damaged: its first worksheet could not be read. Save it "
-                "again from your spreadsheet program and upload the new copy."
+                Problem(
+                    "The workbook (.xlsx) is damaged: its first worksheet could not be read. "
+                    "Save it again from your spreadsheet program and upload the new copy.",
+                    "unreadable_file",
+                    variant="table_sheet_damaged",
+                )
             ) from exc
         finally:
             workbook.close()
@@ -421,14 +499,28 @@ def _xlsx_records(
         for number, raw_cells in parser.parse():
             if number > MAX_XLSX_ROW:
                 raise TableError(
-                    f"The worksheet has cells in row {number:,}; an import reads rows 1 to "
-                    f"{MAX_XLSX_ROW:,} (at most {MAX_XLSX_DATA_ROWS:,} data rows). Delete the rows "
-                    "below your data (select them, right-click, Delete) and save again."
+                    Problem(
+                        f"The worksheet has cells in row {number:,}; an import reads rows 1 to "
+                        f"{MAX_XLSX_ROW:,} (at most {MAX_XLSX_DATA_ROWS:,} data rows). Delete "
+                        "the rows below your data (select them, right-click, Delete) and save "
+                        "again.",
+                        "unreadable_file",
+                        variant="table_row_beyond_bounds",
+                        params={
+                            "row": number,
+                            "max_row": MAX_XLSX_ROW,
+                            "max_rows": MAX_XLSX_DATA_ROWS,
+                        },
+                    )
                 )
             cells_seen += len(raw_cells)
             if cells_seen > MAX_XLSX_CELLS:
                 raise TableError(
-                    "The worksheet has too many cells to import. Split it into smaller files."
+                    Problem(
+                        "The worksheet has too many cells to import. Split it into smaller files.",
+                        "unreadable_file",
+                        variant="table_too_many_cells",
+                    )
                 )
             filled = [cell for cell in raw_cells if cell["value"] is not None]
             if not filled:
@@ -436,18 +528,24 @@ def _xlsx_records(
                 continue
             last = max(cell["column"] for cell in filled)
             if last > MAX_COLUMNS:
+                letter = _column_letter(last - 1)
                 raise TableError(
-                    f"Row {number} has a value in column {_column_letter(last - 1)}; an import "
-                    f"reads at most {MAX_COLUMNS} columns."
+                    Problem(
+                        f"Row {number} has a value in column {letter}; an import "
+                        f"reads at most {MAX_COLUMNS} columns.",
+                        "unreadable_file",
+                        variant="table_column_beyond_bounds",
+                        params={"row": number, "column": letter, "max_columns": MAX_COLUMNS},
+                    )
                 )
             cells = [""] * last
-            problems: list[tuple[int, str]] = []
+            problems: list[tuple[int, Problem]] = []
             for cell in filled:
                 index = cell["column"] - 1
                 try:
                     cells[index] = _cell_text(ReadOnlyCell(sheet, **cell))
                 except ValueError as exc:
-                    problems.append((index, str(exc)))
+                    problems.append((index, exc.args[0]))
             problems.sort()
             yield number, cells, problems
 
@@ -461,8 +559,12 @@ def _cell_text(cell: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime | date | time | timedelta):
         raise ValueError(
-            "holds a date or time. Type periods as text such as 2025, 2025-H1, 2025-Q3 or "
-            "2025-07, and values as plain numbers (format the cell as 'Text' or 'General')."
+            Problem(
+                "holds a date or time. Type periods as text such as 2025, 2025-H1, 2025-Q3 or "
+                "2025-07, and values as plain numbers (format the cell as 'Text' or 'General').",
+                "unreadable_cell",
+                variant="table_date_cell",
+            )
         )
     if isinstance(value, int | float):
         return _number_text(value, percent="%" in str(cell.number_format or ""))
@@ -471,7 +573,13 @@ def _cell_text(cell: Any) -> str:
 
 def _number_text(value: int | float, *, percent: bool) -> str:
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("holds an invalid number (infinite or not a number).")
+        raise ValueError(
+            Problem(
+                "holds an invalid number (infinite or not a number).",
+                "unreadable_cell",
+                variant="table_invalid_number",
+            )
+        )
     # repr() is the shortest text that reads back as the same float: 0.1 stays "0.1", not the
     # 55-digit binary expansion Decimal(0.1) would give.
     number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
@@ -528,14 +636,26 @@ class _TableStream:
                 continue
             if problems:
                 column, message = problems[0]
+                cell = f"{_column_letter(column)}{number}"
                 raise TableError(
-                    f"The header row (row {number}) must hold column names as text; "
-                    f"cell {_column_letter(column)}{number} {message}"
+                    Problem(
+                        f"The header row (row {number}) must hold column names as text; "
+                        f"cell {cell} {message}",
+                        "unreadable_file",
+                        variant="table_header_not_text",
+                        params={"row": number, "cell": cell},
+                    )
                 )
             self.header = _check_header(cells, number)
             self.header_row = number
             return
-        raise TableError("The file has no header row: the first row must name the columns.")
+        raise TableError(
+            Problem(
+                "The file has no header row: the first row must name the columns.",
+                "unreadable_file",
+                variant="table_no_header",
+            )
+        )
 
     def rows(self, on_error: Callable[[RowError], None]) -> Iterator[TableRow]:
         """The data rows in file order; a row with a problem goes to ``on_error`` instead."""
@@ -554,14 +674,28 @@ class _TableStream:
             data_rows += 1
             if data_rows > MAX_ROWS:
                 raise TableError(
-                    f"The file has more than {MAX_ROWS:,} data rows. Split it into smaller files."
+                    Problem(
+                        f"The file has more than {MAX_ROWS:,} data rows. Split it into smaller "
+                        "files.",
+                        "unreadable_file",
+                        variant="table_too_many_rows",
+                        params={"max_rows": MAX_ROWS},
+                    )
                 )
             if problems:
                 for column, message in problems:
                     name = header[column] if column < width else None
+                    cell = f"{_column_letter(column)}{number}"
                     on_error(
                         RowError(
-                            number, name, f"The cell {_column_letter(column)}{number} {message}"
+                            number,
+                            name,
+                            Problem(
+                                f"The cell {cell} {message}",
+                                "unreadable_cell",
+                                variant=message.variant,
+                                params={"cell": cell},
+                            ),
                         )
                     )
                 continue
@@ -570,9 +704,14 @@ class _TableStream:
                     RowError(
                         number,
                         None,
-                        f"This row has {len(cells)} cells but the header has "
-                        f"{width} columns. Check for a missing separator or a cell "
-                        "split in two.",
+                        Problem(
+                            f"This row has {len(cells)} cells but the header has "
+                            f"{width} columns. Check for a missing separator or a cell "
+                            "split in two.",
+                            "unreadable_cell",
+                            variant="table_short_row",
+                            params={"cells": len(cells), "columns": width},
+                        ),
                     )
                 )
                 continue
@@ -583,9 +722,15 @@ class _TableStream:
                     RowError(
                         number,
                         None,
-                        f"This row has values to the right of the last named column"
-                        f"{detail}. Give every column a name in row {header_row} or "
-                        "remove the extra cells.",
+                        Problem(
+                            f"This row has values to the right of the last named column"
+                            f"{detail}. Give every column a name in row {header_row} or "
+                            "remove the extra cells.",
+                            "unreadable_cell",
+                            # A workbook's row simply ends later: no count of extra cells.
+                            variant="table_right_of_header" if extra else "table_right_of_sheet",
+                            params={"extra": extra, "header_row": header_row},
+                        ),
                     )
                 )
                 continue
@@ -594,10 +739,17 @@ class _TableStream:
             yield TableRow(number, cells)
 
 
-def _invalid_text_cells(cells: list[str]) -> list[tuple[int, str]]:
+def _invalid_text_cells(cells: list[str]) -> list[tuple[int, Problem]]:
     """(column, message) for cells holding NUL or a lone surrogate (which no database stores)."""
     return [
-        (index, "holds a character that is not valid text (NUL or a lone surrogate).")
+        (
+            index,
+            Problem(
+                "holds a character that is not valid text (NUL or a lone surrogate).",
+                "unreadable_cell",
+                variant="table_invalid_text",
+            ),
+        )
         for index, cell in enumerate(cells)
         if _INVALID_TEXT.search(cell)
     ]
@@ -607,19 +759,36 @@ def _check_header(cells: list[str], number: int) -> list[str]:
     while cells and not cells[-1]:
         cells = cells[:-1]  # trailing empty columns are common in spreadsheets; ignore them
     if len(cells) > MAX_COLUMNS:
-        raise TableError(f"The file has more than {MAX_COLUMNS} columns.")
+        raise TableError(
+            Problem(
+                f"The file has more than {MAX_COLUMNS} columns.",
+                "unreadable_file",
+                variant="table_too_many_columns",
+                params={"max_columns": MAX_COLUMNS},
+            )
+        )
     for position, name in enumerate(cells, start=1):
         if not name:
             raise TableError(
-                f"Column {position} of the header row (row {number}) has no name. "
-                "Every column needs a heading."
+                Problem(
+                    f"Column {position} of the header row (row {number}) has no name. "
+                    "Every column needs a heading.",
+                    "unreadable_file",
+                    variant="table_unnamed_column",
+                    params={"position": position, "row": number},
+                )
             )
     seen: set[str] = set()
     for name in cells:
         if name in seen:
             raise TableError(
-                f"The column '{name[:80]}' appears twice in the header row "
-                f"(row {number}). Each column name may appear once."
+                Problem(
+                    f"The column '{name[:80]}' appears twice in the header row "
+                    f"(row {number}). Each column name may appear once.",
+                    "unreadable_file",
+                    variant="table_column_twice",
+                    params={"name": name[:80], "row": number},
+                )
             )
         seen.add(name)
     return cells

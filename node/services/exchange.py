@@ -200,10 +200,16 @@ _SPOOL_IN_MEMORY = 32 * 1024 * 1024
 
 
 def _unreadable(exc: TableError) -> InvalidInputError:
+    """The file refused whole: the table's English reason (the API's detail, unchanged) and,
+    for pages, its rule (``variant``) and the values it quotes, so a page shows the whole
+    sentence in the reader's language (``unreadable_file:<variant>``)."""
     return InvalidInputError(
         f"The file cannot be read: {exc}",
         code="unreadable_file",
-        errors=[{"row": None, "column": None, "message": str(exc)}],
+        # The message itself (a coded Problem, the same text in JSON): the page's list too.
+        errors=[{"row": None, "column": None, "message": exc.message}],
+        params=getattr(exc.message, "params", None),
+        variant=getattr(exc.message, "variant", None),
     )
 
 

@@ -302,6 +302,114 @@ MESSAGES: dict[str, Message] = {
         "Some rows of the file have problems; nothing was imported. See the list below, correct "
         "the file and import it again."
     ),
+    # The upload reader's own refusals (node/importing/table.py): a file refused whole
+    # (unreadable_file, its sentence complete) and a row's cell or shape (unreadable_cell).
+    "unreadable_file:table_no_content": _l(
+        "The file cannot be read: no file content was received."
+    ),
+    "unreadable_file:table_old_xls": _l(
+        "The file cannot be read: this is an old-style Excel file (.xls). Open it in your "
+        "spreadsheet program and save it as an Excel workbook (.xlsx) or as “CSV UTF-8”, then "
+        "upload it again."
+    ),
+    "unreadable_file:table_named_like_workbook": _l(
+        "The file cannot be read: “%(name)s” is named like an Excel workbook but is not one (an "
+        ".xlsx file is a zip archive). Save it again from your spreadsheet program."
+    ),
+    "unreadable_file:table_unreadable": _l(
+        "The file cannot be read as a table. Upload a CSV file (UTF-8) or an Excel workbook "
+        "(.xlsx). (%(kind)s)"
+    ),
+    "unreadable_file:table_binary": _l(
+        "The file cannot be read: it looks like a binary file, not a CSV text file or an .xlsx "
+        "workbook."
+    ),
+    "unreadable_file:table_empty": _l("The file cannot be read: it is empty."),
+    "unreadable_file:table_not_utf8": _l(
+        "The file cannot be read: it is not UTF-8 text (the first unreadable character is on line "
+        "%(line)s). In your spreadsheet program choose “Save as” → “CSV UTF-8”, or upload the "
+        ".xlsx workbook instead."
+    ),
+    "unreadable_file:table_row_unreadable": _l(
+        "The file cannot be read: row %(row)s could not be read. (In English: %(detail)s)"
+    ),
+    "unreadable_file:table_xlsx_damaged": _l(
+        "The file cannot be read: it looks like an Excel workbook (.xlsx) but is damaged or "
+        "incomplete. Save it again and upload the new copy."
+    ),
+    "unreadable_file:table_workbook_too_large": _l(
+        "The file cannot be read: the workbook is too large to import. Split it into smaller files."
+    ),
+    "unreadable_file:table_not_a_workbook": _l(
+        "The file cannot be read: it could not be opened as an Excel workbook (.xlsx). If it comes "
+        "from another program (e.g. .ods), save it as .xlsx or as “CSV UTF-8”."
+    ),
+    "unreadable_file:table_no_worksheet": _l(
+        "The file cannot be read: the workbook has no worksheet with data."
+    ),
+    "unreadable_file:table_sheet_damaged": _l(
+        "The file cannot be read: the workbook (.xlsx) is damaged, its first worksheet could not "
+        "be read. Save it again from your spreadsheet program and upload the new copy."
+    ),
+    "unreadable_file:table_row_beyond_bounds": _l(
+        "The file cannot be read: the worksheet has cells in row %(row)s; an import reads rows 1 "
+        "to %(max_row)s (at most %(max_rows)s data rows). Delete the rows below your data (select "
+        "them, right-click, Delete) and save again."
+    ),
+    "unreadable_file:table_too_many_cells": _l(
+        "The file cannot be read: the worksheet has too many cells to import. Split it into "
+        "smaller files."
+    ),
+    "unreadable_file:table_column_beyond_bounds": _l(
+        "The file cannot be read: row %(row)s has a value in column %(column)s; an import reads at "
+        "most %(max_columns)s columns."
+    ),
+    "unreadable_file:table_header_not_text": _l(
+        "The file cannot be read: the header row (row %(row)s) must hold column names as text; "
+        "cell %(cell)s does not (it holds a date, an invalid number or a character that is not "
+        "text). Type the column's name in it."
+    ),
+    "unreadable_file:table_no_header": _l(
+        "The file cannot be read: it has no header row; the first row must name the columns."
+    ),
+    "unreadable_file:table_too_many_rows": _l(
+        "The file cannot be read: it has more than %(max_rows)s data rows. Split it into smaller "
+        "files."
+    ),
+    "unreadable_file:table_too_many_columns": _l(
+        "The file cannot be read: it has more than %(max_columns)s columns."
+    ),
+    "unreadable_file:table_unnamed_column": _l(
+        "The file cannot be read: column %(position)s of the header row (row %(row)s) has no name. "
+        "Every column needs a heading."
+    ),
+    "unreadable_file:table_column_twice": _l(
+        "The file cannot be read: the column “%(name)s” appears twice in the header row (row "
+        "%(row)s). Each column name may appear once."
+    ),
+    "unreadable_cell": Lead(_l("A cell of this row cannot be read.")),
+    "unreadable_cell:table_date_cell": _l(
+        "The cell %(cell)s holds a date or time. Type periods as text such as 2025, 2025-H1, "
+        "2025-Q3 or 2025-07, and values as plain numbers (format the cell as “Text” or “General”)."
+    ),
+    "unreadable_cell:table_invalid_number": _l(
+        "The cell %(cell)s holds an invalid number (infinite or not a number)."
+    ),
+    "unreadable_cell:table_invalid_text": _l(
+        "The cell %(cell)s holds a character that is not valid text (NUL or a lone surrogate)."
+    ),
+    "unreadable_cell:table_short_row": _l(
+        "This row has %(cells)s cells but the header has %(columns)s columns. Check for a missing "
+        "separator or a cell split in two."
+    ),
+    "unreadable_cell:table_right_of_header": _l(
+        "This row has values to the right of the last named column (%(extra)s more than the "
+        "header). Give every column a name in row %(header_row)s or remove the extra cells."
+    ),
+    "unreadable_cell:table_right_of_sheet": _l(
+        "This row has values to the right of the last named column. Give every column a name in "
+        "row %(header_row)s or remove the extra cells."
+    ),
     # Catalogue.
     "indicator_not_found": _l("There is no such indicator."),
     "indicator_exists": _l("An indicator with this code already exists."),
