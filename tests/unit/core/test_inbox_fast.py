@@ -931,6 +931,50 @@ def test_a_jobs_call_fetches_an_unknown_key_at_once(world: World) -> None:
         assert session.scalars(select(KeyFetch)).all() == []  # fetched, nothing queued
 
 
+def test_a_fetched_old_key_verifies_what_it_signed_before_its_expiry(world: World) -> None:
+    """§4.6 through the gate: the twin signed with a key this node has never pinned, now an
+    old key of its rotated document (still before its expiry); the pull fetches the document
+    and the key verifies the envelope, dated before the expiry, as a pinned old key would."""
+    origin = "pt-" + "".join(secrets.choice("abcdefghij") for _ in range(8))
+    pinned, signer, current = generate_signing_key(), generate_signing_key(), generate_signing_key()
+    with world.sessions.begin() as session:
+        _peer(session, origin, "active", pinned)
+    expiry = NOW_MS + 86_400_000
+    document = build_key_document(
+        origin,
+        current,
+        [
+            OldVerifyKey(pinned.key_id, pinned.public_raw, expiry),
+            OldVerifyKey(signer.key_id, signer.public_raw, expiry),
+        ],
+        now_ms=NOW_MS,
+        seq=2,
+        co_signing_key=pinned,
+    )
+    server, opened = KeyServer(document), []
+
+    def http() -> requests.Session:
+        session = requests.Session()
+        session.mount("https://", server)
+        opened.append(session)
+        return session
+
+    raw = _raw(_envelope(world, origin, key=signer, created_ms=NOW_MS - 1))
+    try:
+        assert _ingest(world, raw, sender=origin, via="pull", http=http) == 202
+    finally:
+        for session in opened:
+            session.close()
+    with world.sessions() as session:
+        assert session.scalars(select(InEnvelope.origin)).all() == [origin]
+        states = dict(
+            session.execute(
+                select(PeerKey.key_id, PeerKey.state).where(PeerKey.city_id == origin)
+            ).all()
+        )
+        assert states[signer.key_id] == "old"
+
+
 def test_a_signature_that_does_not_verify_is_401(world: World) -> None:
     env = _envelope(world)
     forged = sign_envelope({**env, "signatures": {}, "seq": 2}, TWIN, world.keys["other"])
