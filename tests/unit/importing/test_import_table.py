@@ -105,8 +105,23 @@ def test_header_only_gives_no_rows() -> None:
 def test_too_many_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(table_module, "MAX_ROWS", 3)
     assert len(read_table("r.csv", b"a\n1\n2\n3\n").rows) == 3
-    with pytest.raises(TableError, match="more than 3 data rows"):
+    with pytest.raises(TableError) as caught:
         read_table("r.csv", b"a\n1\n2\n3\n4\n")
+    assert (
+        caught.value.message == "The file has more than 3 data rows. Split it into smaller files."
+    )
+
+
+def test_the_row_limit_is_written_with_thousands_separators(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(table_module, "MAX_ROWS", 1_000_000)
+    data_rows = iter([(1, ["a"], [])] + [(n, ["1"], []) for n in range(2, 1_000_003)])
+    with pytest.raises(TableError) as caught:
+        table_module._build_table(data_rows, strict_width=True)
+    assert caught.value.message == (
+        "The file has more than 1,000,000 data rows. Split it into smaller files."
+    )
 
 
 def test_a_csv_of_more_than_200000_rows_is_read() -> None:
