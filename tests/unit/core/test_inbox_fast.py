@@ -873,6 +873,23 @@ class KeyServer(BaseAdapter):
         pass
 
 
+def _pull_serving_keys(world: World, raw: bytes, origin: str, server: KeyServer) -> int:
+    """Ingest ``raw`` as a job's pull whose key fetches ``server`` answers (no socket)."""
+    opened: list[requests.Session] = []
+
+    def http() -> requests.Session:
+        session = requests.Session()
+        session.mount("https://", server)
+        opened.append(session)
+        return session
+
+    try:
+        return _ingest(world, raw, sender=origin, via="pull", http=http)
+    finally:
+        for session in opened:
+            session.close()
+
+
 def test_a_document_is_checked_with_the_key_valid_when_it_was_created(world: World) -> None:
     """§4.6: an old key verifies documents created before its expiry (exclusive), so a
     document signed before a rotation still arrives by a late pull; one created at the
@@ -911,20 +928,9 @@ def test_a_jobs_call_fetches_an_unknown_key_at_once(world: World) -> None:
         seq=2,
         co_signing_key=old,
     )
-    server, opened = KeyServer(document), []
-
-    def http() -> requests.Session:
-        session = requests.Session()
-        session.mount("https://", server)
-        opened.append(session)
-        return session
-
+    server = KeyServer(document)
     raw = _raw(_envelope(world, origin, key=new))
-    try:
-        assert _ingest(world, raw, sender=origin, via="pull", http=http) == 202
-    finally:
-        for session in opened:
-            session.close()
+    assert _pull_serving_keys(world, raw, origin, server) == 202
     assert server.asked == ["https://example.org/federation/v1/keys"]
     with world.sessions() as session:
         assert session.scalars(select(InEnvelope.origin)).all() == [origin]
@@ -951,20 +957,8 @@ def test_a_fetched_old_key_verifies_what_it_signed_before_its_expiry(world: Worl
         seq=2,
         co_signing_key=pinned,
     )
-    server, opened = KeyServer(document), []
-
-    def http() -> requests.Session:
-        session = requests.Session()
-        session.mount("https://", server)
-        opened.append(session)
-        return session
-
     raw = _raw(_envelope(world, origin, key=signer, created_ms=NOW_MS - 1))
-    try:
-        assert _ingest(world, raw, sender=origin, via="pull", http=http) == 202
-    finally:
-        for session in opened:
-            session.close()
+    assert _pull_serving_keys(world, raw, origin, KeyServer(document)) == 202
     with world.sessions() as session:
         assert session.scalars(select(InEnvelope.origin)).all() == [origin]
         states = dict(
