@@ -3,6 +3,7 @@ tokens, an injectable clock, and a guard that fails any test reaching beyond loo
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import shutil
@@ -125,7 +126,26 @@ class PostgresServer:
 
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+            if _sessions_attached(conn, name):
+                # A connection a test left checked out (a streamed response it never closed) is
+                # handed back by the garbage collector's finalizer, which rolls it back and, once
+                # the database is gone, logs the failure with its traceback. Python 3.11 draws
+                # that traceback's carets with ast.parse, and when the collector happens to run
+                # inside another ast.parse (pytest rewriting an import) the nested call breaks the
+                # outer one: "SystemError: AST constructor recursion depth mismatch" (CPython
+                # gh-106905, pytest #10763) fails an unrelated test. Collect now, while the
+                # database still answers the rollback.
+                gc.collect()
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _sessions_attached(conn: Any, database: str) -> bool:
+    """Whether any server session other than ``conn``'s is connected to ``database``."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (database,),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 @pytest.fixture(scope="session")
