@@ -382,3 +382,55 @@ def test_an_indicator_dropped_from_the_core_leaves_the_benchmarks(
             BenchmarkInput.indicator == "HRC-HOU-01", BenchmarkInput.catalogue_version == "0.2.0"
         )
         assert list(session.scalars(retired_inputs)) == []
+
+
+def test_a_summary_arriving_while_benchmarks_are_published_is_sent_next_time(
+    app: Any, db: Any
+) -> None:
+    """A summary applied while the publication job is between reading the groups to send and
+    writing that they were sent must leave its group marked for the next run, not lost: seen
+    in the demo network on SQLite, where a city never received a group once the jobs ran
+    every second (the job's "sent" overwrote the summary's "changed")."""
+    import threading
+
+    from sqlalchemy import event
+
+    config, version = _members_joined(app, db)
+    early, late = CITIES[:4], "c-04"  # c-00..c-03 and c-04: regions north, south, east
+    for i, city in enumerate(early):
+        _ingest(db, config, city, _summary("HRC-HOU-01", "2025", 1, str(i + 1), version))
+    engine = app.extensions["hrcnet"].engine
+    arrived = threading.Event()
+    arrival: list[threading.Thread] = []
+
+    def apply_late_summary() -> None:
+        _ingest(db, config, late, _summary("HRC-HOU-01", "2025", 1, "40", version))
+        arrived.set()
+
+    def after_reading_the_groups(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        reads_the_groups_to_send = statement.lstrip().upper().startswith("SELECT") and (
+            "benchmark_groups" in statement and "dirty" in statement
+        )
+        if conn.info.get("publication") and not arrival and reads_the_groups_to_send:
+            arrival.append(threading.Thread(target=apply_late_summary))
+            arrival[0].start()
+            # The summary gets every chance to finish inside the publication's window.
+            arrived.wait(1.0)
+
+    event.listen(engine, "after_cursor_execute", after_reading_the_groups)
+    try:
+        with db() as publication:
+            publication.connection().info["publication"] = True
+            try:
+                assert benchmarks.publish_dirty(publication, config, NOW) > 0
+            finally:
+                publication.connection().info.pop("publication", None)
+        assert arrival, "the publication never read the groups to send"
+        arrival[0].join(30)
+        assert arrived.is_set()
+    finally:
+        event.remove(engine, "after_cursor_execute", after_reading_the_groups)
+    with db() as session:
+        network = session.get(BenchmarkGroup, ("HRC-HOU-01", "2025", "network"))
+        assert network is not None and network.n == 5  # the late city is in the group...
+        assert network.dirty  # ...and the group waits for the next run, which sends it
