@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import text
 
@@ -36,16 +37,25 @@ class Job:
     every_seconds: int
     run: Callable[[NodeRuntime], str]
     description: str
+    # Sends what waits to be sent: runs every ``delivery_interval_seconds`` when that is set.
+    delivers: bool = False
+
+    def interval(self, config: NodeConfig) -> int:
+        """Seconds between two runs on a node with ``config``."""
+        configured: int | None = config.values.get("delivery_interval_seconds")
+        if self.delivers and configured:
+            return configured
+        return self.every_seconds
 
 
 JOBS: dict[str, Job] = {}
 
 
 def job(
-    name: str, every_seconds: int, description: str
+    name: str, every_seconds: int, description: str, *, delivers: bool = False
 ) -> Callable[[Callable[[NodeRuntime], str]], Callable[[NodeRuntime], str]]:
     def register(func: Callable[[NodeRuntime], str]) -> Callable[[NodeRuntime], str]:
-        JOBS[name] = Job(name, every_seconds, func, description)
+        JOBS[name] = Job(name, every_seconds, func, description, delivers)
         return func
 
     return register
@@ -62,21 +72,31 @@ def checkpoint_wal(node: NodeRuntime) -> str:
     return f"checkpointed {moved}/{log_frames} frames (busy={busy})"
 
 
-@job("discover_peers", 10, "check queued twinning requests: discover, pin the key, send")
+@job(
+    "discover_peers",
+    10,
+    "check queued twinning requests: discover, pin the key, send",
+    delivers=True,
+)
 def discover_peers(node: NodeRuntime) -> str:
     from node.network import peers
 
     return peers.run_discoveries(node)
 
 
-@job("fetch_peer_keys", 10, "fetch key documents of peers that signed with a key we lack")
+@job(
+    "fetch_peer_keys",
+    10,
+    "fetch key documents of peers that signed with a key we lack",
+    delivers=True,
+)
 def fetch_peer_keys(node: NodeRuntime) -> str:
     from node.network import keyfetch
 
     return keyfetch.run_key_fetches(node)
 
 
-@job("deliver_outbox", 5, "send queued envelopes to peers (backoff per destination)")
+@job("deliver_outbox", 5, "send queued envelopes to peers (backoff per destination)", delivers=True)
 def deliver_outbox(node: NodeRuntime) -> str:
     from node.network import outbox
 
@@ -97,7 +117,9 @@ def pull_peers(node: NodeRuntime) -> str:
     )
 
 
-@job("publish_benchmarks", 10, "secretariat: send changed benchmark groups to members")
+@job(
+    "publish_benchmarks", 10, "secretariat: send changed benchmark groups to members", delivers=True
+)
 def publish_benchmarks(node: NodeRuntime) -> str:
     if node.config.role != "secretariat":
         return "not a secretariat"
@@ -235,9 +257,23 @@ def run_tick(node: NodeRuntime, entry: Job, metrics: JobMetrics) -> None:
     # nothing to do is a routine poll, at debug level (dozens a minute otherwise).
     did_something = re.search(r"\b[1-9]\d*\b", result) is not None
     level = logging.INFO if did_something else logging.DEBUG
-    if seconds > entry.every_seconds:
+    if seconds > entry.interval(node.config):
         level = logging.WARNING
     log.log(level, "job run", extra={"fields": fields})
+
+
+def add_jobs(scheduler: BaseScheduler, node: NodeRuntime, metrics: JobMetrics) -> None:
+    """Every registered job on ``scheduler``, each on its interval for ``node``'s configuration."""
+    for entry in JOBS.values():
+        scheduler.add_job(
+            run_tick,
+            "interval",
+            args=(node, entry, metrics),
+            seconds=entry.interval(node.config),
+            id=entry.name,
+            max_instances=1,
+            coalesce=True,
+        )
 
 
 def run_scheduler(data_dir: Path) -> None:
@@ -248,16 +284,7 @@ def run_scheduler(data_dir: Path) -> None:
     node = node_runtime(load_config(data_dir))
     metrics = job_metrics()
     scheduler = BlockingScheduler(timezone="UTC")
-    for entry in JOBS.values():
-        scheduler.add_job(
-            run_tick,
-            "interval",
-            args=(node, entry, metrics),
-            seconds=entry.every_seconds,
-            id=entry.name,
-            max_instances=1,
-            coalesce=True,
-        )
+    add_jobs(scheduler, node, metrics)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         scheduler.shutdown(wait=False)

@@ -54,6 +54,11 @@ class NodeConfigSchema(Schema):
     # The node's figures are generated sample data (the demo's cities): every page, export
     # and signed summary says so, so a sample figure is never mistaken for a city's real one.
     sample_data = fields.Boolean(load_default=False)
+    # How often the scheduler sends what waits to be sent (envelopes, twinning requests, key
+    # fetches, benchmark groups); unset: each job's own interval (5-10 s). The demo sets 1 s.
+    delivery_interval_seconds = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(1, 300)
+    )
     # The licence of the published data (the public portal and its downloads): an SPDX id, the
     # name people read and the link to its text. http(s) only: the link is shown on pages.
     data_licence = fields.String(

@@ -267,6 +267,9 @@ def demo_settings(spec: NodeSpec) -> list[str]:
         "# hrcnet demo: the nodes live on 127.0.0.1 or a private container network, which the",
         "# outbound policy refuses unless private peers are allowed.",
         "allow_private_peers = true",
+        "# Send what waits every second (not every 5-10 s): the network's steps follow each",
+        "# other quickly, and a person clicking through sees a twin's answer at once.",
+        "delivery_interval_seconds = 1",
     ]
     if spec.role == "secretariat":
         settings += [

@@ -36,6 +36,10 @@ DESCRIPTIONS: dict[str, str] = {
     "worker_recycle_growth_mb": "`serve`: the growth of a worker's private memory (MB) from "
     "which it is replaced once idle (see `worker_recycle_idle_seconds`).",
     "sample_data": "Marks every page, export and summary as generated sample data (demo).",
+    "delivery_interval_seconds": "Seconds between the scheduler's runs of the jobs that send "
+    "(`deliver_outbox`, `discover_peers`, `fetch_peer_keys`, `publish_benchmarks`); unset: "
+    "their own intervals (5 s, 10 s). Shorter means twins hear sooner, for a little more work "
+    "when nothing waits; the demo network sets 1.",
     "smtp_host": "SMTP server for e-mail reminders; empty: in-app reminders only.",
     "smtp_port": "SMTP port (25; 587 for STARTTLS; 465 for implicit TLS).",
     "smtp_security": "`none` (local MTA), `starttls` (refuses a server without it) or `tls`.",
