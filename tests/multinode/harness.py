@@ -158,7 +158,13 @@ class NodeProcess(ServedNode):
         # A node living longer than the print job's interval prints its annual report PDFs in
         # the background (a Chromium per language): one language bounds that CPU on a 2-core CI;
         # the portal's own test asks for more through ``extra_env``.
-        extra = {"NODE_ANNUAL_REPORT_LANGUAGES": "en", **self.extra_env}
+        # Queued envelopes go out every second (as in the demo network), not every 5-10 s: a
+        # test waiting on a twin's answer waits for the network, not for the job's timer.
+        extra = {
+            "NODE_ANNUAL_REPORT_LANGUAGES": "en",
+            "NODE_DELIVERY_INTERVAL_SECONDS": "1",
+            **self.extra_env,
+        }
         if self.database_url:
             extra["NODE_DATABASE_URL"] = self.database_url
         extra["NODE_ALLOW_PRIVATE_PEERS"] = "1"
