@@ -165,10 +165,13 @@ def _install_unit_of_work(app: Flask) -> None:
                 session.close()
         return response
 
-    @app.teardown_request
+    # On the application context, not the request: it also ends after a request (an exception
+    # skipped after_request), and the work done in a bare app context (the annual report's
+    # print run, the CLI) gives its connection back too instead of holding it until collected.
+    @app.teardown_appcontext
     def _close(_error: BaseException | None) -> None:
         session = g.pop("db_session", None)
-        if session is not None:  # an exception skipped after_request: nothing is kept
+        if session is not None:  # nothing committed it: nothing is kept
             session.rollback()
             session.close()
 
