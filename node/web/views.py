@@ -640,6 +640,13 @@ def import_page() -> Any:
                 ]
     elif request.method == "POST":
         status = 400
+    # A refusal of the whole file (no row, no column) is what the alert already says: listed
+    # again in the table of problems, the reader would see the same sentence twice.
+    row_errors = [
+        e
+        for e in row_errors
+        if e.get("row") is not None or e.get("column") or str(e["message"]) not in (message or "")
+    ]
     return render_template(
         "import.html",
         form=form,

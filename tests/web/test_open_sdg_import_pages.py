@@ -308,9 +308,12 @@ MALFORMED = {
 
 
 def _problems(html: str) -> list[str]:
-    """Every message of the page's table of problems (with or without a row)."""
+    """Every message of the page's table of problems (with or without a row); none without a
+    table (a refusal of the whole file is said once, in the alert)."""
     table = re.search(r'<table class="data errors" id="import-errors">(.*?)</table>', html, re.S)
-    assert table, html[-3000:]
+    if table is None:
+        assert '<p class="flash error" role="alert">' in html, html[-3000:]
+        return []
     return [
         re.findall(r"<td>(.*?)</td>", cells, flags=re.S)[2].strip()
         for cells in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), flags=re.S)
