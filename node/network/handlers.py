@@ -87,7 +87,12 @@ _INSERT_SUMMARY_AND_FIGURES_PG = text(
     *(
         bindparam(name, type_=_SUMMARIES.c[name].type)
         for name in (
-            "envelope_id", "origin", "period", "revision", "current", "catalogue_version",
+            "envelope_id",
+            "origin",
+            "period",
+            "revision",
+            "current",
+            "catalogue_version",
             "received_at",
         )
     ),  # fmt: skip

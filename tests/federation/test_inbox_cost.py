@@ -236,9 +236,7 @@ def test_the_figures_are_stored_as_sent_in_their_order(pair) -> None:  # type: i
     ]
     with session_scope(padova.runtime.sessions) as session:
         summary = session.scalars(select(ReceivedSummary)).one()
-        envelope = session.scalars(
-            select(InEnvelope).where(InEnvelope.type == "hrc.summary")
-        ).one()
+        envelope = session.scalars(select(InEnvelope).where(InEnvelope.type == "hrc.summary")).one()
         owners = set(session.scalars(select(ReceivedFigure.summary_id)))
         assert owners == {summary.id}
         assert (summary.envelope_id, summary.origin, summary.period, summary.revision) == (
