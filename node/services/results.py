@@ -959,6 +959,64 @@ def _json_text(wrapper: Any) -> str:
     return text_or_bytes.decode() if isinstance(text_or_bytes, bytes) else text_or_bytes
 
 
+class _CopyUpdateWithHistory(_CopyUpdate):
+    """:class:`_CopyUpdate` whose one statement also writes the changed figures' history lines.
+
+    Issue 14, sixth round: the history lines of the updated figures were a second COPY of
+    100,000 rows built in Python, each carrying again the id, new value and new status the
+    scratch table already held. Here the scratch table also holds, per row, its place in the
+    batch (``n``), whether it gets a history line (an unchanged figure is rewritten but gets
+    none), and the line's own values (old value, old status, reason, affected summaries); the
+    UPDATE returns the rows it updated and the same statement inserts their lines, in the
+    batch's order, with the writer's time and author bound once. The lines are those
+    :func:`_history_rows` builds (the property test of the import compares them)."""
+
+    _SCRATCH = "hrcnet_import_update_h"
+    EXTRA = ("n", "with_history", "old_value_text", "old_status", "reason", "affected_summaries")
+
+    def __init__(self, connection: Any, table: Any, names: list[str], prefix: str) -> None:
+        super().__init__(connection, table, names, prefix)
+        columns = ["id", *names, *self.EXTRA]
+        self.row_tuple = operator.itemgetter(*(prefix + name for name in columns))
+        scratch = self._SCRATCH
+        listed = ", ".join(f"r.{name}" for name in ["id", *names])
+        # Our own table and column names only; every value travels in COPY's stream or as a
+        # bound parameter.
+        self.prepare_sql = (
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {listed}, CAST(0 AS integer) AS n, false AS with_history, "
+            "h.old_value_text, h.old_status, h.reason, h.affected_summaries "
+            f"FROM {table.name} AS r CROSS JOIN result_changes AS h WITH NO DATA"
+        )
+        self.copy_sql = f"COPY {scratch} ({', '.join(columns)}) FROM STDIN"
+        assignments = ", ".join(f"{name} = u.{name}" for name in names)
+        self.update_sql = (
+            f"WITH updated AS (UPDATE {table.name} SET {assignments} "  # noqa: S608
+            f"FROM {scratch} AS u WHERE {table.name}.id = u.id "
+            "RETURNING u.n, u.id, u.with_history, u.old_value_text, u.value_text, "
+            "u.old_status, u.status, u.reason, u.affected_summaries) "
+            "INSERT INTO result_changes (result_id, changed_at, changed_by_id, changed_by, "
+            "old_value_text, new_value_text, old_status, new_status, reason, "
+            "affected_summaries) SELECT id, CAST(%s AS timestamptz), CAST(%s AS integer), "
+            "CAST(%s AS varchar), old_value_text, value_text, old_status, status, reason, "
+            "affected_summaries FROM updated WHERE with_history ORDER BY n"
+        )
+        self.clear_sql = f"TRUNCATE {scratch}"
+        self.line_values: tuple[Any, ...] = ()
+
+    def run(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        connection = self.connection
+        if not self.prepared:
+            connection.exec_driver_sql(self.prepare_sql)
+            connection.exec_driver_sql(self.clear_sql)
+            self.prepared = True
+        _copy_rows(connection, self.copy_sql, map(self.row_tuple, rows))
+        connection.exec_driver_sql(self.update_sql, self.line_values)
+        connection.exec_driver_sql(self.clear_sql)
+
+
 def _copy_rows(connection: Any, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
     """Stream ``rows`` into ``COPY … FROM STDIN`` on the connection's psycopg connection (in
     its current transaction)."""
@@ -1001,12 +1059,18 @@ class BatchWriter:
         self.insert: _RawStatement
         self.update: _RawStatement
         self.history: _RawStatement
+        self.lines_with_update = False
         if connection.dialect.name == "postgresql":
             # COPY streams instead of one statement per row (see _CopyInsert): on PostgreSQL
             # the per-row round trips were most of an import's time.
             self.insert = _CopyInsert(connection, table, insert_names)
-            self.update = _CopyUpdate(connection, table, update_names, "v_")
             self.history = _CopyInsert(connection, history, history_names)
+            # The changed figures' history lines go with their UPDATE (one statement).
+            update = _CopyUpdateWithHistory(connection, table, update_names, "v_")
+            by_id, by_label = _changed_by(user)
+            update.line_values = (self.history.value("changed_at", now), by_id, by_label)
+            self.update = update
+            self.lines_with_update = True
         else:
             self.insert = _RawStatement(
                 connection,
@@ -1039,7 +1103,9 @@ class BatchWriter:
         updates: list[dict[str, Any]] = []
         ids: dict[tuple[str, str, str], int] = {}
         touched = self.touched
-        for change in changes:
+        lines_with_update = self.lines_with_update
+        history = self.history
+        for position, change in enumerate(changes):
             item = change.item
             touched.add((item.indicator, item.key))
             text = change.new_value
@@ -1083,13 +1149,31 @@ class BatchWriter:
                     "v_entered_by_id": entered_by_id,
                 }
             )
+            if lines_with_update:
+                summaries = change.affected_summaries or None
+                updates[-1].update(
+                    {
+                        "v_n": position,
+                        "v_with_history": change.kind != "unchanged",
+                        "v_old_value_text": change.old_value,
+                        "v_old_status": change.old_status,
+                        "v_reason": change.reason,
+                        "v_affected_summaries": history.value(
+                            "affected_summaries", summaries, 0 if summaries is None else None
+                        ),
+                    }
+                )
         if inserts:
             insert.run(inserts)
             new_items = [c.item for c in changes if c.result_id is None]
             ids.update({ident: row.id for ident, row in _existing(self.session, new_items).items()})
         update.run(updates)
-        history = self.history
-        lines = _history_rows(changes, ids, self.user, self.now)
+        lines = _history_rows(
+            [c for c in changes if c.result_id is None] if lines_with_update else changes,
+            ids,
+            self.user,
+            self.now,
+        )
         if lines:
             changed_at = history.value("changed_at", self.now)
             for line in lines:
