@@ -236,3 +236,68 @@ def test_the_import_writes_json_columns_as_the_orm_writes_them(
         session.rollback()
     assert imported == plain
     assert len(imported) == 2
+
+
+def test_the_import_writes_one_history_line_per_new_or_changed_figure_only(
+    app: Flask, db: Callable[[], Any]
+) -> None:
+    """A file with an unchanged, a changed and a new figure, in batches of 2 (on PostgreSQL
+    the changed figures' lines are written by their UPDATE's statement): one line for the
+    changed figure (old and new value and status, the reason, the operator) and one for the
+    new one, none for the unchanged figure, which is still rewritten (its ``updated_at``)."""
+    with db() as session:
+        for table in (ResultChange, LatestResult, Result, Target):
+            session.execute(delete(table))
+        results.record_results(
+            session,
+            [
+                {"indicator": "HRC-HOU-01", "period": "2020", "value": "10", "status": "draft"},
+                {"indicator": "HRC-HOU-01", "period": "2021", "value": "11", "status": "draft"},
+            ],
+            user=OPERATOR,
+            now=T0,
+        )
+    rows = [
+        ["HRC-HOU-01", "2020", "10", "draft", "", ""],
+        ["HRC-HOU-01", "2021", "15", "validated", "", ""],
+        ["HRC-HOU-01", "2022", "13", "draft", "", ""],
+    ]
+    with db() as session:
+        report = exchange.import_file(
+            session,
+            "f.csv",
+            as_csv(rows),
+            user=OPERATOR,
+            now=LATER,
+            reason="fix",
+            confirm_outliers=True,
+            batch_size=2,
+        )
+        assert (report.unchanged, report.changed, report.new) == (1, 1, 1)
+        session.flush()
+        session.expire_all()
+        lines = sorted(
+            (
+                period,
+                line.old_value_text,
+                line.new_value_text,
+                line.old_status,
+                line.new_status,
+                line.reason,
+                line.changed_by,
+                line.changed_by_id,
+                line.affected_summaries,
+            )
+            for line, period in session.execute(
+                select(ResultChange, Result.period)
+                .join(Result, Result.id == ResultChange.result_id)
+                .where(ResultChange.changed_at == LATER)
+            ).all()
+        )
+        rewritten = session.scalars(select(Result).where(Result.period == "2020")).one()
+        assert rewritten.updated_at == LATER
+        session.rollback()
+    assert lines == [
+        ("2021", "11", "15", "draft", "validated", "fix", "operator", None, None),
+        ("2022", None, "13", None, "draft", "fix", "operator", None, None),
+    ]
