@@ -863,6 +863,11 @@ class _CopyInsert(_RawStatement):
         self.columns = names
         self.copy_sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
         self.row_tuple = operator.itemgetter(*names)
+        # psycopg's JSON parameter wrapper, imported here: only PostgreSQL makes a COPY, and a
+        # node on SQLite does not load psycopg (9 MB) for it.
+        from psycopg.types.json import Json
+
+        self.json_wrapper = Json
 
     def value(self, name: str, value: Any, memo_key: Any = None) -> Any:
         """As :meth:`_RawStatement.value`; a JSON value as its text, written once (sixth round:
@@ -870,7 +875,7 @@ class _CopyInsert(_RawStatement):
         COPY time). The text is the wrapper's own ``dumps`` of its object, which is what the
         driver would send; COPY's text format hands it to the column's JSON input."""
         processed = super().value(name, value, memo_key)
-        if isinstance(processed, _JSON_WRAPPER):
+        if isinstance(processed, self.json_wrapper):
             if memo_key is None and not _hashable(value):
                 return _json_text(processed)
             key = ("json text", name, value if memo_key is None else memo_key)
@@ -936,12 +941,6 @@ class _CopyUpdate(_RawStatement):
         _copy_rows(connection, self.copy_sql, map(self.row_tuple, rows))
         connection.exec_driver_sql(self.update_sql)
         connection.exec_driver_sql(self.clear_sql)
-
-
-try:  # psycopg's JSON parameter wrapper (PostgreSQL only; SQLite never takes this path)
-    from psycopg.types.json import Json as _JSON_WRAPPER
-except ImportError:  # pragma: no cover - psycopg is a runtime dependency
-    _JSON_WRAPPER = ()  # type: ignore[assignment,misc]
 
 
 def _hashable(value: Any) -> bool:
