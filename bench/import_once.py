@@ -16,6 +16,7 @@ import argparse
 import cProfile
 import csv
 import io
+import os
 import pstats
 import time
 from datetime import UTC, datetime
@@ -36,6 +37,15 @@ def _peak_mb() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) // 1024
     return 0
+
+
+def _backend_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of the PostgreSQL backend ``pid`` so far (a server on this
+    machine: ``/proc/<pid>/stat``); 0.0 when there is none (SQLite)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -60,6 +70,12 @@ def main() -> None:
         # pysqlite opens no transaction before a SAVEPOINT: without a first write the import's
         # savepoint would be the transaction and its release would commit it.
         session.execute(text("UPDATE results SET id = id WHERE id = -1"))
+        backend = (
+            session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            if engine.dialect.name == "postgresql"
+            else None
+        )
+        server = _backend_cpu(backend)
         wall, cpu = time.perf_counter(), time.process_time()
         if profile is not None:
             profile.enable()
@@ -77,9 +93,11 @@ def main() -> None:
         if profile is not None:
             profile.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        server = _backend_cpu(backend) - server
         session.rollback()
+    server_note = f" (server backend {server:.2f} CPU-s)" if backend is not None else ""
     print(
-        f"import: {wall:.2f} s wall, {cpu:.2f} CPU-s, imported {report.imported} (new "
+        f"import: {wall:.2f} s wall, {cpu:.2f} CPU-s{server_note}, imported {report.imported} (new "
         f"{report.new}, changed {report.changed}, unchanged {report.unchanged}), "
         f"peak {_peak_mb()} MB"
     )
@@ -87,12 +105,18 @@ def main() -> None:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
     if args.reference:
         with engine.connect() as connection:
+            backend = (
+                connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+                if engine.dialect.name == "postgresql"
+                else None
+            )
             ids = [
                 row[0]
                 for row in connection.exec_driver_sql(
                     f"SELECT id FROM results ORDER BY id LIMIT {report.imported}"  # noqa: S608
                 )
             ]
+            server = _backend_cpu(backend)
             wall, cpu = time.perf_counter(), time.process_time()
             rows = list(csv.reader(io.StringIO(args.file.read_bytes().decode())))[1:]
             mark = "?" if engine.dialect.name == "sqlite" else "%s"
@@ -101,8 +125,10 @@ def main() -> None:
                 [(row[2], id_) for row, id_ in zip(rows, ids, strict=False)],
             )
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            server = _backend_cpu(backend) - server
             connection.rollback()
-        print(f"reference: {wall:.2f} s wall, {cpu:.2f} CPU-s")
+        server_note = f" (server backend {server:.2f} CPU-s)" if backend is not None else ""
+        print(f"reference: {wall:.2f} s wall, {cpu:.2f} CPU-s{server_note}")
     engine.dispose()
 
 

@@ -7,10 +7,11 @@ checks and had its payload loaded with the schema given here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
 
 from node import disaggregation as disagg
 from node.network import inbox, peers
@@ -64,13 +65,37 @@ _INSERT_FIGURES_QMARK = (
     "INSERT INTO received_figures (summary_id, indicator, maps_to, disaggregation_key, "
     "value_text) VALUES (?, ?, ?, ?, ?)"
 )
-# The same for PostgreSQL's driver: the rows as five arrays, unnested in their order.
-_INSERT_FIGURES_UNNEST = (
+# PostgreSQL (issue 14, sixth round): the summary row and its figures in ONE statement, the
+# figures as one JSON text of [indicator, maps_to, breakdown key, value] arrays. Before, the
+# figures went as five arrays: psycopg dumps a list element by element in Python (a third of
+# a PostgreSQL ingest's CPU), and the summary's INSERT was a round trip of its own. ``->>``
+# gives each element back as the text it was (a JSON null as SQL NULL); the INSERT assigns it
+# to the columns' types as the arrays' texts were; ``WITH ORDINALITY … ORDER BY n`` keeps
+# document order (ids follow it). The figures' foreign key sees the summary row: a statement's
+# constraint checks run at its end, after its WITH part inserted the row.
+_INSERT_SUMMARY_AND_FIGURES_PG = text(
+    "WITH summary AS ("
+    "INSERT INTO received_summaries (envelope_id, origin, period, revision, current, "
+    "catalogue_version, received_at) VALUES (:envelope_id, :origin, :period, :revision, "
+    ":current, :catalogue_version, :received_at) RETURNING id) "
     "INSERT INTO received_figures (summary_id, indicator, maps_to, disaggregation_key, "
-    "value_text) SELECT summary_id, indicator, maps_to, disaggregation_key, value_text "
-    "FROM unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[]) "
-    "WITH ORDINALITY AS figure(summary_id, indicator, maps_to, disaggregation_key, value_text, n) "
-    "ORDER BY n"
+    "value_text) SELECT summary.id, figure ->> 0, figure ->> 1, figure ->> 2, figure ->> 3 "
+    "FROM summary, json_array_elements(CAST(:figures AS json)) WITH ORDINALITY "
+    "AS element(figure, n) ORDER BY n"
+).bindparams(
+    # The summary's values get the bind processing the table's own INSERT gives them.
+    *(
+        bindparam(name, type_=_SUMMARIES.c[name].type)
+        for name in (
+            "envelope_id",
+            "origin",
+            "period",
+            "revision",
+            "current",
+            "catalogue_version",
+            "received_at",
+        )
+    ),  # fmt: skip
 )
 
 
@@ -110,32 +135,45 @@ def handle_summary(inbound: Inbound) -> None:
         # One UPDATE: loading older revisions (and their figures) made ingest slower with
         # every correction. Skipped when the period has no summary yet (it would match none).
         connection.execute(_NOT_CURRENT, {"of_origin": origin, "of_period": period})
+    summary_values: dict[str, Any] = {
+        "envelope_id": stored.id,
+        "origin": origin,
+        "period": period,
+        "revision": revision,
+        "current": is_current,
+        "catalogue_version": payload.get("catalogue_version"),
+        "received_at": inbound.now,
+    }
+    breakdown_key = _breakdown_keys()
+    if connection.dialect.name == "postgresql":
+        # One statement for the summary and its figures (see _INSERT_SUMMARY_AND_FIGURES_PG).
+        figures = [
+            [
+                indicator["code"],
+                indicator.get("maps_to"),
+                breakdown_key(figure["disaggregation"]),
+                value if isinstance(value := figure["value"], str) else _boolean_text(value),
+            ]
+            for indicator in payload["indicators"]
+            for figure in indicator["results"]
+        ]
+        summary_values["figures"] = json.dumps(figures, ensure_ascii=False)
+        connection.execute(_INSERT_SUMMARY_AND_FIGURES_PG, summary_values)
+        return
     # Core, not an ORM object (issue 14): nothing in this unit of work reads the summary back.
-    inserted = connection.execute(
-        _INSERT_SUMMARY,
-        {
-            "envelope_id": stored.id,
-            "origin": origin,
-            "period": period,
-            "revision": revision,
-            "current": is_current,
-            "catalogue_version": payload.get("catalogue_version"),
-            "received_at": inbound.now,
-        },
-    ).inserted_primary_key
+    inserted = connection.execute(_INSERT_SUMMARY, summary_values).inserted_primary_key
     assert inserted is not None  # a single-row INSERT always reports its key
     summary_id = inserted[0]
     # The figures with one Core executemany (issue 14): 350 ORM objects built, tracked and
     # flushed one by one were half of an ingest. Nothing reads ``summary.figures`` in this
     # unit of work before the insert; a later read loads them from the table.
-    breakdown_key = _breakdown_keys()
     rows = [
         (
             summary_id,
             indicator["code"],
             indicator.get("maps_to"),
             breakdown_key(figure["disaggregation"]),
-            value if isinstance(value := figure["value"], str) else ("true" if value else "false"),
+            value if isinstance(value := figure["value"], str) else _boolean_text(value),
         )
         for indicator in payload["indicators"]
         for figure in indicator["results"]
@@ -147,17 +185,16 @@ def handle_summary(inbound: Inbound) -> None:
         # processing was a third of this insert, and these columns (an integer and texts)
         # have no bind processing to skip, so the stored values are the same.
         connection.exec_driver_sql(_INSERT_FIGURES_QMARK, rows)
-    elif connection.dialect.name == "postgresql":
-        # PostgreSQL: one statement taking each column as one array (issue 14: an executemany
-        # is one prepared INSERT per figure in psycopg's pipeline, two thirds of an ingest).
-        # The same rows in the same order (ids follow it), the same casts to the columns.
-        columns = tuple(list(column) for column in zip(*rows, strict=True))
-        connection.exec_driver_sql(_INSERT_FIGURES_UNNEST, columns)
     else:
         # Elsewhere Core's executemany.
         connection.execute(
             _INSERT_FIGURES, [dict(zip(_FIGURE_COLUMNS, row, strict=True)) for row in rows]
         )
+
+
+def _boolean_text(value: bool) -> str:
+    """A yes/no figure's stored text."""
+    return "true" if value else "false"
 
 
 def _breakdown_keys() -> Callable[[Mapping[str, str]], str]:
