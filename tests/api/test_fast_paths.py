@@ -36,7 +36,7 @@ from node.disaggregation import disaggregation_key, normalize, parse_key
 from node.errors import InvalidInputError
 from node.exporting.sdmx import to_sdmx_json
 from node.exporting.tabular import protect_text, to_csv, to_json
-from node.models import LatestResult, Result, ResultChange, Target
+from node.models import LatestResult, Result, ResultChange, ResultGroupCount, Target
 from node.permissions import OPERATOR
 from node.progress import Point, assess
 from node.services import catalogue, exchange, monitoring, results
@@ -134,7 +134,7 @@ def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 def _reset(db: Callable[[], Any]) -> None:
     with db() as session:
-        for table in (ResultChange, LatestResult, Result, Target):
+        for table in (ResultChange, LatestResult, ResultGroupCount, Result, Target):
             session.execute(delete(table))
 
 
