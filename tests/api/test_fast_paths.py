@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
+from node.api.monitoring import PROGRESS_LIST, progress_document
 from node.disaggregation import disaggregation_key, normalize, parse_key
 from node.errors import InvalidInputError
 from node.exporting.sdmx import to_sdmx_json
@@ -292,9 +293,17 @@ def test_progress_and_latest_equal_the_plain_definition(
                 monitoring.latest_values(session, published_only=published_only) == expected_latest
             )
             for indicator in (None, "HRC-HOU-01", "HRC-GOV-01"):
-                assert monitoring.progress(
+                items = monitoring.progress(
                     session, published_only=published_only, indicator=indicator
-                ) == plain_progress(session, published_only=published_only, indicator=indicator)
+                )
+                assert items == plain_progress(
+                    session, published_only=published_only, indicator=indicator
+                )
+                # The API's document written out equals the schema's dump (and its JSON text).
+                document = progress_document(items)
+                dumped = PROGRESS_LIST.dump({"items": items})
+                assert document == dumped
+                assert json.dumps(document, sort_keys=True) == json.dumps(dumped, sort_keys=True)
 
 
 # --- import -----------------------------------------------------------------------------------
