@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -1378,6 +1378,11 @@ def refresh_latest(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
         connection.execute(insert(latest), fresh)
 
 
+def _group_counts_table() -> Table:
+    """``results_group_counts`` as a Core table (statements without ORM objects)."""
+    return cast(Table, ResultGroupCount.__table__)
+
+
 def ground_of_key(dialect_name: str) -> Any:
     """SQL for the dimension of a single-dimension key (``"SEX=F"`` → ``"SEX"``)."""
     # SQLite has instr(); PostgreSQL spells it strpos(). Both are 1-based.
@@ -1472,7 +1477,7 @@ def add_to_group_counts(session: Session, deltas: dict[tuple[str, str, str], lis
     if not rows:
         return
     session.flush()
-    table = ResultGroupCount.__table__
+    table = _group_counts_table()
     connection = session.connection()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
@@ -1504,7 +1509,7 @@ def refresh_group_counts(session: Session, figures: Iterable[tuple[str, str, str
     if not periods:
         return
     session.flush()
-    table = ResultGroupCount.__table__
+    table = _group_counts_table()
     connection = session.connection()  # Core statements: no ORM object per row
     dialect_name = connection.dialect.name
     whole = sorted(code for code, touched in periods.items() if len(touched) > _RECOUNT_LIMIT)
@@ -1549,7 +1554,7 @@ def rebuild_group_counts(session: Session, indicators: Sequence[str] | None = No
     one aggregate query per audience. Flushes. For writes that bypass the services (a
     generated node's Core inserts) and for indicators with many periods written at once."""
     session.flush()
-    table = ResultGroupCount.__table__
+    table = _group_counts_table()
     connection = session.connection()
     dialect_name = connection.dialect.name
     batches: list[list[str] | None] = (
