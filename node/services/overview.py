@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from node import disaggregation as disagg
@@ -135,20 +135,32 @@ def equality_gaps(
     # number values (the query's conditions), so the breakdown is the key split at its first
     # "=" (as disagg.parse_key splits it); as in groups_by_period, the total code is not a
     # group and only finite numbers have a size to compare.
-    grouped: dict[str, dict[str, dict[str, dict[str, Decimal]]]] = {}
-    for code, wanted_periods in sorted(chosen.items()):
-        query = select(Result.period, Result.disaggregation_key, Result.value_text).where(
-            *conditions, Result.indicator_code == code, Result.period.in_(sorted(wanted_periods))
+    # Each indicator's chosen periods (the unique index serves each pair). PostgreSQL: one
+    # query for up to 200 indicators (a round trip each cost ~60 ms for 25 at 1M); SQLite: one
+    # query per indicator (no round trip, and its OR of index searches was twice as slow).
+    grouped: dict[str, dict[str, dict[str, dict[str, Decimal]]]] = {code: {} for code in chosen}
+    codes = sorted(chosen)
+    step = 1 if session.get_bind().dialect.name == "sqlite" else 200
+    for start in range(0, len(codes), step):
+        query = select(
+            Result.indicator_code, Result.period, Result.disaggregation_key, Result.value_text
+        ).where(
+            *conditions,
+            or_(
+                *(
+                    and_(Result.indicator_code == code, Result.period.in_(sorted(chosen[code])))
+                    for code in codes[start : start + step]
+                )
+            ),
         )
-        by_ground = grouped[code] = {}
-        for period, key, text in session.execute(query):
+        for code, period, key, text in session.execute(query):
             dimension, _, group = key.partition("=")
             if group == disagg.TOTAL_CODE:
                 continue
             number = Decimal(text)
             if not number.is_finite():
                 continue
-            by_ground.setdefault(dimension, {}).setdefault(period, {})[group] = number
+            grouped[code].setdefault(dimension, {}).setdefault(period, {})[group] = number
     indicators = {
         i.code: i
         for i in session.scalars(select(Indicator).where(Indicator.code.in_(sorted(chosen))))
