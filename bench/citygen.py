@@ -31,7 +31,7 @@ from node.config import load_config
 from node.db import make_engine
 from node.disaggregation import disaggregation_key
 from node.models import Dimension, DimensionCode, Indicator, IndicatorDimension, Result, Target
-from node.services.results import refresh_latest
+from node.services.results import rebuild_group_counts, refresh_latest
 from node.setup import init_node
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
@@ -225,6 +225,7 @@ def fill(engine: Engine, results: int, *, seed: int = 1, months: int | None = No
     with Session(engine) as session:
         # The figures went in through Core, so the latest table is built as every write does.
         refresh_latest(session, touched)
+        rebuild_group_counts(session)
         session.commit()
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")  # a live database has planner statistics

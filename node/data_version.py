@@ -39,6 +39,7 @@ WATCHED_TABLES = frozenset(
     {
         "results",
         "results_latest",
+        "results_group_counts",
         "targets",
         "indicators",
         "indicator_dimensions",

@@ -251,7 +251,8 @@ class LatestResult(Base):
     equals the plain definition over ``results``: for each (indicator, breakdown), the figure
     among the scope's statuses whose period ends last, then starts last. It holds one row per
     breakdown instead of one per period, so progress at a million results reads ~8,000 rows.
-    Anything else that writes ``results`` must call ``node.services.results.refresh_latest``.
+    Anything else that writes ``results`` must call ``node.services.results.refresh_latest`` (and
+    ``refresh_group_counts``, which keeps ``results_group_counts`` exact the same way).
     """
 
     __tablename__ = "results_latest"
@@ -261,6 +262,31 @@ class LatestResult(Base):
     disaggregation_key: Mapped[str] = mapped_column(String(500), primary_key=True)
     period: Mapped[str] = mapped_column(String(10))
     value_text: Mapped[str] = mapped_column(String(64))
+
+
+class ResultGroupCount(Base):
+    """How many groups of each ground have a figure, per indicator, audience and period.
+
+    What the dashboard's equality gaps start from (``node.services.overview.equality_gaps``):
+    a ground has a gap in a period when two groups or more have a figure. The plain definition
+    (``node.services.results.group_counts_query``): among the counted figures of the ``scope``
+    (``published``; ``official`` = validated or published; drafts never), those broken down by
+    one dimension alone (``"SEX=F"``, never the total nor a cross) whose value is a number (not
+    yes/no), counted per (indicator, dimension, period). Only periods with one figure or more
+    have a row. Maintained by ``node.services.results.refresh_group_counts`` in the same
+    transaction as every write to ``results``, beside ``results_latest``: without it, the first
+    dashboard after any write counted ~340,000 figures at a million results (issue 14).
+    """
+
+    __tablename__ = "results_group_counts"
+
+    # Key in this order: a write recounts one (indicator, period) at a time, so its rows are
+    # one prefix of the primary key (the dashboard reads the whole table, ~12,000 rows at 1M).
+    indicator_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    ground: Mapped[str] = mapped_column(String(500), primary_key=True)
+    groups: Mapped[int] = mapped_column(Integer)
 
 
 class ResultChange(Base):

@@ -167,6 +167,7 @@ def recompute(
             )
         )
         results.refresh_latest(session, {(indicator.code, key) for key in stale})
+        results.refresh_group_counts(session, {(indicator.code, key, period) for key in stale})
     if prepared:
         # A recount is the moderators' decision, not a person typing a figure: it needs no
         # outlier confirmation (a district going from 1 to 9 reports is news, not a typo), and the

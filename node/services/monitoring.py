@@ -339,30 +339,69 @@ def progress(
         )
         for code, key, period, text in session.execute(query):
             baseline_rows[(code, key)] = (period, text)
+    # The loop below runs once per breakdown (8,311 at a million results, issue 14): what can
+    # be computed once is (a key's breakdown, a period text's wire form), and each entry's wire
+    # points are built from the texts already at hand instead of from the Points again.
+    # ``assess`` returns the very Points it was given (or None), so the wire point of
+    # ``a.latest`` is the one of the latest given; tests/api/test_fast_paths.py holds the
+    # answers equal to the plain definition (``_assessment_to_wire`` of ``assess``).
+    breakdowns_of: dict[str, dict[str, str]] = {}
+    wire_periods: dict[str, str] = {}
+
+    def wire_point(period: str | None, value: Decimal | bool | None) -> Any:
+        """(Point, its wire form) of a stored period text and value; (None, None) without."""
+        if period is None or value is None:
+            return None, None
+        parsed = _parsed_period(period)
+        text = wire_periods.get(period)
+        if text is None:
+            text = wire_periods[period] = _period_text(parsed)
+        return Point(parsed, value), {"period": text, "value": value}
+
     out = []
     for ind in indicators:
+        code, direction = ind.code, ind.direction
         entries = []
-        for key in sorted(keys_by_indicator.get(ind.code, {""}) | {""}):
-            row = latest.get((ind.code, key))
-            tgt = targets.get((ind.code, key))
-            baseline = _point(tgt.baseline_period, _value(tgt.baseline_value)) if tgt else None
-            implied = baseline_rows.get((ind.code, key))
-            if baseline is None and key and implied is not None:
-                baseline = _point(implied[0], _stored_value(implied[1]))
-            a = assess(
-                ind.direction,
-                _point(row[0], _stored_value(row[1])) if row else None,
-                baseline,
-                _point(tgt.target_period, _value(tgt.target_value)) if tgt else None,
+        for key in sorted(keys_by_indicator.get(code, {""}) | {""}):
+            ident = (code, key)
+            row = latest.get(ident)
+            tgt = targets.get(ident)
+            if tgt is not None:
+                baseline, baseline_wire = wire_point(
+                    tgt.baseline_period, _value(tgt.baseline_value)
+                )
+                target, target_wire = wire_point(tgt.target_period, _value(tgt.target_value))
+            else:
+                baseline = baseline_wire = target = target_wire = None
+            if baseline is None and key:
+                implied = baseline_rows.get(ident)
+                if implied is not None:
+                    baseline, baseline_wire = wire_point(implied[0], _stored_value(implied[1]))
+            if row is not None:
+                latest_point, latest_wire = wire_point(row[0], _stored_value(row[1]))
+            else:
+                latest_point = latest_wire = None
+            a = assess(direction, latest_point, baseline, target)
+            breakdown = breakdowns_of.get(key)
+            if breakdown is None:
+                breakdown = breakdowns_of[key] = disagg.parse_key(key)
+            entries.append(
+                {
+                    "disaggregation": dict(breakdown),  # each entry its own, as before
+                    "status": a.status,
+                    "latest": None if a.latest is None else latest_wire,
+                    "baseline": None if a.baseline is None else baseline_wire,
+                    "target": None if a.target is None else target_wire,
+                    "expected": a.expected,
+                }
             )
-            entries.append({"disaggregation": disagg.parse_key(key), **_assessment_to_wire(a)})
         total, breakdowns = entries[0], entries[1:]
         out.append(
             {
-                "indicator": ind.code,
+                "indicator": code,
                 "name": ind.name,
                 "type": ind.type,
-                "direction": ind.direction,
+                "direction": direction,
                 "unit": ind.unit_label,
                 **total,
                 "breakdowns": breakdowns,

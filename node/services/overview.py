@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from node import disaggregation as disagg
-from node.equality import GapSeries, gap_series, groups_by_period
-from node.models import Indicator, LatestResult, Result
+from node.equality import GapSeries, gap_series
+from node.models import Indicator, LatestResult, Result, ResultGroupCount
+from node.services.results import single_dimension_numbers
 from schemas.periods import parse_period
 
 __all__ = [
@@ -81,25 +82,9 @@ def figures_for_charts(session: Session, indicator: str, *, published_only: bool
     )
 
 
-def _ground_of_key(session: Session) -> Any:
-    """SQL for the dimension of a single-dimension key (``"SEX=F"`` → ``"SEX"``)."""
-    # SQLite has instr(); PostgreSQL spells it strpos(). Both are 1-based.
-    position = (
-        func.instr(Result.disaggregation_key, "=")
-        if session.get_bind().dialect.name == "sqlite"
-        else func.strpos(Result.disaggregation_key, "=")
-    )
-    return func.substr(Result.disaggregation_key, 1, position - 1)
-
-
 def _single_dimension_numbers(published_only: bool) -> list[Any]:
     """Conditions: counted figures of one breakdown dimension alone, numbers only (no yes/no)."""
-    return [
-        Result.status.in_(_statuses(published_only)),
-        Result.disaggregation_key != "",
-        Result.disaggregation_key.not_like(f"%{disagg.KEY_SEPARATOR}%"),
-        Result.value_text.not_in(("true", "false")),
-    ]
+    return single_dimension_numbers(_statuses(published_only))
 
 
 def equality_gaps(
@@ -111,38 +96,71 @@ def equality_gaps(
     the previous and the latest period with figures for two groups or more (fewer when there
     are fewer), so the trend is the one the indicator page shows from every period.
 
-    Bounded work whatever the number of figures: one aggregate query counts the groups per
-    (indicator, ground, period) in the database; the exact values are then read for the chosen
-    periods only and compared as exact decimals (never as the database's floats).
+    Bounded work whatever the number of figures: the groups per (indicator, ground, period)
+    are counted at each write (``results_group_counts``, kept equal to
+    :func:`node.services.results.group_counts_query`), so only the periods with two groups or
+    more are read here; the exact values are then read for the chosen periods only and
+    compared as exact decimals (never as the database's floats).
     """
     conditions = _single_dimension_numbers(published_only)
     if indicator:
         conditions.append(Result.indicator_code == indicator)
-    ground = _ground_of_key(session)
-    counts = session.execute(
-        select(Result.indicator_code, ground, Result.period, func.count())
-        .where(*conditions)
-        .group_by(Result.indicator_code, ground, Result.period)
-    ).all()
+    counts = select(
+        ResultGroupCount.indicator_code, ResultGroupCount.ground, ResultGroupCount.period
+    ).where(
+        ResultGroupCount.scope == ("published" if published_only else "official"),
+        ResultGroupCount.groups >= 2,
+    )
+    if indicator:
+        counts = counts.where(ResultGroupCount.indicator_code == indicator)
     with_gap: dict[tuple[str, str], list[str]] = {}
-    for code, dimension, period, groups in counts:
-        if groups >= 2:
-            with_gap.setdefault((code, dimension), []).append(period)
+    for code, dimension, period in session.execute(counts):
+        with_gap.setdefault((code, dimension), []).append(period)
+    sort_keys: dict[str, tuple[date, date]] = {}  # a few hundred periods, met thousands of times
+
+    def sort_key(text: str) -> tuple[date, date]:
+        found = sort_keys.get(text)
+        if found is None:
+            found = sort_keys[text] = parse_period(text).sort_key
+        return found
+
     chosen: dict[str, set[str]] = {}
     for (code, _dimension), periods in with_gap.items():
-        periods.sort(key=lambda text: parse_period(text).sort_key)
+        periods.sort(key=sort_key)
         chosen.setdefault(code, set()).update({periods[0], *periods[-2:]})
     if not chosen:
         return []
-    figures: dict[str, list[tuple[str, dict[str, str], Decimal | bool]]] = {}
-    for code, wanted_periods in sorted(chosen.items()):
-        query = select(Result.period, Result.disaggregation_key, Result.value_text).where(
-            *conditions, Result.indicator_code == code, Result.period.in_(sorted(wanted_periods))
+    # indicator → ground → period → group → value: what node.equality.groups_by_period gives
+    # for each ground, built in one pass. The rows are single-dimension keys ("SEX=F") with
+    # number values (the query's conditions), so the breakdown is the key split at its first
+    # "=" (as disagg.parse_key splits it); as in groups_by_period, the total code is not a
+    # group and only finite numbers have a size to compare.
+    # Each indicator's chosen periods (the unique index serves each pair). PostgreSQL: one
+    # query for up to 200 indicators (a round trip each cost ~60 ms for 25 at 1M); SQLite: one
+    # query per indicator (no round trip, and its OR of index searches was twice as slow).
+    grouped: dict[str, dict[str, dict[str, dict[str, Decimal]]]] = {code: {} for code in chosen}
+    codes = sorted(chosen)
+    step = 1 if session.get_bind().dialect.name == "sqlite" else 200
+    for start in range(0, len(codes), step):
+        query = select(
+            Result.indicator_code, Result.period, Result.disaggregation_key, Result.value_text
+        ).where(
+            *conditions,
+            or_(
+                *(
+                    and_(Result.indicator_code == code, Result.period.in_(sorted(chosen[code])))
+                    for code in codes[start : start + step]
+                )
+            ),
         )
-        figures[code] = [
-            (period, disagg.parse_key(key), _value(text))
-            for period, key, text in session.execute(query)
-        ]
+        for code, period, key, text in session.execute(query):
+            dimension, _, group = key.partition("=")
+            if group == disagg.TOTAL_CODE:
+                continue
+            number = Decimal(text)
+            if not number.is_finite():
+                continue
+            grouped[code].setdefault(dimension, {}).setdefault(period, {})[group] = number
     indicators = {
         i.code: i
         for i in session.scalars(select(Indicator).where(Indicator.code.in_(sorted(chosen))))
@@ -152,7 +170,7 @@ def equality_gaps(
         info = indicators.get(code)
         if info is None:
             continue
-        by_period = groups_by_period(figures[code], dimension)
+        by_period = grouped[code].get(dimension, {})
         # Only the chosen periods of this ground (another ground's may have been read too).
         wanted = {with_gap[(code, dimension)][0], *with_gap[(code, dimension)][-2:]}
         series = gap_series(

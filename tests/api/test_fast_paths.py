@@ -32,11 +32,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
+from node.api.monitoring import PROGRESS_LIST, progress_document
 from node.disaggregation import disaggregation_key, normalize, parse_key
 from node.errors import InvalidInputError
 from node.exporting.sdmx import to_sdmx_json
 from node.exporting.tabular import protect_text, to_csv, to_json
-from node.models import LatestResult, Result, ResultChange, Target
+from node.models import LatestResult, Result, ResultChange, ResultGroupCount, Target
 from node.permissions import OPERATOR
 from node.progress import Point, assess
 from node.services import catalogue, exchange, monitoring, results
@@ -134,7 +135,7 @@ def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 def _reset(db: Callable[[], Any]) -> None:
     with db() as session:
-        for table in (ResultChange, LatestResult, Result, Target):
+        for table in (ResultChange, LatestResult, ResultGroupCount, Result, Target):
             session.execute(delete(table))
 
 
@@ -292,9 +293,17 @@ def test_progress_and_latest_equal_the_plain_definition(
                 monitoring.latest_values(session, published_only=published_only) == expected_latest
             )
             for indicator in (None, "HRC-HOU-01", "HRC-GOV-01"):
-                assert monitoring.progress(
+                items = monitoring.progress(
                     session, published_only=published_only, indicator=indicator
-                ) == plain_progress(session, published_only=published_only, indicator=indicator)
+                )
+                assert items == plain_progress(
+                    session, published_only=published_only, indicator=indicator
+                )
+                # The API's document written out equals the schema's dump (and its JSON text).
+                document = progress_document(items)
+                dumped = PROGRESS_LIST.dump({"items": items})
+                assert document == dumped
+                assert json.dumps(document, sort_keys=True) == json.dumps(dumped, sort_keys=True)
 
 
 # --- import -----------------------------------------------------------------------------------
