@@ -958,8 +958,12 @@ class _CopyUpdate(_RawStatement):
             connection.exec_driver_sql(self.clear_sql)
             self.prepared = True
         _copy_rows(connection, self.copy_sql, map(self.row_tuple, rows))
-        connection.exec_driver_sql(self.update_sql)
+        connection.exec_driver_sql(self.update_sql, self.update_parameters())
         connection.exec_driver_sql(self.clear_sql)
+
+    def update_parameters(self) -> tuple[Any, ...]:
+        """Parameters of the UPDATE statement (none: every value comes from the scratch table)."""
+        return ()
 
 
 def _hashable(value: Any) -> bool:
@@ -1022,17 +1026,9 @@ class _CopyUpdateWithHistory(_CopyUpdate):
         self.clear_sql = f"TRUNCATE {scratch}"
         self.line_values: tuple[Any, ...] = ()
 
-    def run(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        connection = self.connection
-        if not self.prepared:
-            connection.exec_driver_sql(self.prepare_sql)
-            connection.exec_driver_sql(self.clear_sql)
-            self.prepared = True
-        _copy_rows(connection, self.copy_sql, map(self.row_tuple, rows))
-        connection.exec_driver_sql(self.update_sql, self.line_values)
-        connection.exec_driver_sql(self.clear_sql)
+    def update_parameters(self) -> tuple[Any, ...]:
+        """The history lines' time and author, set by the writer for each batch."""
+        return self.line_values
 
 
 def _copy_rows(connection: Any, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
