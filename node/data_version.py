@@ -14,6 +14,21 @@ write path therefore needs no call of its own. ``epoch`` is random per database 
 row is created) and answers are also keyed by the database's URL, so two databases in one
 process (tests, the demo's cities) never share an entry, not even a copy of one database file
 (a backup, a test template), which carries its epoch with it.
+
+**Per indicator** (:func:`indicator_writes`, :func:`cached_per_indicator`): a city official
+enters one figure, and the next dashboard used to compute every indicator's progress and gaps
+again (~175 ms at a million results). A write path that knows which indicators' figures it
+writes declares them; inside that declaration a write to the figures' or targets' tables
+(:data:`INDICATOR_TABLES`) bumps those indicators' counters (``indicator_versions``) and the
+version, but not the *shared* version (``data_version.shared_version``). Every other watched
+write, and any write to the figures' tables *outside* a declaration, bumps the shared version
+too: a new write path is safe without a call of its own (it only makes every indicator's part
+computed again). A part kept per (shared version, its indicator's version) is therefore exact
+as long as each declaration names every indicator whose figures it writes; the declarations sit
+where the figures are at hand (``node.services.results``, ``node.community.derived``,
+``node.services.monitoring.set_target``), and
+``tests/web/test_dashboard_parts.py`` holds the parts equal to a fresh computation after
+random writes of every kind.
 """
 
 from __future__ import annotations
@@ -24,10 +39,11 @@ import sys
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import column, event, select, table, update
+from sqlalchemy import column, event, select, table, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
@@ -50,11 +66,41 @@ WATCHED_TABLES = frozenset(
 MAX_ENTRIES = 32  # answers kept per process: a few scopes × indicators; each at most a few MB
 MAX_ANSWER_BYTES = 24 * 1024 * 1024  # ... and at most this many bytes of them (size_of)
 MAX_PAGE_BYTES = 4 * 1024 * 1024  # rendered fragments: 64 × ~30 kB fit, with room
+# The tables of an indicator's own data (its figures, the tables kept from them, its targets):
+# a write to them inside indicator_writes bumps the declared indicators' counters instead of
+# the shared version.
+INDICATOR_TABLES = frozenset({"results", "results_latest", "results_group_counts", "targets"})
+MAX_PARTS = 512  # per-indicator parts kept: indicators × audiences × kinds, a few versions each
+MAX_PART_BYTES = 24 * 1024 * 1024  # ... and at most this many bytes of them
 _DIRTY = "hrcnet_data_version_dirty"
+_SCOPE = "hrcnet_data_version_indicators"  # the declared indicators (frozenset), while declared
+_BUMPED = "hrcnet_data_version_bumped"  # indicators whose counter this transaction bumped
 
-data_version = table("data_version", column("id"), column("epoch"), column("version"))
+data_version = table(
+    "data_version", column("id"), column("epoch"), column("version"), column("shared_version")
+)
+indicator_versions = table("indicator_versions", column("indicator_code"), column("version"))
 _BUMP = update(data_version).values(version=data_version.c.version + 1)
+_BUMP_SHARED = update(data_version).values(
+    version=data_version.c.version + 1, shared_version=data_version.c.shared_version + 1
+)
 _READ = select(data_version.c.epoch, data_version.c.version).where(data_version.c.id == 1)
+# One statement, so one snapshot: the shared version and every indicator's counter together.
+_READ_PARTS = (
+    select(
+        data_version.c.epoch,
+        data_version.c.shared_version,
+        indicator_versions.c.indicator_code,
+        indicator_versions.c.version,
+    )
+    .select_from(data_version.outerjoin(indicator_versions, text("1 = 1")))
+    .where(data_version.c.id == 1)
+)
+# Both SQLite (3.24+) and PostgreSQL read this upsert; ``indicator_versions`` is not watched.
+_BUMP_INDICATOR = text(
+    "INSERT INTO indicator_versions (indicator_code, version) VALUES (:code, 1) "
+    "ON CONFLICT (indicator_code) DO UPDATE SET version = indicator_versions.version + 1"
+)
 _TEXT_WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
 
 T = TypeVar("T")
@@ -72,14 +118,25 @@ def _written_table(statement: Any) -> str | None:
 def _after_execute(
     connection: Connection, statement: Any, _multi: Any, _params: Any, _options: Any, _result: Any
 ) -> None:
-    if _written_table(statement) in WATCHED_TABLES:
+    name = _written_table(statement)
+    if name in WATCHED_TABLES:
         # Same connection, same transaction: the bump commits or rolls back with the write.
-        connection.execute(_BUMP)
+        # A write to the figures' tables inside a declaration moves the declared indicators'
+        # counters (bumped when the declaration began), not the shared version.
+        declared = name in INDICATOR_TABLES and connection.info.get(_SCOPE) is not None
+        connection.execute(_BUMP if declared else _BUMP_SHARED)
         connection.info[_DIRTY] = True
 
 
 def _clean(connection: Connection) -> None:
     connection.info.pop(_DIRTY, None)
+    connection.info.pop(_BUMPED, None)
+
+
+def _savepoint_rolled_back(connection: Connection, _name: Any, _context: Any) -> None:
+    # The counters bumped inside the savepoint went back with it: bump again when the same
+    # transaction declares those indicators later (else its writes would keep a stale part).
+    connection.info.pop(_BUMPED, None)
 
 
 def watch(engine: Engine) -> None:
@@ -90,6 +147,53 @@ def watch(engine: Engine) -> None:
     event.listen(engine, "after_execute", _after_execute)
     event.listen(engine, "commit", _clean)
     event.listen(engine, "rollback", _clean)
+    event.listen(engine, "rollback_savepoint", _savepoint_rolled_back)
+
+
+@contextmanager
+def indicator_writes(session: Session, codes: Iterable[str]) -> Iterator[None]:
+    """Declare that the writes to the figures' tables inside this block (and what it leaves
+    pending in ``session``) concern the figures of ``codes`` alone.
+
+    Their counters and the version are bumped now, once per transaction (again after a
+    savepoint rolled back); the writes inside then leave the shared version alone, so every
+    other indicator's kept parts stay valid. Naming too few indicators would serve a stale
+    part: declare from the very figures written. Pending ORM changes from before the block are
+    flushed first (they are not the block's), and what the block leaves pending is flushed at
+    its end (it is).
+    """
+    session.flush()
+    connection = session.connection()
+    declared = frozenset(codes)
+    bumped: set[str] = connection.info.setdefault(_BUMPED, set())
+    fresh = sorted(declared - bumped)
+    if fresh:
+        connection.execute(_BUMP_INDICATOR, [{"code": code} for code in fresh])
+        bumped.update(fresh)
+    # Raw driver writes inside (the import's executemany, PostgreSQL's COPY) pass no event:
+    # the version moves here, whatever the block writes.
+    connection.execute(_BUMP)
+    connection.info[_DIRTY] = True
+    outer = connection.info.get(_SCOPE)
+    connection.info[_SCOPE] = declared if outer is None else outer | declared
+    try:
+        yield
+        session.flush()
+    finally:
+        if outer is None:
+            connection.info.pop(_SCOPE, None)
+        else:
+            connection.info[_SCOPE] = outer
+
+
+def part_stamps(session: Session) -> tuple[str, int, dict[str, int]] | None:
+    """(epoch, shared version, {indicator: its counter}) in one read; None without a counter
+    row. An indicator without a counter row is at 0 (absent from the dict)."""
+    rows = session.execute(_READ_PARTS).all()
+    if not rows:
+        return None
+    epoch, shared = rows[0][0], int(rows[0][1])
+    return epoch, shared, {code: int(version) for _, _, code, version in rows if code is not None}
 
 
 def current(session: Session) -> tuple[str, int] | None:
@@ -217,6 +321,10 @@ def _scope(key: Hashable) -> tuple[tuple[str, str], int] | None:
 # few tens of kB, a rendered dashboard ~30 kB; the bytes bound is what a worker may keep
 # whatever the node's size (two workers: twice that).
 ANSWERS = _Answers(MAX_ENTRIES, MAX_ANSWER_BYTES)
+# Each indicator's part of a page (its progress row and gaps, per audience), keyed by
+# (database, epoch, shared version, indicator, its counter, kind): never by the version, so a
+# write to another indicator leaves it valid (cached_per_indicator).
+PARTS = _Answers(MAX_PARTS, MAX_PART_BYTES)
 # Rendered page fragments (the dashboard's figures, tens of kB each) in an LRU of their own, so
 # that the audiences × type filters × languages of one page (48) never push the answers they
 # are made from out of ``ANSWERS``.
@@ -259,3 +367,43 @@ def cached(
             return value
     finally:
         answers.release_key(full_key, lock)
+
+
+def cached_per_indicator(
+    session: Session,
+    kind: Hashable,
+    codes: Sequence[str],
+    compute: Callable[[Sequence[str]], dict[str, T]],
+) -> dict[str, T]:
+    """Each of ``codes``' answer of ``kind``: kept ones when their indicator's counter and the
+    shared version have not moved since, the others from ``compute(missing codes)`` (which
+    must return an answer for each code it is given).
+
+    The same rules as :func:`cached`: nothing kept nor served when this session's transaction
+    wrote watched tables itself, or the database has no counter; answers computed while the
+    counters moved (a commit in between) are returned but not kept. Treat answers as read-only.
+    """
+    connection = session.connection()
+    stamps = None if connection.info.get(_DIRTY) else part_stamps(session)
+    if stamps is None:
+        return compute(codes)
+    epoch, shared, versions = stamps
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    keys = {code: (url, epoch, shared, code, versions.get(code, 0), kind) for code in codes}
+    found: dict[str, T] = {}
+    missing: list[str] = []
+    for code in codes:
+        hit = PARTS.get(keys[code])
+        if hit is None:
+            missing.append(code)
+        else:
+            found[code] = hit
+    if missing:
+        computed = compute(missing)
+        memory.note_large_work()
+        keep = not connection.info.get(_DIRTY) and part_stamps(session) == stamps
+        for code in missing:
+            found[code] = computed[code]
+            if keep:
+                PARTS.put(keys[code], computed[code])
+    return found

@@ -240,6 +240,21 @@ class DataVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     epoch: Mapped[str] = mapped_column(String(32))  # random per database
     version: Mapped[int] = mapped_column(BigInteger)
+    # Bumped with every watched write except the figures' writes declared per indicator
+    # (``node.data_version.indicator_writes``): what every indicator's answers depend on.
+    shared_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class IndicatorVersion(Base):
+    """Per indicator, a counter bumped in the same transaction as every declared write of its
+    figures (``node.data_version.indicator_writes``): the dashboard keeps each indicator's part
+    per (shared version, this version), so a figure entered for one indicator recomputes that
+    indicator's part alone (issue 14). An indicator without a row is at version 0."""
+
+    __tablename__ = "indicator_versions"
+
+    indicator_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class LatestResult(Base):

@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from node import data_version
 from node import disaggregation as disagg
 from node.community.categories import Category
 from node.community.models import CommunityReport
@@ -159,15 +160,17 @@ def recompute(
     )
     stale = (existing_keys - set(written)) | (existing_keys & set(empty))
     if stale:
-        session.execute(
-            delete(Result).where(
-                Result.indicator_code == indicator.code,
-                Result.period == period,
-                Result.disaggregation_key.in_(sorted(stale)),
+        # The figures deleted are this indicator's alone (node.data_version).
+        with data_version.indicator_writes(session, {indicator.code}):
+            session.execute(
+                delete(Result).where(
+                    Result.indicator_code == indicator.code,
+                    Result.period == period,
+                    Result.disaggregation_key.in_(sorted(stale)),
+                )
             )
-        )
-        results.refresh_latest(session, {(indicator.code, key) for key in stale})
-        results.refresh_group_counts(session, {(indicator.code, key, period) for key in stale})
+            results.refresh_latest(session, {(indicator.code, key) for key in stale})
+            results.refresh_group_counts(session, {(indicator.code, key, period) for key in stale})
     if prepared:
         # A recount is the moderators' decision, not a person typing a figure: it needs no
         # outlier confirmation (a district going from 1 to 9 reports is news, not a typo), and the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from node import data_version
 from node import disaggregation as disagg
 from node.errors import InvalidInputError, NotFoundError
 from node.models import BudgetLine, Evidence, LatestResult, Result, Target, User
@@ -72,23 +74,25 @@ def set_target(
     if errors:
         raise InvalidInputError("The baseline or target is not valid.", errors=errors)
     key = disagg.disaggregation_key(breakdown)
-    row = session.scalar(
-        select(Target).where(
-            Target.indicator_code == indicator.code, Target.disaggregation_key == key
+    # The target written is this indicator's alone (node.data_version: the other indicators'
+    # kept dashboard parts stay valid).
+    with data_version.indicator_writes(session, {indicator.code}):
+        row = session.scalar(
+            select(Target).where(
+                Target.indicator_code == indicator.code, Target.disaggregation_key == key
+            )
         )
-    )
-    if row is None:
-        row = Target(
-            indicator_code=indicator.code,
-            disaggregation_key=key,
-            disaggregation=disagg.normalize(breakdown),
-        )
-        session.add(row)
-    row.baseline_period, row.baseline_value = baseline or (None, None)
-    row.target_period, row.target_value = target or (None, None)
-    row.note = data.get("note")
-    row.updated_at = now
-    session.flush()
+        if row is None:
+            row = Target(
+                indicator_code=indicator.code,
+                disaggregation_key=key,
+                disaggregation=disagg.normalize(breakdown),
+            )
+            session.add(row)
+        row.baseline_period, row.baseline_value = baseline or (None, None)
+        row.target_period, row.target_value = target or (None, None)
+        row.note = data.get("note")
+        row.updated_at = now
     return row
 
 
@@ -267,12 +271,17 @@ def _stored_value(text: str) -> Decimal | bool:
 
 
 def latest_values(
-    session: Session, *, published_only: bool = True, indicator: str | None = None
+    session: Session,
+    *,
+    published_only: bool = True,
+    indicator: str | None = None,
+    indicators: Collection[str] | None = None,
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """(indicator, breakdown key) → (period, value text) of its latest figure.
 
     Read from ``results_latest`` (one row per breakdown, maintained with every write by
-    :func:`node.services.results.refresh_latest`): no result row is read at all.
+    :func:`node.services.results.refresh_latest`): no result row is read at all. ``indicator``
+    or ``indicators`` (codes) read those indicators' rows only.
     """
     scope = "published" if published_only else "official"
     query = select(
@@ -283,24 +292,37 @@ def latest_values(
     ).where(LatestResult.scope == scope)
     if indicator:
         query = query.where(LatestResult.indicator_code == indicator)
+    elif indicators is not None:
+        query = query.where(LatestResult.indicator_code.in_(sorted(indicators)))
     return {(code, key): (period, text) for code, key, period, text in session.execute(query)}
 
 
 def progress(
-    session: Session, *, published_only: bool = True, indicator: str | None = None
+    session: Session,
+    *,
+    published_only: bool = True,
+    indicator: str | None = None,
+    indicators: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Latest figure vs baseline vs target for every indicator, by breakdown where present.
 
     Drafts never count; the public sees progress computed from published figures only.
-    ``indicator`` reads that indicator's figures and targets only.
+    ``indicator`` reads that indicator's figures and targets only (404 when it does not
+    exist); ``indicators`` (codes) the rows of those of them that exist, in catalogue order:
+    each indicator's row depends on its own figures and targets alone, so these rows equal the
+    full answer's rows of the same indicators.
     """
     statuses = ("published",) if published_only else ("validated", "published")
-    indicators = (
-        [catalogue.get_indicator(session, indicator)]
-        if indicator
-        else catalogue.list_indicators(session)
+    if indicator:
+        shown = [catalogue.get_indicator(session, indicator)]
+    elif indicators is not None:
+        wanted = set(indicators)
+        shown = [i for i in catalogue.list_indicators(session) if i.code in wanted]
+    else:
+        shown = catalogue.list_indicators(session)
+    latest = latest_values(
+        session, published_only=published_only, indicator=indicator, indicators=indicators
     )
-    latest = latest_values(session, published_only=published_only, indicator=indicator)
     # Core rows, not ORM objects: a large city sets thousands of breakdown targets.
     target_query = select(
         Target.indicator_code,
@@ -312,6 +334,8 @@ def progress(
     )
     if indicator:
         target_query = target_query.where(Target.indicator_code == indicator)
+    elif indicators is not None:
+        target_query = target_query.where(Target.indicator_code.in_(sorted(indicators)))
     targets = {
         (t.indicator_code, t.disaggregation_key): t for t in session.execute(target_query).all()
     }
@@ -359,7 +383,7 @@ def progress(
         return Point(parsed, value), {"period": text, "value": value}
 
     out = []
-    for ind in indicators:
+    for ind in shown:
         code, direction = ind.code, ind.direction
         entries = []
         for key in sorted(keys_by_indicator.get(code, {""}) | {""}):

@@ -8,7 +8,7 @@ Built on :func:`node.services.monitoring.progress` (called, never rewritten) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,9 +27,11 @@ __all__ = [
     "Figure",
     "IndicatorGap",
     "MissingFigures",
+    "dashboard_row",
     "dashboard_rows",
     "equality_gaps",
     "figures_for_charts",
+    "link_mapped",
     "missing_for_period",
     "reporting_year",
 ]
@@ -88,9 +90,15 @@ def _single_dimension_numbers(published_only: bool) -> list[Any]:
 
 
 def equality_gaps(
-    session: Session, *, published_only: bool, indicator: str | None = None
+    session: Session,
+    *,
+    published_only: bool,
+    indicator: str | None = None,
+    indicators: Collection[str] | None = None,
 ) -> list[IndicatorGap]:
-    """Each ground's equality gap, for every indicator (or ``indicator``), for the dashboard.
+    """Each ground's equality gap, for every indicator (or ``indicator``, or the codes in
+    ``indicators``), for the dashboard. An indicator's gaps depend on its own figures alone:
+    those of a few indicators equal the full answer's gaps of the same indicators.
 
     The series holds the three periods the trend rule reads (:mod:`node.equality`): the first,
     the previous and the latest period with figures for two groups or more (fewer when there
@@ -113,6 +121,8 @@ def equality_gaps(
     )
     if indicator:
         counts = counts.where(ResultGroupCount.indicator_code == indicator)
+    elif indicators is not None:
+        counts = counts.where(ResultGroupCount.indicator_code.in_(sorted(indicators)))
     with_gap: dict[tuple[str, str], list[str]] = {}
     for code, dimension, period in session.execute(counts):
         with_gap.setdefault((code, dimension), []).append(period)
@@ -204,35 +214,44 @@ def dashboard_rows(
       indicators that map to it (``maps_to``) and have figures: the city does report on it,
       under its own indicator. Empty otherwise.
     """
-    by_code = {row["indicator"]: row for row in rows}
+    out = [dashboard_row(row) for row in rows]
+    link_mapped(out, indicators)
+    return out
+
+
+def dashboard_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One progress row with ``has_figures``, ``latest_periods`` and ``breakdown_periods`` (see
+    :func:`dashboard_rows`): what depends on the row alone, so it may be kept per indicator."""
+    periods = _latest_periods(row)
+    return {
+        **row,
+        "has_figures": bool(periods),
+        "latest_periods": periods,
+        "breakdown_periods": _latest_periods({"breakdowns": row.get("breakdowns", [])}),
+    }
+
+
+def link_mapped(rows: list[dict[str, Any]], indicators: Iterable[Indicator]) -> None:
+    """Set each row's ``via`` (see :func:`dashboard_rows`) from the rows of
+    :func:`dashboard_row`: the rows of the local indicators with figures mapped to it."""
     mapped: dict[str, list[str]] = {}
     for indicator in indicators:
         if indicator.maps_to:
             mapped.setdefault(indicator.maps_to, []).append(indicator.code)
-    out: list[dict[str, Any]] = []
+    first: dict[str, dict[str, Any]] = {}  # one row per indicator; the first if ever more
     for row in rows:
-        periods = _latest_periods(row)
-        breakdown_periods = _latest_periods({"breakdowns": row.get("breakdowns", [])})
-        out.append(
-            {
-                **row,
-                "has_figures": bool(periods),
-                "latest_periods": periods,
-                "breakdown_periods": breakdown_periods,
-            }
-        )
-    with_figures = {row["indicator"] for row in out if row["has_figures"]}
-    for row in out:
+        first.setdefault(row["indicator"], row)
+    with_figures = {row["indicator"] for row in rows if row["has_figures"]}
+    for row in rows:
         row["via"] = (
             []
             if row["has_figures"]
             else [
-                next(r for r in out if r["indicator"] == local)
+                first[local]
                 for local in sorted(mapped.get(row["indicator"], []))
-                if local in with_figures and local in by_code
+                if local in with_figures
             ]
         )
-    return out
 
 
 def reporting_year(now: datetime) -> int:

@@ -28,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from node import data_version, units
 from node import disaggregation as disagg
-from node import units
 from node.catalogue_view import CatalogueView, IndicatorInfo
 from node.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from node.models import LatestResult, Result, ResultChange, ResultGroupCount, User
@@ -754,6 +754,21 @@ def store_results(
     """
     entered_by = user if isinstance(user, User) else None
     prepared = [change.item for change in plan.changes]
+    # The figures written are these indicators' alone (node.data_version: the other
+    # indicators' kept dashboard parts stay valid).
+    with data_version.indicator_writes(session, {item.indicator for item in prepared}):
+        return _store_results(session, prepared, plan, entered_by, user=user, now=now)
+
+
+def _store_results(
+    session: Session,
+    prepared: list[PreparedResult],
+    plan: ChangePlan,
+    entered_by: User | None,
+    *,
+    user: Actor | None,
+    now: datetime,
+) -> list[Result]:
     existing: dict[tuple[str, str, str], Result] = _existing(session, prepared, full_rows=True)
     stored: list[Result] = []
     for item in prepared:
@@ -1212,8 +1227,11 @@ class BatchWriter:
         """Refresh ``results_latest`` for every breakdown written; the number of figures."""
         # ORM objects of results loaded before (none on the import path) would now be stale.
         self.session.expire_all()
-        refresh_latest(self.session, self.touched)
-        add_to_group_counts(self.session, self.count_deltas)
+        # Every figure written went through write(), whose breakdowns are all in touched: the
+        # declaration names each indicator written (node.data_version).
+        with data_version.indicator_writes(self.session, {code for code, _ in self.touched}):
+            refresh_latest(self.session, self.touched)
+            add_to_group_counts(self.session, self.count_deltas)
         return self.count
 
 
@@ -1350,6 +1368,23 @@ def change_status(
         session, [(r.indicator_code, r.period, r.disaggregation_key) for r in taken_back]
     )
     by_id, by_label = _changed_by(user)
+    # The figures whose status moves are these indicators' alone (node.data_version).
+    with data_version.indicator_writes(session, {row.indicator_code for row in moving}):
+        _move_status(session, moving, status, carried, by_id, by_label, reason, now)
+    return len(moving)
+
+
+def _move_status(
+    session: Session,
+    moving: list[Result],
+    status: str,
+    carried: dict[tuple[str, str, str], Any],
+    by_id: int | None,
+    by_label: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """:func:`change_status`'s writes: the new status, the history lines, the kept tables."""
     history: list[dict[str, Any]] = []
     touched: set[tuple[str, str]] = set()
     recount: set[tuple[str, str, str]] = set()
@@ -1379,7 +1414,6 @@ def change_status(
     _write_history(session, history)
     refresh_latest(session, touched)
     refresh_group_counts(session, recount)
-    return len(moving)
 
 
 def history(session: Session, result_ids: Sequence[int]) -> dict[int, list[ResultChange]]:

@@ -7,12 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
+from node import data_version
 from tests.api.test_group_counts import plain_counts, stored_counts
 from tests.community.test_moderation import moderate, reports
 from tests.community.test_reports import submit_sms
 from tests.support import Caller
+from tests.web.test_dashboard_cache import CSRF
+from tests.web.test_pages import login
 
 
 def test_derived_figures_and_their_deletion_keep_the_counts_exact(
@@ -42,3 +46,27 @@ def test_derived_figures_and_their_deletion_keep_the_counts_exact(
     with cdb() as session:
         assert stored_counts(session) == {}
         assert stored_counts(session) == plain_counts(session)
+
+
+def test_the_dashboard_drops_a_derived_figure_deleted_with_its_last_report(
+    capp: Flask, cclient: FlaskClient, cdb: Callable[[], Any], make_user: Callable[..., Caller]
+) -> None:
+    """The deletion of derived figures declares its indicator (node.data_version): the
+    dashboard's part kept for it before is not served after (issue 14)."""
+    official = make_user("official")
+    browser = capp.test_client()
+    login(browser, official)
+    ref = submit_sms(
+        cclient, "EVICTION D01 2026-02-03 family of five removed", "S-1", "+2547000001"
+    )
+    report_id = reports(cdb)[ref].id
+    assert moderate(cclient, official, report_id, "verified").status_code == 200
+    before = browser.get("/").get_data(as_text=True)
+    assert 'data-indicator="CR-EVICTION"' in before  # the derived figure is on the page, kept
+    # Its only report is rejected: every figure of the month is deleted, nothing is written.
+    moderate(cclient, official, report_id, "rejected", reason="Not an eviction.")
+    after = browser.get("/").get_data(as_text=True)
+    assert '<tr data-indicator="CR-EVICTION"' not in after
+    for answers in (data_version.ANSWERS, data_version.PAGES, data_version.PARTS):
+        answers.clear()
+    assert CSRF.sub("", browser.get("/").get_data(as_text=True)) == CSRF.sub("", after)
