@@ -57,6 +57,21 @@ def indicator_codes() -> list[str]:
     return [f"BENCH-IND-{i:02d}" for i in range(1, INDICATORS + 1)]
 
 
+def entered_figure(value: str, months: int = MONTHS) -> dict[str, Any]:
+    """An official's daily write on a generated node, as the results service takes it: the
+    figure of ``BENCH-IND-07`` for district D000 in the last month, set to ``value`` (a
+    percentage), published, with the reason and confirmation a correction needs."""
+    return {
+        "indicator": "BENCH-IND-07",
+        "period": _month(months - 1)[0],
+        "disaggregation": {DISTRICT_DIM: "D000"},
+        "value": value,
+        "status": "published",
+        "reason": "bench: a corrected figure",
+        "confirm_outlier": True,
+    }
+
+
 def _month(index: int) -> tuple[str, date, date]:
     year, month = divmod(index, 12)
     year += FIRST_YEAR

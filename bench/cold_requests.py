@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from bench.citygen import entered_figure
 from node.app import create_app
 from node.db import session_scope
 from node.permissions import OPERATOR
@@ -54,15 +55,7 @@ def main(argv: list[str]) -> int:
                     text("UPDATE indicators SET name = name WHERE code = 'BENCH-IND-07'")
                 )
                 return
-            figure = {
-                "indicator": "BENCH-IND-07",
-                "period": "2026-12",
-                "disaggregation": {"BENCH_DISTRICT": "D000"},
-                "value": str(50 + next(entered) % 7),
-                "status": "published",
-                "reason": "bench: a corrected figure",
-                "confirm_outlier": True,
-            }
+            figure = entered_figure(str(50 + next(entered) % 7))
             results.record_results(session, [figure], user=OPERATOR, now=datetime.now(UTC))
 
     def get(path: str) -> None:
