@@ -8,7 +8,7 @@ checks and had its payload loaded with the schema given here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
@@ -144,20 +144,9 @@ def handle_summary(inbound: Inbound) -> None:
         "catalogue_version": payload.get("catalogue_version"),
         "received_at": inbound.now,
     }
-    breakdown_key = _breakdown_keys()
     if connection.dialect.name == "postgresql":
         # One statement for the summary and its figures (see _INSERT_SUMMARY_AND_FIGURES_PG).
-        figures = [
-            [
-                indicator["code"],
-                indicator.get("maps_to"),
-                breakdown_key(figure["disaggregation"]),
-                value if isinstance(value := figure["value"], str) else _boolean_text(value),
-            ]
-            for indicator in payload["indicators"]
-            for figure in indicator["results"]
-        ]
-        summary_values["figures"] = json.dumps(figures, ensure_ascii=False)
+        summary_values["figures"] = json.dumps(list(_figure_rows(payload)), ensure_ascii=False)
         connection.execute(_INSERT_SUMMARY_AND_FIGURES_PG, summary_values)
         return
     # Core, not an ORM object (issue 14): nothing in this unit of work reads the summary back.
@@ -167,17 +156,7 @@ def handle_summary(inbound: Inbound) -> None:
     # The figures with one Core executemany (issue 14): 350 ORM objects built, tracked and
     # flushed one by one were half of an ingest. Nothing reads ``summary.figures`` in this
     # unit of work before the insert; a later read loads them from the table.
-    rows = [
-        (
-            summary_id,
-            indicator["code"],
-            indicator.get("maps_to"),
-            breakdown_key(figure["disaggregation"]),
-            value if isinstance(value := figure["value"], str) else _boolean_text(value),
-        )
-        for indicator in payload["indicators"]
-        for figure in indicator["results"]
-    ]
+    rows = [(summary_id, *figure) for figure in _figure_rows(payload)]
     if not rows:
         return
     if connection.dialect.paramstyle == "qmark":
@@ -190,6 +169,22 @@ def handle_summary(inbound: Inbound) -> None:
         connection.execute(
             _INSERT_FIGURES, [dict(zip(_FIGURE_COLUMNS, row, strict=True)) for row in rows]
         )
+
+
+def _figure_rows(payload: Mapping[str, Any]) -> Iterator[tuple[str, str | None, str, str]]:
+    """(indicator, maps_to, breakdown key, value text) of each figure of a loaded summary, in
+    the document's order: the columns of ``received_figures`` after its summary id."""
+    breakdown_key = _breakdown_keys()
+    for indicator in payload["indicators"]:
+        code, maps_to = indicator["code"], indicator.get("maps_to")
+        for figure in indicator["results"]:
+            value = figure["value"]
+            yield (
+                code,
+                maps_to,
+                breakdown_key(figure["disaggregation"]),
+                value if isinstance(value, str) else _boolean_text(value),
+            )
 
 
 def _boolean_text(value: bool) -> str:
