@@ -20,28 +20,17 @@ from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from node.network.models import InEnvelope, ReceivedFigure, ReceivedSummary
+from tests.federation.test_inbox_cost import _envelope_row
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
 def _summary(session: Any, seq: int) -> int:
     """A stored envelope and its summary; the summary's id."""
-    envelope_id = session.execute(
-        insert(InEnvelope)
-        .values(
-            origin="gent",
-            stream="summary",
-            seq=seq,
-            type="hrc.summary/1",
-            key_id="k1",
-            created_ts=0,
-            sha256="0" * 64,
-            raw="{}",
-            received_at=NOW,
-            via="push",
-        )
-        .returning(InEnvelope.id)
-    ).scalar_one()
+    envelope = _envelope_row(seq, NOW)
+    session.add(envelope)
+    session.flush()
+    envelope_id = envelope.id
     return int(
         session.execute(
             insert(ReceivedSummary)

@@ -42,6 +42,15 @@ from tests.support import Caller
 from tests.web.test_dashboard_cache import CSRF, viewers  # noqa: F401 - a fixture
 
 CODES = sorted(BREAKDOWNS)
+# A published figure, entered or corrected (a correction needs a reason and a confirmation).
+FIGURE = {
+    "indicator": "HRC-HOU-01",
+    "period": "2021",
+    "value": "7",
+    "status": "published",
+    "reason": "revised",
+    "confirm_outlier": True,
+}
 
 
 def _pages(clients: dict[str, FlaskClient]) -> dict[str, str]:
@@ -218,14 +227,7 @@ def _all_codes(db: Callable[[], Any]) -> list[tuple[str]]:
 def test_which_write_moves_which_counter(app: Flask, db: Callable[[], Any]) -> None:
     _reset(db)
     version, shared, counters = _counters(db)
-    figure = {
-        "indicator": "HRC-HOU-01",
-        "period": "2021",
-        "value": "7",
-        "status": "published",
-        "reason": "revised",
-        "confirm_outlier": True,
-    }
+    figure = FIGURE
     with db() as session:  # declared: that indicator's counter, once per transaction
         results.record_results(session, [figure], user=OPERATOR, now=T0)
         results.record_results(session, [{**figure, "value": "8"}], user=OPERATOR, now=T0)
@@ -253,14 +255,7 @@ def test_a_savepoint_rolled_back_does_not_hide_a_later_write_of_the_same_indicat
     """The counter bumped inside a savepoint goes back with it: a later declaration of the
     same indicator in the same transaction must bump it again, or its kept part is stale."""
     _reset(db)
-    figure = {
-        "indicator": "HRC-HOU-01",
-        "period": "2021",
-        "value": "7",
-        "status": "published",
-        "reason": "revised",
-        "confirm_outlier": True,
-    }
+    figure = FIGURE
     with db() as session:
         results.record_results(session, [figure], user=OPERATOR, now=T0)
     assert client.get("/").status_code == 200  # the part kept at this counter
