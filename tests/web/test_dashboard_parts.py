@@ -18,13 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
 from node import data_version
+from node.api.monitoring import progress_document
 from node.models import DataVersion, Indicator, IndicatorVersion, LatestResult, Result
 from node.permissions import OPERATOR
 from node.services import monitoring, results
@@ -67,6 +68,17 @@ def _fresh(clients: dict[str, FlaskClient]) -> dict[str, str]:
     for answers in (data_version.ANSWERS, data_version.PAGES, data_version.PARTS):
         answers.clear()
     return _pages(clients)
+
+
+def _progress_documents(app: Flask, db: Callable[[], Any]) -> tuple[bytes, bytes]:
+    """The public ``GET /api/v1/progress`` (assembled from the items kept per indicator) and
+    the whole document written at once as before (``jsonify`` of every item)."""
+    response = app.test_client().get("/api/v1/progress")
+    assert response.status_code == 200
+    with db() as session, app.test_request_context():
+        items = monitoring.progress(session, published_only=True)
+        whole = jsonify(progress_document(items)).get_data()
+    return response.get_data(), whole
 
 
 def _counters(db: Callable[[], Any]) -> tuple[int, int, dict[str, int]]:
@@ -136,6 +148,7 @@ def test_kept_parts_equal_a_fresh_page_after_any_writes(
     _reset(db)
     moment = T0
     _pages(viewers)  # parts kept from the start: each write must invalidate what it changes
+    _progress_documents(app, db)
     for operation in writes:
         moment += timedelta(minutes=1)
         try:
@@ -146,9 +159,11 @@ def test_kept_parts_equal_a_fresh_page_after_any_writes(
                     _apply_other(session, operation, moment)
         except Exception as exc:  # noqa: BLE001 - a refused write leaves the parts exact
             assert getattr(exc, "status", None) in (400, 404, 409, 422), exc
-        kept = _pages(viewers)
+        kept, (document, whole) = _pages(viewers), _progress_documents(app, db)
         assert kept == _fresh(viewers), operation
+        assert document == whole, operation
         _pages(viewers)  # keep the fresh parts for the next write
+        _progress_documents(app, db)
 
 
 @pytest.fixture
@@ -288,3 +303,30 @@ def test_a_status_change_shows_on_the_next_page(
             session, status="published", user=OPERATOR, now=T0, indicator="HRC-SOC-02"
         )
     assert "41.5" in _row(client.get("/").get_data(as_text=True), "HRC-SOC-02")
+
+
+def test_the_full_progress_document_after_a_figure_recomputes_one_item(
+    app: Flask, db: Callable[[], Any], client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GET /api/v1/progress`` keeps each indicator's item too: after a figure entered for
+    one indicator, that indicator's progress alone is computed again."""
+    from node.api import monitoring as api
+
+    asked: list[Any] = []
+    real = api.monitoring.progress
+
+    def spy(session: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("indicators"))
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(api.monitoring, "progress", spy)
+    _reset(db)
+    assert client.get("/api/v1/progress").status_code == 200
+    assert asked == [None]  # nothing kept: every indicator, with the plain queries
+    with db() as session:
+        results.record_results(session, [FIGURE], user=OPERATOR, now=T0)
+    asked.clear()
+    document = client.get("/api/v1/progress").get_json()
+    assert asked == [["HRC-HOU-01"]]
+    (row,) = [item for item in document["items"] if item["indicator"] == "HRC-HOU-01"]
+    assert row["latest"] == {"period": "2021", "value": "7"}
