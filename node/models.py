@@ -179,27 +179,40 @@ class Result(Base):
     """One figure: indicator × period × disaggregation, with status and provenance."""
 
     __tablename__ = "results"
+    # Every index of ``results`` is paid for by every write: an UPDATE that PostgreSQL cannot
+    # make heap-only (HOT) adds an entry to each index, and SQLite rewrites each index holding
+    # a column it sets. So only the indexes a query needs (issue 14, seventh round: the import
+    # of 100k figures into a million spent most of the server's time on six indexes). Gone in
+    # migration 0020, each because another index serves its queries as fast: the index on
+    # ``indicator_code`` alone (the first column of the two below), the one on ``status``
+    # (three values; 97 % of the rows are published, so only drafts were ever sought by it),
+    # and ``value_text``, ``status`` and ``period`` from ``ix_results_latest`` (see there).
     __table_args__ = (
+        # The figure's identity; serves every read by indicator and period(s) (stored figures
+        # of an import or a write, change_status, group counts, equality gaps, baselines) and
+        # by indicator alone (the list of results, the indicator page's charts, exports).
         UniqueConstraint("indicator_code", "period", "disaggregation_key"),
-        # Serves progress (node.services.monitoring.latest_values): each breakdown's figures in
-        # period order, with every column the latest-value query reads, so the database walks
-        # this index alone (no table row per result) and the window function needs no sort.
+        # Serves node.services.results.refresh_latest: a breakdown's figures newest first
+        # (one backwards seek per breakdown and audience, and the window of an indicator's
+        # rebuild without a sort). It holds no column that a write of a figure changes (value,
+        # status, provenance), so on PostgreSQL such an update can be heap-only (HOT, when the
+        # page has room): no index entry at all; on SQLite the import's UPDATE touches no
+        # index. The seek reads the status and value from the row (a few rows per breakdown).
         Index(
             "ix_results_latest",
             "indicator_code",
             "disaggregation_key",
             "period_end",
             "period_start",
-            "status",
-            "period",
-            "value_text",
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), index=True)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"))
     period: Mapped[str] = mapped_column(String(10))
     period_start: Mapped[date] = mapped_column(Date)
+    # Indexed for the portal (node.portal): the years with published figures (min and max
+    # period end), whether a year has any, and the annual report's figures of one year.
     period_end: Mapped[date] = mapped_column(Date, index=True)
     # Canonical "DIM=CODE|DIM=CODE" (sorted), "" for the total; see node.disaggregation.
     disaggregation_key: Mapped[str] = mapped_column(String(500), default="")
@@ -208,7 +221,7 @@ class Result(Base):
     # How many people or cases the figure rests on, when known: small cells are suppressed
     # before a summary leaves the node, so a breakdown never singles out a few residents.
     cases: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|validated|published
+    status: Mapped[str] = mapped_column(String(20))  # draft|validated|published
     source: Mapped[str | None] = mapped_column(String(500))
     method: Mapped[str | None] = mapped_column(String(500))
     note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,50 @@
+"""results: only the indexes a query needs (issue 14, seventh round)
+
+Every write of a figure maintains every index of ``results``: on PostgreSQL an UPDATE that
+cannot be heap-only (HOT) adds an entry to each of them, and an import of 100,000 figures
+into a million spent most of the server's time there. What went, and why nothing needs it
+(the queries are listed in ``docs/performance.md``, "seventh round"):
+
+- ``ix_results_indicator_code``: its one column is the first of the unique index and of
+  ``ix_results_latest``, which serve every read by indicator as well.
+- ``ix_results_status``: three values, 97 % of the rows published; the planners used it to
+  read nearly the whole table through an index. Only a search for drafts gained from it.
+- ``value_text``, ``status`` and ``period`` from ``ix_results_latest`` (now indicator, breakdown,
+  period end, period start: the order ``refresh_latest`` seeks and ranks in): the import and
+  ``change_status`` change the value and the status, so with them in an index no such update
+  could be heap-only on PostgreSQL, and on SQLite every one rewrote that index's entry.
+
+Kept: the primary key, the unique (indicator, period, breakdown), ``ix_results_period_end``
+(the portal's years and annual report).
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-07 08:30:00
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+LATEST = ["indicator_code", "disaggregation_key", "period_end", "period_start"]
+# As migration 0012 made it: every column the latest-value query read.
+LATEST_BEFORE = [*LATEST, "status", "period", "value_text"]
+
+
+def upgrade() -> None:
+    op.drop_index("ix_results_indicator_code", table_name="results")
+    op.drop_index("ix_results_status", table_name="results")
+    op.drop_index("ix_results_latest", table_name="results")
+    op.create_index("ix_results_latest", "results", LATEST, unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_results_latest", table_name="results")
+    op.create_index("ix_results_latest", "results", LATEST_BEFORE, unique=False)
+    op.create_index("ix_results_status", "results", ["status"], unique=False)
+    op.create_index("ix_results_indicator_code", "results", ["indicator_code"], unique=False)
