@@ -24,6 +24,7 @@ Create Date: 2026-12-07 08:30:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
@@ -41,6 +42,7 @@ def upgrade() -> None:
     op.drop_index("ix_results_status", table_name="results")
     op.drop_index("ix_results_latest", table_name="results")
     op.create_index("ix_results_latest", "results", LATEST, unique=False)
+    _restore_statistics()
 
 
 def downgrade() -> None:
@@ -48,3 +50,20 @@ def downgrade() -> None:
     op.create_index("ix_results_latest", "results", LATEST_BEFORE, unique=False)
     op.create_index("ix_results_status", "results", ["status"], unique=False)
     op.create_index("ix_results_indicator_code", "results", ["indicator_code"], unique=False)
+    _restore_statistics()
+
+
+def _restore_statistics() -> None:
+    """SQLite: give the new indexes statistics when the others have them.
+
+    A dropped index's row in ``sqlite_stat1`` goes with it and a new index has none; a
+    planner with statistics for some indexes of a table and not for others misjudges them (on
+    a million results, the group counts' rebuild read the new index instead of the unique
+    one). A node never analysed keeps none (PostgreSQL keeps statistics per column, not per
+    plain index: nothing to do there).
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    if sa.inspect(bind).has_table("sqlite_stat1"):
+        op.execute("ANALYZE results")
