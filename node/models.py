@@ -205,6 +205,10 @@ class Result(Base):
             "period_end",
             "period_start",
         ),
+        # PostgreSQL: each page keeps 10 % free for new versions of its rows, so an update
+        # that changes no indexed column can stay on its page, heap-only (HOT). An UPDATE of
+        # 25,000 figures spread over a million took half the server's time (migration 0020).
+        {"postgresql_with": {"fillfactor": 90}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

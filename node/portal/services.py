@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from node.config import NodeConfig
@@ -182,11 +182,7 @@ def published_indicators(session: Session) -> list[Indicator]:
     # it so with every write), so the indicators with one are the same, found among ~8,000 rows
     # instead of the figures themselves (a scan of a million rows on PostgreSQL, and on SQLite
     # once ix_results_latest no longer held the status).
-    codes = (
-        select(LatestResult.indicator_code)
-        .where(LatestResult.scope == "published")
-        .distinct()
-    )
+    codes = select(LatestResult.indicator_code).where(LatestResult.scope == "published").distinct()
     return list(
         session.scalars(select(Indicator).where(Indicator.code.in_(codes)).order_by(Indicator.code))
     )
@@ -194,19 +190,14 @@ def published_indicators(session: Session) -> list[Indicator]:
 
 def published_years(session: Session) -> list[int]:
     """The calendar years in which published figures' periods end, newest first."""
-    # The first and the last period end of a published figure, each by walking
-    # ix_results_period_end from one end to the first published row (a few rows): SQLite
-    # cannot serve min() and max() together with a condition from an index, and scanned the
-    # table (190 ms at a million results).
-    first, last = (
-        session.scalar(
-            select(Result.period_end)
-            .where(Result.status == "published")
-            .order_by(order)
-            .limit(1)
-        )
-        for order in (Result.period_end.asc(), Result.period_end.desc())
-    )
+
+    # min() and max() as two scalar subqueries: each walks ix_results_period_end from its end
+    # to the first published row (a few rows). Asked together in one SELECT, SQLite cannot
+    # serve them from the index and scanned the table (160-190 ms at a million results).
+    def published(end: Any) -> Any:
+        return select(end(Result.period_end)).where(Result.status == "published").scalar_subquery()
+
+    first, last = session.execute(select(published(func.min), published(func.max))).one()
     if first is None or last is None:
         return []
     return list(range(last.year, first.year - 1, -1))
