@@ -195,10 +195,10 @@ class Result(Base):
         UniqueConstraint("indicator_code", "period", "disaggregation_key"),
         # Serves node.services.results.refresh_latest: a breakdown's figures newest first
         # (one backwards seek per breakdown and audience, and the rows of an indicator's
-        # rebuild in its window's order). It holds no column that a write of a figure changes (value,
-        # status, provenance), so on PostgreSQL such an update can be heap-only (HOT, when the
-        # page has room): no index entry at all; on SQLite the import's UPDATE touches no
-        # index. The seek reads the status and value from the row (a few rows per breakdown).
+        # rebuild in its window's order). It holds no column that a write of a figure changes
+        # (value, status, provenance), so on PostgreSQL such an update can be heap-only (HOT,
+        # when the page has room): no index entry at all; on SQLite the import's UPDATE
+        # touches no index. The seek reads the status and value from the row (a few rows per breakdown).
         Index(
             "ix_results_latest",
             "indicator_code",
