@@ -198,7 +198,8 @@ class Result(Base):
         # rebuild in its window's order). It holds no column that a write of a figure changes
         # (value, status, provenance), so on PostgreSQL such an update can be heap-only (HOT,
         # when the page has room): no index entry at all; on SQLite the import's UPDATE
-        # touches no index. The seek reads the status and value from the row (a few rows per breakdown).
+        # touches no index. The seek reads the status and value from the rows (a few rows
+        # per breakdown).
         Index(
             "ix_results_latest",
             "indicator_code",
