@@ -179,27 +179,47 @@ class Result(Base):
     """One figure: indicator × period × disaggregation, with status and provenance."""
 
     __tablename__ = "results"
+    # Every index of ``results`` is paid for by every write: an UPDATE that PostgreSQL cannot
+    # make heap-only (HOT) adds an entry to each index, and SQLite rewrites each index holding
+    # a column it sets. So only the indexes a query needs (issue 14, seventh round: the import
+    # of 100k figures into a million spent most of the server's time on six indexes). Gone in
+    # migration 0022: the index on ``indicator_code`` alone (the first column of the two
+    # below, which serve its reads), the one on ``status`` (three values, 97 % of the rows
+    # published: it served only a search for drafts or validated figures without an
+    # indicator, which now reads the table, ~0.1 s at a million), and ``value_text``,
+    # ``status`` and ``period`` from ``ix_results_latest`` (see there).
     __table_args__ = (
+        # The figure's identity; serves every read by indicator and period(s) (stored figures
+        # of an import or a write, change_status, group counts, equality gaps, baselines) and
+        # by indicator alone (the list of results, the indicator page's charts, exports).
         UniqueConstraint("indicator_code", "period", "disaggregation_key"),
-        # Serves progress (node.services.monitoring.latest_values): each breakdown's figures in
-        # period order, with every column the latest-value query reads, so the database walks
-        # this index alone (no table row per result) and the window function needs no sort.
+        # Serves node.services.results.refresh_latest: a breakdown's figures newest first
+        # (one backwards seek per breakdown and audience, and the rows of an indicator's
+        # rebuild in its window's order). It holds no column that a write of a figure changes
+        # (value, status, provenance), so on PostgreSQL such an update can be heap-only (HOT,
+        # when the page has room): no index entry at all; on SQLite the import's UPDATE
+        # touches no index. The seek reads the status and value from the rows (a few rows
+        # per breakdown).
         Index(
             "ix_results_latest",
             "indicator_code",
             "disaggregation_key",
             "period_end",
             "period_start",
-            "status",
-            "period",
-            "value_text",
         ),
+        # PostgreSQL: each page keeps 10 % free for new versions of its rows, so an update
+        # that changes no indexed column can stay on its page, heap-only (HOT): an UPDATE of
+        # 25,000 figures spread over a million, 0.55-0.7 s of server time at 100, 0.23-0.25 s
+        # at 90 (migration 0022).
+        {"postgresql_with": {"fillfactor": 90}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), index=True)
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"))
     period: Mapped[str] = mapped_column(String(10))
     period_start: Mapped[date] = mapped_column(Date)
+    # Indexed for the portal (node.portal): the years with published figures (min and max
+    # period end), whether a year has any, and the annual report's figures of one year.
     period_end: Mapped[date] = mapped_column(Date, index=True)
     # Canonical "DIM=CODE|DIM=CODE" (sorted), "" for the total; see node.disaggregation.
     disaggregation_key: Mapped[str] = mapped_column(String(500), default="")
@@ -208,7 +228,7 @@ class Result(Base):
     # How many people or cases the figure rests on, when known: small cells are suppressed
     # before a summary leaves the node, so a breakdown never singles out a few residents.
     cases: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|validated|published
+    status: Mapped[str] = mapped_column(String(20))  # draft|validated|published
     source: Mapped[str | None] = mapped_column(String(500))
     method: Mapped[str | None] = mapped_column(String(500))
     note: Mapped[str | None] = mapped_column(Text)

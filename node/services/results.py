@@ -1479,7 +1479,9 @@ def ranked_latest(statuses: Sequence[str], indicators: Sequence[str] | None = No
     """Each breakdown's figures among ``statuses`` ranked newest first (``rank`` 1 = latest).
 
     Newest = the period that ends last, then starts last (a breakdown has one figure per
-    period, so no two tie). ``ix_results_latest`` holds every column read, in this order.
+    period, so no two tie). ``ix_results_latest`` (indicator, breakdown, period end, period
+    start) gives the rows in this order; their status, period and value are read from the rows
+    (migration 0022: no column a write of a figure changes is in an index).
     """
     query = select(
         Result.indicator_code,
@@ -1581,8 +1583,8 @@ def refresh_latest(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
 # their number, instead of one DELETE and one index seek per breakdown and scope (an import of
 # 100k figures into a million touched 850 breakdowns: 2,550 round trips). The pairs travel as
 # one JSON text of [indicator, key]; each scope's newest figure is the same index seek as below
-# (``ix_results_latest``, backwards, first row whose status is in the scope), run by the server
-# once per pair in a LATERAL join.
+# (``ix_results_latest``, backwards, first row whose status is in the scope: the status is read
+# from the row, a few rows per pair), run by the server once per pair in a LATERAL join.
 _DELETE_LATEST_PG = text(
     "DELETE FROM results_latest USING (SELECT p.value ->> 0 AS code, p.value ->> 1 AS key "
     "FROM json_array_elements(CAST(:pairs AS json)) AS p) AS pair "
