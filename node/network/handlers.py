@@ -71,8 +71,9 @@ _INSERT_FIGURES_QMARK = (
 # a PostgreSQL ingest's CPU), and the summary's INSERT was a round trip of its own. ``->>``
 # gives each element back as the text it was (a JSON null as SQL NULL); the INSERT assigns it
 # to the columns' types as the arrays' texts were; ``WITH ORDINALITY … ORDER BY n`` keeps
-# document order (ids follow it). The figures' foreign key sees the summary row: a statement's
-# constraint checks run at its end, after its WITH part inserted the row.
+# document order (ids follow it). The check that each figure names a summary (the foreign key;
+# on PostgreSQL the statement-level trigger of migration 0021) sees the summary row: it runs at
+# the statement's end, after its WITH part inserted the row.
 _INSERT_SUMMARY_AND_FIGURES_PG = text(
     "WITH summary AS ("
     "INSERT INTO received_summaries (envelope_id, origin, period, revision, current, "
