@@ -43,17 +43,21 @@ def test_migrations_postgresql(postgres: object) -> None:
         postgres.drop_database(url)  # type: ignore[attr-defined]
 
 
-def test_models_and_migrations_agree(tmp_path: Path) -> None:
-    """A model change without a migration is caught here (autogenerate finds no difference)."""
+def _model_differences(engine: Any) -> list[Any]:
+    """What autogenerate finds between the migrated database and the models."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+def test_models_and_migrations_agree(tmp_path: Path) -> None:
+    """A model change without a migration is caught here (autogenerate finds no difference)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
     try:
-        migrate.upgrade(engine)
-        with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        assert diff == []
+        assert _model_differences(engine) == []
     finally:
         engine.dispose()
 
@@ -61,15 +65,10 @@ def test_models_and_migrations_agree(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_models_and_migrations_agree_on_postgresql(postgres: object) -> None:
     """As above on PostgreSQL: the indexes the migrations make are the models' there too."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
     url = postgres.create_database()  # type: ignore[attr-defined]
     engine = make_engine(url)
     try:
-        migrate.upgrade(engine)
-        with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        diff = _model_differences(engine)
         # The known differences: on PostgreSQL, migrations 0021 and 0023 keep the rule of two
         # keys by triggers instead of the keys themselves (their check row by row was most of
         # the server's work in the inbox and the import). tests/test_history_integrity.py and
