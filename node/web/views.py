@@ -276,10 +276,14 @@ def _dashboard_parts(
     and its equality gaps. ``every``: ``codes`` are the whole catalogue (plain queries)."""
     wanted = None if every else codes
     parts: dict[str, dict[str, Any]] = {code: {"row": None, "gaps": []} for code in codes}
+    # An indicator added since the catalogue was listed (the whole catalogue is read with
+    # ``every``) is not this page's: left out, not an error.
     for row in monitoring.progress(session, published_only=public, indicators=wanted):
-        parts[row["indicator"]]["row"] = _kept_row(overview.dashboard_row(row))
+        if row["indicator"] in parts:
+            parts[row["indicator"]]["row"] = _kept_row(overview.dashboard_row(row))
     for gap in overview.equality_gaps(session, published_only=public, indicators=wanted):
-        parts[gap.indicator]["gaps"].append(gap)
+        if gap.indicator in parts:
+            parts[gap.indicator]["gaps"].append(gap)
     return parts
 
 
