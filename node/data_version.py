@@ -164,16 +164,19 @@ def indicator_writes(session: Session, codes: Iterable[str]) -> Iterator[None]:
     """
     session.flush()
     connection = session.connection()
+    # The version first: raw driver writes inside (the import's executemany, PostgreSQL's
+    # COPY) pass no event, so it moves here whatever the block writes. And first for a reason
+    # of locks: its one row is what every writing transaction locks, so writers queue there,
+    # before any indicator's row — two transactions can never hold each other's indicator rows
+    # (no deadlock, whatever the indicators and however many declarations each makes).
+    connection.execute(_BUMP)
+    connection.info[_DIRTY] = True
     declared = frozenset(codes)
     bumped: set[str] = connection.info.setdefault(_BUMPED, set())
     fresh = sorted(declared - bumped)
     if fresh:
         connection.execute(_BUMP_INDICATOR, [{"code": code} for code in fresh])
         bumped.update(fresh)
-    # Raw driver writes inside (the import's executemany, PostgreSQL's COPY) pass no event:
-    # the version moves here, whatever the block writes.
-    connection.execute(_BUMP)
-    connection.info[_DIRTY] = True
     outer = connection.info.get(_SCOPE)
     connection.info[_SCOPE] = declared if outer is None else outer | declared
     try:

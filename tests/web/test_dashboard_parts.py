@@ -13,6 +13,9 @@ indicator's part alone.
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -27,6 +30,7 @@ from sqlalchemy import delete, select, text, update
 
 from node import data_version
 from node.api.monitoring import progress_document
+from node.db import session_scope
 from node.models import DataVersion, Indicator, IndicatorVersion, LatestResult, Result
 from node.permissions import OPERATOR
 from node.services import monitoring, results
@@ -346,3 +350,44 @@ def test_an_indicator_added_since_the_catalogue_was_listed_is_left_out(
         parts = views._dashboard_parts(session, False, listed, True)
     assert set(parts) == {"HRC-HOU-01"}
     assert parts["HRC-HOU-01"]["row"]["latest"] == {"period": "2021", "value": Decimal("7")}
+
+
+def test_two_writers_declaring_each_others_indicators_do_not_deadlock(
+    app: Flask, db: Callable[[], Any]
+) -> None:
+    """PostgreSQL: every writing transaction locks the version's row before any indicator's
+    row, so a writer that declares A then B and another that declares B meanwhile queue
+    instead of deadlocking (the other order made PostgreSQL abort one of them)."""
+    with db() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("row locks between concurrent writers: PostgreSQL (SQLite has one writer)")
+    _reset(db)
+    sessions = app.extensions["hrcnet"].sessions
+    second_started, outcome = threading.Event(), queue.Queue()  # type: ignore[var-annotated]
+
+    def second_writer() -> None:
+        try:
+            with session_scope(sessions) as session:
+                session.execute(text("SET lock_timeout = '20s'"))
+                second_started.set()
+                with data_version.indicator_writes(session, {"HRC-SOC-02"}):
+                    pass
+            outcome.put("committed")
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+            second_started.set()
+            outcome.put(repr(exc))
+
+    with session_scope(sessions) as first:
+        first.execute(text("SET lock_timeout = '20s'"))
+        with data_version.indicator_writes(first, {"HRC-HOU-01"}):
+            pass
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        assert second_started.wait(10)
+        time.sleep(0.3)  # the second writer is now waiting for the first's locks
+        with data_version.indicator_writes(first, {"HRC-SOC-02"}):
+            pass
+    thread.join(30)
+    assert not thread.is_alive()
+    assert outcome.get_nowait() == "committed"
+    assert {code for code, _ in _counters(db)[2].items()} >= {"HRC-HOU-01", "HRC-SOC-02"}
