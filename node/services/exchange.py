@@ -13,7 +13,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from node import disaggregation as disagg
 from node.catalogue_view import CatalogueView
 from node.config import NodeConfig
-from node.errors import InvalidInputError
+from node.errors import InvalidInputError, PermissionDeniedError
 from node.exporting import sdmx, tabular
 from node.importing import (
     ParseOutcome,
@@ -238,57 +238,98 @@ def _import_stream(
     figures = FileFigures()
     spool = _PreparedSpool(keep_in_memory)
     cache = results.PrepareCache()
+    reason = (reason or "").strip()[: results.MAX_REASON] or None
+    writes: _PlannedWrites | None = None
 
     def check(batch: list[tuple[int, dict[str, Any]]]) -> None:
-        """Pass 1 for one batch: the rules of prepare_results; the good figures spooled."""
+        """Pass 1 for one batch: the rules of prepare_results; the good figures spooled (or
+        planned and written at once when the passes run together)."""
         rows = [row for row, _item in batch]
         prepared, item_errors = results.prepare_results(
             [item for _row, item in batch], view, may_validate=may_validate, cache=cache
         )
         for entry in _row_errors_from_items(item_errors, rows):
             errors.add(entry)
-        if not errors.count:  # once the file is refused, nothing of it will be written
+        if errors.count:  # once the file is refused, nothing of it will be written
+            return
+        if writes is None:
             spool.add(rows, prepared)
+        else:
+            writes.add(rows, prepared)
 
     collector = _StreamCollector(figures, errors, check, batch_size)
-    try:
-        with spool:
-            rows_read = stream.rows(collector.table_error)
-            table = Table(
-                header=stream.header,
-                rows=cast(list[TableRow], rows_read),
-                errors=[],
-                header_row=stream.header_row,
-            )
-            try:
-                _parse(table, layout, profile, view, indicator, collector)
-                for _row in rows_read:  # a layout refused by its header: the table's errors
-                    pass
-            except TableError as exc:
-                raise _unreadable(exc) from exc
-            collector.flush()
-            if errors.count:
-                raise InvalidInputError(
-                    f"{errors.count} problems in {filename}; nothing was imported.",
-                    code="import_rejected",
-                    errors=errors.entries(),
-                    extra={"error_count": errors.count, "error_codes": sorted(errors.codes)},
-                )
-            return _write_stream(
+    with ExitStack() as leaving:
+        leaving.callback(stream.close)
+        leaving.enter_context(spool)
+        if _passes_together(session, confirm_outliers):
+            _open_transaction(session)
+            leaving.enter_context(session.begin_nested())
+            writes = _PlannedWrites(
                 session,
-                filename,
-                spool,
                 figures,
                 view,
                 user=user,
                 now=now,
                 may_validate=may_validate,
-                reason=(reason or "").strip()[: results.MAX_REASON] or None,
+                reason=reason,
                 confirm_outliers=confirm_outliers,
-                skipped=collector.skipped_count,
+                overlap=True,
             )
-    finally:
-        stream.close()
+            # First on the way out, before the savepoint's rollback on an error: the UPDATE
+            # left running ends (its own error dropped: the one leaving is what counts).
+            leaving.push(writes.leave)
+        rows_read = stream.rows(collector.table_error)
+        table = Table(
+            header=stream.header,
+            rows=cast(list[TableRow], rows_read),
+            errors=[],
+            header_row=stream.header_row,
+        )
+        try:
+            _parse(table, layout, profile, view, indicator, collector)
+            for _row in rows_read:  # a layout refused by its header: the table's errors
+                pass
+        except TableError as exc:
+            raise _unreadable(exc) from exc
+        collector.flush()
+        if errors.count:
+            raise InvalidInputError(
+                f"{errors.count} problems in {filename}; nothing was imported.",
+                code="import_rejected",
+                errors=errors.entries(),
+                extra={"error_count": errors.count, "error_codes": sorted(errors.codes)},
+            )
+        if writes is not None:
+            return writes.finish(filename, collector.skipped_count)
+        return _write_stream(
+            session,
+            filename,
+            spool,
+            figures,
+            view,
+            user=user,
+            now=now,
+            may_validate=may_validate,
+            reason=reason,
+            confirm_outliers=confirm_outliers,
+            skipped=collector.skipped_count,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover - the block returns or raises
+
+
+def _passes_together(session: Session, confirm_outliers: bool) -> bool:
+    """Whether the import plans and writes each batch as soon as it is checked (issue 14,
+    eighth round), instead of after the whole file is checked.
+
+    The answer is the same either way: the file's own errors still refuse it whole (the
+    batches written are rolled back with the savepoint), and the plan of a batch needs the rest
+    of the file only for the outlier check (the file's value of a figure's previous period), so
+    only when the caller confirmed every outlier. Only on PostgreSQL: there the server updates
+    batch k while Python reads batch k+1 (``BatchWriter(overlap=True)``); SQLite runs in this
+    process, so there is nothing to overlap, and its one write lock would be held for the
+    whole file's reading.
+    """
+    return confirm_outliers and session.get_bind().dialect.name == "postgresql"
 
 
 def _parse(
@@ -343,54 +384,120 @@ def _write_stream(
     confirm_outliers: bool,
     skipped: int,
 ) -> ImportReport:
-    """Pass 2: plan and write the checked figures batch by batch, all or nothing.
-
-    Inside a savepoint: a refusal found in a later batch (``result_locked``, or any
-    ``reason_required`` / ``outlier_unconfirmed`` row) undoes the batches already written before
-    the error leaves, whatever the caller then does with its transaction. After the first
-    problem nothing more is written, but every batch is still planned so that every problem row
-    is reported. Writing batch k cannot change what batch k+1 reads: a file gives each figure
-    once, and the stored previous-period figures read are only those the file does not give.
-    """
-    planner = results.Planner(
-        session,
-        view,
-        given=figures,
-        may_validate=may_validate,
-        reason=reason,
-        confirm_outliers=confirm_outliers,
-    )
-    problems = _ErrorSink(MAX_REPORTED_ERRORS, sort=False)
-    counts = {"new": 0, "changed": 0, "unchanged": 0}
-    needs_reason = outliers = 0
-    summaries: dict[str, dict[str, Any]] = {}
+    """Pass 2 after pass 1: plan and write the checked figures batch by batch, all or nothing
+    (:class:`_PlannedWrites`), inside a savepoint: a refusal found in a later batch undoes the
+    batches already written before the error leaves, whatever the caller then does with its
+    transaction."""
     _open_transaction(session)
     with session.begin_nested():
-        writer = results.BatchWriter(session, user=user, now=now)
-        start = 0
+        writes = _PlannedWrites(
+            session,
+            figures,
+            view,
+            user=user,
+            now=now,
+            may_validate=may_validate,
+            reason=reason,
+            confirm_outliers=confirm_outliers,
+            overlap=False,
+        )
         for rows, batch in spool.batches():
-            changes, batch_problems = planner.plan(batch, start)
-            start += len(batch)
-            for change in changes:
-                counts[change.kind] += 1
-            if batch_problems:
-                needs_reason += sum(1 for p in batch_problems.values() if "reason" in p)
-                outliers += sum(1 for p in batch_problems.values() if "value" in p)
-                offset = start - len(batch)
-                local = {index - offset: found for index, found in batch_problems.items()}
-                for entry in _row_errors_from_items(local, rows):
-                    problems.add(entry)
-            if problems.count:
-                continue
-            results.attach_summaries(session, changes)
-            for change in changes:
-                for summary in change.affected_summaries:
-                    summaries.setdefault(summary["sha256"], summary)
-            writer.write(changes)
+            if writes.refusal is not None:
+                break
+            writes.add(rows, batch)
+        return writes.finish(filename, skipped)
+
+
+class _PlannedWrites:
+    """Pass 2, batch by batch: plan each batch's changes against the stored figures and write
+    them, all or nothing (the caller holds the savepoint).
+
+    After the first problem nothing more is written, but every batch is still planned so that
+    every problem row is reported; a ``result_locked`` refusal stops the planning and is raised
+    by :meth:`finish`, as the plain definition raises it (after the whole file's own errors,
+    when the two passes run together). Writing batch k cannot change what batch k+1 reads: a
+    file gives each figure once, and the stored previous-period figures read are only those the
+    file does not give.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        figures: FileFigures,
+        view: CatalogueView,
+        *,
+        user: Actor | None,
+        now: datetime,
+        may_validate: bool,
+        reason: str | None,
+        confirm_outliers: bool,
+        overlap: bool,
+    ) -> None:
+        self.planner = results.Planner(
+            session,
+            view,
+            given=figures,
+            may_validate=may_validate,
+            reason=reason,
+            confirm_outliers=confirm_outliers,
+        )
+        self.session = session
+        self.problems = _ErrorSink(MAX_REPORTED_ERRORS, sort=False)
+        self.counts = {"new": 0, "changed": 0, "unchanged": 0}
+        self.needs_reason = self.outliers = 0
+        self.summaries: dict[str, dict[str, Any]] = {}
+        self.start = 0
+        self.refusal: PermissionDeniedError | None = None
+        self.writer = results.BatchWriter(session, user=user, now=now, overlap=overlap)
+
+    def add(self, rows: list[int], batch: list[results.PreparedResult]) -> None:
+        """Plan one batch (the row number of each figure, and the figure) and write it."""
+        if self.refusal is not None:
+            return
+        # The planner reads the stored figures: the last batch's UPDATE first (its error, if
+        # any, is raised here, before anything else uses the connection).
+        self.writer.settle()
+        try:
+            changes, batch_problems = self.planner.plan(batch, self.start)
+        except PermissionDeniedError as exc:
+            if exc.code != "result_locked":
+                raise
+            self.refusal = exc
+            return
+        self.start += len(batch)
+        counts = self.counts
+        for change in changes:
+            counts[change.kind] += 1
+        if batch_problems:
+            self.needs_reason += sum(1 for p in batch_problems.values() if "reason" in p)
+            self.outliers += sum(1 for p in batch_problems.values() if "value" in p)
+            offset = self.start - len(batch)
+            local = {index - offset: found for index, found in batch_problems.items()}
+            for entry in _row_errors_from_items(local, rows):
+                self.problems.add(entry)
+        if self.problems.count:
+            return
+        results.attach_summaries(self.session, changes)
+        for change in changes:
+            for summary in change.affected_summaries:
+                self.summaries.setdefault(summary["sha256"], summary)
+        self.writer.write(changes)
+
+    def leave(self, error_type: type[BaseException] | None, *_error: object) -> None:
+        """An exit callback (``ExitStack.push``): leaving with an error, wait for a write left
+        running (see ``BatchWriter.abandon``); the error goes on."""
+        if error_type is not None:
+            self.writer.abandon()
+
+    def finish(self, filename: str, skipped: int) -> ImportReport:
+        """Raise the refusal found, if any; else finish the writes and report them."""
+        if self.refusal is not None:
+            raise self.refusal
+        problems, counts = self.problems, self.counts
         if problems.count:
             codes = sorted(problems.codes)
             raise InvalidInputError(
-                _plan_detail(counts, needs_reason, outliers, filename),
+                _plan_detail(counts, self.needs_reason, self.outliers, filename),
                 code=codes[0] if len(codes) == 1 else "import_rejected",
                 errors=problems.entries(),
                 extra={
@@ -401,18 +508,19 @@ def _write_stream(
                     "unchanged": counts["unchanged"],
                 },
             )
-        imported = writer.finish()
-    return ImportReport(
-        imported=imported,
-        skipped=skipped,
-        rows=imported + skipped,
-        new=counts["new"],
-        changed=counts["changed"],
-        unchanged=counts["unchanged"],
-        affected_summaries=sorted(
-            summaries.values(), key=lambda s: (s["period"], s["revision"] or 0, s["sha256"])
-        ),
-    )
+        imported = self.writer.finish()
+        return ImportReport(
+            imported=imported,
+            skipped=skipped,
+            rows=imported + skipped,
+            new=counts["new"],
+            changed=counts["changed"],
+            unchanged=counts["unchanged"],
+            affected_summaries=sorted(
+                self.summaries.values(),
+                key=lambda s: (s["period"], s["revision"] or 0, s["sha256"]),
+            ),
+        )
 
 
 def _open_transaction(session: Session) -> None:

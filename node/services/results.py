@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
 import re
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from node import data_version, units
@@ -960,21 +963,54 @@ class _CopyUpdate(_RawStatement):
         )
         self.clear_sql = f"TRUNCATE {scratch}"
         self.prepared = False
+        # Set by the writer when the UPDATE may run while the caller goes on (_InFlight).
+        self.in_flight: _InFlight | None = None
+        self.holds_rows = False  # the scratch table holds the last run's rows
 
     def run(self, rows: list[dict[str, Any]]) -> None:
+        """Update the rows; with :attr:`in_flight` set, the UPDATE is left running (see
+        :class:`_InFlight`) and the scratch table is emptied by the next run or :meth:`clear`."""
         if not rows:
             return
         connection = self.connection
         if not self.prepared:
             # Once per writer (sixth round: it was twice per batch, round trips for nothing):
             # the writer lives inside the import's savepoint, where the table now exists and
-            # is empty (a run leaves it empty; one that fails aborts the savepoint with it).
+            # is empty once cleared (a run that fails aborts the savepoint with its rows).
             connection.exec_driver_sql(self.prepare_sql)
             connection.exec_driver_sql(self.clear_sql)
             self.prepared = True
+        self.clear()
         _copy_rows(connection, self.copy_sql, map(self.row_tuple, rows))
-        connection.exec_driver_sql(self.update_sql, self.update_parameters())
-        connection.exec_driver_sql(self.clear_sql)
+        self.holds_rows = True
+        if self.in_flight is None:
+            connection.exec_driver_sql(self.update_sql, self.update_parameters())
+            self.clear()
+            return
+        driver = connection.connection.driver_connection
+        dialect = connection.dialect
+        sql, parameters = self.update_sql, self.update_parameters()
+
+        def update() -> None:
+            try:
+                with driver.cursor() as cursor:
+                    cursor.execute(sql, parameters)
+            except dialect.loaded_dbapi.Error as exc:
+                # The same exception class SQLAlchemy raises for this statement run in line
+                # (IntegrityError, OperationalError...), so callers see one kind of error.
+                raise DBAPIError.instance(
+                    sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect
+                ) from exc
+
+        self.in_flight.start(update)
+
+    def clear(self) -> None:
+        """Empty the scratch table once the last UPDATE from it is done."""
+        if self.holds_rows:
+            if self.in_flight is not None:
+                self.in_flight.wait()
+            self.connection.exec_driver_sql(self.clear_sql)
+            self.holds_rows = False
 
     def update_parameters(self) -> tuple[Any, ...]:
         """Parameters of the UPDATE statement (none: every value comes from the scratch table)."""
@@ -1046,6 +1082,53 @@ class _CopyUpdateWithHistory(_CopyUpdate):
         return self.line_values
 
 
+class _InFlight:
+    """One statement left running on the import's PostgreSQL connection while Python goes on.
+
+    Issue 14, eighth round: an import's time on PostgreSQL was the client's parsing and
+    checking plus the server's UPDATE of each batch, one after the other on one connection
+    (each ~half). With the two passes run together (``node.services.exchange``), the server
+    updates batch k while the client reads and checks batch k+1. The statement runs in a
+    thread of its own, on the same connection (psycopg serialises the connection's queries
+    under its lock, and releases the GIL while it waits for the server), in the same
+    transaction. :meth:`wait` joins it and raises its error, if any: the writer waits before
+    its next use of the connection, so the statement's effects and errors come in the order
+    they would have come without the thread.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in a thread (after the one running, if any, is done)."""
+        self.wait()
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="hrcnet-import-update", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the running statement is done; raise its error if it failed."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def abandon(self) -> None:
+        """Wait for the running statement, dropping its error (the caller is already leaving
+        with one of its own, and the savepoint's rollback undoes the statement)."""
+        with contextlib.suppress(Exception):  # the caller's error is the one that counts
+            self.wait()
+
+
 def _copy_rows(connection: Any, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
     """Stream ``rows`` into ``COPY … FROM STDIN`` on the connection's psycopg connection (in
     its current transaction)."""
@@ -1063,7 +1146,12 @@ class BatchWriter:
     """Writes planned changes batch by batch in the caller's transaction (see
     :func:`import_results`); :meth:`finish` refreshes ``results_latest`` once at the end."""
 
-    def __init__(self, session: Session, *, user: Actor | None, now: datetime) -> None:
+    def __init__(
+        self, session: Session, *, user: Actor | None, now: datetime, overlap: bool = False
+    ) -> None:
+        """``overlap``: on PostgreSQL, leave each batch's UPDATE running while the caller goes
+        on (:class:`_InFlight`); the caller calls :meth:`settle` before it uses the session,
+        and :meth:`abandon` when it leaves with an error."""
         self.session = session
         self.user = user
         self.now = now
@@ -1098,6 +1186,8 @@ class BatchWriter:
             update = _CopyUpdateWithHistory(connection, table, update_names, "v_")
             by_id, by_label = _changed_by(user)
             update.line_values = (self.history.value("changed_at", now), by_id, by_label)
+            if overlap:
+                update.in_flight = _InFlight()
             self.update = update
             self.lines_with_update = True
         else:
@@ -1126,8 +1216,22 @@ class BatchWriter:
         self.count_deltas: dict[tuple[str, str, str], list[int]] = {}
         self.count = 0
 
+    def settle(self) -> None:
+        """Wait for the UPDATE left running (if any); raise its error if it failed."""
+        in_flight = getattr(self.update, "in_flight", None)
+        if in_flight is not None:
+            in_flight.wait()
+
+    def abandon(self) -> None:
+        """Wait for the UPDATE left running (if any), dropping its error: the caller leaves
+        with an error of its own, and its savepoint's rollback undoes the batch."""
+        in_flight = getattr(self.update, "in_flight", None)
+        if in_flight is not None:
+            in_flight.abandon()
+
     def write(self, changes: Sequence[FigureChange]) -> None:
         """Insert the new figures, update the others, add the history lines of both."""
+        self.settle()
         insert, update, now = self.insert, self.update, self.now
         now_value = insert.value("updated_at", now)
         entered_at = insert.value("entered_at", now)
@@ -1205,7 +1309,6 @@ class BatchWriter:
             insert.run(inserts)
             new_items = [c.item for c in changes if c.result_id is None]
             ids.update({ident: row.id for ident, row in _existing(self.session, new_items).items()})
-        update.run(updates)
         lines = _history_rows(
             [c for c in changes if c.result_id is None] if lines_with_update else changes,
             ids,
@@ -1221,10 +1324,16 @@ class BatchWriter:
                     "affected_summaries", summaries, 0 if summaries is None else None
                 )
             history.run(lines)
+        # Last: on PostgreSQL with overlap it is left running (settle), so nothing may follow
+        # it on the connection in this batch (the new figures' lines, on PostgreSQL, now come
+        # before the updated figures' lines in the history's order, in both modes).
+        update.run(updates)
         self.count += len(changes)
 
     def finish(self) -> int:
         """Refresh ``results_latest`` for every breakdown written; the number of figures."""
+        if isinstance(self.update, _CopyUpdate):
+            self.update.clear()  # waits for the last UPDATE, if left running
         # ORM objects of results loaded before (none on the import path) would now be stale.
         self.session.expire_all()
         # Every figure written went through write(), whose breakdowns are all in touched: the

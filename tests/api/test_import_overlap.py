@@ -1,0 +1,193 @@
+"""The import's two passes run together on PostgreSQL when every outlier is confirmed (issue 14,
+eighth round), and the answer stays the one the whole-file definition gives.
+
+``exchange._passes_together``: with ``confirm_outliers`` no batch's plan needs the rest of the
+file, so on PostgreSQL each batch is planned and written as soon as it is checked, its UPDATE
+left running on the server (``results.BatchWriter(overlap=True)``) while Python reads the next
+batch. What must hold: batch k is written before row k+1 is read there, and only there; an error
+of the file found after batches were written still leaves nothing; an UPDATE that fails on the
+server is raised as SQLAlchemy raises it, and nothing is left either. The property test in
+``test_import_streamed`` compares the whole answer with the plain definition on random files
+(``confirm_outliers`` drawn) on both databases. Both databases through the ``app`` fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from node.models import Result, ResultChange
+from node.permissions import OPERATOR
+from node.services import exchange, results
+from tests.api.test_import_streamed import GOOD, LATER, _reset, _state, as_csv, compare
+from tests.conftest import NodeHandle
+
+STORED = [
+    {"indicator": "HRC-HOU-01", "period": row[1], "value": "1", "status": "published"}
+    for row in GOOD
+    if row[5] == ""
+]
+
+
+@pytest.fixture
+def writes_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The number of figures the parser had handed on (``_StreamCollector.add``) at each
+    ``BatchWriter.write``."""
+    read = [0]
+    seen: list[int] = []
+    add, write = exchange._StreamCollector.add, results.BatchWriter.write
+
+    def counting_add(self: Any, *args: Any, **kwargs: Any) -> None:
+        read[0] += 1
+        add(self, *args, **kwargs)
+
+    def spying_write(self: Any, changes: Any) -> None:
+        seen.append(read[0])
+        write(self, changes)
+
+    monkeypatch.setattr(exchange._StreamCollector, "add", counting_add)
+    monkeypatch.setattr(results.BatchWriter, "write", spying_write)
+    yield seen
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+def test_each_batch_is_written_before_the_next_is_read_only_on_postgresql_with_confirmation(
+    node: NodeHandle, db: Callable[[], Any], writes_seen: list[int], confirm: bool
+) -> None:
+    _reset(db, STORED)
+    rows = [list(row) for row in GOOD[:5]]
+    with db() as session:
+        report = exchange.import_file(
+            session,
+            "f.csv",
+            as_csv(rows),
+            user=OPERATOR,
+            now=LATER,
+            reason="corrected",
+            confirm_outliers=confirm,
+            batch_size=2,
+        )
+    assert report.imported == 5
+    if confirm and node.backend == "postgresql":
+        assert writes_seen == [2, 4, 5]  # batches of two, each written as soon as it is full
+    else:
+        assert writes_seen == [5, 5, 5]  # every row read and checked first
+
+
+@pytest.mark.parametrize("bad_at", [0, 2, 4, 5])
+def test_an_error_of_the_file_after_batches_were_written_leaves_nothing(
+    node: NodeHandle, db: Callable[[], Any], writes_seen: list[int], bad_at: int
+) -> None:
+    """A row the checks refuse, first, at a batch's edge, in the last batch (and a figure the
+    file gives twice, last): the refusal is the whole-file definition's, nothing is written,
+    even where earlier batches were already sent to the server."""
+    _reset(db, STORED)
+    rows = [list(row) for row in GOOD[:6]]
+    if bad_at == 5:
+        rows.append([*rows[0][:2], "99", *rows[0][3:]])  # the first figure again, another value
+    else:
+        rows[bad_at][2] = "not a number"
+    answer = compare(db, as_csv(rows), batch_size=2, reason="corrected", confirm_outliers=True)
+    assert answer[0] == "refused"
+    refusal = answer[1]
+    assert refusal[1] == "import_rejected"
+    assert [error["row"] for error in refusal[4]] == [(bad_at if bad_at < 5 else 6) + 2]
+    # The batches before the bad row's were written (and undone) where the passes run together.
+    bad_row_batch = (bad_at if bad_at < 5 else 6) // 2
+    assert len(writes_seen) == (bad_row_batch if node.backend == "postgresql" else 0)
+    with db() as session:
+        assert _state(session) == answer[2]
+        assert _lines_at(session, LATER) == []
+
+
+@pytest.mark.parametrize(
+    "node", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_an_update_the_server_refuses_is_raised_and_leaves_nothing(
+    node: NodeHandle, db: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UPDATE of the second batch fails on the server (a trigger refuses one value) while
+    Python reads the third: the import raises SQLAlchemy's error for it (as in line), no figure
+    changes, and the caller's session goes on."""
+    assert node.backend == "postgresql"  # the overlap is PostgreSQL's
+    _reset(db, STORED)
+    with db() as session:
+        session.execute(
+            text(
+                "CREATE FUNCTION refuse_77() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.value_text = '77' THEN RAISE EXCEPTION 'seventy-seven refused'; END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse_77 BEFORE UPDATE ON results "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_77()"
+            )
+        )
+    rows = [list(row) for row in GOOD if row[5] == ""]  # the three stored figures
+    rows[1][2] = "77"
+    before = _published(db)
+    raised = {}
+    # First the passes one after the other (as on SQLite), each UPDATE run in line, so
+    # SQLAlchemy raises its error for it; then together, the UPDATE left running.
+    for together in (False, True):
+        monkeypatch.setattr(exchange, "_passes_together", lambda *_args, on=together: on)
+        with db() as session:
+            with pytest.raises(DBAPIError) as refused:
+                exchange.import_file(
+                    session,
+                    "f.csv",
+                    as_csv(rows),
+                    user=OPERATOR,
+                    now=LATER,
+                    reason="corrected",
+                    confirm_outliers=True,
+                    batch_size=1,
+                )
+            raised[together] = refused.value
+            # The savepoint's rollback left the caller's transaction usable.
+            assert session.scalar(select(Result.id).limit(1)) is not None
+        assert _published(db) == before
+    assert "seventy-seven refused" in str(raised[True])
+    assert type(raised[True]) is type(raised[False])
+    assert type(raised[True].orig) is type(raised[False].orig)
+    with db() as session:
+        assert _lines_at(session, LATER) == []
+
+
+def _lines_at(session: Any, moment: Any) -> list[ResultChange]:
+    return list(session.scalars(select(ResultChange).where(ResultChange.changed_at == moment)))
+
+
+def _published(db: Callable[[], Any]) -> list[tuple[str, str, str]]:
+    with db() as session:
+        return sorted(
+            (row.period, row.disaggregation_key, row.value_text)
+            for row in session.scalars(select(Result))
+        )
+
+
+def test_a_locked_figure_found_early_waits_for_the_errors_of_the_whole_file(
+    app: Flask, db: Callable[[], Any], create_user: Any
+) -> None:
+    """A collector changes a published figure in the first batch (``result_locked``) and the
+    last row is unreadable: the file's own errors come first, as in the plain definition (the
+    passes running together must not raise the refusal of the first batch before the rest of
+    the file is read)."""
+    _reset(db, STORED)
+    collector = create_user("data_collector").email
+    rows = [[*row[:3], "draft", *row[4:]] for row in GOOD[:5]]  # a collector's drafts
+    rows[4][2] = "abc"
+    refused = compare(db, as_csv(rows), batch_size=1, user_email=collector, confirm_outliers=True)
+    assert refused[0] == "refused"
+    assert refused[1][1] == "import_rejected"
+    rows[4][2] = "9"
+    locked = compare(db, as_csv(rows), batch_size=1, user_email=collector, confirm_outliers=True)
+    assert locked[0] == "refused"
+    assert locked[1][1] == "result_locked"
