@@ -97,6 +97,14 @@ class Period:
             return Period(self.year, self.kind, self.index - 1)
         return Period(self.year - 1, self.kind, per_year)
 
+    def following(self) -> Period:
+        """The period of the same kind just after this one (``2024-Q4`` → ``2025-Q1``): the one
+        whose :meth:`previous` this is."""
+        per_year = {"year": 1, "half": 2, "quarter": 4, "month": 12}[self.kind]
+        if self.index < per_year:
+            return Period(self.year, self.kind, self.index + 1)
+        return Period(self.year + 1, self.kind, 1)
+
 
 @functools.lru_cache(maxsize=16_384)
 def _bounds(year: int, kind: str, index: int) -> tuple[date, date]:

@@ -47,7 +47,7 @@ from node.refusals import Problem
 from node.services import catalogue, results
 from schemas.catalogue import DimensionCodeSchema, DimensionSchema, IndicatorSchema
 from schemas.fields import parse_decimal
-from schemas.periods import parse_period
+from schemas.periods import PeriodError, parse_period
 
 LAYOUTS = ("own", "open-sdg")
 EXPORT_FORMATS = {
@@ -143,22 +143,30 @@ def import_file(
         raise ValueError("batch_size must be at least 1")
     keep_in_memory = IMPORT_IN_MEMORY if keep_in_memory is None else keep_in_memory
     source, owned = _seekable(data)
+    start = source.tell()
+    options: dict[str, Any] = {
+        "layout": layout,
+        "profile": profile,
+        "indicator": indicator,
+        "user": user,
+        "now": now,
+        "reason": reason,
+        "confirm_outliers": confirm_outliers,
+        "batch_size": batch_size,
+        "keep_in_memory": keep_in_memory,
+    }
     try:
         with _cyclic_gc_paused():
-            return _import_stream(
-                session,
-                filename,
-                source,
-                layout=layout,
-                profile=profile,
-                indicator=indicator,
-                user=user,
-                now=now,
-                reason=reason,
-                confirm_outliers=confirm_outliers,
-                batch_size=batch_size,
-                keep_in_memory=keep_in_memory,
-            )
+            try:
+                return _import_stream(
+                    session, filename, source, together=_passes_together(session), **options
+                )
+            except _ReadAgain:
+                # A figure came after its following period's figure had been checked: that
+                # outlier check could not see it. The batches written were undone with the
+                # savepoint; the file is read again, checked whole before anything is planned.
+                source.seek(start)
+                return _import_stream(session, filename, source, together=False, **options)
     finally:
         if owned:
             source.close()
@@ -227,7 +235,11 @@ def _import_stream(
     confirm_outliers: bool,
     batch_size: int,
     keep_in_memory: int,
+    together: bool,
 ) -> ImportReport:
+    """Read, check and write the file (see :func:`import_file`). ``together``: plan and write
+    each batch as soon as it is checked (:func:`_passes_together`); raises :class:`_ReadAgain`
+    when the answer could then differ from the whole-file definition's."""
     try:
         stream = open_table(filename, source)
     except TableError as exc:
@@ -261,7 +273,9 @@ def _import_stream(
     with ExitStack() as leaving:
         leaving.callback(stream.close)
         leaving.enter_context(spool)
-        if _passes_together(session, confirm_outliers):
+        if together:
+            if not confirm_outliers:
+                collector.watch_order()
             _open_transaction(session)
             leaving.enter_context(session.begin_nested())
             writes = _PlannedWrites(
@@ -300,6 +314,8 @@ def _import_stream(
                 extra={"error_count": errors.count, "error_codes": sorted(errors.codes)},
             )
         if writes is not None:
+            if writes.refusal is None and collector.read_after_its_successor:
+                raise _ReadAgain
             return writes.finish(filename, collector.skipped_count)
         return _write_stream(
             session,
@@ -317,19 +333,26 @@ def _import_stream(
     raise AssertionError("unreachable")  # pragma: no cover - the block returns or raises
 
 
-def _passes_together(session: Session, confirm_outliers: bool) -> bool:
+def _passes_together(session: Session) -> bool:
     """Whether the import plans and writes each batch as soon as it is checked (issue 14,
-    eighth round), instead of after the whole file is checked.
+    eighth round) instead of after the whole file is checked.
 
-    The answer is the same either way: the file's own errors still refuse it whole (the
-    batches written are rolled back with the savepoint), and the plan of a batch needs the rest
-    of the file only for the outlier check (the file's value of a figure's previous period), so
-    only when the caller confirmed every outlier. Only on PostgreSQL: there the server updates
-    batch k while Python reads batch k+1 (``BatchWriter(overlap=True)``); SQLite runs in this
-    process, so there is nothing to overlap, and its one write lock would be held for the
-    whole file's reading.
+    The answer is the same either way. The file's own errors still refuse it whole (the batches
+    written are undone with the savepoint). A batch's plan needs the rest of the file only for
+    the outlier check, which compares a figure with the file's value for its previous period
+    when the file gives one: files list periods in order, so that figure was read before; when
+    one comes after its following period's figure was checked (a file in reverse order), and
+    outliers are not all confirmed, the import reads the file again the plain way
+    (:class:`_ReadAgain`). Only on PostgreSQL: there the server updates batch k while Python
+    reads batch k+1 (``BatchWriter(overlap=True)``); SQLite runs in this process, so there is
+    nothing to overlap, and its one write lock would be held for the whole file's reading.
     """
-    return confirm_outliers and session.get_bind().dialect.name == "postgresql"
+    return session.get_bind().dialect.name == "postgresql"
+
+
+class _ReadAgain(Exception):  # noqa: N818 - a signal, not an error anyone sees
+    """The passes ran together and an outlier check may have missed the file's value of a
+    previous period (given after): read the file again, the passes one after the other."""
 
 
 def _parse(
@@ -576,7 +599,7 @@ class FileFigures:
             raise ValueError("too many distinct figures")
         return (i << (2 * self._BITS)) | (p << self._BITS) | k
 
-    def _known(self, identity: tuple[str, str, str]) -> int | None:
+    def known(self, identity: tuple[str, str, str]) -> int | None:
         """The identity's int if its parts were all seen, else None (then not in the file)."""
         indicator, period, key = identity
         i = self._indicators.get(indicator)
@@ -607,12 +630,12 @@ class FileFigures:
     def __contains__(self, identity: object) -> bool:
         if not isinstance(identity, tuple) or len(identity) != 3:
             return False
-        number = self._known(identity)
+        number = self.known(identity)
         return number is not None and number in self._figures
 
     def __getitem__(self, identity: tuple[str, str, str]) -> Decimal | bool:
         """The value as the checks hold it (``Decimal``, or ``bool`` for yes/no)."""
-        number = self._known(identity)
+        number = self.known(identity)
         found = None if number is None else self.first(number)
         if found is None:
             raise KeyError(identity)
@@ -643,6 +666,16 @@ class _StreamCollector(OutcomeCollector):
         self._pending: list[tuple[int, dict[str, Any]]] = []
         self._error_count = 0
         self.skipped_count = 0
+        # Set by watch_order: whether a figure came after the batch of its following period's
+        # figure had gone to the checks (see import_file's read-again rule).
+        self._watching_order = False
+        self._following: dict[str, str] = {}
+        self.read_after_its_successor = False
+
+    def watch_order(self) -> None:
+        """Note whether any figure is read after its following period's figure (same indicator
+        and breakdown) was handed on: that one's outlier check then could not see it."""
+        self._watching_order = True
 
     @property
     def error_count(self) -> int:
@@ -676,6 +709,8 @@ class _StreamCollector(OutcomeCollector):
         if first is not None:
             self.repeated(row, item, *first)
             return
+        if self._watching_order and not self.read_after_its_successor:
+            self._note_order(item["indicator"], item["period"], key)
         self._figures.remember(identity, row, item["value"])
         if parsed is not None:
             # The layout's parse_decimal of this very text: prepare_results's check_value takes
@@ -684,6 +719,23 @@ class _StreamCollector(OutcomeCollector):
         self._pending.append((row, item))
         if len(self._pending) >= self._batch_size:
             self.flush()
+
+    def _note_order(self, indicator: str, period: str, key: str) -> None:
+        """Whether the figure of the following period was already handed on (its row comes
+        before the batch being gathered: rows are read in order)."""
+        following = self._following.get(period)
+        if following is None:
+            try:
+                following = str(parse_period(period).following())
+            except PeriodError:  # the checks refuse the row; nothing to compare with
+                following = ""
+            self._following[period] = following
+        if not following:
+            return
+        successor = self._figures.known((indicator, following, key))
+        found = None if successor is None else self._figures.first(successor)
+        if found is not None and (not self._pending or found[0] < self._pending[0][0]):
+            self.read_after_its_successor = True
 
     def flush(self) -> None:
         """Hand the figures read since the last batch to the checks."""

@@ -34,20 +34,26 @@ STORED = [
 ]
 
 
-@pytest.fixture
-def writes_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The number of figures the parser had handed on (``_StreamCollector.add``) at each
+class Spy:
+    """How many figures the parser handed on (``_StreamCollector.add``), in all and at each
     ``BatchWriter.write``."""
-    read = [0]
-    seen: list[int] = []
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.writes: list[int] = []
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
+    seen = Spy()
     add, write = exchange._StreamCollector.add, results.BatchWriter.write
 
     def counting_add(self: Any, *args: Any, **kwargs: Any) -> None:
-        read[0] += 1
+        seen.read += 1
         add(self, *args, **kwargs)
 
     def spying_write(self: Any, changes: Any) -> None:
-        seen.append(read[0])
+        seen.writes.append(seen.read)
         write(self, changes)
 
     monkeypatch.setattr(exchange._StreamCollector, "add", counting_add)
@@ -56,11 +62,11 @@ def writes_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 
 @pytest.mark.parametrize("confirm", [False, True])
-def test_each_batch_is_written_before_the_next_is_read_only_on_postgresql_with_confirmation(
-    node: NodeHandle, db: Callable[[], Any], writes_seen: list[int], confirm: bool
+def test_each_batch_is_written_before_the_next_is_read_on_postgresql(
+    node: NodeHandle, db: Callable[[], Any], spy: Spy, confirm: bool
 ) -> None:
     _reset(db, STORED)
-    rows = [list(row) for row in GOOD[:5]]
+    rows = [list(row) for row in GOOD[:5]]  # in period order
     with db() as session:
         report = exchange.import_file(
             session,
@@ -73,15 +79,54 @@ def test_each_batch_is_written_before_the_next_is_read_only_on_postgresql_with_c
             batch_size=2,
         )
     assert report.imported == 5
-    if confirm and node.backend == "postgresql":
-        assert writes_seen == [2, 4, 5]  # batches of two, each written as soon as it is full
+    assert spy.read == 5  # read once
+    if node.backend == "postgresql":
+        assert spy.writes == [2, 4, 5]  # batches of two, each written as soon as it is full
     else:
-        assert writes_seen == [5, 5, 5]  # every row read and checked first
+        assert spy.writes == [5, 5, 5]  # every row read and checked first
+
+
+# HRC-HOU-01 is a number of households: more than FACTOR (2) times the previous period's value
+# is an outlier. Its totals for 2021 and 2022, none stored.
+TEN = ["HRC-HOU-01", "2021", "10", "published", "", ""]
+THOUSAND = ["HRC-HOU-01", "2022", "1000", "published", "", ""]
+FILLER = [["HRC-HOU-01", "2020", "9", "published", "", sex] for sex in ("F", "M")]
+
+
+@pytest.mark.parametrize(
+    ("rows", "read_again"),
+    [
+        ([TEN, *FILLER, THOUSAND], False),  # 2021 read (and checked) before 2022
+        ([THOUSAND, FILLER[0], TEN, FILLER[1]], True),  # 2022's batch checked before 2021
+        ([FILLER[0], THOUSAND, TEN, FILLER[1]], True),  # 2021 the next row, but next batch
+        ([THOUSAND, *FILLER, TEN], True),  # 2021 in a batch begun before it
+        ([THOUSAND, TEN, *FILLER], False),  # after, but in the same batch (batches of two)
+        ([*FILLER, THOUSAND, TEN], False),  # the same, in the last batch
+    ],
+)
+def test_a_previous_period_given_after_its_successor_was_checked_reads_the_file_again(
+    node: NodeHandle,
+    db: Callable[[], Any],
+    spy: Spy,
+    rows: list[list[str]],
+    read_again: bool,
+) -> None:
+    """Without confirmation the outlier check compares 2022 with the file's 2021 wherever the
+    file gives it (the plain definition): refused. Where 2021 comes after 2022's batch was
+    checked, PostgreSQL's import reads the file again the plain way, and only then."""
+    _reset(db, [])
+    answer = compare(db, as_csv(rows), batch_size=2)
+    assert answer[0] == "refused"
+    assert answer[1][1] == "outlier_unconfirmed"
+    assert [error["row"] for error in answer[1][4]] == [rows.index(THOUSAND) + 2]
+    assert spy.read == len(rows) * (2 if read_again and node.backend == "postgresql" else 1)
+    with db() as session:
+        assert _lines_at(session, LATER) == []
 
 
 @pytest.mark.parametrize("bad_at", [0, 2, 4, 5])
 def test_an_error_of_the_file_after_batches_were_written_leaves_nothing(
-    node: NodeHandle, db: Callable[[], Any], writes_seen: list[int], bad_at: int
+    node: NodeHandle, db: Callable[[], Any], spy: Spy, bad_at: int
 ) -> None:
     """A row the checks refuse, first, at a batch's edge, in the last batch (and a figure the
     file gives twice, last): the refusal is the whole-file definition's, nothing is written,
@@ -99,7 +144,7 @@ def test_an_error_of_the_file_after_batches_were_written_leaves_nothing(
     assert [error["row"] for error in refusal[4]] == [(bad_at if bad_at < 5 else 6) + 2]
     # The batches before the bad row's were written (and undone) where the passes run together.
     bad_row_batch = (bad_at if bad_at < 5 else 6) // 2
-    assert len(writes_seen) == (bad_row_batch if node.backend == "postgresql" else 0)
+    assert len(spy.writes) == (bad_row_batch if node.backend == "postgresql" else 0)
     with db() as session:
         assert _state(session) == answer[2]
         assert _lines_at(session, LATER) == []

@@ -85,6 +85,25 @@ def test_previous_is_adjacent_and_earlier(period: Period) -> None:
     assert (period.start - before.end).days == 1
 
 
+@given(periods)
+def test_following_is_adjacent_and_later_and_undoes_previous(period: Period) -> None:
+    after = period.following()
+    assert after > period
+    assert (after.start - period.end).days == 1
+    assert after.kind == period.kind
+    assert after.previous() == period
+    assert period.previous().following() == period
+
+
+@pytest.mark.parametrize(
+    ("text", "after"),
+    [("2024", "2025"), ("2024-H2", "2025-H1"), ("2024-Q4", "2025-Q1"), ("2024-12", "2025-01"),
+     ("2025-H1", "2025-H2"), ("2025-Q3", "2025-Q4"), ("2025-11", "2025-12")],
+)  # fmt: skip
+def test_following_at_the_year_edge(text: str, after: str) -> None:
+    assert str(parse_period(text).following()) == after
+
+
 @given(st.text(max_size=12))
 def test_any_text_parses_or_raises_period_error(text: str) -> None:
     try:
