@@ -126,11 +126,14 @@ def import_file(
     the first parses and checks every row (nothing written; the figures checked are kept in
     memory when there are at most ``keep_in_memory`` of them, default ``IMPORT_IN_MEMORY``,
     else they go to a spool file), the second plans and writes batch by batch inside a
-    savepoint, undone at the first refusal. What is kept of the whole file is one compact entry
-    per figure (its identity, row and value: the duplicate check, and the previous period's
-    value for the outlier check) and at most ``MAX_REPORTED_ERRORS`` errors. The answer
-    (stored rows, errors with their rows and codes, counts) is the one the whole-file
-    definition gives (property-tested with small batches).
+    savepoint, undone at the first refusal. On PostgreSQL the two passes run together (each
+    batch planned and written as soon as it is checked, the server updating it while the next
+    is read: :func:`_passes_together`), and a file that gives a previous period after its
+    following period's batch was checked is read again the plain way. What is kept of the
+    whole file is one compact entry per figure (its identity, row and value: the duplicate
+    check, and the previous period's value for the outlier check) and at most
+    ``MAX_REPORTED_ERRORS`` errors. The answer (stored rows, errors with their rows and codes,
+    counts) is the one the whole-file definition gives (property-tested with small batches).
     """
     require(user, "results.write")
     if layout not in LAYOUTS:
