@@ -13,7 +13,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -272,6 +272,19 @@ def _import_stream(
         else:
             writes.add(rows, prepared)
 
+    def writing(*, overlap: bool) -> AbstractContextManager[_PlannedWrites]:
+        return _writing(
+            session,
+            figures,
+            view,
+            overlap=overlap,
+            user=user,
+            now=now,
+            may_validate=may_validate,
+            reason=reason,
+            confirm_outliers=confirm_outliers,
+        )
+
     collector = _StreamCollector(figures, errors, check, batch_size)
     with ExitStack() as leaving:
         leaving.callback(stream.close)
@@ -279,22 +292,7 @@ def _import_stream(
         if together:
             if not confirm_outliers:
                 collector.watch_order()
-            _open_transaction(session)
-            leaving.enter_context(session.begin_nested())
-            writes = _PlannedWrites(
-                session,
-                figures,
-                view,
-                user=user,
-                now=now,
-                may_validate=may_validate,
-                reason=reason,
-                confirm_outliers=confirm_outliers,
-                overlap=True,
-            )
-            # First on the way out, before the savepoint's rollback on an error: the UPDATE
-            # left running ends (its own error dropped: the one leaving is what counts).
-            leaving.push(writes.leave)
+            writes = leaving.enter_context(writing(overlap=True))
         rows_read = stream.rows(collector.table_error)
         table = Table(
             header=stream.header,
@@ -320,19 +318,13 @@ def _import_stream(
             if writes.refusal is None and collector.read_after_its_successor:
                 raise _ReadAgain
             return writes.finish(filename, collector.skipped_count)
-        return _write_stream(
-            session,
-            filename,
-            spool,
-            figures,
-            view,
-            user=user,
-            now=now,
-            may_validate=may_validate,
-            reason=reason,
-            confirm_outliers=confirm_outliers,
-            skipped=collector.skipped_count,
-        )
+        # Pass 2 after pass 1: the checked figures planned and written batch by batch.
+        with writing(overlap=False) as writes:
+            for rows, batch in spool.batches():
+                if writes.refusal is not None:
+                    break
+                writes.add(rows, batch)
+            return writes.finish(filename, collector.skipped_count)
     raise AssertionError("unreachable")  # pragma: no cover - the block returns or raises
 
 
@@ -396,24 +388,24 @@ def _parse(
         ) from exc
 
 
-def _write_stream(
+@contextmanager
+def _writing(
     session: Session,
-    filename: str,
-    spool: _PreparedSpool,
     figures: FileFigures,
     view: CatalogueView,
     *,
+    overlap: bool,
     user: Actor | None,
     now: datetime,
     may_validate: bool,
     reason: str | None,
     confirm_outliers: bool,
-    skipped: int,
-) -> ImportReport:
-    """Pass 2 after pass 1: plan and write the checked figures batch by batch, all or nothing
-    (:class:`_PlannedWrites`), inside a savepoint: a refusal found in a later batch undoes the
-    batches already written before the error leaves, whatever the caller then does with its
-    transaction."""
+) -> Iterator[_PlannedWrites]:
+    """Pass 2's writes (:class:`_PlannedWrites`) inside a savepoint, all or nothing: a refusal
+    found in a later batch undoes the batches already written before the error leaves,
+    whatever the caller then does with its transaction. Leaving with an error, an UPDATE left
+    running (``overlap``) ends first, its own error dropped (the one leaving is what counts),
+    then the savepoint is rolled back."""
     _open_transaction(session)
     with session.begin_nested():
         writes = _PlannedWrites(
@@ -425,13 +417,13 @@ def _write_stream(
             may_validate=may_validate,
             reason=reason,
             confirm_outliers=confirm_outliers,
-            overlap=False,
+            overlap=overlap,
         )
-        for rows, batch in spool.batches():
-            if writes.refusal is not None:
-                break
-            writes.add(rows, batch)
-        return writes.finish(filename, skipped)
+        try:
+            yield writes
+        except BaseException:
+            writes.writer.abandon()
+            raise
 
 
 class _PlannedWrites:
@@ -508,12 +500,6 @@ class _PlannedWrites:
             for summary in change.affected_summaries:
                 self.summaries.setdefault(summary["sha256"], summary)
         self.writer.write(changes)
-
-    def leave(self, error_type: type[BaseException] | None, *_error: object) -> None:
-        """An exit callback (``ExitStack.push``): leaving with an error, wait for a write left
-        running (see ``BatchWriter.abandon``); the error goes on."""
-        if error_type is not None:
-            self.writer.abandon()
 
     def finish(self, filename: str, skipped: int) -> ImportReport:
         """Raise the refusal found, if any; else finish the writes and report them."""

@@ -61,6 +61,13 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
     yield seen
 
 
+def _import(session: Any, rows: list[list[str]], **options: Any) -> exchange.ImportReport:
+    """The operator's import of ``rows`` (a reason given for the published figures)."""
+    return exchange.import_file(
+        session, "f.csv", as_csv(rows), user=OPERATOR, now=LATER, reason="corrected", **options
+    )
+
+
 @pytest.mark.parametrize("confirm", [False, True])
 def test_each_batch_is_written_before_the_next_is_read_on_postgresql(
     node: NodeHandle, db: Callable[[], Any], spy: Spy, confirm: bool
@@ -68,16 +75,7 @@ def test_each_batch_is_written_before_the_next_is_read_on_postgresql(
     _reset(db, STORED)
     rows = [list(row) for row in GOOD[:5]]  # in period order
     with db() as session:
-        report = exchange.import_file(
-            session,
-            "f.csv",
-            as_csv(rows),
-            user=OPERATOR,
-            now=LATER,
-            reason="corrected",
-            confirm_outliers=confirm,
-            batch_size=2,
-        )
+        report = _import(session, rows, confirm_outliers=confirm, batch_size=2)
     assert report.imported == 5
     assert spy.read == 5  # read once
     if node.backend == "postgresql":
@@ -185,16 +183,7 @@ def test_an_update_the_server_refuses_is_raised_and_leaves_nothing(
         monkeypatch.setattr(exchange, "_passes_together", lambda *_args, on=together: on)
         with db() as session:
             with pytest.raises(DBAPIError) as refused:
-                exchange.import_file(
-                    session,
-                    "f.csv",
-                    as_csv(rows),
-                    user=OPERATOR,
-                    now=LATER,
-                    reason="corrected",
-                    confirm_outliers=True,
-                    batch_size=1,
-                )
+                _import(session, rows, confirm_outliers=True, batch_size=1)
             raised[together] = refused.value
             # The savepoint's rollback left the caller's transaction usable.
             assert session.scalar(select(Result.id).limit(1)) is not None
