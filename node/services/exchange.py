@@ -146,7 +146,6 @@ def import_file(
         raise ValueError("batch_size must be at least 1")
     keep_in_memory = IMPORT_IN_MEMORY if keep_in_memory is None else keep_in_memory
     source, owned = _seekable(data)
-    start = source.tell()
     options: dict[str, Any] = {
         "layout": layout,
         "profile": profile,
@@ -167,8 +166,8 @@ def import_file(
             except _ReadAgain:
                 # A figure came after its following period's figure had been checked: that
                 # outlier check could not see it. The batches written were undone with the
-                # savepoint; the file is read again, checked whole before anything is planned.
-                source.seek(start)
+                # savepoint; the file is read again from its start (open_table seeks there),
+                # checked whole before anything is planned.
                 return _import_stream(session, filename, source, together=False, **options)
     finally:
         if owned:
