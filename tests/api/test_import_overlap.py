@@ -18,13 +18,23 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import event, given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from node.models import Result, ResultChange
 from node.permissions import OPERATOR
 from node.services import exchange, results
-from tests.api.test_import_streamed import GOOD, LATER, _reset, _state, as_csv, compare
+from tests.api.test_import_streamed import (
+    GOOD,
+    LATER,
+    SETTINGS,
+    _reset,
+    _state,
+    as_csv,
+    compare,
+)
 from tests.conftest import NodeHandle
 
 STORED = [
@@ -225,3 +235,42 @@ def test_a_locked_figure_found_early_waits_for_the_errors_of_the_whole_file(
     locked = compare(db, as_csv(rows), batch_size=1, user_email=collector, confirm_outliers=True)
     assert locked[0] == "refused"
     assert locked[1][1] == "result_locked"
+
+
+# One breakdown's yearly and quarterly figures: every period's previous period is in the set but
+# the first of each kind, and values a factor of ten apart make outliers of most neighbours.
+ORDER_PERIODS = ["2019", "2020", "2021", "2022", "2021-Q3", "2021-Q4", "2022-Q1", "2022-Q2"]
+
+
+@SETTINGS
+@given(
+    order=st.permutations(range(len(ORDER_PERIODS))),
+    values=st.lists(
+        st.sampled_from(["1", "10", "12", "100"]),
+        min_size=len(ORDER_PERIODS),
+        max_size=len(ORDER_PERIODS),
+    ),
+    stored=st.lists(st.sampled_from(ORDER_PERIODS), max_size=3, unique=True),
+    batch_size=st.integers(1, 4),
+)
+def test_any_order_gives_the_whole_file_definitions_outliers(
+    app: Flask,
+    db: Callable[[], Any],
+    order: list[int],
+    values: list[str],
+    stored: list[str],
+    batch_size: int,
+) -> None:
+    """Files in every order (periods before, after and among their successors' batches), no
+    outlier confirmed: the same refusal or import as the plain definition, on both databases
+    (on PostgreSQL the passes run together and read the file again when they must)."""
+    _reset(
+        db,
+        [
+            {"indicator": "HRC-HOU-01", "period": period, "value": "10", "status": "draft"}
+            for period in stored
+        ],
+    )
+    rows = [["HRC-HOU-01", ORDER_PERIODS[i], values[i], "draft", "", ""] for i in order]
+    answer = compare(db, as_csv(rows), batch_size=batch_size)
+    event(answer[0] if answer[0] == "imported" else f"refused: {answer[1][1]}")
